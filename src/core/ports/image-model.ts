@@ -1,0 +1,112 @@
+// The provider port: what every upstream adapter and local engine implements. Versioned so a
+// future change of shape can live beside this one; modelled on the Vercel AI SDK's ImageModel.
+
+export type OutputFormat = 'png' | 'jpeg' | 'webp';
+export type Background = 'transparent' | 'opaque' | 'auto';
+
+export interface PixelSize {
+  width: number;
+  height: number;
+}
+
+/** An image handed to a provider (edit inputs, masks, variation sources): bytes already sniffed. */
+export interface InputImage {
+  data: Buffer;
+  mediaType: 'image/png' | 'image/jpeg' | 'image/webp' | 'image/gif';
+  width: number;
+  height: number;
+  filename?: string;
+}
+
+/** Something the provider could not honour exactly and mapped instead; reported to the client. */
+export interface ProviderWarning {
+  /** `unsupported` = ignored; `mapped` = replaced by a close value; `other` = anything else worth saying. */
+  type: 'unsupported' | 'mapped' | 'other';
+  param?: string;
+  message: string;
+}
+
+export interface ImageCallOptions {
+  /** The upstream model name (after model_map). */
+  model: string;
+  prompt: string;
+  /** Images wanted from this one call; the core never asks for more than maxImagesPerCall. */
+  n: number;
+  /** Resolved pixel size the gateway wants back. */
+  size: PixelSize;
+  /** The requested aspect ratio as `W:H`, resolved from `aspect_ratio` or from `size`. */
+  aspectRatio: string;
+  quality?: string;
+  style?: string;
+  background?: Background;
+  outputFormat: OutputFormat;
+  outputCompression?: number;
+  moderation?: string;
+  seed?: number;
+  user?: string;
+  /** Request fields the gateway does not model itself: passed through to the provider, never dropped. */
+  providerOptions: Record<string, unknown>;
+  /** Edit inputs (first image is the one a mask applies to). Empty for generations. */
+  images: InputImage[];
+  mask?: InputImage;
+  /** Aborted when the client goes away or the gateway gives up: the provider must stop (and cancel upstream). */
+  abortSignal: AbortSignal;
+  /**
+   * Called by asynchronous providers as soon as the upstream has accepted a job, with an opaque
+   * reference that `resume` understands. The task worker records it so a restart polls the same
+   * job instead of submitting (and paying for) a second one.
+   */
+  onUpstreamJob?: (job: UpstreamJobRef) => void | Promise<void>;
+  /** Progress 0-100 reported by providers that know it. */
+  onProgress?: (percent: number) => void;
+}
+
+export interface UpstreamJobRef {
+  provider: string;
+  /** Whatever the provider needs to find the job again (ids, polling URLs). JSON-serialisable. */
+  data: Record<string, unknown>;
+}
+
+/** One result: bytes, or a URL the core downloads through the guarded client and re-hosts. */
+export type ProviderImage =
+  | { kind: 'bytes'; data: Buffer; mediaType?: string; revisedPrompt?: string }
+  | { kind: 'url'; url: string; revisedPrompt?: string };
+
+export interface ImageUsage {
+  inputTokens: number;
+  outputTokens: number;
+  inputTextTokens?: number;
+  inputImageTokens?: number;
+}
+
+export interface ImageCallResult {
+  images: ProviderImage[];
+  warnings: ProviderWarning[];
+  usage?: ImageUsage;
+  /** Upstream identifiers worth logging (request id, job id). */
+  upstreamRequestId?: string;
+}
+
+export type ImageOperation = 'generate' | 'edit' | 'variation';
+
+export interface ImageModel {
+  readonly specificationVersion: 'v1';
+  /** The provider kind, e.g. `offline`, `openai`, `bfl`. */
+  readonly provider: string;
+  /** The upstream model id this instance calls. */
+  readonly modelId: string;
+  /** The most images one upstream call can return; the core splits `n` into ceil(n / max) calls. */
+  readonly maxImagesPerCall: number;
+  /** Operations this model supports; the core answers 400 for the others before calling. */
+  readonly operations: readonly ImageOperation[];
+  generate(options: ImageCallOptions): Promise<ImageCallResult>;
+  edit?(options: ImageCallOptions): Promise<ImageCallResult>;
+  variation?(options: ImageCallOptions): Promise<ImageCallResult>;
+  /** Continues an upstream job recorded through onUpstreamJob (after a restart) without resubmitting. */
+  resume?(job: UpstreamJobRef, options: ImageCallOptions): Promise<ImageCallResult>;
+  /** Best-effort cancel of a recorded upstream job. */
+  cancel?(job: UpstreamJobRef): Promise<void>;
+}
+
+/** Builds an ImageModel for one upstream model name; implemented once per provider. */
+export type ImageModelFactory = (upstreamModel: string) => ImageModel;

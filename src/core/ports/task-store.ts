@@ -1,0 +1,45 @@
+// Durable asynchronous image tasks: created by the API, claimed by workers under a lease.
+
+import type { OpenAIErrorObject } from '../errors.js';
+import type { UpstreamJobRef } from './image-model.js';
+
+export type TaskStatus = 'queued' | 'in_progress' | 'succeeded' | 'failed' | 'canceled';
+
+export interface TaskRecord {
+  id: string;
+  keyId: string;
+  operation: 'generate' | 'edit' | 'variation';
+  model: string;
+  status: TaskStatus;
+  progress: number;
+  /** The validated request, as JSON (blob keys instead of image bytes). */
+  request: Record<string, unknown>;
+  /** The ImagesResponse body once succeeded. */
+  result: Record<string, unknown> | null;
+  error: OpenAIErrorObject | null;
+  upstreamJob: UpstreamJobRef | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  attempts: number;
+  createdAt: number;
+  startedAt: number | null;
+  completedAt: number | null;
+}
+
+export interface TaskStore {
+  create(task: TaskRecord): Promise<void>;
+  get(id: string): Promise<TaskRecord | undefined>;
+  list(filter: { keyId: string; status?: TaskStatus; limit: number; after?: string }): Promise<TaskRecord[]>;
+  /**
+   * Atomically takes the oldest claimable task (queued, or in progress with an expired lease)
+   * for `owner` until `leaseExpiresAt`. Returns undefined when there is none.
+   */
+  claim(owner: string, now: number, leaseExpiresAt: number): Promise<TaskRecord | undefined>;
+  /** Extends the lease; false when the lease was lost to another owner. */
+  heartbeat(id: string, owner: string, leaseExpiresAt: number): Promise<boolean>;
+  /** Updates fields of a task still leased by `owner`; false when the lease was lost. */
+  update(id: string, owner: string, patch: Partial<Pick<TaskRecord, 'status' | 'progress' | 'result' | 'error' | 'upstreamJob' | 'completedAt' | 'startedAt'>>): Promise<boolean>;
+  /** Cancels a task that has not finished; false when it already had. */
+  cancel(id: string, now: number): Promise<boolean>;
+  deleteOlderThan(cutoffMs: number): Promise<number>;
+}
