@@ -1,0 +1,36 @@
+// API key secrets: how they are made, hashed and recognised. Only hashes are ever stored.
+
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { ApiKeyRecord, KeyStore } from './ports/key-store.js';
+
+export const hashApiKey = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+/** A new secret: `sk-` and 48 url-safe random characters. */
+export const generateApiKey = (): string => `sk-${randomBytes(36).toString('base64url')}`;
+
+export function newKeyRecord(secret: string, fields: { name: string; source: ApiKeyRecord['source']; now: number }): ApiKeyRecord {
+  return {
+    id: `key_${randomUUID().replaceAll('-', '')}`,
+    name: fields.name,
+    hash: hashApiKey(secret),
+    prefix: secret.slice(0, 7),
+    enabled: true,
+    createdAt: fields.now,
+    expiresAt: null,
+    source: fields.source,
+  };
+}
+
+/**
+ * Seeds keys from IMAGEGATE_API_KEYS and, on a first start with no key at all, creates one.
+ * Returns the created secret (to be printed once) or undefined.
+ */
+export async function bootstrapKeys(keys: KeyStore, envKeys: string[], now: number): Promise<string | undefined> {
+  for (const [index, secret] of envKeys.entries()) {
+    await keys.insert(newKeyRecord(secret, { name: `env-${index + 1}`, source: 'env', now }));
+  }
+  if ((await keys.count()) > 0) return undefined;
+  const secret = generateApiKey();
+  await keys.insert(newKeyRecord(secret, { name: 'bootstrap', source: 'bootstrap', now }));
+  return secret;
+}

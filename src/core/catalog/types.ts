@@ -1,0 +1,63 @@
+// The shape of a model catalog entry: every limit the gateway validates a request against.
+
+import type { Background, OutputFormat } from '../ports/image-model.js';
+
+export type ResponseFormat = 'url' | 'b64_json';
+export type Operation = 'generate' | 'edit' | 'variation';
+
+export interface SizeRule {
+  multiple_of: number;
+  min_edge?: number;
+  max_edge?: number;
+  min_pixels?: number;
+  max_pixels?: number;
+  /** Largest allowed long-edge / short-edge ratio. */
+  max_ratio?: number;
+}
+
+export type SizeSpec =
+  | { enum: string[]; default: string }
+  | { rule: SizeRule; default: string }
+  | { aspect_ratios: string[]; default_aspect_ratio: string; megapixels: number };
+
+export interface EditLimits {
+  max_images: number;
+  max_image_bytes: number;
+  formats: OutputFormat[];
+  /** dall-e-2: the image must be square. */
+  square?: boolean;
+  /** dall-e-2: without a mask the image itself must carry transparency. */
+  alpha_required_without_mask?: boolean;
+  input_fidelity?: string[];
+}
+
+export interface CatalogModel {
+  id: string;
+  owned_by: string;
+  operations: Operation[];
+  prompt_max_length: number;
+  max_n: number;
+  sizes: SizeSpec;
+  qualities?: string[];
+  default_quality?: string;
+  styles?: string[];
+  default_style?: string;
+  backgrounds: Background[];
+  moderation?: string[];
+  output_formats: OutputFormat[];
+  default_output_format: OutputFormat;
+  default_response_format: ResponseFormat;
+  /** dall-e-3 returns revised_prompt. */
+  revises_prompt?: boolean;
+  /** gpt-image models echo background/output_format/quality/size and usage in the response. */
+  reports_output_details?: boolean;
+  /** Models that can stream partial images. */
+  streaming?: boolean;
+  edit?: EditLimits;
+}
+
+export interface CatalogFile {
+  version: number;
+  models: CatalogModel[];
+  aliases?: Record<string, string>;
+}

@@ -1,0 +1,236 @@
+// Validates a client's image request against its model's catalog entry and resolves every default:
+// the only place that knows which parameter each model accepts. Errors name the param and list
+// what is allowed; anything mapped or ignored becomes a warning the client sees in a header.
+
+import { GatewayError, invalidValue } from './errors.js';
+import type { Catalog } from './catalog/catalog.js';
+import type { CatalogModel, Operation, ResponseFormat } from './catalog/types.js';
+import type { Background, InputImage, OutputFormat, PixelSize } from './ports/image-model.js';
+import { formatSize, resolveSize } from './sizes.js';
+
+/** The request fields as received (JSON body, or multipart text fields already converted to their types). */
+export type RawImageRequest = Record<string, unknown>;
+
+export interface ImageRequest {
+  operation: Operation;
+  model: CatalogModel;
+  /** The model name the client sent (an alias stays visible in logs). */
+  requestedModel: string;
+  prompt: string;
+  n: number;
+  size: PixelSize;
+  aspectRatio: string;
+  quality?: string;
+  style?: string;
+  background: Background;
+  outputFormat: OutputFormat;
+  outputCompression?: number;
+  moderation?: string;
+  seed?: number;
+  user?: string;
+  inputFidelity?: string;
+  responseFormat: ResponseFormat;
+  stream: boolean;
+  partialImages: number;
+  images: InputImage[];
+  mask?: InputImage;
+  providerOptions: Record<string, unknown>;
+  warnings: string[];
+}
+
+/** Fields the gateway itself understands; anything else is a provider option. */
+const knownFields = new Set([
+  'model', 'prompt', 'n', 'size', 'aspect_ratio', 'quality', 'style', 'response_format', 'output_format',
+  'output_compression', 'background', 'moderation', 'seed', 'user', 'stream', 'partial_images', 'input_fidelity',
+  'image', 'image[]', 'images', 'mask',
+]);
+
+/** Fields that steer the gateway (async tasks, webhooks) and are never sent upstream. */
+export const gatewayControlFields = new Set(['async', 'callback_url', 'webhook_url', 'webhook_secret']);
+
+const defaultModels: Record<Operation, string> = { generate: 'dall-e-2', edit: 'gpt-image-1.5', variation: 'dall-e-2' };
+
+const operationNames: Record<Operation, string> = { generate: 'image generation', edit: 'image edits', variation: 'image variations' };
+
+/** null means "use the default", as in OpenAI's nullable fields. */
+function present(body: RawImageRequest, field: string): unknown {
+  const value = body[field];
+  return value === null ? undefined : value;
+}
+
+function optionalString(body: RawImageRequest, field: string): string | undefined {
+  const value = present(body, field);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new GatewayError('invalid_value', `'${field}' must be a string.`, { param: field });
+  return value;
+}
+
+function optionalInteger(body: RawImageRequest, field: string, min: number, max: number): number | undefined {
+  const value = present(body, field);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new GatewayError('invalid_value', `'${field}' must be an integer.`, { param: field });
+  if (value < min || value > max) {
+    throw new GatewayError('invalid_value', `Invalid value for '${field}': ${value}. It must be between ${min} and ${max}.`, { param: field });
+  }
+  return value;
+}
+
+function optionalBoolean(body: RawImageRequest, field: string): boolean | undefined {
+  const value = present(body, field);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new GatewayError('invalid_value', `'${field}' must be a boolean.`, { param: field });
+  return value;
+}
+
+function oneOf<T extends string>(field: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw invalidValue(field, value, allowed);
+  return value as T;
+}
+
+export function resolveModel(catalog: Catalog, operation: Operation, body: RawImageRequest): { model: CatalogModel; requestedModel: string } {
+  const requestedModel = optionalString(body, 'model') ?? defaultModels[operation];
+  const resolved = catalog.get(requestedModel);
+  if (!resolved) {
+    throw new GatewayError('model_not_found', `The model '${requestedModel}' does not exist or you do not have access to it.`, { param: 'model' });
+  }
+  const { model } = resolved;
+  if (!model.operations.includes(operation)) {
+    const able = catalog.list().filter((m) => m.operations.includes(operation)).map((m) => m.id);
+    throw invalidValue('model', requestedModel, `${requestedModel} does not support ${operationNames[operation]}. Models that do: ${able.join(', ')}.`);
+  }
+  return { model, requestedModel };
+}
+
+/**
+ * Validates everything but the image inputs (edits and variations attach those after their own
+ * checks in image-inputs.ts). Throws GatewayError on the first violation.
+ */
+export function parseImageRequest(catalog: Catalog, operation: Operation, body: RawImageRequest): ImageRequest {
+  const { model, requestedModel } = resolveModel(catalog, operation, body);
+  const warnings: string[] = [];
+  if (requestedModel !== model.id) warnings.push(`model ${requestedModel} is served by ${model.id}`);
+
+  const prompt = optionalString(body, 'prompt');
+  if (operation !== 'variation') {
+    if (prompt === undefined) throw new GatewayError('missing_required_parameter', "Missing required parameter: 'prompt'.", { param: 'prompt' });
+    if (prompt.trim().length === 0) throw new GatewayError('invalid_value', "'prompt' must not be empty.", { param: 'prompt' });
+    if (prompt.length > model.prompt_max_length) {
+      throw new GatewayError(
+        'invalid_value',
+        `'prompt' is too long: ${prompt.length} characters; the maximum for ${model.id} is ${model.prompt_max_length}.`,
+        { param: 'prompt' },
+      );
+    }
+  }
+
+  const n = optionalInteger(body, 'n', 1, model.max_n) ?? 1;
+
+  const sizeText = optionalString(body, 'size');
+  const aspectRatio = optionalString(body, 'aspect_ratio');
+  const resolvedSize = resolveSize(model, { size: sizeText, aspectRatio });
+  warnings.push(...resolvedSize.warnings);
+
+  let quality: string | undefined;
+  const qualityText = optionalString(body, 'quality');
+  if (model.qualities) {
+    if (qualityText !== undefined) oneOf('quality', qualityText, [...model.qualities, 'auto']);
+    quality = qualityText === undefined || qualityText === 'auto' ? model.default_quality : qualityText;
+  } else if (qualityText !== undefined && qualityText !== 'auto') {
+    warnings.push(`quality is not supported by ${model.id}; ignored`);
+  }
+
+  let style: string | undefined;
+  const styleText = optionalString(body, 'style');
+  if (model.styles) {
+    style = styleText === undefined ? model.default_style : oneOf('style', styleText, model.styles);
+  } else if (styleText !== undefined) {
+    warnings.push(`style is not supported by ${model.id}; ignored`);
+  }
+
+  const responseFormatText = optionalString(body, 'response_format');
+  const responseFormat: ResponseFormat =
+    responseFormatText === undefined ? model.default_response_format : oneOf('response_format', responseFormatText, ['url', 'b64_json'] as const);
+
+  let outputFormatText = optionalString(body, 'output_format');
+  if (outputFormatText === 'jpg') {
+    outputFormatText = 'jpeg';
+    warnings.push('output_format jpg is spelled jpeg');
+  }
+  const outputFormat: OutputFormat =
+    outputFormatText === undefined ? model.default_output_format : oneOf('output_format', outputFormatText, model.output_formats);
+
+  const backgroundText = optionalString(body, 'background');
+  const background: Background =
+    backgroundText === undefined ? 'auto' : oneOf('background', backgroundText, [...new Set([...model.backgrounds, 'auto' as const])]);
+  if (background === 'transparent' && outputFormat === 'jpeg') {
+    throw new GatewayError(
+      'invalid_value',
+      "background 'transparent' needs an output_format with an alpha channel: use 'png' or 'webp'.",
+      { param: 'background' },
+    );
+  }
+
+  const outputCompression = optionalInteger(body, 'output_compression', 0, 100);
+  if (outputCompression !== undefined && outputFormat === 'png') {
+    warnings.push('output_compression applies to jpeg and webp only; ignored for png');
+  }
+
+  let moderation: string | undefined;
+  const moderationText = optionalString(body, 'moderation');
+  if (moderationText !== undefined) {
+    if (model.moderation) moderation = oneOf('moderation', moderationText, model.moderation);
+    else warnings.push(`moderation is not supported by ${model.id}; ignored`);
+  }
+
+  const seed = optionalInteger(body, 'seed', 0, 4_294_967_295);
+  const user = optionalString(body, 'user');
+
+  let inputFidelity: string | undefined;
+  const fidelityText = optionalString(body, 'input_fidelity');
+  if (fidelityText !== undefined) {
+    if (operation !== 'edit') warnings.push('input_fidelity applies to edits only; ignored');
+    else if (model.edit?.input_fidelity) inputFidelity = oneOf('input_fidelity', fidelityText, model.edit.input_fidelity);
+    else warnings.push(`input_fidelity is not supported by ${model.id}; ignored`);
+  }
+
+  const stream = optionalBoolean(body, 'stream') ?? false;
+  const partialImages = optionalInteger(body, 'partial_images', 0, 3) ?? 0;
+  if (stream && operation === 'variation') {
+    throw new GatewayError('invalid_value', 'Variations cannot be streamed.', { param: 'stream' });
+  }
+
+  const providerOptions: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(body)) {
+    if (!knownFields.has(field) && !gatewayControlFields.has(field)) providerOptions[field] = value;
+  }
+  const passed = Object.keys(providerOptions);
+  if (passed.length > 0) warnings.push(`passed to the provider as-is: ${passed.join(', ')}`);
+
+  return {
+    operation,
+    model,
+    requestedModel,
+    prompt: prompt ?? '',
+    n,
+    size: resolvedSize.size,
+    aspectRatio: resolvedSize.aspectRatio,
+    quality,
+    style,
+    background,
+    outputFormat,
+    outputCompression: outputFormat === 'png' ? undefined : outputCompression,
+    moderation,
+    seed,
+    user,
+    inputFidelity,
+    responseFormat,
+    stream,
+    partialImages,
+    images: [],
+    mask: undefined,
+    providerOptions,
+    warnings,
+  };
+}
+
+export const sizeLabel = (request: ImageRequest): string => formatSize(request.size);

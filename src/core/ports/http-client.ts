@@ -1,0 +1,45 @@
+// The outbound HTTP port: every URL from a user or an upstream is fetched through one guarded client.
+
+export interface HttpRequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  headers?: Record<string, string>;
+  /** A JSON body is serialised and labelled application/json. */
+  json?: unknown;
+  /** A raw body (string, bytes, or FormData for multipart). */
+  body?: string | Buffer | FormData;
+  signal?: AbortSignal;
+  /** Response bodies above this many bytes fail with reason `too_large`. */
+  maxBytes?: number;
+  /** Whole-request time limit. */
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Lower-cased header names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: Buffer;
+  /** Final URL after redirects. */
+  url: string;
+}
+
+/**
+ * The one outbound HTTP client (implemented in src/providers/shared/http-client.ts). Every address it connects to
+ * is checked against the SSRF policy at connect time, bodies are size-limited, and pools keep
+ * connections alive. It resolves for any HTTP status; it rejects with HttpClientError otherwise.
+ */
+export interface HttpClient {
+  request(url: string, options?: HttpRequestOptions): Promise<HttpResponse>;
+}
+
+export type HttpClientErrorReason = 'blocked_address' | 'invalid_url' | 'too_large' | 'timeout' | 'aborted' | 'network' | 'too_many_redirects';
+
+export class HttpClientError extends Error {
+  readonly reason: HttpClientErrorReason;
+  constructor(reason: HttpClientErrorReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HttpClientError';
+    this.reason = reason;
+  }
+}
+

@@ -1,0 +1,75 @@
+// Builds the HTTP application: parsers, auth, the one error handler, the request log, and routes.
+
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import type { HttpDeps } from './deps.js';
+import { registerAuth } from './auth.js';
+import { registerErrorHandling } from './errors.js';
+import { registerRequestContext } from './request-context.js';
+import { registerEditsRoute } from './routes/edits.js';
+import { registerFilesRoute } from './routes/files.js';
+import { registerGenerationsRoute } from './routes/generations.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerModelsRoutes } from './routes/models.js';
+import { registerVariationsRoute } from './routes/variations.js';
+
+/** Accept a caller's request id when it is a sane token, so ids can be traced across services. */
+function requestId(header: string | string[] | undefined): string {
+  if (typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header)) return header;
+  return `req_${randomUUID().replaceAll('-', '')}`;
+}
+
+export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
+  // Typed with the base logger so route modules need not know pino's type.
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    bodyLimit: deps.settings.bodyLimitBytes,
+    routerOptions: { ignoreTrailingSlash: true },
+    genReqId: (raw) => requestId(raw.headers['x-request-id']),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+
+  registerRequestContext(app);
+  registerErrorHandling(app);
+  registerAuth(app, { keys: deps.keys, clock: deps.clock });
+  await app.register(multipart, {
+    limits: { fileSize: deps.settings.maxImageBytes, files: 20, fields: 64, fieldSize: 1024 * 1024 },
+    throwFileSizeLimit: true,
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const context = request.imagegate;
+    if (!context.endpoint) return;
+    deps.requestLog.record({
+      id: request.id,
+      keyId: context.key?.id ?? null,
+      endpoint: context.endpoint,
+      model: context.model,
+      provider: context.provider,
+      channel: context.channel,
+      status: reply.statusCode,
+      imagesRequested: context.imagesRequested,
+      imagesDelivered: context.imagesDelivered,
+      size: context.size,
+      latencyMs: Math.round(performance.now() - context.startedAt),
+      errorCode: context.errorCode,
+      createdAt: deps.clock.now(),
+    });
+  });
+
+  registerHealthRoutes(app, deps);
+  registerModelsRoutes(app, deps);
+  registerGenerationsRoute(app, deps);
+  registerEditsRoute(app, deps);
+  registerVariationsRoute(app, deps);
+  registerFilesRoute(app, deps);
+  return app;
+}

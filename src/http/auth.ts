@@ -1,0 +1,71 @@
+// API-key authentication: `Authorization: Bearer <key>` and the bare `Authorization: <key>` relay
+// clients send. Keys are looked up by their SHA-256 hash; a short cache keeps the store off the hot path.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GatewayError } from '../core/errors.js';
+import { hashApiKey } from '../core/api-keys.js';
+import type { ApiKeyRecord, KeyStore } from '../core/ports/key-store.js';
+import type { Clock } from '../core/ports/clock.js';
+
+export function extractApiKey(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header === 'string' && header.trim() !== '') {
+    const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+    return (match?.[1] ?? header).trim() || undefined;
+  }
+  const alternative = request.headers['x-api-key'];
+  return typeof alternative === 'string' && alternative.trim() !== '' ? alternative.trim() : undefined;
+}
+
+export interface AuthOptions {
+  keys: KeyStore;
+  clock: Clock;
+  /** How long a looked-up key (or a miss) is remembered. */
+  cacheMs?: number;
+}
+
+export function createKeyAuthenticator(options: AuthOptions) {
+  const cacheMs = options.cacheMs ?? 5_000;
+  const cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
+  return async function authenticate(request: FastifyRequest): Promise<ApiKeyRecord> {
+    const secret = extractApiKey(request);
+    if (!secret) {
+      throw new GatewayError(
+        'invalid_api_key',
+        "You didn't provide an API key. Send it in the Authorization header: 'Authorization: Bearer YOUR_KEY'.",
+      );
+    }
+    const hash = hashApiKey(secret);
+    const now = options.clock.now();
+    let entry = cache.get(hash);
+    if (!entry || entry.until < now) {
+      entry = { record: await options.keys.findByHash(hash), until: now + cacheMs };
+      if (cache.size > 10_000) cache.clear();
+      cache.set(hash, entry);
+    }
+    const record = entry.record;
+    if (!record || !record.enabled || (record.expiresAt !== null && record.expiresAt < now)) {
+      // Never echo the key: only its first characters, as OpenAI does.
+      throw new GatewayError('invalid_api_key', `Incorrect API key provided: ${maskKey(secret)}.`);
+    }
+    return record;
+  };
+}
+
+export function maskKey(secret: string): string {
+  if (secret.length <= 8) return '***';
+  return `${secret.slice(0, 3)}***${secret.slice(-2)}`;
+}
+
+export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
+  const authenticate = createKeyAuthenticator(options);
+  app.decorate('authenticate', async (request: FastifyRequest) => {
+    request.imagegate.key = await authenticate(request);
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authenticate(request: FastifyRequest): Promise<void>;
+  }
+}

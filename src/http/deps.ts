@@ -1,0 +1,32 @@
+// What the HTTP layer is built from: the core services and ports, assembled by main.ts.
+
+import type { Logger } from 'pino';
+import type { Catalog } from '../core/catalog/catalog.js';
+import type { ImageService } from '../core/generate-images.js';
+import type { BlobStore } from '../core/ports/blob-store.js';
+import type { Clock } from '../core/ports/clock.js';
+import type { HttpClient } from '../core/ports/http-client.js';
+import type { KeyStore } from '../core/ports/key-store.js';
+import type { RequestLog } from '../core/ports/request-log.js';
+import type { UrlSigner } from '../core/signed-urls.js';
+
+export interface HttpDeps {
+  catalog: Catalog;
+  images: ImageService;
+  keys: KeyStore;
+  requestLog: RequestLog;
+  blobs: BlobStore;
+  signer: UrlSigner;
+  http: HttpClient;
+  clock: Clock;
+  logger: Logger;
+  /** Throws when a dependency (database, storage) is not usable. */
+  checkReadiness: () => Promise<void>;
+  /** Which provider serves each model, for response headers and /v1/models. */
+  describeRoute: (modelId: string) => { provider: string; channel: string };
+  settings: {
+    publicUrl: string | undefined;
+    bodyLimitBytes: number;
+    maxImageBytes: number;
+  };
+}

@@ -1,0 +1,128 @@
+// Turns an edit/variation/generation request body (JSON or multipart as the openai SDK sends it)
+// into request fields plus raw image inputs. Image URLs are fetched through the guarded client.
+
+import type { FastifyRequest } from 'fastify';
+import type {} from '@fastify/multipart';
+import { GatewayError } from '../core/errors.js';
+import type { RawImageRequest } from '../core/image-request.js';
+import type { RawImageInput } from '../core/image-inputs.js';
+import type { HttpClient } from '../core/ports/http-client.js';
+import { HttpClientError } from '../core/ports/http-client.js';
+
+export interface ParsedImageBody {
+  fields: RawImageRequest;
+  images: RawImageInput[];
+  mask: RawImageInput | undefined;
+}
+
+/** Multipart text fields that carry numbers or booleans (the SDK sends `n=2` as the text "2"). */
+const integerFields = new Set(['n', 'output_compression', 'partial_images', 'seed']);
+const booleanFields = new Set(['stream', 'async']);
+
+function convertField(name: string, value: string): unknown {
+  if (integerFields.has(name) && /^-?\d+$/.test(value.trim())) return Number(value);
+  if (booleanFields.has(name)) {
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+  }
+  return value;
+}
+
+const imageFieldNames = new Set(['image', 'image[]', 'images', 'images[]']);
+
+export async function readMultipartBody(request: FastifyRequest, maxFileBytes: number): Promise<ParsedImageBody> {
+  const fields: RawImageRequest = {};
+  const images: RawImageInput[] = [];
+  let mask: RawImageInput | undefined;
+  for await (const part of request.parts({ limits: { fileSize: maxFileBytes, files: 20, fields: 64 } })) {
+    if (part.type === 'file') {
+      const data = await part.toBuffer();
+      const input: RawImageInput = { data, filename: part.filename, field: part.fieldname };
+      if (imageFieldNames.has(part.fieldname)) images.push(input);
+      else if (part.fieldname === 'mask') mask = input;
+      else throw new GatewayError('invalid_value', `Unexpected file field '${part.fieldname}'. Files go in 'image', 'image[]' or 'mask'.`, { param: part.fieldname });
+    } else {
+      const value = typeof part.value === 'string' ? part.value : String(part.value);
+      // Text parts named image[] (URLs) are treated as image references.
+      if (imageFieldNames.has(part.fieldname) || part.fieldname === 'mask') {
+        throw new GatewayError('invalid_value', `'${part.fieldname}' must be a file part in a multipart request.`, { param: part.fieldname });
+      }
+      fields[part.fieldname] = convertField(part.fieldname, value);
+    }
+  }
+  return { fields, images, mask };
+}
+
+interface ImageReference {
+  url: string;
+  field: string;
+}
+
+/** JSON edits: `images: [{image_url}]` (OpenAI), or `image`/`images` as URL strings (relay clients). */
+function collectReferences(body: RawImageRequest): { images: ImageReference[]; mask?: ImageReference } {
+  const images: ImageReference[] = [];
+  const toReference = (value: unknown, field: string): ImageReference => {
+    if (typeof value === 'string') return { url: value, field };
+    if (value && typeof value === 'object') {
+      const ref = value as Record<string, unknown>;
+      if (typeof ref.image_url === 'string') return { url: ref.image_url, field };
+      if (ref.image_url && typeof ref.image_url === 'object' && typeof (ref.image_url as { url?: unknown }).url === 'string') {
+        return { url: (ref.image_url as { url: string }).url, field };
+      }
+      if (typeof ref.file_id === 'string') {
+        throw new GatewayError('invalid_value', "file_id references are not supported by this gateway; send 'image_url' with an https or data: URL.", { param: field });
+      }
+    }
+    throw new GatewayError('invalid_value', `'${field}' must be an image URL, a data: URL, or {"image_url": "..."}.`, { param: field });
+  };
+  for (const field of ['images', 'image']) {
+    const value = body[field];
+    if (value === undefined || value === null) continue;
+    for (const item of Array.isArray(value) ? value : [value]) images.push(toReference(item, field));
+  }
+  const mask = body.mask === undefined || body.mask === null ? undefined : toReference(body.mask, 'mask');
+  return { images, mask };
+}
+
+function decodeDataUrl(url: string, field: string): Buffer {
+  const match = /^data:([\w/+.-]*)?(;[\w=.-]+)*?;base64,(.*)$/s.exec(url);
+  if (!match) throw new GatewayError('invalid_image_url', `'${field}' has a data: URL that is not base64-encoded.`, { param: field });
+  return Buffer.from(match[3] ?? '', 'base64');
+}
+
+export async function fetchImageReferences(body: RawImageRequest, http: HttpClient, maxBytes: number, signal: AbortSignal): Promise<ParsedImageBody> {
+  const references = collectReferences(body);
+  const load = async (reference: ImageReference): Promise<RawImageInput> => {
+    if (reference.url.startsWith('data:')) return { data: decodeDataUrl(reference.url, reference.field), field: reference.field };
+    if (!/^https?:\/\//i.test(reference.url)) {
+      throw new GatewayError('invalid_image_url', `'${reference.field}' must be an http(s) URL or a data: URL.`, { param: reference.field });
+    }
+    try {
+      const response = await http.request(reference.url, { signal, maxBytes, timeoutMs: 30_000 });
+      if (response.status < 200 || response.status >= 300) {
+        throw new GatewayError('failed_to_download_image', `Downloading the image in '${reference.field}' failed with HTTP ${response.status}.`, { param: reference.field });
+      }
+      return { data: response.body, field: reference.field };
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      if (error instanceof HttpClientError) {
+        const reasons: Record<string, string> = {
+          blocked_address: 'it points at an address the gateway may not reach',
+          invalid_url: 'it is not a valid URL',
+          too_large: `it is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`,
+          timeout: 'the download timed out',
+        };
+        const code = error.reason === 'too_large' ? 'image_too_large' : error.reason === 'blocked_address' || error.reason === 'invalid_url' ? 'invalid_image_url' : 'failed_to_download_image';
+        throw new GatewayError(code, `Could not use the image in '${reference.field}': ${reasons[error.reason] ?? 'the download failed'}.`, { param: reference.field });
+      }
+      throw new GatewayError('failed_to_download_image', `Could not download the image in '${reference.field}'.`, { param: reference.field });
+    }
+  };
+  const images = await Promise.all(references.images.map(load));
+  const mask = references.mask ? await load(references.mask) : undefined;
+  const fields = { ...body };
+  delete fields.images;
+  delete fields.image;
+  delete fields.mask;
+  return { fields, images, mask };
+}

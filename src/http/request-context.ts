@@ -1,0 +1,41 @@
+// Per-request facts gathered along the way (who, which model, what was delivered) for the request log.
+
+import type { FastifyInstance } from 'fastify';
+import type { ApiKeyRecord } from '../core/ports/key-store.js';
+
+export interface RequestContext {
+  startedAt: number;
+  key: ApiKeyRecord | undefined;
+  endpoint: string | undefined;
+  model: string | null;
+  provider: string | null;
+  channel: string | null;
+  imagesRequested: number;
+  imagesDelivered: number;
+  size: string | null;
+  errorCode: string | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    imagegate: RequestContext;
+  }
+}
+
+export function registerRequestContext(app: FastifyInstance): void {
+  app.decorateRequest('imagegate', null as unknown as RequestContext);
+  app.addHook('onRequest', async (request) => {
+    request.imagegate = {
+      startedAt: performance.now(),
+      key: undefined,
+      endpoint: undefined,
+      model: null,
+      provider: null,
+      channel: null,
+      imagesRequested: 0,
+      imagesDelivered: 0,
+      size: null,
+      errorCode: null,
+    };
+  });
+}

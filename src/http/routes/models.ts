@@ -1,0 +1,48 @@
+// GET /v1/models and /v1/models/{id}: the catalog, with each model's capabilities under `imagegate`.
+
+import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../../core/errors.js';
+import type { CatalogModel } from '../../core/catalog/types.js';
+import { acceptedAspectRatios } from '../../core/sizes.js';
+import type { HttpDeps } from '../deps.js';
+
+/** Models carry no real creation date in the catalog; a fixed one keeps responses stable. */
+const catalogEpoch = 1_700_000_000;
+
+export function describeModel(model: CatalogModel, route: { provider: string; channel: string }) {
+  return {
+    id: model.id,
+    object: 'model' as const,
+    created: catalogEpoch,
+    owned_by: model.owned_by,
+    imagegate: {
+      provider: route.provider,
+      channel: route.channel,
+      endpoints: model.operations,
+      prompt_max_length: model.prompt_max_length,
+      max_n: model.max_n,
+      sizes: model.sizes,
+      aspect_ratios: acceptedAspectRatios(model),
+      qualities: model.qualities ?? null,
+      styles: model.styles ?? null,
+      backgrounds: model.backgrounds,
+      output_formats: model.output_formats,
+      default_response_format: model.default_response_format,
+      edit: model.edit ?? null,
+    },
+  };
+}
+
+export function registerModelsRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  app.get('/v1/models', { preHandler: app.authenticate }, async () => ({
+    object: 'list',
+    data: deps.catalog.list().map((model) => describeModel(model, deps.describeRoute(model.id))),
+  }));
+  app.get<{ Params: { id: string } }>('/v1/models/:id', { preHandler: app.authenticate }, async (request) => {
+    const resolved = deps.catalog.get(request.params.id);
+    if (!resolved) {
+      throw new GatewayError('model_not_found', `The model '${request.params.id}' does not exist or you do not have access to it.`, { param: 'model' });
+    }
+    return describeModel(resolved.model, deps.describeRoute(resolved.model.id));
+  });
+}

@@ -1,0 +1,64 @@
+// Composition root: reads config, builds the gateway, starts HTTP, and drains on SIGTERM.
+
+import { loadConfig, ConfigError } from './config/load.js';
+import { createGateway } from './gateway.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`imagegate: configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const gateway = await createGateway(config);
+  const { app, logger } = gateway;
+  const address = await app.listen({ port: config.port, host: config.host });
+  const base = config.publicUrl ?? address.replace('://[::1]', '://localhost').replace('://127.0.0.1', '://localhost');
+
+  const routes: Record<string, string[]> = {};
+  for (const model of gateway.catalog.list()) {
+    const { provider, channel } = gateway.router.describe(model.id);
+    (routes[`${channel} (${provider})`] ??= []).push(model.id);
+  }
+  logger.info({ address, dataDir: config.dataDir, config: config.configFile ?? null, routes }, 'imagegate listening');
+
+  if (gateway.bootstrapKey) {
+    // Shown once: only its hash is stored.
+    process.stdout.write(
+      [
+        '',
+        'No API key existed, so imagegate created one. It is shown only this once; keep it:',
+        '',
+        `  ${gateway.bootstrapKey}`,
+        '',
+        'Try it:',
+        '',
+        `  curl -s ${base}/v1/images/generations \\`,
+        `    -H "Authorization: Bearer ${gateway.bootstrapKey}" -H "Content-Type: application/json" \\`,
+        `    -d '{"model":"gpt-image-1","prompt":"a lighthouse at sunset","size":"1024x1024"}' \\`,
+        `    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{require("fs").writeFileSync("image.png",Buffer.from(JSON.parse(s).data[0].b64_json,"base64"));console.log("wrote image.png")})'`,
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining in-flight requests');
+    await gateway.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`imagegate: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

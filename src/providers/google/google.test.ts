@@ -1,0 +1,277 @@
+// The Google adapter against the Google fake through the real guarded HTTP client: what Google
+// receives, how its answers become images, usage and warnings, and how every failure is reported.
+
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GatewayError } from '../../core/errors.js';
+import type { ImageCallOptions, ImageModel, InputImage } from '../../core/ports/image-model.js';
+import { googleFakeDefaultApiKey, startGoogleFake, type GoogleFake } from '../../testing/fakes/google.js';
+import { createHttpClient, type GuardedHttpClient } from '../shared/http-client.js';
+import type { ProviderSettings } from '../shared/types.js';
+import { createGoogleProvider } from './index.js';
+
+let fake: GoogleFake;
+let http: GuardedHttpClient;
+
+beforeAll(async () => {
+  fake = await startGoogleFake();
+  http = createHttpClient({ allowPrivateNetworks: true });
+});
+afterAll(async () => {
+  await http.close();
+  await fake.close();
+});
+afterEach(() => {
+  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
+});
+
+function model(name: string, settings: Partial<ProviderSettings> = {}): ImageModel {
+  return createGoogleProvider({ channel: 'google-test', baseURL: `${fake.url}/v1beta`, apiKey: googleFakeDefaultApiKey, http, ...settings })(name);
+}
+
+function callOptions(overrides: Partial<ImageCallOptions> = {}): ImageCallOptions {
+  return {
+    model: 'gemini-2.5-flash-image',
+    prompt: 'a watercolor fox',
+    n: 1,
+    size: { width: 1024, height: 1024 },
+    aspectRatio: '1:1',
+    outputFormat: 'png',
+    providerOptions: {},
+    images: [],
+    abortSignal: new AbortController().signal,
+    ...overrides,
+  };
+}
+
+function lastJson(): any {
+  return fake.requests.at(-1)?.json;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(GatewayError);
+  return error as GatewayError;
+}
+
+async function dimensions(data: Buffer): Promise<[number | undefined, number | undefined]> {
+  const metadata = await sharp(data).metadata();
+  return [metadata.width, metadata.height];
+}
+
+describe('Gemini image models (generateContent)', () => {
+  it('sends the prompt, aspect ratio, tier and seed with the key header, and returns the image with usage', async () => {
+    const gemini = model('gemini-3-pro-image-preview');
+    expect(gemini.maxImagesPerCall).toBe(1);
+    const result = await gemini.generate(callOptions({ model: 'gemini-3-pro-image-preview', size: { width: 2048, height: 1152 }, aspectRatio: '16:9', seed: 42 }));
+
+    const sent = fake.requests.at(-1);
+    expect(sent?.path).toBe('/v1beta/models/gemini-3-pro-image-preview:generateContent');
+    expect(sent?.headers['x-goog-api-key']).toBe(googleFakeDefaultApiKey);
+    expect(lastJson()).toEqual({
+      contents: [{ role: 'user', parts: [{ text: 'a watercolor fox' }] }],
+      generationConfig: { responseModalities: ['TEXT', 'IMAGE'], imageConfig: { aspectRatio: '16:9', imageSize: '2K' }, seed: 42 },
+    });
+
+    expect(result.images).toHaveLength(1);
+    const image = result.images[0];
+    if (image?.kind !== 'bytes') throw new Error('expected bytes');
+    expect(image.mediaType).toBe('image/png');
+    expect(await dimensions(image.data)).toEqual([2752, 1536]);
+    expect(result.usage).toMatchObject({ outputTokens: 1120, inputTextTokens: result.usage?.inputTokens });
+    expect(result.upstreamRequestId).toEqual(expect.any(String));
+    // 2048 wide is exactly the 2K tier's edge and 16:9 is offered: nothing was mapped.
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('never sends imageSize to Gemini 2.5, and says when the asked size cannot be met', async () => {
+    const result = await model('gemini-2.5-flash-image').generate(callOptions({ size: { width: 2048, height: 2048 } }));
+    expect(lastJson().generationConfig.imageConfig).toEqual({ aspectRatio: '1:1' });
+    expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'mapped', param: 'size' }));
+    const image = result.images[0];
+    if (image?.kind !== 'bytes') throw new Error('expected bytes');
+    expect(await dimensions(image.data)).toEqual([1024, 1024]);
+  });
+
+  it('maps an aspect ratio Gemini lacks to the nearest one, with a warning', async () => {
+    const result = await model('gemini-2.5-flash-image').generate(callOptions({ size: { width: 1024, height: 512 }, aspectRatio: '2:1' }));
+    expect(lastJson().generationConfig.imageConfig.aspectRatio).toBe('16:9');
+    expect(result.warnings.some((warning) => warning.param === 'size' && warning.message.includes('16:9'))).toBe(true);
+  });
+
+  it('sends edit images as inlineData parts (a GIF as PNG) and reports the mask it cannot use', async () => {
+    const png = await sharp({ create: { width: 32, height: 32, channels: 4, background: '#ff000080' } }).png().toBuffer();
+    const gif = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#00ff00' } }).gif().toBuffer();
+    const images: InputImage[] = [
+      { data: png, mediaType: 'image/png', width: 32, height: 32 },
+      { data: gif, mediaType: 'image/gif', width: 16, height: 16 },
+    ];
+    const gemini = model('gemini-2.5-flash-image');
+    expect(gemini.operations).toContain('edit');
+    const result = await gemini.edit!(callOptions({ prompt: 'make it blue', images, mask: images[0]! }));
+
+    const parts = lastJson().contents[0].parts;
+    expect(parts[0]).toEqual({ text: 'make it blue' });
+    expect(parts[1].inlineData).toEqual({ mimeType: 'image/png', data: png.toString('base64') });
+    expect(parts[2].inlineData.mimeType).toBe('image/png');
+    expect((await sharp(Buffer.from(parts[2].inlineData.data, 'base64')).metadata()).format).toBe('png');
+    expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'unsupported', param: 'mask' }));
+    expect(result.usage?.inputImageTokens).toBeGreaterThan(0);
+  });
+
+  it('merges provider options into the body without losing the image config, and reports options Gemini lacks', async () => {
+    const result = await model('gemini-2.5-flash-image').generate(
+      callOptions({
+        style: 'vivid',
+        user: 'user-1',
+        background: 'transparent',
+        providerOptions: {
+          safetySettings: [{ category: 'HARM_CATEGORY_SEXUALLY_EXPLICIT', threshold: 'BLOCK_ONLY_HIGH' }],
+          generationConfig: { temperature: 0.4 },
+        },
+      }),
+    );
+    const body = lastJson();
+    expect(body.safetySettings).toEqual([{ category: 'HARM_CATEGORY_SEXUALLY_EXPLICIT', threshold: 'BLOCK_ONLY_HIGH' }]);
+    expect(body.generationConfig).toMatchObject({ temperature: 0.4, responseModalities: ['TEXT', 'IMAGE'], imageConfig: { aspectRatio: '1:1' } });
+    expect(result.warnings.map((warning) => warning.param).sort()).toEqual(['background', 'style', 'user']);
+  });
+
+  it('reports a blocked prompt as input moderation and a withheld image as output moderation', async () => {
+    fake.switches.moderation = 'input';
+    const input = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    expect(input.code).toBe('content_policy_violation');
+    expect(input.details).toEqual({ moderation_details: { moderation_stage: 'input', categories: ['PROHIBITED_CONTENT'] } });
+
+    fake.switches.moderation = 'output';
+    const output = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    expect(output.code).toBe('content_policy_violation');
+    expect(output.details).toEqual({ moderation_details: { moderation_stage: 'output', categories: ['IMAGE_SAFETY'] } });
+  });
+
+  it('fails clearly, without retry, when the model answers in prose instead of an image', async () => {
+    fake.switches.maxImages = 0;
+    const error = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    expect(error.code).toBe('upstream_error');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('NO_IMAGE');
+    expect(error.message).toContain('I cannot create that image');
+  });
+
+  it('reports a truncated body as an invalid upstream response', async () => {
+    fake.switches.malformed = true;
+    const error = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    expect(error.code).toBe('upstream_invalid_response');
+    expect(error.retryable).toBe(true);
+  });
+});
+
+describe('Imagen (predict)', () => {
+  it('asks for n samples at the nearest of its five ratios, in JPEG when JPEG is wanted, and returns them all', async () => {
+    const imagen = model('imagen-4.0-generate-001');
+    expect(imagen.maxImagesPerCall).toBe(4);
+    expect(imagen.operations).toEqual(['generate']);
+    const result = await imagen.generate(
+      callOptions({ model: 'imagen-4.0-generate-001', n: 3, size: { width: 1536, height: 1024 }, aspectRatio: '3:2', outputFormat: 'jpeg', outputCompression: 80 }),
+    );
+    const sent = fake.requests.at(-1);
+    expect(sent?.path).toBe('/v1beta/models/imagen-4.0-generate-001:predict');
+    expect(sent?.headers['x-goog-api-key']).toBe(googleFakeDefaultApiKey);
+    expect(lastJson()).toEqual({
+      instances: [{ prompt: 'a watercolor fox' }],
+      parameters: { sampleCount: 3, aspectRatio: '4:3', sampleImageSize: '2K', outputOptions: { mimeType: 'image/jpeg', compressionQuality: 80 } },
+    });
+    expect(result.images).toHaveLength(3);
+    const first = result.images[0];
+    if (first?.kind !== 'bytes') throw new Error('expected bytes');
+    expect(first.mediaType).toBe('image/jpeg');
+    expect(await dimensions(first.data)).toEqual([2560, 1792]);
+    expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'mapped', param: 'size' }));
+  });
+
+  it('puts provider options inside parameters, sends no size tier to the fast model, and reports the seed it cannot send', async () => {
+    const result = await model('imagen-4.0-fast-generate-001').generate(
+      callOptions({ model: 'imagen-4.0-fast-generate-001', seed: 5, providerOptions: { personGeneration: 'dont_allow' } }),
+    );
+    expect(lastJson().parameters).toEqual({ sampleCount: 1, aspectRatio: '1:1', outputOptions: { mimeType: 'image/png' }, personGeneration: 'dont_allow' });
+    expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'unsupported', param: 'seed' }));
+  });
+
+  it('returns the images that survived filtering, with a warning saying how many are missing', async () => {
+    fake.switches.maxImages = 1;
+    const result = await model('imagen-4.0-generate-001').generate(callOptions({ n: 4, providerOptions: { includeRaiReason: true } }));
+    expect(result.images).toHaveLength(1);
+    const warning = result.warnings.find((entry) => entry.param === 'n');
+    expect(warning?.type).toBe('other');
+    expect(warning?.message).toContain('1 of 4');
+    expect(warning?.message).toContain('Support codes');
+  });
+
+  it('treats an answer with every image filtered as output moderation, and a refused prompt as input moderation', async () => {
+    fake.switches.moderation = 'output';
+    const output = await rejection(model('imagen-4.0-generate-001').generate(callOptions({ n: 2 })));
+    expect(output.code).toBe('content_policy_violation');
+    expect(output.details).toMatchObject({ moderation_details: { moderation_stage: 'output' } });
+
+    fake.switches.moderation = 'input';
+    const input = await rejection(model('imagen-4.0-generate-001').generate(callOptions()));
+    expect(input.code).toBe('content_policy_violation');
+    expect(input.details).toMatchObject({ moderation_details: { moderation_stage: 'input' } });
+  });
+
+  it('reports a model that cannot make images as the upstream rejecting the request', async () => {
+    const error = await rejection(model('gemini-2.5-pro').generate(callOptions({ model: 'gemini-2.5-pro' })));
+    expect(error.code).toBe('invalid_value');
+    expect(error.status).toBe(400);
+    expect(error.message).toContain('response modalities');
+  });
+});
+
+describe('Google failures', () => {
+  it('reports a wrong key (Google’s 400 API_KEY_INVALID) and a missing key (403) as credential failures without the key', async () => {
+    const wrong = await rejection(model('gemini-2.5-flash-image', { apiKey: 'AIzaWrongKey0123456789abcdefghij' }).generate(callOptions()));
+    expect(wrong.code).toBe('upstream_auth_failed');
+    expect(wrong.retryable).toBe(false);
+    expect(wrong.message).not.toContain('AIzaWrongKey');
+
+    const missing = await rejection(model('imagen-4.0-generate-001', { apiKey: '' }).generate(callOptions()));
+    expect(missing.code).toBe('upstream_auth_failed');
+  });
+
+  it('reports RESOURCE_EXHAUSTED as rate limiting, with the wait from RetryInfo', async () => {
+    fake.switches.failStatus = 429;
+    fake.switches.retryAfterSeconds = 7;
+    const error = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    expect(error.code).toBe('upstream_rate_limited');
+    expect(error.retryable).toBe(true);
+    expect(error.retryAfterSeconds).toBe(7);
+  });
+
+  it('reports 500 and 503 as retryable upstream errors with Google’s message', async () => {
+    fake.switches.failStatus = 503;
+    const error = await rejection(model('imagen-4.0-generate-001').generate(callOptions()));
+    expect(error.code).toBe('upstream_error');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain('overloaded');
+    fake.switches.failStatus = 500;
+    expect((await rejection(model('gemini-2.5-flash-image').generate(callOptions()))).code).toBe('upstream_error');
+  });
+
+  it('gives up on a hanging upstream with upstream_timeout', async () => {
+    fake.switches.hang = true;
+    const error = await rejection(model('gemini-2.5-flash-image', { timeoutMs: 200 }).generate(callOptions()));
+    expect(error.code).toBe('upstream_timeout');
+  });
+
+  it('stops at once on abort and rethrows the caller’s reason', async () => {
+    fake.switches.hang = true;
+    const controller = new AbortController();
+    const reason = new GatewayError('upstream_timeout', 'client went away');
+    const pending = model('imagen-4.0-generate-001').generate(callOptions({ abortSignal: controller.signal }));
+    setTimeout(() => controller.abort(reason), 20);
+    await expect(pending).rejects.toBe(reason);
+  });
+});

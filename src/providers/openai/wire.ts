@@ -1,0 +1,428 @@
+// The OpenAI Images wire format, shared by the openai and azure adapters: what each model family
+// accepts, request bodies (JSON and multipart), and the minimal schemas of results and error bodies.
+
+import { GatewayError } from '../../core/errors.js';
+import type {
+  ImageCallOptions,
+  ImageOperation,
+  ImageUsage,
+  InputImage,
+  ProviderImage,
+  ProviderWarning,
+} from '../../core/ports/image-model.js';
+import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
+import type { HttpResponse } from '../shared/types.js';
+import { errorFromUpstreamResponse, invalidUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
+
+/**
+ * How OpenAI's own models differ on the wire. `compatible` is any other name: an OpenAI-compatible
+ * server (LocalAI, sd.cpp, Together …) that takes free `WxH` sizes and extra fields such as `seed`.
+ */
+export type OpenAIModelFamily = 'dall-e-2' | 'dall-e-3' | 'gpt-image' | 'gpt-image-2' | 'compatible';
+
+export function modelFamily(model: string): OpenAIModelFamily {
+  const name = model.toLowerCase();
+  if (name === 'dall-e-2') return 'dall-e-2';
+  if (name === 'dall-e-3') return 'dall-e-3';
+  if (name.startsWith('gpt-image-2')) return 'gpt-image-2';
+  if (name.startsWith('gpt-image') || name.startsWith('chatgpt-image')) return 'gpt-image';
+  return 'compatible';
+}
+
+/** gpt-image* and chatgpt-image* always answer with base64 and reject `response_format` (400 unknown_parameter). */
+export function isGptImageModel(model: string): boolean {
+  const family = modelFamily(model);
+  return family === 'gpt-image' || family === 'gpt-image-2';
+}
+
+interface FamilyProfile {
+  maxImagesPerCall: number;
+  operations: readonly ImageOperation[];
+  /** Undefined: any `WxH` is passed as asked. */
+  sizeSpec?: SizeSpec;
+  /** Quality values the family accepts, and how the others are mapped (undefined: sent as asked). */
+  qualities?: { accepted: readonly string[]; mapping: Readonly<Record<string, string>> };
+  /** Options OpenAI rejects for this family: left out with an `unsupported` warning. */
+  unsupported: ReadonlySet<'style' | 'background' | 'moderation' | 'seed'>;
+  /** GPT-image-only fields (output_format, output_compression) are sent. */
+  sendsOutputFormat: boolean;
+}
+
+const gptImageQualities = {
+  accepted: ['low', 'medium', 'high', 'auto'],
+  mapping: { standard: 'medium', hd: 'high' },
+} as const;
+
+const profiles: Record<OpenAIModelFamily, FamilyProfile> = {
+  'dall-e-2': {
+    maxImagesPerCall: 10,
+    operations: ['generate', 'edit', 'variation'],
+    sizeSpec: { kind: 'enumerated', sizes: ['256x256', '512x512', '1024x1024'] },
+    qualities: { accepted: ['standard', 'auto'], mapping: { low: 'standard', medium: 'standard', high: 'standard', hd: 'standard' } },
+    unsupported: new Set(['style', 'background', 'moderation', 'seed']),
+    sendsOutputFormat: false,
+  },
+  'dall-e-3': {
+    maxImagesPerCall: 1,
+    operations: ['generate'],
+    sizeSpec: { kind: 'enumerated', sizes: ['1024x1024', '1792x1024', '1024x1792'] },
+    qualities: { accepted: ['standard', 'hd', 'auto'], mapping: { low: 'standard', medium: 'standard', high: 'hd' } },
+    unsupported: new Set(['background', 'moderation', 'seed']),
+    sendsOutputFormat: false,
+  },
+  'gpt-image': {
+    maxImagesPerCall: 10,
+    operations: ['generate', 'edit'],
+    sizeSpec: { kind: 'enumerated', sizes: ['1024x1024', '1536x1024', '1024x1536'] },
+    qualities: gptImageQualities,
+    unsupported: new Set(['style', 'seed']),
+    sendsOutputFormat: true,
+  },
+  'gpt-image-2': {
+    maxImagesPerCall: 10,
+    operations: ['generate', 'edit'],
+    // Documented limits: edges multiples of 16, longest edge ≤ 3840, 655,360–8,294,400 pixels, ratio within 1:3–3:1.
+    sizeSpec: { kind: 'pixels', multiple: 16, minEdge: 480, maxEdge: 3840, minPixels: 655_360, maxPixels: 8_294_400 },
+    qualities: gptImageQualities,
+    unsupported: new Set(['style', 'seed']),
+    sendsOutputFormat: true,
+  },
+  compatible: {
+    maxImagesPerCall: 10,
+    operations: ['generate', 'edit', 'variation'],
+    unsupported: new Set(),
+    sendsOutputFormat: true,
+  },
+};
+
+/** What one upstream model can do, before channel settings narrow it. */
+export function modelCapabilities(model: string): { maxImagesPerCall: number; operations: readonly ImageOperation[] } {
+  const profile = profiles[modelFamily(model)];
+  return { maxImagesPerCall: profile.maxImagesPerCall, operations: profile.operations };
+}
+
+export interface BuiltFields {
+  /** Field name → value, in OpenAI's names; JSON as-is, multipart as text parts. */
+  fields: Record<string, unknown>;
+  warnings: ProviderWarning[];
+}
+
+/**
+ * The request fields for one call: every option either sent under its OpenAI name, mapped with a
+ * warning, or left out with an `unsupported` warning. `providerOptions` go last, as-is, so unknown
+ * fields reach the upstream (and may deliberately override a mapped value).
+ */
+export function buildImageFields(options: ImageCallOptions, operation: ImageOperation, config: { includeModel: boolean }): BuiltFields {
+  const family = modelFamily(options.model);
+  const profile = profiles[family];
+  const fields: Record<string, unknown> = {};
+  const warnings: ProviderWarning[] = [];
+  const unsupported = (param: string, value: unknown) =>
+    warnings.push({ type: 'unsupported', param, message: `${param} ${JSON.stringify(value)} is not supported by ${options.model} and was ignored.` });
+
+  if (config.includeModel) fields['model'] = options.model;
+  if (operation !== 'variation') fields['prompt'] = options.prompt;
+  fields['n'] = options.n;
+  fields['size'] = upstreamSize(options, profile, warnings);
+
+  if (operation !== 'variation') {
+    if (options.quality !== undefined) {
+      const quality = mapQuality(options.quality, profile, options.model, warnings);
+      if (quality !== undefined) fields['quality'] = quality;
+    }
+    if (options.style !== undefined) {
+      if (profile.unsupported.has('style')) unsupported('style', options.style);
+      else fields['style'] = options.style;
+    }
+    if (options.background !== undefined) {
+      // `auto` is every model's default, so leaving it out honours it.
+      if (!profile.unsupported.has('background')) fields['background'] = options.background;
+      else if (options.background !== 'auto') unsupported('background', options.background);
+    }
+    if (options.moderation !== undefined) {
+      if (!profile.unsupported.has('moderation')) fields['moderation'] = options.moderation;
+      else if (options.moderation !== 'auto') unsupported('moderation', options.moderation);
+    }
+    // For DALL·E the core transcodes to the asked format, so leaving these out still honours them.
+    if (profile.sendsOutputFormat) {
+      fields['output_format'] = options.outputFormat;
+      if (options.outputCompression !== undefined) fields['output_compression'] = options.outputCompression;
+    }
+    if (options.seed !== undefined) {
+      if (profile.unsupported.has('seed')) unsupported('seed', options.seed);
+      else fields['seed'] = options.seed;
+    }
+  } else {
+    for (const [param, value] of [
+      ['quality', options.quality],
+      ['style', options.style],
+      ['seed', options.seed],
+    ] as const) {
+      if (value !== undefined) warnings.push({ type: 'unsupported', param, message: `${param} is not supported for variations and was ignored.` });
+    }
+    if (options.background !== undefined && options.background !== 'auto') unsupported('background', options.background);
+  }
+  if (options.user !== undefined) fields['user'] = options.user;
+  // GPT image models reject response_format; everything else is asked for bytes, which the core re-hosts.
+  if (!isGptImageModel(options.model)) fields['response_format'] = 'b64_json';
+
+  Object.assign(fields, options.providerOptions);
+  return { fields, warnings };
+}
+
+function upstreamSize(options: ImageCallOptions, profile: FamilyProfile, warnings: ProviderWarning[]): string {
+  const asked = `${options.size.width}x${options.size.height}`;
+  if (!profile.sizeSpec) return asked;
+  let size = options.size;
+  // The pixel spec has no ratio bound, so shapes beyond 3:1 are first narrowed to 3:1 (longest edge kept).
+  const ratio = Math.max(size.width, size.height) / Math.min(size.width, size.height);
+  const narrowed = profile.sizeSpec.kind === 'pixels' && ratio > 3;
+  if (narrowed) {
+    size = size.width > size.height ? { width: size.width, height: Math.ceil(size.width / 3) } : { width: Math.ceil(size.height / 3), height: size.height };
+  }
+  const { value, warnings: sizeWarnings } = mapSize({ size, aspectRatio: options.aspectRatio }, profile.sizeSpec);
+  if (value.kind !== 'pixels') throw new Error(`OpenAI size specs map to pixels, got ${value.kind}`);
+  const mapped = `${value.width}x${value.height}`;
+  if (narrowed) warnings.push({ type: 'mapped', param: 'size', message: `size ${asked} is not available for ${options.model} (aspect ratio beyond 3:1); using ${mapped}.` });
+  else warnings.push(...sizeWarnings);
+  return mapped;
+}
+
+function mapQuality(quality: string, profile: FamilyProfile, model: string, warnings: ProviderWarning[]): string | undefined {
+  if (!profile.qualities || profile.qualities.accepted.includes(quality)) return quality;
+  const mapped = profile.qualities.mapping[quality];
+  if (mapped !== undefined) {
+    warnings.push({ type: 'mapped', param: 'quality', message: `quality '${quality}' is not available for ${model}; using '${mapped}'.` });
+    return mapped;
+  }
+  warnings.push({ type: 'unsupported', param: 'quality', message: `quality '${quality}' is not supported by ${model} and was ignored.` });
+  return undefined;
+}
+
+/**
+ * A multipart body as the official SDK sends it: one image as `image`, several as repeated
+ * `image[]`, `mask` as a file, numbers and booleans as text, arrays as repeated `name[]`.
+ */
+export function toMultipartBody(fields: Record<string, unknown>, images: readonly InputImage[], mask: InputImage | undefined): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) appendField(form, name, value);
+  const imageField = images.length === 1 ? 'image' : 'image[]';
+  images.forEach((image, index) => form.append(imageField, asBlob(image), image.filename ?? `image-${index + 1}.${extensionOf(image.mediaType)}`));
+  if (mask) form.append('mask', asBlob(mask), mask.filename ?? 'mask.png');
+  return form;
+}
+
+function appendField(form: FormData, name: string, value: unknown): void {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value)) {
+    for (const item of value) appendField(form, `${name}[]`, item);
+    return;
+  }
+  if (typeof value === 'object') {
+    form.append(name, JSON.stringify(value));
+    return;
+  }
+  form.append(name, String(value));
+}
+
+function asBlob(image: InputImage): Blob {
+  return new Blob([new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength)], { type: image.mediaType });
+}
+
+function extensionOf(mediaType: InputImage['mediaType']): string {
+  return mediaType === 'image/jpeg' ? 'jpg' : mediaType.slice('image/'.length);
+}
+
+export interface ParsedImages {
+  images: ProviderImage[];
+  warnings: ProviderWarning[];
+  usage?: ImageUsage;
+}
+
+/** Reads an `ImagesResponse`: `data[].b64_json` → bytes, `data[].url` → URL, `revised_prompt` and `usage` kept. */
+export function parseImagesResponse(provider: string, response: HttpResponse, requested: number): ParsedImages {
+  let body: unknown;
+  try {
+    body = JSON.parse(response.body.toString('utf8'));
+  } catch {
+    throw invalidUpstreamResponse(provider, 'the body is not JSON');
+  }
+  if (!isRecord(body) || !Array.isArray(body['data'])) throw invalidUpstreamResponse(provider, 'no `data` array');
+  const declaredFormat = typeof body['output_format'] === 'string' ? mediaTypeOfFormat(body['output_format']) : undefined;
+
+  const images = body['data'].slice(0, requested).map((item, index): ProviderImage => {
+    if (!isRecord(item)) throw invalidUpstreamResponse(provider, `data[${index}] is not an object`);
+    const revisedPrompt = typeof item['revised_prompt'] === 'string' ? { revisedPrompt: item['revised_prompt'] } : {};
+    const b64 = item['b64_json'];
+    if (typeof b64 === 'string' && b64.length > 0) {
+      const data = Buffer.from(b64, 'base64');
+      if (data.length === 0) throw invalidUpstreamResponse(provider, `data[${index}].b64_json is not base64`);
+      const mediaType = sniffMediaType(data) ?? declaredFormat;
+      return { kind: 'bytes', data, ...(mediaType === undefined ? {} : { mediaType }), ...revisedPrompt };
+    }
+    const url = item['url'];
+    if (typeof url === 'string' && /^https?:\/\//i.test(url)) return { kind: 'url', url, ...revisedPrompt };
+    throw invalidUpstreamResponse(provider, `data[${index}] has neither b64_json nor an http(s) url`);
+  });
+  if (images.length === 0) throw invalidUpstreamResponse(provider, 'no images in `data`');
+
+  const warnings: ProviderWarning[] = [];
+  if (images.length < requested) {
+    warnings.push({ type: 'other', param: 'n', message: `${provider} returned ${images.length} of the ${requested} images asked for.` });
+  }
+  const usage = readUsage(body['usage']);
+  return { images, warnings, ...(usage === undefined ? {} : { usage }) };
+}
+
+/** Usage is informational: a shape we do not recognise is left out rather than failing a paid call. */
+function readUsage(value: unknown): ImageUsage | undefined {
+  if (!isRecord(value)) return undefined;
+  const inputTokens = value['input_tokens'];
+  const outputTokens = value['output_tokens'];
+  if (!isCount(inputTokens) || !isCount(outputTokens)) return undefined;
+  const usage: ImageUsage = { inputTokens, outputTokens };
+  const details = value['input_tokens_details'];
+  if (isRecord(details)) {
+    if (isCount(details['text_tokens'])) usage.inputTextTokens = details['text_tokens'];
+    if (isCount(details['image_tokens'])) usage.inputImageTokens = details['image_tokens'];
+  }
+  return usage;
+}
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0;
+
+function mediaTypeOfFormat(format: string): string | undefined {
+  if (format === 'png' || format === 'webp' || format === 'jpeg' || format === 'gif') return `image/${format}`;
+  if (format === 'jpg') return 'image/jpeg';
+  return undefined;
+}
+
+function sniffMediaType(data: Buffer): string | undefined {
+  if (data.length >= 8 && data.readUInt32BE(0) === 0x89504e47) return 'image/png';
+  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'image/jpeg';
+  if (data.length >= 12 && data.toString('latin1', 0, 4) === 'RIFF' && data.toString('latin1', 8, 12) === 'WEBP') return 'image/webp';
+  if (data.length >= 6 && data.toString('latin1', 0, 4) === 'GIF8') return 'image/gif';
+  return undefined;
+}
+
+/** The fields of an OpenAI-style (or Azure-style) error body that decide how it is reported. */
+export interface UpstreamErrorFields {
+  message?: string;
+  type?: string;
+  param?: string;
+  code?: string;
+  /** Azure: `inner_error.code` (e.g. ResponsibleAIPolicyViolation). */
+  innerCode?: string;
+  /** OpenAI: `moderation_details.moderation_stage`. */
+  moderationStage?: 'input' | 'output';
+  /** Flagged categories from `moderation_details.categories` or Azure's `content_filter_results`. */
+  categories: string[];
+}
+
+/** Reads `{"error":{message,type,param,code,…}}`; undefined when the body is not of that shape. */
+export function readUpstreamError(body: Buffer): UpstreamErrorFields | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const error = isRecord(parsed) ? parsed['error'] : undefined;
+  if (!isRecord(error)) return undefined;
+  const text = (value: unknown): string | undefined =>
+    typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
+  const fields: UpstreamErrorFields = { categories: [] };
+  const message = text(error['message']);
+  const type = text(error['type']);
+  const param = text(error['param']);
+  const code = text(error['code']);
+  if (message !== undefined) fields.message = message;
+  if (type !== undefined) fields.type = type;
+  if (param !== undefined) fields.param = param;
+  if (code !== undefined) fields.code = code;
+
+  const moderation = error['moderation_details'];
+  if (isRecord(moderation)) {
+    const stage = moderation['moderation_stage'];
+    if (stage === 'input' || stage === 'output') fields.moderationStage = stage;
+    if (Array.isArray(moderation['categories'])) fields.categories = moderation['categories'].filter((item): item is string => typeof item === 'string');
+  }
+  const inner = error['inner_error'] ?? error['innererror'];
+  if (isRecord(inner)) {
+    const innerCode = text(inner['code']);
+    if (innerCode !== undefined) fields.innerCode = innerCode;
+    const results = inner['content_filter_results'];
+    if (isRecord(results) && fields.categories.length === 0) {
+      fields.categories = Object.entries(results)
+        .filter(([, result]) => isRecord(result) && result['filtered'] === true)
+        .map(([category]) => category);
+    }
+  }
+  if (fields.categories.length === 0 && fields.message) {
+    // gpt-image messages end with "safety_violations=[sexual, violence]."
+    const listed = /safety_violations=\[([^\]]*)\]/.exec(fields.message)?.[1];
+    if (listed) fields.categories = listed.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  }
+  return fields;
+}
+
+export type ModerationClassifier = (error: UpstreamErrorFields) => 'input' | 'output' | undefined;
+
+/**
+ * OpenAI: `content_policy_violation` (DALL·E) and `moderation_blocked` (gpt-image), staged by
+ * `moderation_details`; without it, a message about the generated image means the output was flagged.
+ */
+export const classifyOpenAIModeration: ModerationClassifier = (error) => {
+  if (error.code !== 'content_policy_violation' && error.code !== 'moderation_blocked') return undefined;
+  return error.moderationStage ?? stageFromMessage(error.message);
+};
+
+/** Upstreams that give no stage say "generated image" (or "output") when the result was flagged. */
+export function stageFromMessage(message: string | undefined): 'input' | 'output' {
+  return /generated image|output/i.test(message ?? '') ? 'output' : 'input';
+}
+
+/**
+ * Maps a non-2xx Images answer: moderation (as the classifier recognises it) → moderationError;
+ * everything else through the common taxonomy, keeping the upstream's `param` for 4xx validation errors.
+ */
+export function errorFromImagesResponse(input: {
+  provider: string;
+  model: string;
+  response: HttpResponse;
+  secrets: string[];
+  classifyModeration: ModerationClassifier;
+}): GatewayError {
+  const { provider, response } = input;
+  const upstream = readUpstreamError(response.body);
+  if (upstream && response.status >= 400 && response.status < 500 && response.status !== 429) {
+    const stage = input.classifyModeration(upstream);
+    if (stage !== undefined) {
+      return moderationError({ provider, model: input.model, stage, ...(upstream.categories.length > 0 ? { reasons: upstream.categories } : {}) });
+    }
+  }
+  if (upstream?.code === 'DeploymentNotFound') {
+    // Azure: the channel names a deployment the resource lacks. The client's request is fine; the config is not.
+    return new GatewayError('upstream_error', `${provider} has no such deployment (HTTP ${response.status}); the channel's deployment mapping needs attention`, {
+      retryable: false,
+      cause: { provider, status: response.status, code: upstream.code },
+    });
+  }
+  const base = errorFromUpstreamResponse(provider, response, {
+    secrets: input.secrets,
+    ...(upstream?.message === undefined ? {} : { message: upstream.message }),
+  });
+  if (upstream?.param === undefined || base.code !== 'invalid_value') return base;
+  return new GatewayError(base.code, base.message, {
+    param: upstream.param,
+    retryable: base.retryable,
+    ...(base.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: base.retryAfterSeconds }),
+    ...(base.details === undefined ? {} : { details: base.details }),
+    cause: base.cause,
+    status: base.status,
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,34 @@
+// Provider kinds by name: the only module that knows every adapter, used by the composition root.
+
+import type { ImageModelFactory } from '../core/ports/image-model.js';
+import type { ProviderSettings } from './shared/types.js';
+import { createAzureProvider } from './azure/index.js';
+import { createBflProvider } from './bfl/index.js';
+import { createFalProvider } from './fal/index.js';
+import { createGoogleProvider } from './google/index.js';
+import { createOpenAIProvider } from './openai/index.js';
+import { createReplicateProvider } from './replicate/index.js';
+import { createStabilityProvider } from './stability/index.js';
+
+export type UpstreamProviderName = 'openai' | 'azure' | 'bfl' | 'replicate' | 'fal' | 'google' | 'stability';
+
+export const upstreamProviders: Record<UpstreamProviderName, (settings: ProviderSettings) => ImageModelFactory> = {
+  openai: createOpenAIProvider,
+  azure: createAzureProvider,
+  bfl: createBflProvider,
+  replicate: createReplicateProvider,
+  fal: createFalProvider,
+  google: createGoogleProvider,
+  stability: createStabilityProvider,
+};
+
+/** Default base URLs, used when a channel gives none. */
+export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
+  openai: 'https://api.openai.com/v1',
+  azure: '',
+  bfl: 'https://api.bfl.ai',
+  replicate: 'https://api.replicate.com/v1',
+  fal: 'https://queue.fal.run',
+  google: 'https://generativelanguage.googleapis.com/v1beta',
+  stability: 'https://api.stability.ai',
+};

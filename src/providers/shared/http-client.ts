@@ -1,0 +1,290 @@
+// The one outbound HTTP client: SSRF-guarded at connect time, size- and time-limited, with keep-alive pools.
+
+import { lookup as systemLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { HttpClientError, type HttpClient, type HttpRequestOptions, type HttpResponse } from './types.js';
+
+export interface HttpClientConfig {
+  /** Lets every address through (tests against fakes on 127.0.0.1, trusted single-tenant setups). */
+  allowPrivateNetworks?: boolean;
+  /**
+   * Hosts the operator configured as upstreams (e.g. a LocalAI on `localhost:8080`), reachable even
+   * on private addresses. An entry is a hostname (any port) or `host:port`; IPv6 hosts in brackets.
+   */
+  allowHosts?: string[];
+  /** Response bodies larger than this fail with reason `too_large`. Default 50 MiB. */
+  maxBytes?: number;
+  /** Whole-request time limit, redirects and body included. Default 60 s. */
+  timeoutMs?: number;
+  /** Redirects followed (each hop re-checked) before failing with `too_many_redirects`. Default 3. */
+  maxRedirects?: number;
+  /** Name resolution used by the guard; defaults to the system resolver. Tests use it to fake DNS answers. */
+  resolveHost?: (hostname: string) => Promise<readonly ResolvedAddress[]>;
+}
+
+export interface ResolvedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+export type GuardedHttpClient = HttpClient & { close(): Promise<void> };
+
+const defaultMaxBytes = 50 * 1024 * 1024;
+const defaultTimeoutMs = 60_000;
+const defaultMaxRedirects = 3;
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+/** Headers still sent after a redirect to another origin: credentials (whatever their header name) are not. */
+const crossOriginSafeHeaders = new Set(['accept', 'accept-language', 'user-agent', 'content-type']);
+
+/** Raised inside the connect-time lookup; found again in the undici error's cause chain. */
+class BlockedAddressError extends Error {
+  readonly code = 'ERR_IMAGEGATE_BLOCKED_ADDRESS';
+  constructor(hostname: string) {
+    super(`${hostname} resolves only to addresses the gateway may not connect to`);
+    this.name = 'BlockedAddressError';
+  }
+}
+
+/**
+ * Whether an IP address is a public unicast address. Everything else (loopback, private, link-local
+ * incl. cloud metadata, CGNAT, unique-local, multicast, reserved, and IPv6 forms that embed IPv4
+ * such as ::ffff:a.b.c.d, NAT64 and 6to4) is refused, since those can reach the gateway's own network.
+ */
+export function isPublicAddress(address: string): boolean {
+  if (!ipaddr.isValid(address)) return false;
+  let parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv6') {
+    const ipv6 = parsed as ipaddr.IPv6;
+    if (ipv6.isIPv4MappedAddress()) parsed = ipv6.toIPv4Address();
+    // Deprecated IPv4-compatible addresses (::a.b.c.d) are "unicast" to ipaddr.js but embed an IPv4 address.
+    else if (ipv6.match(ipaddr.IPv6.parse('::'), 96)) return false;
+  }
+  return parsed.range() === 'unicast';
+}
+
+/** Builds the guarded client. Requests to the same origin share keep-alive connections. */
+export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClient {
+  const maxBytesDefault = config.maxBytes ?? defaultMaxBytes;
+  const timeoutMsDefault = config.timeoutMs ?? defaultTimeoutMs;
+  const maxRedirects = config.maxRedirects ?? defaultMaxRedirects;
+  const allowPrivateNetworks = config.allowPrivateNetworks ?? false;
+  const allowHosts = new Set((config.allowHosts ?? []).map((entry) => entry.trim().toLowerCase()));
+  const resolveHost = config.resolveHost ?? resolveWithSystem;
+
+  // The guard sits in the lookup the socket itself uses, so the address checked is the address
+  // connected to: a DNS answer cannot change between the check and the connect (no rebinding gap).
+  const guardedLookup: LookupFunction = (hostname, options, callback) => {
+    resolveHost(hostname).then(
+      (addresses) => {
+        const wantedFamily = options.family === 4 || options.family === 6 ? options.family : undefined;
+        const allowed = addresses.filter(
+          (entry) => isPublicAddress(entry.address) && (wantedFamily === undefined || entry.family === wantedFamily),
+        );
+        const first = allowed[0];
+        if (first === undefined) {
+          callback(new BlockedAddressError(hostname), '', 4);
+          return;
+        }
+        if (options.all) {
+          (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, allowed.map((entry) => ({ ...entry })));
+        } else {
+          callback(null, first.address, first.family);
+        }
+      },
+      (error: unknown) => callback(error as NodeJS.ErrnoException, '', 4),
+    );
+  };
+
+  const guardedAgent = new Agent({ connect: { lookup: guardedLookup } });
+  // Used for operator-trusted hosts (allowHosts) and when private networks are allowed altogether.
+  const openAgent = new Agent();
+
+  const isTrustedHost = (url: URL): boolean =>
+    allowPrivateNetworks || allowHosts.has(url.hostname.toLowerCase()) || allowHosts.has(url.host.toLowerCase());
+
+  async function request(urlText: string, options: HttpRequestOptions = {}): Promise<HttpResponse> {
+    const maxBytes = options.maxBytes ?? maxBytesDefault;
+    const timeoutSignal = AbortSignal.timeout(options.timeoutMs ?? timeoutMsDefault);
+    const callerSignal = options.signal;
+    if (callerSignal?.aborted) throw new HttpClientError('aborted', 'The request was aborted before it started', { cause: callerSignal.reason });
+    const signal = callerSignal ? AbortSignal.any([callerSignal, timeoutSignal]) : timeoutSignal;
+
+    let url = parseOutboundUrl(urlText);
+    let method: string = options.method ?? (options.json !== undefined || options.body !== undefined ? 'POST' : 'GET');
+    let headers = buildHeaders(options);
+    let body: string | Buffer | undefined;
+    if (options.json !== undefined) body = JSON.stringify(options.json);
+    else if (options.body instanceof FormData) {
+      const encoded = await encodeMultipart(options.body);
+      body = encoded.bytes;
+      headers['content-type'] = encoded.contentType;
+    } else body = options.body;
+
+    try {
+      for (let hop = 0; ; hop += 1) {
+        const trusted = isTrustedHost(url);
+        if (!trusted) checkLiteralAddress(url);
+        const response = await undiciRequest(url, {
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body: body ?? null,
+          signal,
+          dispatcher: trusted ? openAgent : guardedAgent,
+        });
+
+        const location = response.headers['location'];
+        if (redirectStatuses.has(response.statusCode) && typeof location === 'string') {
+          await response.body.dump().catch(() => undefined);
+          if (hop >= maxRedirects) {
+            throw new HttpClientError('too_many_redirects', `More than ${maxRedirects} redirects from ${describeOrigin(url)}`);
+          }
+          const next = parseOutboundUrl(new URL(location, url).toString());
+          // 303, and 301/302 after a POST, continue as a GET without the body, as browsers do.
+          if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')) {
+            if (method !== 'GET') {
+              method = 'GET';
+              body = undefined;
+              headers = withoutHeaders(headers, ['content-type', 'content-length']);
+            }
+          }
+          if (next.origin !== url.origin) headers = onlyCrossOriginSafeHeaders(headers);
+          url = next;
+          continue;
+        }
+
+        const declaredLength = Number(response.headers['content-length']);
+        if (Number.isFinite(declaredLength) && declaredLength > maxBytes) {
+          discard(response.body);
+          throw tooLarge(url, maxBytes);
+        }
+        const chunks: Buffer[] = [];
+        let received = 0;
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
+          received += chunk.length;
+          if (received > maxBytes) {
+            discard(response.body);
+            throw tooLarge(url, maxBytes);
+          }
+          chunks.push(chunk);
+        }
+        return { status: response.statusCode, headers: flattenHeaders(response.headers), body: Buffer.concat(chunks), url: url.toString() };
+      }
+    } catch (error) {
+      throw classifyFailure(error, url, callerSignal, timeoutSignal);
+    }
+  }
+
+  return {
+    request,
+    close: async () => {
+      await Promise.all([guardedAgent.close(), openAgent.close()]);
+    },
+  };
+}
+
+async function resolveWithSystem(hostname: string): Promise<readonly ResolvedAddress[]> {
+  const options: LookupAllOptions = { all: true };
+  return new Promise((resolve, reject) => {
+    systemLookup(hostname, options, (error, addresses) => {
+      if (error) reject(error);
+      else resolve(addresses.map((entry) => ({ address: entry.address, family: entry.family === 6 ? 6 : 4 })));
+    });
+  });
+}
+
+/** Only http(s), and never credentials in the URL (they would be sent to whoever the URL names). */
+function parseOutboundUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch (error) {
+    throw new HttpClientError('invalid_url', 'The URL is not a valid absolute URL', { cause: error });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new HttpClientError('invalid_url', `Only http and https URLs may be fetched, not ${url.protocol.replace(/:$/, '')}`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new HttpClientError('invalid_url', 'URLs with credentials (user:password@host) are not fetched');
+  }
+  return url;
+}
+
+/** The socket skips name lookup for literal IP hosts, so those are checked here instead. */
+function checkLiteralAddress(url: URL): void {
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (ipaddr.isValid(host) && !isPublicAddress(host)) {
+    throw new HttpClientError('blocked_address', `${describeOrigin(url)} is not a public address`);
+  }
+}
+
+function buildHeaders(options: HttpRequestOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  if (options.json !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
+  headers['user-agent'] ??= 'imagegate';
+  return headers;
+}
+
+/**
+ * Encodes a multipart body once, up front: Node's global FormData cannot be streamed by undici 7
+ * (their internals differ), and bytes can be sent again after a 307/308 redirect. The content type
+ * carries the boundary, so any type the caller set is replaced.
+ */
+async function encodeMultipart(form: FormData): Promise<{ bytes: Buffer; contentType: string }> {
+  const encoded = new Response(form);
+  const contentType = encoded.headers.get('content-type');
+  // The Fetch standard always labels a FormData body; this guards the types, not a real case.
+  if (contentType === null) throw new Error('multipart encoding produced no content type');
+  return { bytes: Buffer.from(await encoded.arrayBuffer()), contentType };
+}
+
+function withoutHeaders(headers: Record<string, string>, names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !names.includes(name)));
+}
+
+function onlyCrossOriginSafeHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => crossOriginSafeHeaders.has(name)));
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
+}
+
+/** Drops the rest of a body by closing its connection; the abort error that follows is expected. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+/** Origin only: a query string can carry an API key (e.g. Google's `?key=`). */
+function describeOrigin(url: URL): string {
+  return `${url.protocol}//${url.host}`;
+}
+
+function tooLarge(url: URL, maxBytes: number): HttpClientError {
+  return new HttpClientError('too_large', `The response from ${describeOrigin(url)} is larger than ${maxBytes} bytes`);
+}
+
+function classifyFailure(error: unknown, url: URL, callerSignal: AbortSignal | undefined, timeoutSignal: AbortSignal): HttpClientError {
+  if (error instanceof HttpClientError) return error;
+  if (callerSignal?.aborted) return new HttpClientError('aborted', `The request to ${describeOrigin(url)} was aborted`, { cause: error });
+  if (timeoutSignal.aborted) return new HttpClientError('timeout', `The request to ${describeOrigin(url)} timed out`, { cause: error });
+  if (findInCauses(error, (candidate) => candidate instanceof BlockedAddressError)) {
+    return new HttpClientError('blocked_address', `${describeOrigin(url)} resolves to an address that is not public`, { cause: error });
+  }
+  return new HttpClientError('network', `The request to ${describeOrigin(url)} failed`, { cause: error });
+}
+
+function findInCauses(error: unknown, predicate: (candidate: unknown) => boolean, depth = 0): boolean {
+  if (error === undefined || error === null || depth > 8) return false;
+  if (predicate(error)) return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => findInCauses(inner, predicate, depth + 1))) return true;
+  return error instanceof Error && findInCauses(error.cause, predicate, depth + 1);
+}

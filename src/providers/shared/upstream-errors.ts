@@ -1,0 +1,194 @@
+// One taxonomy for upstream failures: turns upstream HTTP answers and transport failures into GatewayErrors.
+
+import { GatewayError } from '../../core/errors.js';
+import { HttpClientError, type HttpResponse } from './types.js';
+
+/** Longest upstream message passed on to the client; the rest is noise or, worse, echoed input. */
+const maxMessageLength = 500;
+const redacted = '[redacted]';
+
+/**
+ * Makes an upstream message safe to show a client: removes the given secrets (and anything that
+ * looks like a bearer token or an API key), control characters and runs of whitespace, and cuts it short.
+ */
+export function sanitizeUpstreamMessage(text: string, secrets: string[] = []): string {
+  let cleaned = text;
+  // Longest first, so a secret that contains another is removed whole.
+  for (const secret of [...secrets].filter((value) => value.length >= 4).sort((a, b) => b.length - a.length)) {
+    cleaned = cleaned.split(secret).join(redacted);
+  }
+  cleaned = cleaned
+    .replace(/\b(Bearer|Basic|Token|Key)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${redacted}`)
+    .replace(/\b(sk|pk|rk|r8|fal|key)[-_][A-Za-z0-9_-]{12,}/g, redacted)
+    .replace(/\bAIza[A-Za-z0-9_-]{20,}/g, redacted)
+    .replace(/([?&](?:key|api_key|apikey|token|access_token|signature|sig|x-amz-signature)=)[^&\s"']+/gi, `$1${redacted}`)
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (cleaned.length > maxMessageLength) cleaned = `${cleaned.slice(0, maxMessageLength - 1)}…`;
+  return cleaned;
+}
+
+/**
+ * Seconds to wait from `retry-after-ms` (OpenAI), `retry-after` in seconds, or `retry-after` as an
+ * HTTP date. Rounded up to whole seconds; undefined when absent or unreadable.
+ */
+export function parseRetryAfterSeconds(headers: Record<string, string>, now: number = Date.now()): number | undefined {
+  const milliseconds = headers['retry-after-ms'];
+  if (milliseconds !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(milliseconds)) {
+    return Math.max(0, Math.ceil(Number(milliseconds) / 1000));
+  }
+  const retryAfter = headers['retry-after']?.trim();
+  if (retryAfter === undefined || retryAfter === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(retryAfter)) return Math.ceil(Number(retryAfter));
+  const date = Date.parse(retryAfter);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/** Pulls the human message out of the error bodies upstreams use; falls back to the raw text. */
+function extractUpstreamMessage(body: Buffer): string {
+  const text = body.toString('utf8').trim();
+  if (text === '') return '';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // HTML error pages from proxies say nothing useful beyond their title.
+    const title = /<title>([^<]*)<\/title>/i.exec(text)?.[1];
+    return title ?? text;
+  }
+  return messageFromJson(parsed) ?? text;
+}
+
+function messageFromJson(value: unknown, depth = 0): string | undefined {
+  if (depth > 3 || value === null || value === undefined) return undefined;
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) {
+    // FastAPI / pydantic validation lists: [{"loc":["body","width"],"msg":"..."}]
+    const parts = value.map((item) => {
+      if (isRecord(item) && typeof item['msg'] === 'string') {
+        const location = Array.isArray(item['loc']) ? item['loc'].filter((part) => part !== 'body').join('.') : '';
+        return location === '' ? item['msg'] : `${location}: ${item['msg']}`;
+      }
+      return messageFromJson(item, depth + 1);
+    });
+    const joined = parts.filter((part): part is string => part !== undefined && part !== '').join('; ');
+    return joined === '' ? undefined : joined;
+  }
+  if (!isRecord(value)) return undefined;
+  for (const key of ['message', 'error', 'detail', 'details', 'errors', 'error_message', 'msg', 'title', 'name']) {
+    const found = messageFromJson(value[key], depth + 1);
+    if (found !== undefined && found !== '') return found;
+  }
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Maps a non-success upstream answer to the gateway's taxonomy. `message` replaces the message read
+ * from the body (it is sanitized all the same); `secrets` are scrubbed from anything shown.
+ */
+export function errorFromUpstreamResponse(
+  provider: string,
+  response: HttpResponse,
+  options: { secrets?: string[]; message?: string } = {},
+): GatewayError {
+  const status = response.status;
+  const upstreamText = sanitizeUpstreamMessage(options.message ?? extractUpstreamMessage(response.body), options.secrets);
+  const detail = upstreamText === '' ? '' : `: ${upstreamText}`;
+  const requestId = response.headers['x-request-id'] ?? response.headers['request-id'];
+  const cause = { provider, status, ...(requestId === undefined ? {} : { upstreamRequestId: requestId }), message: upstreamText };
+
+  if (status === 400 || status === 404 || status === 422) {
+    return new GatewayError('invalid_value', `${provider} rejected the request (HTTP ${status})${detail}`, { retryable: false, cause });
+  }
+  if (status === 401 || status === 403) {
+    // The upstream's own words are left out: they may quote the key, and the client has no use for them.
+    return new GatewayError(
+      'upstream_auth_failed',
+      `${provider} rejected the gateway's credentials (HTTP ${status}); the channel's API key needs attention`,
+      { retryable: false, cause: { provider, status } },
+    );
+  }
+  if (status === 402) {
+    return new GatewayError('upstream_error', `${provider} refused the request: insufficient credit at upstream`, { retryable: true, cause });
+  }
+  if (status === 408) {
+    return new GatewayError('upstream_timeout', `${provider} timed out handling the request${detail}`, { cause });
+  }
+  const retryAfterSeconds = parseRetryAfterSeconds(response.headers);
+  const retryAfter = retryAfterSeconds === undefined ? {} : { retryAfterSeconds };
+  if (status === 429) {
+    return new GatewayError('upstream_rate_limited', `${provider} is rate limiting the gateway${detail}`, { retryable: true, ...retryAfter, cause });
+  }
+  if (status >= 500 && status <= 599) {
+    return new GatewayError('upstream_error', `${provider} failed (HTTP ${status})${detail}`, { retryable: true, ...retryAfter, cause });
+  }
+  if (status >= 400 && status <= 499) {
+    // 405, 409, 413, 415 …: the same request will fail the same way, so not worth retrying elsewhere.
+    return new GatewayError('upstream_error', `${provider} refused the request (HTTP ${status})${detail}`, { retryable: false, cause });
+  }
+  return invalidUpstreamResponse(provider, `unexpected HTTP status ${status}`);
+}
+
+/** Maps a failure to get any answer at all (HttpClientError, or anything thrown on the way). */
+export function errorFromTransportFailure(provider: string, error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  if (!(error instanceof HttpClientError)) {
+    return new GatewayError('upstream_error', `The request to ${provider} failed`, { retryable: true, cause: error });
+  }
+  switch (error.reason) {
+    case 'timeout':
+      return new GatewayError('upstream_timeout', `${provider} did not answer in time`, { cause: error });
+    case 'network':
+      return new GatewayError('upstream_error', `Could not reach ${provider} (network error)`, { retryable: true, cause: error });
+    case 'blocked_address':
+      return new GatewayError('upstream_error', `${provider} is configured with an address the gateway may not connect to`, {
+        retryable: false,
+        cause: error,
+      });
+    case 'too_large':
+      return new GatewayError('upstream_error', `${provider} sent a response larger than the gateway accepts`, { retryable: false, cause: error });
+    case 'aborted':
+      return new GatewayError('upstream_error', `The request to ${provider} was cancelled`, { retryable: false, cause: error });
+    case 'too_many_redirects':
+      return new GatewayError('upstream_error', `${provider} redirected too many times`, { retryable: false, cause: error });
+    case 'invalid_url':
+      return new GatewayError('upstream_error', `${provider} gave a URL the gateway will not fetch`, { retryable: false, cause: error });
+  }
+}
+
+/** OpenAI's gpt-image family reports moderation as `moderation_blocked`; DALL·E and others as `content_policy_violation`. */
+function usesModerationBlocked(model: string): boolean {
+  return /^(gpt-image|chatgpt-image)/i.test(model);
+}
+
+export function moderationError(input: { provider: string; model: string; stage: 'input' | 'output'; reasons?: string[] }): GatewayError {
+  const categories = input.reasons ?? [];
+  const flagged =
+    input.stage === 'input'
+      ? 'The prompt or input image was flagged by the safety system.'
+      : 'The generated image was flagged by the safety system.';
+  const because = categories.length === 0 ? '' : ` safety_violations=[${categories.join(', ')}].`;
+  const details = { moderation_details: { moderation_stage: input.stage, categories } };
+  if (usesModerationBlocked(input.model)) {
+    return new GatewayError('moderation_blocked', `Your request was rejected by the safety system (${input.provider}). ${flagged}${because}`, {
+      details,
+    });
+  }
+  return new GatewayError(
+    'content_policy_violation',
+    `Your request was rejected as a result of our safety system (${input.provider}). ${flagged}${because}`,
+    { details },
+  );
+}
+
+/** For upstream bodies that are not what the API documents (bad JSON, missing fields). */
+export function invalidUpstreamResponse(provider: string, what: string): GatewayError {
+  return new GatewayError('upstream_invalid_response', `${provider} returned a response the gateway could not read: ${what}`, { retryable: true });
+}

@@ -1,0 +1,223 @@
+// Images on local disk under the data dir: atomic writes, content type kept, etag = sha256 of the bytes.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { GatewayError } from '../core/errors.js';
+import type { BlobStore, StoredBlob } from '../core/ports/blob-store.js';
+
+export interface LocalBlobStoreOptions {
+  /**
+   * Root folder of the objects, created on first write. It must belong to this store alone
+   * (e.g. `<data dir>/blobs`, never the data dir itself): deleteOlderThan removes every old file under it.
+   */
+  directory: string;
+}
+
+/** Content types implied by an extension; a put with another type keeps it in a sidecar file. */
+const contentTypeByExtension: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  json: 'application/json',
+  txt: 'text/plain; charset=utf-8',
+};
+const fallbackContentType = 'application/octet-stream';
+const maximumKeyLength = 512;
+// Names beginning with a dot are ours (temporary files, sidecars, probes): keys may not use them.
+const temporaryPrefix = '.tmp-';
+const sidecarPrefix = '.meta-';
+
+export class LocalBlobStore implements BlobStore {
+  readonly #root: string;
+
+  constructor(options: LocalBlobStoreOptions) {
+    // An empty path would resolve to the working directory, and retention would then sweep it.
+    if (options.directory.trim() === '') throw new Error('LocalBlobStore needs a directory');
+    this.#root = resolve(options.directory);
+  }
+
+  async put(key: string, data: Buffer, contentType: string): Promise<{ etag: string }> {
+    const path = this.#pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    const impliedType = contentTypeOfExtension(key);
+    const sidecar = sidecarPathOf(path);
+    if (impliedType === contentType) {
+      await writeAtomically(path, data);
+      await unlink(sidecar).catch(ignoreMissing);
+    } else {
+      // The sidecar goes first: once the bytes are visible, their content type already is.
+      await writeAtomically(sidecar, Buffer.from(contentType, 'utf8'));
+      await writeAtomically(path, data);
+    }
+    return { etag: sha256(data) };
+  }
+
+  async get(key: string): Promise<StoredBlob | undefined> {
+    const path = this.#pathOf(key);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    // Size, time and bytes all come from the one open file, even if a put renames a new one over it meanwhile.
+    let data: Buffer;
+    let createdAt: number;
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) return undefined;
+      data = await handle.readFile();
+      createdAt = Math.floor(stats.mtimeMs);
+    } finally {
+      await handle.close();
+    }
+    const sidecarType = await readFile(sidecarPathOf(path), 'utf8').catch((error: unknown) => {
+      if (isMissing(error)) return undefined;
+      throw error;
+    });
+    return {
+      data,
+      contentType: sidecarType ?? contentTypeOfExtension(key) ?? fallbackContentType,
+      size: data.length,
+      etag: sha256(data),
+      createdAt,
+    };
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.#pathOf(key);
+    await unlink(path).catch(ignoreMissing);
+    await unlink(sidecarPathOf(path)).catch(ignoreMissing);
+  }
+
+  /** Walks the whole tree; also removes temporary files a crashed write left behind. */
+  async deleteOlderThan(cutoffMs: number): Promise<number> {
+    let deleted = 0;
+    const walk = async (folder: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(folder, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const path = join(folder, entry.name);
+        if (entry.isDirectory()) {
+          await walk(path);
+          continue;
+        }
+        if (!entry.isFile()) continue;
+        const stats = await stat(path).catch((error: unknown) => {
+          if (isMissing(error)) return undefined;
+          throw error;
+        });
+        if (stats === undefined || stats.mtimeMs >= cutoffMs) continue;
+        if (entry.name.startsWith(sidecarPrefix)) {
+          // A sidecar goes with its object; one left alone by an interrupted delete is removed here.
+          const target = join(folder, entry.name.slice(sidecarPrefix.length));
+          if (!(await exists(target))) await unlink(path).catch(ignoreMissing);
+          continue;
+        }
+        if (entry.name.startsWith('.')) {
+          await unlink(path).catch(ignoreMissing);
+          continue;
+        }
+        await unlink(path).catch(ignoreMissing);
+        await unlink(sidecarPathOf(path)).catch(ignoreMissing);
+        deleted += 1;
+      }
+    };
+    await walk(this.#root);
+    return deleted;
+  }
+
+  async ping(): Promise<void> {
+    await mkdir(this.#root, { recursive: true });
+    const probe = join(this.#root, `.probe-${randomBytes(8).toString('hex')}`);
+    await writeAtomically(probe, Buffer.from('ok'));
+    await unlink(probe);
+  }
+
+  #pathOf(key: string): string {
+    validateKey(key);
+    return join(this.#root, ...key.split('/'));
+  }
+}
+
+/** Keys are relative paths of plain segments; anything that could leave the root or hit our own files is refused. */
+export function validateKey(key: string): void {
+  const problem =
+    key.length === 0
+      ? 'is empty'
+      : key.length > maximumKeyLength
+        ? `is longer than ${maximumKeyLength} characters`
+        : !/^[A-Za-z0-9/_.-]+$/.test(key)
+          ? 'may only contain letters, digits, "/", "_", "." and "-"'
+          : key.split('/').some((segment) => segment.length === 0 || segment.startsWith('.'))
+            ? 'must be a relative path whose segments are not empty and do not begin with "."'
+            : undefined;
+  if (problem !== undefined) {
+    throw new GatewayError('invalid_value', `Invalid blob key ${JSON.stringify(key.slice(0, 100))}: it ${problem}.`, { param: 'key' });
+  }
+}
+
+function contentTypeOfExtension(key: string): string | undefined {
+  const dot = key.lastIndexOf('.');
+  if (dot === -1 || dot < key.lastIndexOf('/')) return undefined;
+  return contentTypeByExtension[key.slice(dot + 1).toLowerCase()];
+}
+
+function sidecarPathOf(path: string): string {
+  return join(dirname(path), `${sidecarPrefix}${basename(path)}`);
+}
+
+/** Write to a unique temporary file in the same folder, flush it to disk, then rename over the target. */
+async function writeAtomically(path: string, data: Buffer): Promise<void> {
+  const temporary = join(dirname(path), `${temporaryPrefix}${basename(path)}-${randomBytes(6).toString('hex')}`);
+  const handle = await open(temporary, 'wx');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    (error: unknown) => {
+      if (isMissing(error)) return false;
+      throw error;
+    },
+  );
+}
+
+/** ENOTDIR too: a key below a path that is a file (`a.png/b.png`) names nothing. */
+function isMissing(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function ignoreMissing(error: unknown): void {
+  if (!isMissing(error)) throw error;
+}

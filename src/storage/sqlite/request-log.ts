@@ -1,0 +1,183 @@
+// The request log in SQLite: record() only buffers; batches are written off the request path.
+
+import type { Kysely, Selectable } from 'kysely';
+import type { RequestLog, RequestLogEntry, RequestLogQuery } from '../../core/ports/request-log.js';
+import type { DatabaseSchema, RequestLogsTable } from './schema.js';
+
+export interface SqliteRequestLogOptions {
+  /** How often buffered entries are written; default 250 ms. */
+  flushIntervalMs?: number;
+  /** A buffer this long is written at once instead of waiting for the timer; default 500. */
+  batchSize?: number;
+  /**
+   * Entries kept while the database refuses writes; beyond it the oldest are dropped, so a broken
+   * disk cannot grow memory without bound. Default 50 000.
+   */
+  maxBufferedEntries?: number;
+  /** Told about background write failures and dropped entries (the caller's logger); default: a process warning. */
+  onError?: (error: unknown, context: { droppedEntries: number }) => void;
+}
+
+/** Rows per INSERT statement: 13 columns × 200 rows stays well below SQLite's bound-parameter limit. */
+const rowsPerStatement = 200;
+const defaultQueryLimit = 100;
+
+export class SqliteRequestLog implements RequestLog {
+  readonly #db: Kysely<DatabaseSchema>;
+  readonly #batchSize: number;
+  readonly #maxBufferedEntries: number;
+  readonly #onError: NonNullable<SqliteRequestLogOptions['onError']>;
+  readonly #timer: NodeJS.Timeout;
+  #buffer: RequestLogEntry[] = [];
+  #writing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(db: Kysely<DatabaseSchema>, options: SqliteRequestLogOptions = {}) {
+    this.#db = db;
+    this.#batchSize = positiveInteger(options.batchSize ?? 500, 'batchSize');
+    this.#maxBufferedEntries = positiveInteger(options.maxBufferedEntries ?? 50_000, 'maxBufferedEntries');
+    this.#onError =
+      options.onError ??
+      ((error, context) => process.emitWarning(`Request log write failed (${context.droppedEntries} entries dropped): ${String(error)}`));
+    const interval = positiveInteger(options.flushIntervalMs ?? 250, 'flushIntervalMs');
+    this.#timer = setInterval(() => this.#flushInBackground(), interval);
+    // The log must never be the reason a process stays alive.
+    this.#timer.unref();
+  }
+
+  record(entry: RequestLogEntry): void {
+    if (this.#closed) {
+      this.#onError(new Error('request log is closed'), { droppedEntries: 1 });
+      return;
+    }
+    // Copy only the declared fields: whatever else rides on the object (image data, secrets) is never stored.
+    this.#buffer.push(pickEntry(entry));
+    if (this.#buffer.length >= this.#batchSize) this.#flushInBackground();
+  }
+
+  /** Writes everything recorded so far, including a batch the timer is already writing. */
+  async flush(): Promise<void> {
+    while (this.#writing !== undefined || this.#buffer.length > 0) {
+      if (this.#writing !== undefined) {
+        // The background writer reports its own failures; this call only waits for it to settle.
+        await this.#writing.catch(() => undefined);
+        continue;
+      }
+      await this.#startWrite();
+    }
+  }
+
+  async query(filter: RequestLogQuery): Promise<RequestLogEntry[]> {
+    let query = this.#db.selectFrom('request_logs').selectAll();
+    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
+    if (filter.model !== undefined) query = query.where('model', '=', filter.model);
+    if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
+    if (filter.to !== undefined) query = query.where('created_at', '<', filter.to);
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit ?? defaultQueryLimit)
+      .execute();
+    return rows.map(toEntry);
+  }
+
+  /** Writes what is pending and stops the timer; later record() calls are dropped and reported. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+
+  #flushInBackground(): void {
+    if (this.#writing !== undefined || this.#buffer.length === 0) return;
+    this.#startWrite().catch(() => undefined);
+  }
+
+  /** Takes the whole buffer and writes it in one transaction; on failure the entries go back to the front. */
+  #startWrite(): Promise<void> {
+    const batch = this.#buffer;
+    this.#buffer = [];
+    const writing = this.#write(batch)
+      .catch((error: unknown) => {
+        this.#buffer = batch.concat(this.#buffer);
+        const overflow = this.#buffer.length - this.#maxBufferedEntries;
+        if (overflow > 0) this.#buffer.splice(0, overflow);
+        this.#onError(error, { droppedEntries: Math.max(0, overflow) });
+        throw error;
+      })
+      .finally(() => {
+        this.#writing = undefined;
+      });
+    this.#writing = writing;
+    return writing;
+  }
+
+  async #write(batch: RequestLogEntry[]): Promise<void> {
+    await this.#db.transaction().execute(async (transaction) => {
+      for (let offset = 0; offset < batch.length; offset += rowsPerStatement) {
+        const rows = batch.slice(offset, offset + rowsPerStatement).map(toRow);
+        // A batch retried after a failure may repeat ids that did get written; the first write wins.
+        await transaction.insertInto('request_logs').values(rows).onConflict((conflict) => conflict.column('id').doNothing()).execute();
+      }
+    });
+  }
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function pickEntry(entry: RequestLogEntry): RequestLogEntry {
+  return {
+    id: entry.id,
+    keyId: entry.keyId,
+    endpoint: entry.endpoint,
+    model: entry.model,
+    provider: entry.provider,
+    channel: entry.channel,
+    status: entry.status,
+    imagesRequested: entry.imagesRequested,
+    imagesDelivered: entry.imagesDelivered,
+    size: entry.size,
+    latencyMs: entry.latencyMs,
+    errorCode: entry.errorCode,
+    createdAt: entry.createdAt,
+  };
+}
+
+function toRow(entry: RequestLogEntry): RequestLogsTable {
+  return {
+    id: entry.id,
+    key_id: entry.keyId,
+    endpoint: entry.endpoint,
+    model: entry.model,
+    provider: entry.provider,
+    channel: entry.channel,
+    status: entry.status,
+    images_requested: entry.imagesRequested,
+    images_delivered: entry.imagesDelivered,
+    size: entry.size,
+    latency_ms: entry.latencyMs,
+    error_code: entry.errorCode,
+    created_at: entry.createdAt,
+  };
+}
+
+function toEntry(row: Selectable<RequestLogsTable>): RequestLogEntry {
+  return {
+    id: row.id,
+    keyId: row.key_id,
+    endpoint: row.endpoint,
+    model: row.model,
+    provider: row.provider,
+    channel: row.channel,
+    status: row.status,
+    imagesRequested: row.images_requested,
+    imagesDelivered: row.images_delivered,
+    size: row.size,
+    latencyMs: row.latency_ms,
+    errorCode: row.error_code,
+    createdAt: row.created_at,
+  };
+}

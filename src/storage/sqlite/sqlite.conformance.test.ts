@@ -1,0 +1,48 @@
+// Runs every storage conformance suite against SQLite stores on a temporary database file.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeKeyStoreConformance } from '../../testing/conformance/key-store.conformance.js';
+import { describeRequestLogConformance } from '../../testing/conformance/request-log.conformance.js';
+import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
+import { openSqliteDatabase, type SqliteDatabase } from './database.js';
+import { SqliteKeyStore } from './key-store.js';
+import { migrate } from './migrate.js';
+import { SqliteRequestLog } from './request-log.js';
+import { SqliteTaskStore } from './task-store.js';
+
+async function openTemporaryDatabase(): Promise<{ database: SqliteDatabase; remove(): Promise<void> }> {
+  const folder = await mkdtemp(join(tmpdir(), 'imagegate-sqlite-'));
+  const database = openSqliteDatabase({ file: join(folder, 'imagegate.db') });
+  await migrate(database.db);
+  return {
+    database,
+    remove: async () => {
+      await database.close();
+      await rm(folder, { recursive: true, force: true });
+    },
+  };
+}
+
+describeKeyStoreConformance('SqliteKeyStore', async () => {
+  const { database, remove } = await openTemporaryDatabase();
+  return { store: new SqliteKeyStore(database.db), cleanup: remove };
+});
+
+describeRequestLogConformance('SqliteRequestLog', async () => {
+  const { database, remove } = await openTemporaryDatabase();
+  const store = new SqliteRequestLog(database.db);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await remove();
+    },
+  };
+});
+
+describeTaskStoreConformance('SqliteTaskStore', async () => {
+  const { database, remove } = await openTemporaryDatabase();
+  return { store: new SqliteTaskStore(database.db), cleanup: remove };
+});

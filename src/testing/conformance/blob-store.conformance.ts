@@ -1,0 +1,141 @@
+// The behaviour every BlobStore (local disk, S3 …) must show; each implementation's test file runs it.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BlobStore } from '../../core/ports/blob-store.js';
+
+export interface BlobStoreUnderTest {
+  store: BlobStore;
+  /** Removes whatever the store wrote (temporary folder, bucket prefix). */
+  cleanup(): Promise<void>;
+}
+
+/** Generous bound for comparing a store's timestamps with the test's clock (file systems and servers round). */
+const clockSlackMs = 60_000;
+
+export function describeBlobStoreConformance(name: string, create: () => Promise<BlobStoreUnderTest>): void {
+  describe(`BlobStore conformance: ${name}`, () => {
+    let subject: BlobStoreUnderTest;
+    let store: BlobStore;
+
+    beforeEach(async () => {
+      subject = await create();
+      store = subject.store;
+    });
+
+    afterEach(async () => {
+      await subject.cleanup();
+    });
+
+    it('returns the identical bytes, content type, size and etag that were put', async () => {
+      const data = Buffer.from(Array.from({ length: 70_000 }, (_, index) => (index * 31) % 256));
+      const before = Date.now();
+      const { etag } = await store.put('images/2026/11/21/abc123.png', data, 'image/png');
+      const after = Date.now();
+
+      const blob = await store.get('images/2026/11/21/abc123.png');
+      expect(blob).toBeDefined();
+      expect(blob?.data.equals(data)).toBe(true);
+      expect(blob?.contentType).toBe('image/png');
+      expect(blob?.size).toBe(data.length);
+      expect(etag).toMatch(/^[^"]+$/);
+      expect(blob?.etag).toBe(etag);
+      expect(blob?.createdAt).toBeGreaterThan(before - clockSlackMs);
+      expect(blob?.createdAt).toBeLessThan(after + clockSlackMs);
+    });
+
+    it('gives the same etag to the same bytes and a different one to different bytes', async () => {
+      const first = await store.put('etag/one.png', Buffer.from('same bytes'), 'image/png');
+      const second = await store.put('etag/two.png', Buffer.from('same bytes'), 'image/png');
+      const third = await store.put('etag/three.png', Buffer.from('other bytes'), 'image/png');
+      expect(second.etag).toBe(first.etag);
+      expect(third.etag).not.toBe(first.etag);
+    });
+
+    it('keeps the content type given, whatever the key looks like', async () => {
+      await store.put('misc/payload.bin', Buffer.from('RIFF....WEBP'), 'image/webp');
+      await store.put('misc/photo.jpeg', Buffer.from([0xff, 0xd8, 0xff]), 'image/jpeg');
+      await store.put('misc/no-extension', Buffer.from('{}'), 'application/json');
+      expect((await store.get('misc/payload.bin'))?.contentType).toBe('image/webp');
+      expect((await store.get('misc/photo.jpeg'))?.contentType).toBe('image/jpeg');
+      expect((await store.get('misc/no-extension'))?.contentType).toBe('application/json');
+    });
+
+    it('stores an empty object', async () => {
+      await store.put('empty/zero.png', Buffer.alloc(0), 'image/png');
+      const blob = await store.get('empty/zero.png');
+      expect(blob?.size).toBe(0);
+      expect(blob?.data.length).toBe(0);
+    });
+
+    it('answers undefined for a key that was never written', async () => {
+      expect(await store.get('images/never/written.png')).toBeUndefined();
+    });
+
+    it('replaces an object put again under the same key', async () => {
+      await store.put('replace/me.png', Buffer.from('first version'), 'image/png');
+      const { etag } = await store.put('replace/me.png', Buffer.from('second'), 'image/png');
+      const blob = await store.get('replace/me.png');
+      expect(blob?.data.toString()).toBe('second');
+      expect(blob?.etag).toBe(etag);
+    });
+
+    it('deletes an object, and deleting a missing one is not an error', async () => {
+      await store.put('delete/me.png', Buffer.from('bytes'), 'image/png');
+      await store.delete('delete/me.png');
+      expect(await store.get('delete/me.png')).toBeUndefined();
+      await expect(store.delete('delete/me.png')).resolves.toBeUndefined();
+      await expect(store.delete('delete/never-existed.png')).resolves.toBeUndefined();
+    });
+
+    it('deleteOlderThan removes objects created before the cutoff and counts them', async () => {
+      await store.put('old/a.png', Buffer.from('a'), 'image/png');
+      await store.put('old/nested/deeper/b.png', Buffer.from('b'), 'image/png');
+      await store.put('old/c.bin', Buffer.from('c'), 'image/webp');
+
+      expect(await store.deleteOlderThan(Date.now() - clockSlackMs)).toBe(0);
+      expect(await store.get('old/a.png')).toBeDefined();
+
+      expect(await store.deleteOlderThan(Date.now() + clockSlackMs)).toBe(3);
+      expect(await store.get('old/a.png')).toBeUndefined();
+      expect(await store.get('old/nested/deeper/b.png')).toBeUndefined();
+      expect(await store.get('old/c.bin')).toBeUndefined();
+      expect(await store.deleteOlderThan(Date.now() + clockSlackMs)).toBe(0);
+    });
+
+    it('never shows a reader part of an object while the same key is written concurrently', async () => {
+      const key = 'race/same-key.png';
+      const versions = Array.from({ length: 12 }, (_, index) => Buffer.alloc(256 * 1024 + index * 4096, index + 1));
+      const seen: (Buffer | undefined)[] = [];
+      const reads = (async () => {
+        for (let round = 0; round < 40; round += 1) seen.push((await store.get(key))?.data);
+      })();
+      const writes = versions.map((version) => store.put(key, version, 'image/png'));
+      await Promise.all([reads, ...writes]);
+      seen.push((await store.get(key))?.data);
+
+      for (const data of seen) {
+        if (data === undefined) continue;
+        expect(versions.some((version) => version.equals(data))).toBe(true);
+      }
+      expect(seen.at(-1)).toBeDefined();
+      const final = await store.get(key);
+      expect(final).toBeDefined();
+      if (final !== undefined) {
+        const match = versions.find((version) => version.equals(final.data));
+        expect(match).toBeDefined();
+        expect(final.size).toBe(match?.length);
+      }
+    });
+
+    it('refuses keys that could escape the store or are not plain paths', async () => {
+      for (const key of ['../escape.png', '/absolute.png', 'images/../../escape.png', 'with space.png', 'images//double.png', '', 'trailing/']) {
+        await expect(store.put(key, Buffer.from('x'), 'image/png'), `key ${JSON.stringify(key)}`).rejects.toThrow();
+        await expect(store.get(key), `key ${JSON.stringify(key)}`).rejects.toThrow();
+      }
+    });
+
+    it('ping succeeds on a writable store', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}

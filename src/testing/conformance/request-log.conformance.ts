@@ -1,0 +1,122 @@
+// The behaviour every RequestLog (SQLite, Postgres …) must show; each implementation's test file runs it.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RequestLog, RequestLogEntry } from '../../core/ports/request-log.js';
+
+export interface RequestLogUnderTest {
+  store: RequestLog;
+  /** Stops timers and closes connections. */
+  cleanup(): Promise<void>;
+}
+
+const baseTime = 1_700_000_000_000;
+
+function makeEntry(index: number, overrides: Partial<RequestLogEntry> = {}): RequestLogEntry {
+  return {
+    id: `req_${String(index).padStart(6, '0')}`,
+    keyId: 'key_a',
+    endpoint: '/v1/images/generations',
+    model: 'gpt-image-1',
+    provider: 'openai',
+    channel: 'openai-main',
+    status: 200,
+    imagesRequested: 2,
+    imagesDelivered: 2,
+    size: '1024x1024',
+    latencyMs: 1234.5,
+    errorCode: null,
+    createdAt: baseTime + index * 1000,
+    ...overrides,
+  };
+}
+
+export function describeRequestLogConformance(name: string, create: () => Promise<RequestLogUnderTest>): void {
+  describe(`RequestLog conformance: ${name}`, () => {
+    let subject: RequestLogUnderTest;
+    let log: RequestLog;
+
+    beforeEach(async () => {
+      subject = await create();
+      log = subject.store;
+    });
+
+    afterEach(async () => {
+      await subject.cleanup();
+    });
+
+    it('returns a recorded entry with every field intact after flush', async () => {
+      const success = makeEntry(1);
+      const failure = makeEntry(2, {
+        keyId: null,
+        model: null,
+        provider: null,
+        channel: null,
+        status: 429,
+        imagesDelivered: 0,
+        size: null,
+        errorCode: 'rate_limit_exceeded',
+        latencyMs: 3,
+      });
+      log.record(success);
+      log.record(failure);
+      await log.flush();
+      expect(await log.query({})).toStrictEqual([failure, success]);
+    });
+
+    it('stores only the entry fields, never extra properties riding on the object', async () => {
+      const entry = makeEntry(1);
+      log.record({ ...entry, b64_json: 'aGVsbG8=', apiKey: 'sk-secret' } as RequestLogEntry);
+      await log.flush();
+      expect(await log.query({})).toStrictEqual([entry]);
+    });
+
+    it('answers an empty list when nothing was recorded, and flush with nothing pending resolves', async () => {
+      await expect(log.flush()).resolves.toBeUndefined();
+      expect(await log.query({})).toStrictEqual([]);
+    });
+
+    it('filters by key, model and time range, newest first, up to the limit', async () => {
+      const entries = [
+        makeEntry(0, { keyId: 'key_a', model: 'gpt-image-1' }),
+        makeEntry(1, { keyId: 'key_b', model: 'gpt-image-1' }),
+        makeEntry(2, { keyId: 'key_a', model: 'dall-e-3' }),
+        makeEntry(3, { keyId: 'key_a', model: 'gpt-image-1' }),
+        makeEntry(4, { keyId: 'key_b', model: 'dall-e-3' }),
+        makeEntry(5, { keyId: 'key_a', model: 'gpt-image-1' }),
+      ];
+      for (const entry of entries) log.record(entry);
+      await log.flush();
+      const ids = (found: RequestLogEntry[]) => found.map((entry) => entry.id);
+
+      expect(ids(await log.query({}))).toStrictEqual(['req_000005', 'req_000004', 'req_000003', 'req_000002', 'req_000001', 'req_000000']);
+      expect(ids(await log.query({ keyId: 'key_a' }))).toStrictEqual(['req_000005', 'req_000003', 'req_000002', 'req_000000']);
+      expect(ids(await log.query({ model: 'dall-e-3' }))).toStrictEqual(['req_000004', 'req_000002']);
+      expect(ids(await log.query({ keyId: 'key_a', model: 'gpt-image-1' }))).toStrictEqual(['req_000005', 'req_000003', 'req_000000']);
+      // `from` is inclusive and `to` exclusive, so consecutive windows neither overlap nor leave gaps.
+      expect(ids(await log.query({ from: baseTime + 2000, to: baseTime + 4000 }))).toStrictEqual(['req_000003', 'req_000002']);
+      expect(ids(await log.query({ from: baseTime + 4000 }))).toStrictEqual(['req_000005', 'req_000004']);
+      expect(ids(await log.query({ to: baseTime + 1000 }))).toStrictEqual(['req_000000']);
+      expect(ids(await log.query({ limit: 2 }))).toStrictEqual(['req_000005', 'req_000004']);
+      expect(ids(await log.query({ keyId: 'key_b', limit: 1 }))).toStrictEqual(['req_000004']);
+      expect(await log.query({ keyId: 'key_nobody' })).toStrictEqual([]);
+    });
+
+    it('writes every entry of a burst larger than one batch', async () => {
+      const count = 1234;
+      for (let index = 0; index < count; index += 1) log.record(makeEntry(index, { keyId: 'key_burst' }));
+      await log.flush();
+      const found = await log.query({ keyId: 'key_burst', limit: 5000 });
+      expect(found).toHaveLength(count);
+      expect(new Set(found.map((entry) => entry.id)).size).toBe(count);
+      expect(found[0]?.id).toBe('req_001233');
+    });
+
+    it('keeps entries recorded while an earlier flush is still writing', async () => {
+      log.record(makeEntry(1));
+      const firstFlush = log.flush();
+      log.record(makeEntry(2));
+      await Promise.all([firstFlush, log.flush()]);
+      expect((await log.query({})).map((entry) => entry.id)).toStrictEqual(['req_000002', 'req_000001']);
+    });
+  });
+}
