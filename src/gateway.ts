@@ -11,7 +11,9 @@ import { readCatalogFile } from './config/catalog-file.js';
 import { createCatalog, type Catalog, type CatalogOverrides } from './core/catalog/catalog.js';
 import { bootstrapKeys } from './core/api-keys.js';
 import { createImageService } from './core/generate-images.js';
+import { unmeteredBilling } from './core/ports/billing.js';
 import { systemClock, type Clock } from './core/ports/clock.js';
+import { unlimitedRateLimiter } from './core/ports/rate-limiter.js';
 import { createUrlSigner } from './core/signed-urls.js';
 import { buildApp } from './http/app.js';
 import { createOfflineProvider } from './providers/offline/index.js';
@@ -124,6 +126,8 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     images,
     keys,
     requestLog,
+    billing: unmeteredBilling,
+    rateLimiter: unlimitedRateLimiter,
     blobs,
     signer,
     http,

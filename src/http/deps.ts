@@ -3,10 +3,12 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../core/catalog/catalog.js';
 import type { ImageService } from '../core/generate-images.js';
+import type { Billing } from '../core/ports/billing.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { HttpClient } from '../core/ports/http-client.js';
 import type { KeyStore } from '../core/ports/key-store.js';
+import type { RateLimiter } from '../core/ports/rate-limiter.js';
 import type { RequestLog } from '../core/ports/request-log.js';
 import type { UrlSigner } from '../core/signed-urls.js';
 
@@ -15,6 +17,8 @@ export interface HttpDeps {
   images: ImageService;
   keys: KeyStore;
   requestLog: RequestLog;
+  billing: Billing;
+  rateLimiter: RateLimiter;
   blobs: BlobStore;
   signer: UrlSigner;
   http: HttpClient;

@@ -6,6 +6,8 @@ import { parseImageRequest, type ImageRequest, type RawImageRequest } from '../.
 import { checkEditInputs, checkVariationInput, type RawImageInput } from '../../core/image-inputs.js';
 import { renderImagesResponse } from '../../core/images-response.js';
 import type { Operation } from '../../core/catalog/types.js';
+import type { GenerationOutcome } from '../../core/generate-images.js';
+import type { ReservationRequest, Settlement } from '../../core/ports/billing.js';
 import { formatSize } from '../../core/sizes.js';
 import type { HttpDeps } from '../deps.js';
 import { sendError, toGatewayError } from '../errors.js';
@@ -70,16 +72,50 @@ export async function handleImageOperation(
   const route = deps.describeRoute(imageRequest.model.id);
   context.provider = route.provider;
   context.channel = route.channel;
+  const key = context.key;
+  if (!key) throw new GatewayError('invalid_api_key', 'This endpoint needs an API key.');
+  const rateLimitHeaders = await deps.rateLimiter.consume(key, imageRequest.n);
+  reply.headers(rateLimitHeaders);
+
   const controller = abortOnDisconnect(request, reply);
   const baseHeaders = { 'x-imagegate-provider': route.provider, 'x-request-id': request.id };
+  const reservationId = request.id;
+  await deps.billing.reserve(reservationFor(reservationId, key.id, imageRequest));
 
-  if (imageRequest.stream) return streamImageOperation(imageRequest, request, reply, deps, controller, baseHeaders);
+  if (imageRequest.stream) return streamImageOperation(imageRequest, request, reply, deps, controller, baseHeaders, reservationId);
 
-  const outcome = await deps.images.run(imageRequest, { signal: controller.signal });
+  let outcome;
+  try {
+    outcome = await deps.images.run(imageRequest, { signal: controller.signal });
+  } catch (error) {
+    await deps.billing.release(reservationId);
+    throw error;
+  }
   context.imagesDelivered = outcome.images.length;
+  context.provider = outcome.provider;
+  context.channel = outcome.channel;
+  await deps.billing.settle(reservationId, settlementOf(outcome));
   const base = publicBase(request, deps);
-  const body = renderImagesResponse(outcome, imageRequest, (key) => base + deps.signer.sign(key).path);
-  return reply.headers({ ...baseHeaders, ...warningHeader(outcome.warnings) }).send(body);
+  const body = renderImagesResponse(outcome, imageRequest, (blobKey) => base + deps.signer.sign(blobKey).path);
+  return reply.headers({ ...baseHeaders, 'x-imagegate-provider': outcome.provider, ...warningHeader(outcome.warnings) }).send(body);
+}
+
+export function reservationFor(reservationId: string, keyId: string, imageRequest: ImageRequest): ReservationRequest {
+  return {
+    reservationId,
+    keyId,
+    model: imageRequest.model.id,
+    operation: imageRequest.operation,
+    imagesRequested: imageRequest.n,
+    size: formatSize(imageRequest.size),
+    quality: imageRequest.quality,
+    promptCharacters: imageRequest.prompt.length,
+    inputImages: imageRequest.images.length,
+  };
+}
+
+export function settlementOf(outcome: GenerationOutcome): Settlement {
+  return { imagesDelivered: outcome.images.length, usage: outcome.usage, channel: outcome.channel, provider: outcome.provider };
 }
 
 /**
@@ -93,12 +129,20 @@ async function streamImageOperation(
   deps: HttpDeps,
   controller: AbortController,
   headers: Record<string, string>,
+  reservationId: string,
 ): Promise<void> {
   const prefix = imageRequest.operation === 'edit' ? 'image_edit' : 'image_generation';
   const sse = openSse(reply, { ...headers, ...warningHeader(imageRequest.warnings) });
   try {
-    const outcome = await deps.images.run(imageRequest, { signal: controller.signal });
+    let outcome;
+    try {
+      outcome = await deps.images.run(imageRequest, { signal: controller.signal });
+    } catch (error) {
+      await deps.billing.release(reservationId);
+      throw error;
+    }
     request.imagegate.imagesDelivered = outcome.images.length;
+    await deps.billing.settle(reservationId, settlementOf(outcome));
     const rendered = renderImagesResponse(outcome, { ...imageRequest, responseFormat: 'b64_json' }, () => '');
     for (const item of rendered.data) {
       sse.event(`${prefix}.completed`, {
