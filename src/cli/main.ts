@@ -1,0 +1,48 @@
+// The `imagegate` command: dispatches to one module per subcommand (src/cli/commands/<name>.ts).
+// Without a subcommand, or with `serve`, it starts the gateway.
+
+export interface CliCommand {
+  /** One line for the usage text. */
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+/** Subcommands load lazily so `imagegate generate` does not pay for the server's modules. */
+const commands: Record<string, () => Promise<CliCommand>> = {
+  serve: async () => ({ summary: 'start the gateway (the default)', run: async () => (await import('../main.js'), new Promise<number>(() => undefined)) }),
+};
+
+export function registerCommand(name: string, load: () => Promise<CliCommand>): void {
+  commands[name] = load;
+}
+
+async function usage(): Promise<string> {
+  const lines = ['usage: imagegate <command> [options]', '', 'commands:'];
+  for (const [name, load] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${(await load()).summary}`);
+  return lines.join('\n');
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${await usage()}\n`);
+    return 0;
+  }
+  const load = commands[name ?? 'serve'];
+  if (!load) {
+    process.stderr.write(`imagegate: unknown command '${name}'\n${await usage()}\n`);
+    return 2;
+  }
+  return (await load()).run(rest);
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').pop() ?? '');
+if (invokedDirectly) {
+  runCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`imagegate: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
