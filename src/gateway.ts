@@ -7,39 +7,55 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { AppConfig } from './config/schema.js';
+import { ConfigError } from './config/load.js';
 import { readCatalogFile } from './config/catalog-file.js';
 import { createCatalog, type Catalog, type CatalogOverrides } from './core/catalog/catalog.js';
 import { bootstrapKeys } from './core/api-keys.js';
 import { createImageService } from './core/generate-images.js';
-import { unmeteredBilling } from './core/ports/billing.js';
 import { systemClock, type Clock } from './core/ports/clock.js';
-import { unlimitedRateLimiter } from './core/ports/rate-limiter.js';
 import { createUrlSigner } from './core/signed-urls.js';
+import { registerAdminApi } from './admin/index.js';
+import { readPriceFile } from './billing/price-file.js';
+import { SqliteBilling } from './billing/sqlite-billing.js';
+import { SqlitePriceStore } from './billing/sqlite-prices.js';
+import { createUsageEstimator } from './billing/usage-estimate.js';
+import { registerUsageRoute } from './http/routes/usage.js';
+import { createKeyRateLimiter } from './ratelimit/key-rate-limiter.js';
 import { buildApp } from './http/app.js';
 import { createOfflineProvider } from './providers/offline/index.js';
 import { defaultBaseUrls, upstreamProviders, type UpstreamProviderName } from './providers/registry.js';
 import { createHttpClient } from './providers/shared/http-client.js';
-import { createModelRouter, type ChannelDefinition, type ChannelRoutes } from './routing/model-router.js';
+import type { RandomSource } from './routing/channel-order.js';
+import { createChannelRegistry, type ChannelRegistry } from './routing/channel-registry.js';
+import { SqliteChannelStore } from './storage/sqlite/channel-store.js';
 import { LocalBlobStore } from './storage/local-blob-store.js';
 import { openSqliteDatabase } from './storage/sqlite/database.js';
 import { SqliteKeyStore } from './storage/sqlite/key-store.js';
 import { migrate } from './storage/sqlite/migrate.js';
 import { SqliteRequestLog } from './storage/sqlite/request-log.js';
 import { SqliteTaskStore } from './storage/sqlite/task-store.js';
+import { createAsyncServices, type AsyncServices } from './tasks/async-services.js';
 
 export interface Gateway {
   app: FastifyInstance;
   catalog: Catalog;
-  router: ChannelRoutes;
+  /** The channels (admin API: list, create, update, test …), also the router of every image request. */
+  router: ChannelRegistry;
   logger: Logger;
   /** The secret of a key created on this first start, to be shown once. */
   bootstrapKey: string | undefined;
   tasks: SqliteTaskStore;
+  /** Task workers, webhooks, idempotency keys and retention (src/tasks/async-services.ts). */
+  taskRuntime: AsyncServices;
+  /** Balances, top-ups and usage rows (the admin API's, and tests' view of the books). */
+  billing: SqliteBilling;
   close(): Promise<void>;
 }
 
 export interface GatewayOptions {
   clock?: Clock;
+  /** Draws among channels of equal priority; tests pass a seeded one. */
+  random?: RandomSource;
   logger?: Logger;
 }
 
@@ -52,6 +68,15 @@ export function createLogger(level: string): Logger {
       censor: '[redacted]',
     },
   });
+}
+
+/** Catalog overrides and channels are configuration: their errors stop the start like any config error (exit 2). */
+function asConfigError<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    throw new ConfigError(`configuration: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 async function loadSigningSecret(config: AppConfig): Promise<string> {
@@ -73,61 +98,68 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
 
-  const catalog = createCatalog(readCatalogFile(), config.catalog as CatalogOverrides);
+  const catalog = asConfigError(() => createCatalog(readCatalogFile(), config.catalog as CatalogOverrides));
   const database = openSqliteDatabase({ file: join(dataDir, 'imagegate.sqlite') });
   await migrate(database.db);
   const keys = new SqliteKeyStore(database.db);
   const tasks = new SqliteTaskStore(database.db);
+  const prices = await SqlitePriceStore.open(database.db, readPriceFile(), clock);
+  const billing = new SqliteBilling({ db: database.db, prices: prices.book, clock });
   const requestLog = new SqliteRequestLog(database.db, {
     onError: (error, context) => logger.error({ err: error, ...context }, 'request log write failed'),
   });
   const blobs = new LocalBlobStore({ directory: join(dataDir, 'blobs') });
 
   const channelHosts = config.channels.flatMap((channel) => (channel.base_url ? [new URL(channel.base_url).host] : []));
+  // Channels added at run time are as trusted as those in the file: their hosts are asked live.
+  let router: ChannelRegistry | undefined;
   const http = createHttpClient({
     allowPrivateNetworks: config.allowPrivateNetworks,
     allowHosts: [...config.allowHosts, ...channelHosts],
+    isTrustedHost: (url) => router?.isChannelHost(url) ?? false,
     maxBytes: config.maxDownloadBytes,
   });
 
-  const channels: ChannelDefinition[] = config.channels.map((channel) => {
-    const provider = channel.provider;
-    const factory =
-      provider === 'offline'
-        ? createOfflineProvider({ latencyMs: config.offlineLatencyMs })
-        : upstreamProviders[provider as UpstreamProviderName]({
+  const offline = createOfflineProvider({ latencyMs: config.offlineLatencyMs });
+  router = await createChannelRegistry({
+    store: new SqliteChannelStore(database.db),
+    catalog,
+    clock,
+    logger,
+    http,
+    routing: config.routing,
+    seed: config.channels,
+    fallback: offline,
+    ...(options.random === undefined ? {} : { random: options.random }),
+    buildProvider: (channel, apiKey) =>
+      channel.provider === 'offline'
+        ? offline
+        : upstreamProviders[channel.provider as UpstreamProviderName]({
             channel: channel.name,
-            baseURL: (channel.base_url ?? defaultBaseUrls[provider as UpstreamProviderName]).replace(/\/+$/, ''),
-            apiKey: channel.api_key ?? '',
+            baseURL: (channel.baseUrl ?? defaultBaseUrls[channel.provider as UpstreamProviderName]).replace(/\/+$/, ''),
+            apiKey,
             http,
             clock,
-            pollIntervalMs: channel.poll_interval_ms,
-            timeoutMs: channel.timeout_ms,
+            pollIntervalMs: channel.pollIntervalMs ?? undefined,
+            timeoutMs: channel.timeoutMs ?? undefined,
             options: channel.options,
-          });
-    return {
-      name: channel.name,
-      provider,
-      models: channel.models,
-      modelMap: channel.model_map ?? {},
-      priority: channel.priority ?? 0,
-      weight: channel.weight ?? 1,
-      enabled: channel.enabled ?? true,
-      factory,
-    };
+          }),
   });
-  const router = createModelRouter({ catalog, channels, offline: createOfflineProvider({ latencyMs: config.offlineLatencyMs }) });
-  const images = createImageService({ router, blobs, http, clock, maxDownloadBytes: config.maxDownloadBytes });
+  const images = createImageService({ router, blobs, http, clock, maxDownloadBytes: config.maxDownloadBytes, estimateUsage: createUsageEstimator(prices.book) });
   const signer = createUrlSigner({ secret: await loadSigningSecret({ ...config, dataDir }), defaultTtlSeconds: config.urlTtlSeconds, clock });
   const bootstrapKey = await bootstrapKeys(keys, config.apiKeys, clock.now());
+  const taskRuntime = await createAsyncServices({
+    ...{ db: database.db, dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks },
+    ...{ images, router, catalog, blobs, billing, clock, logger, http, signer },
+  });
 
   const app = await buildApp({
     catalog,
     images,
     keys,
     requestLog,
-    billing: unmeteredBilling,
-    rateLimiter: unlimitedRateLimiter,
+    billing,
+    rateLimiter: createKeyRateLimiter(),
     blobs,
     signer,
     http,
@@ -138,8 +170,16 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
       await keys.count();
       await blobs.ping();
     },
-    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024 },
+    tasks: taskRuntime.tasks,
+    idempotency: taskRuntime.idempotency,
+    webhooks: taskRuntime.webhooks,
+    settings: { publicUrl: config.publicUrl, allowPrivateNetworks: config.allowPrivateNetworks, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, streamHeartbeatMs: config.streamHeartbeatMs },
   });
+
+  registerUsageRoute(app, { usage: billing });
+  await registerAdminApi(app, { token: config.adminToken, keys, billing, prices, requestLog, channels: router, catalog, clock });
+  // Workers start with the gateway: tasks queued before a restart (or left by a dead process) are picked up at once.
+  taskRuntime.start();
 
   return {
     app,
@@ -148,8 +188,11 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     logger,
     bootstrapKey,
     tasks,
+    taskRuntime,
+    billing,
     async close() {
       await app.close();
+      await taskRuntime.close();
       await requestLog.close();
       await http.close();
       await database.close();

@@ -14,17 +14,27 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const gateway = await createGateway(config);
+  const gateway = await createGateway(config).catch((error: unknown) => {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`imagegate: configuration error: ${error.message}\n`);
+    return process.exit(2);
+  });
   const { app, logger } = gateway;
   const address = await app.listen({ port: config.port, host: config.host });
   const base = config.publicUrl ?? address.replace('://[::1]', '://localhost').replace('://127.0.0.1', '://localhost');
 
-  const routes: Record<string, string[]> = {};
+  // Which models go where: one entry per channel, with where the channel came from (variable names, never keys).
+  const routes = new Map<string, { channel: string; provider: string; source: string; models: string[] }>();
   for (const model of gateway.catalog.list()) {
     const { provider, channel } = gateway.router.describe(model.id);
-    (routes[`${channel} (${provider})`] ??= []).push(model.id);
+    const detectedFrom = config.detectedChannels?.[channel];
+    const source = detectedFrom !== undefined ? `from ${detectedFrom}` : channel === 'offline' ? 'built-in offline engine' : channel === 'none' ? 'no enabled channel' : 'configured';
+    const entry = routes.get(channel) ?? { channel, provider, source, models: [] };
+    entry.models.push(model.id);
+    routes.set(channel, entry);
   }
-  logger.info({ address, dataDir: config.dataDir, config: config.configFile ?? null, routes }, 'imagegate listening');
+  logger.info({ address, dataDir: config.dataDir, config: config.configFile ?? null, routes: [...routes.values()] }, 'imagegate listening');
+  for (const route of routes.values()) logger.info({ route }, `${route.channel} (${route.provider}, ${route.source}) serves ${route.models.join(', ')}`);
 
   if (gateway.bootstrapKey) {
     // Shown once: only its hash is stored.

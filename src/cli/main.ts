@@ -10,6 +10,8 @@ export interface CliCommand {
 /** Subcommands load lazily so `imagegate generate` does not pay for the server's modules. */
 const commands: Record<string, () => Promise<CliCommand>> = {
   serve: async () => ({ summary: 'start the gateway (the default)', run: async () => (await import('../main.js'), new Promise<number>(() => undefined)) }),
+  keys: async () => (await import('./commands/keys.js')).keysCommand,
+  channels: async () => (await import('./commands/channels.js')).channelsCommand,
 };
 
 export function registerCommand(name: string, load: () => Promise<CliCommand>): void {

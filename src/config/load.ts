@@ -2,9 +2,11 @@
 // environment. The only module that reads process.env. Errors name the bad key and what is expected.
 
 import { readFileSync } from 'node:fs';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigFileSchema, type AppConfig, type ConfigFile } from './schema.js';
+import { detectChannels } from './channel-detection.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -20,7 +22,7 @@ function expandEnv(value: unknown, env: Env, path: string): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const found = env[name];
-      if (found === undefined) throw new ConfigError(`config ${path}: environment variable ${name} is not set`);
+      if (found === undefined) throw new ConfigError(`'${path}': refers to the environment variable ${name}, which is not set; set it or write the value`);
       return found;
     });
   }
@@ -47,23 +49,45 @@ export function parseConfigFile(text: string, env: Env, source: string): ConfigF
   } catch (error) {
     throw new ConfigError(`${source}: not valid YAML: ${(error as Error).message}`);
   }
-  const expanded = expandEnv(raw, env, '');
+  let expanded: unknown;
+  try {
+    expanded = expandEnv(raw, env, '');
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${source}: ${error.message}`);
+    throw error;
+  }
   if (!Value.Check(ConfigFileSchema, expanded)) {
-    const first = [...Value.Errors(ConfigFileSchema, expanded)][0];
+    const first = Value.Errors(ConfigFileSchema, expanded).First();
     const where = first ? pointerToPath(first.path) || '(top level)' : '(unknown)';
-    const schemaInfo = first?.schema as { description?: string } | undefined;
-    const expected = schemaInfo?.description ?? first?.message ?? 'a valid value';
-    const unknownKey = first?.message.includes('Unexpected property') ? ` (unknown key)` : '';
-    throw new ConfigError(`${source}: '${where}'${unknownKey}: ${expected}`);
+    throw new ConfigError(`${source}: '${where}': ${first ? describeProblem(first) : 'invalid value'}`);
   }
   return expanded;
 }
 
-function integerFromEnv(env: Env, name: string): number | undefined {
+/** Says what was wrong and what is expected, in the config file's own terms. */
+function describeProblem(error: ValueError): string {
+  const schema = error.schema as { description?: string; properties?: Record<string, unknown>; anyOf?: Array<{ const?: unknown }> };
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) {
+    return `unknown key; expected one of: ${Object.keys(schema.properties ?? {}).join(', ')}`;
+  }
+  if (error.type === ValueErrorType.ObjectRequiredProperty) return 'missing; this key is required';
+  const literals = schema.anyOf?.every((member) => member.const !== undefined) ? schema.anyOf.map((member) => String(member.const)) : undefined;
+  const expected = schema.description ?? (literals ? `one of ${literals.join(', ')}` : error.message.replace(/^Expected /, ''));
+  // A secret given with the wrong type must not end up on the console.
+  if (/key|secret|token|password/i.test(error.path)) return `expected ${expected}`;
+  return `expected ${expected}, got ${JSON.stringify(error.value)?.slice(0, 80) ?? 'nothing'}`;
+}
+
+function integerFromEnv(env: Env, name: string, bounds: { min?: number; max?: number } = {}): number | undefined {
   const text = env[name];
   if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text)) throw new ConfigError(`environment ${name}: expected a whole number, got '${text}'`);
-  return Number(text);
+  const value = Number(text);
+  const min = bounds.min ?? 0;
+  const max = bounds.max ?? Number.MAX_SAFE_INTEGER;
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new ConfigError(`environment ${name}: expected a whole number from ${min} to ${max}, got '${text}'`);
+  }
+  return value;
 }
 
 function booleanFromEnv(env: Env, name: string): boolean | undefined {
@@ -72,6 +96,12 @@ function booleanFromEnv(env: Env, name: string): boolean | undefined {
   if (['1', 'true', 'yes'].includes(text)) return true;
   if (['0', 'false', 'no'].includes(text)) return false;
   throw new ConfigError(`environment ${name}: expected true or false, got '${env[name]}'`);
+}
+
+/** Configured channels plus those found from provider keys in the environment (OPENAI_API_KEY …). */
+function channelsWithDetected(env: Env, file: ConfigFile): Pick<AppConfig, 'channels' | 'detectedChannels'> {
+  const { channels, detected } = detectChannels(env, file.channels ?? [], (message) => new ConfigError(message));
+  return { channels, detectedChannels: detected };
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -90,23 +120,46 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) {
     throw new ConfigError(`IMAGEGATE_PUBLIC_URL / server.public_url: expected an absolute http(s) URL, got '${publicUrl}'`);
   }
+  const webhookSecret = env.IMAGEGATE_WEBHOOK_SECRET || file.webhooks?.secret;
+  if (webhookSecret !== undefined && !/^whsec_[A-Za-z0-9+/=]{16,}$/.test(webhookSecret)) {
+    throw new ConfigError('IMAGEGATE_WEBHOOK_SECRET / webhooks.secret: expected whsec_ followed by base64 (at least 12 bytes)');
+  }
   return {
-    port: integerFromEnv(env, 'PORT') ?? file.server?.port ?? 8080,
+    port: integerFromEnv(env, 'PORT', { max: 65535 }) ?? file.server?.port ?? 8080,
     host: env.HOST || file.server?.host || '127.0.0.1',
     publicUrl: publicUrl?.replace(/\/+$/, ''),
     bodyLimitBytes: Math.round((file.server?.body_limit_mb ?? 64) * 1024 * 1024),
+    streamHeartbeatMs: integerFromEnv(env, 'IMAGEGATE_STREAM_HEARTBEAT_MS', { min: 1 }) ?? file.server?.stream_heartbeat_ms ?? 15_000,
     dataDir: env.IMAGEGATE_DATA_DIR || file.storage?.data_dir || './data',
     apiKeys: (env.IMAGEGATE_API_KEYS ?? '').split(',').map((key) => key.trim()).filter(Boolean),
     adminToken: env.IMAGEGATE_ADMIN_TOKEN || undefined,
     signingSecret: env.IMAGEGATE_SIGNING_SECRET || file.images?.signing_secret,
-    urlTtlSeconds: integerFromEnv(env, 'IMAGEGATE_URL_TTL_SECONDS') ?? file.images?.url_ttl_seconds ?? 3600,
+    urlTtlSeconds: integerFromEnv(env, 'IMAGEGATE_URL_TTL_SECONDS', { min: 1 }) ?? file.images?.url_ttl_seconds ?? 3600,
     maxDownloadBytes: Math.round((file.images?.max_download_mb ?? 50) * 1024 * 1024),
     offlineLatencyMs: integerFromEnv(env, 'IMAGEGATE_OFFLINE_LATENCY_MS') ?? file.offline?.latency_ms ?? 0,
     allowPrivateNetworks: booleanFromEnv(env, 'IMAGEGATE_ALLOW_PRIVATE_NETWORKS') ?? file.network?.allow_private_networks ?? false,
     allowHosts: file.network?.allow_hosts ?? [],
     catalog: file.catalog ?? {},
-    channels: file.channels ?? [],
+    ...channelsWithDetected(env, file),
+    routing: {
+      maxAttempts: file.routing?.max_attempts ?? 3,
+      breakerFailureThreshold: file.routing?.breaker_failure_threshold ?? 5,
+      breakerCooldownMs: file.routing?.breaker_cooldown_ms ?? 30_000,
+    },
     logLevel: env.IMAGEGATE_LOG_LEVEL || file.log_level || 'info',
+    tasks: {
+      workers: integerFromEnv(env, 'IMAGEGATE_TASK_WORKERS', { min: 1, max: 256 }) ?? file.tasks?.workers ?? 4,
+      leaseMs: integerFromEnv(env, 'IMAGEGATE_TASK_LEASE_MS', { min: 500 }) ?? file.tasks?.lease_ms ?? 30_000,
+      retentionHours: file.tasks?.retention_hours ?? 24,
+      maxQueued: integerFromEnv(env, 'IMAGEGATE_TASK_MAX_QUEUED', { min: 1 }) ?? file.tasks?.max_queued ?? 1000,
+      // Below the 100 s at which common proxies (Cloudflare, many load balancers) cut a request.
+      syncTimeoutMs: integerFromEnv(env, 'IMAGEGATE_SYNC_TIMEOUT_MS', { min: 1 }) ?? file.tasks?.sync_timeout_ms ?? 90_000,
+    },
+    webhooks: {
+      secret: webhookSecret,
+      maxAttempts: file.webhooks?.max_attempts ?? 8,
+      retryBaseMs: file.webhooks?.retry_base_ms ?? 5_000,
+    },
     configFile,
   };
 }

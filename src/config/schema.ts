@@ -2,7 +2,8 @@
 
 import { Type, type Static } from '@sinclair/typebox';
 
-const Channel = Type.Object(
+/** A channel, as written in the config file and as sent to the admin API. */
+export const ChannelSchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
     provider: Type.Union(
@@ -11,6 +12,8 @@ const Channel = Type.Object(
     ),
     base_url: Type.Optional(Type.String({ minLength: 1 })),
     api_key: Type.Optional(Type.String()),
+    /** Several upstream keys, used in rotation; instead of api_key. */
+    api_keys: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
     models: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
     model_map: Type.Optional(Type.Record(Type.String(), Type.String())),
     priority: Type.Optional(Type.Integer()),
@@ -18,6 +21,10 @@ const Channel = Type.Object(
     enabled: Type.Optional(Type.Boolean()),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
     poll_interval_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Upstream calls in flight at once on this channel; unlimited when absent. */
+    max_concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Requests that may wait for a slot before the channel is skipped (default 100). */
+    max_queue: Type.Optional(Type.Integer({ minimum: 0 })),
     options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
@@ -33,6 +40,7 @@ export const ConfigFileSchema = Type.Object(
           public_url: Type.Optional(Type.String()),
           body_limit_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           request_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          stream_heartbeat_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'milliseconds between SSE comment heartbeats' })),
         },
         { additionalProperties: false },
       ),
@@ -69,14 +77,56 @@ export const ConfigFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    channels: Type.Optional(Type.Array(Channel)),
+    channels: Type.Optional(Type.Array(ChannelSchema)),
+    routing: Type.Optional(
+      Type.Object(
+        {
+          max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+          breaker_failure_threshold: Type.Optional(Type.Integer({ minimum: 1 })),
+          breaker_cooldown_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    tasks: Type.Optional(
+      Type.Object(
+        {
+          workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'tasks run at once per channel by this process' })),
+          lease_ms: Type.Optional(Type.Integer({ minimum: 500 })),
+          retention_hours: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          max_queued: Type.Optional(Type.Integer({ minimum: 1 })),
+          sync_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    webhooks: Type.Optional(
+      Type.Object(
+        {
+          secret: Type.Optional(Type.String({ pattern: '^whsec_[A-Za-z0-9+/=]{16,}$', description: 'whsec_ followed by base64 (at least 12 bytes)' })),
+          max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
+          retry_base_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log_level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },
 );
 
 export type ConfigFile = Static<typeof ConfigFileSchema>;
-export type ChannelConfig = Static<typeof Channel>;
+export type ChannelConfig = Static<typeof ChannelSchema>;
+
+/** Failover and circuit-breaker settings shared by every channel. */
+export interface RoutingConfig {
+  /** Upstream attempts per request, across channels. */
+  maxAttempts: number;
+  /** Consecutive retryable failures that open a channel's circuit. */
+  breakerFailureThreshold: number;
+  /** How long an open circuit rejects before one probe is let through. */
+  breakerCooldownMs: number;
+}
 
 export interface AppConfig {
   port: number;
@@ -84,6 +134,8 @@ export interface AppConfig {
   /** Base of hosted-result URLs; when absent, the request's own scheme and host are used. */
   publicUrl: string | undefined;
   bodyLimitBytes: number;
+  /** Between SSE comment heartbeats on image streams, which keep proxies from closing long generations. */
+  streamHeartbeatMs: number;
   dataDir: string;
   apiKeys: string[];
   adminToken: string | undefined;
@@ -96,7 +148,35 @@ export interface AppConfig {
   allowHosts: string[];
   catalog: NonNullable<ConfigFile['catalog']>;
   channels: ChannelConfig[];
+  /** Channels found from provider keys in the environment: name → the variables (names only). */
+  detectedChannels?: Record<string, string>;
+  routing: RoutingConfig;
   logLevel: string;
+  /** Asynchronous tasks: workers, leases, retention, queue limit and the synchronous time limit. */
+  tasks: TaskSettings;
+  webhooks: WebhookSettings;
   /** Where the config came from, for the start-up log. */
   configFile: string | undefined;
+}
+
+export interface TaskSettings {
+  /** Tasks one channel runs at once in this process. */
+  workers: number;
+  /** How long a claimed task stays with its worker without a heartbeat; heartbeats come every third of it. */
+  leaseMs: number;
+  /** Finished tasks, their images and idempotency records are deleted after this long. */
+  retentionHours: number;
+  /** Queued (not yet started) tasks one API key may have; more are refused with 429. */
+  maxQueued: number;
+  /** A synchronous request still running after this long becomes an asynchronous task. */
+  syncTimeoutMs: number;
+}
+
+export interface WebhookSettings {
+  /** `whsec_<base64>`; when absent one is generated and kept in the data dir. */
+  secret: string | undefined;
+  /** Deliveries tried at most this many times. */
+  maxAttempts: number;
+  /** First retry delay; each later one doubles it. */
+  retryBaseMs: number;
 }

@@ -18,6 +18,13 @@ export function newKeyRecord(secret: string, fields: { name: string; source: Api
     createdAt: fields.now,
     expiresAt: null,
     source: fields.source,
+    // Environment and bootstrap keys are development keys: unlimited and unrestricted.
+    balance: null,
+    allowedModels: null,
+    ipAllowlist: null,
+    rateLimits: { requestsPerMinute: null, imagesPerMinute: null, concurrentRequests: null },
+    priceGroup: 'default',
+    revokedAt: null,
   };
 }
 

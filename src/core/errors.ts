@@ -25,11 +25,18 @@ export const errorTable = {
   rate_limit_exceeded: { status: 429, type: 'requests', retryable: true },
   insufficient_quota: { status: 429, type: 'insufficient_quota', retryable: false },
   upstream_rate_limited: { status: 429, type: 'server_error', retryable: true },
+  /** Every channel for the model is at its concurrency limit with a full queue: the gateway's own back-pressure. */
+  upstream_busy: { status: 429, type: 'server_error', retryable: true },
   server_error: { status: 500, type: 'server_error', retryable: false },
   upstream_error: { status: 502, type: 'server_error', retryable: true },
   upstream_auth_failed: { status: 502, type: 'server_error', retryable: false },
   upstream_invalid_response: { status: 502, type: 'server_error', retryable: true },
   service_unavailable: { status: 503, type: 'server_error', retryable: true },
+  /**
+   * A synchronous request passed the gateway's time limit and goes on as an asynchronous task: the
+   * error carries `task_id`. Not retryable, since the work is already running and paid for once.
+   */
+  sync_timeout: { status: 504, type: 'server_error', retryable: false },
   upstream_timeout: { status: 504, type: 'server_error', retryable: true },
 } as const satisfies Record<string, { status: number; type: string; retryable: boolean }>;
 
@@ -46,6 +53,8 @@ export interface GatewayErrorOptions {
   details?: Record<string, unknown>;
   /** Overrides the table's status for the rare code used with two statuses. */
   status?: number;
+  /** Response headers that belong with this error (e.g. the x-ratelimit-* of a 429). */
+  headers?: Record<string, string>;
 }
 
 export class GatewayError extends Error {
@@ -56,6 +65,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly retryAfterSeconds: number | undefined;
   readonly details: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -68,6 +78,7 @@ export class GatewayError extends Error {
     this.retryable = options.retryable ?? entry.retryable;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.details = options.details;
+    this.headers = options.headers;
   }
 
   /** The OpenAI wire shape: `{"error":{"message","type","param","code"}}`. */

@@ -7,23 +7,19 @@ import type { ImageRequest } from './image-request.js';
 import type { BlobStore } from './ports/blob-store.js';
 import type { Clock } from './ports/clock.js';
 import type { HttpClient } from './ports/http-client.js';
-import type { ImageCallOptions, ImageCallResult, ImageModel, ImageUsage, ProviderImage, UpstreamJobRef } from './ports/image-model.js';
-import type { CatalogModel } from './catalog/types.js';
-import { encodeImage, fileExtensions, sniffFormat } from '../images/codec.js';
+import type { ImageCallOptions, ImageCallResult, ImageModel, ImageUsage, PartialImage, ProviderImage, UpstreamJobRef } from './ports/image-model.js';
+import type { ModelRoute, ModelRouter } from './ports/model-router.js';
+import { encodeImage, fileExtensions, isAlreadyEncoded, sniffBase64Format, sniffFormat } from '../images/codec.js';
 
-/** Where a model's requests go: the provider's model and the channel it belongs to. */
-export interface ModelRoute {
-  imageModel: ImageModel;
-  channel: string;
-  provider: string;
-}
-
-export interface ModelRouter {
-  route(model: CatalogModel): ModelRoute;
-}
+export type { ModelRoute, ModelRouter } from './ports/model-router.js';
 
 export interface DeliveredImage {
   data: Buffer;
+  /**
+   * The image as base64 text (ASCII bytes) when it arrived so and is relayed unchanged; `data` is
+   * then decoded only if read. Responses use this text as it is.
+   */
+  base64?: Buffer;
   /** Set when the image was stored (url responses, tasks). */
   blobKey?: string;
   revisedPrompt?: string;
@@ -34,7 +30,10 @@ export interface GenerationOutcome {
   warnings: string[];
   usage?: ImageUsage;
   provider: string;
+  /** The channel that delivered. */
   channel: string;
+  /** Upstream attempts made across channels (failover), the successful one included. */
+  attempts: number;
   createdAt: number;
 }
 
@@ -45,6 +44,11 @@ export interface ImageServiceDeps {
   clock: Clock;
   /** Largest image accepted from an upstream result URL. */
   maxDownloadBytes?: number;
+  /**
+   * OpenAI-style token usage for `delivered` images of a request, from the published token table;
+   * undefined for models without one. Used only when the provider reports no usage.
+   */
+  estimateUsage?: (request: ImageRequest, delivered: number) => ImageUsage | undefined;
 }
 
 export interface RunOptions {
@@ -52,7 +56,15 @@ export interface RunOptions {
   /** Store every image even for b64_json (asynchronous tasks keep results as blobs, never in the database). */
   persist?: boolean;
   onProgress?: (percent: number) => void;
-  onUpstreamJob?: (job: UpstreamJobRef) => void | Promise<void>;
+  /** `callIndex` tells which of the calls `n` was split into accepted the job (each call is one upstream job). */
+  onUpstreamJob?: (job: UpstreamJobRef, callIndex: number) => void | Promise<void>;
+  /**
+   * Jobs an earlier run of the same request recorded, by call index: those calls poll their job
+   * through the model's `resume` instead of submitting again (after a restart, no second generation).
+   */
+  resumeJobs?: ReadonlyArray<UpstreamJobRef | undefined>;
+  /** Streams: receives the request's `partial_images` previews, `index` counting across all of `n`. */
+  onPartialImage?: (image: PartialImage) => void;
 }
 
 export interface ImageService {
@@ -79,12 +91,29 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
   }
 
   async function deliver(request: ImageRequest, image: ProviderImage, route: ModelRoute, options: RunOptions, now: Date): Promise<DeliveredImage> {
+    const encoding = { format: request.outputFormat, compression: request.outputCompression };
+    const stored = request.responseFormat === 'url' || options.persist === true;
+    // Base64 already in the asked format goes back as it came: a 2 MB image is never decoded, re-encoded or copied.
+    if (image.kind === 'bytes' && image.base64 !== undefined && !stored) {
+      const base64Format = sniffBase64Format(image.base64);
+      if (!base64Format) throw new GatewayError('upstream_invalid_response', `${route.provider} returned something that is not an image.`);
+      if (isAlreadyEncoded(base64Format, encoding)) {
+        return {
+          get data() {
+            return image.data;
+          },
+          base64: image.base64,
+          blobKey: undefined,
+          revisedPrompt: image.revisedPrompt,
+        };
+      }
+    }
     const raw = await fetchResult(image, route.provider, options.signal);
     const format = sniffFormat(raw);
     if (!format) throw new GatewayError('upstream_invalid_response', `${route.provider} returned something that is not an image.`);
-    const data = await encodeImage(raw, format, { format: request.outputFormat, compression: request.outputCompression });
+    const data = await encodeImage(raw, format, encoding);
     let blobKey: string | undefined;
-    if (request.responseFormat === 'url' || options.persist) {
+    if (stored) {
       const day = now.toISOString().slice(0, 10).replaceAll('-', '/');
       blobKey = `images/${day}/${randomUUID()}.${fileExtensions[request.outputFormat]}`;
       await deps.blobs.put(blobKey, data, `image/${request.outputFormat}`);
@@ -94,60 +123,83 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
 
   return {
     async run(request, options) {
-      const route = deps.router.route(request.model);
       const method = operationMethod[request.operation];
-      const call = route.imageModel[method]?.bind(route.imageModel);
-      if (!call) {
-        throw new GatewayError('invalid_value', `${request.model.id} cannot do ${request.operation} on channel ${route.channel}.`, { param: 'model' });
-      }
-      const perCall = Math.max(1, route.imageModel.maxImagesPerCall);
-      const counts: number[] = [];
-      for (let left = request.n; left > 0; left -= perCall) counts.push(Math.min(perCall, left));
+      const recordedJobs = (options.resumeJobs ?? []).filter((job): job is UpstreamJobRef => job !== undefined);
+      const recordedOn = recordedJobs.find((job) => job.channel !== undefined);
+      const resume = recordedOn?.channel === undefined ? undefined : { channel: recordedOn.channel, key: recordedOn.channelKey };
+      const routeRequest = { operation: method, images: request.n, signal: options.signal, ...(resume === undefined ? {} : { resume }) };
+      // The router tries the model's channels in turn; each attempt makes every upstream call on one route.
+      const routed = await deps.router.run(request.model, routeRequest, async (route, control) => {
+        // A recorded job was accepted upstream already: it is resumed, never submitted elsewhere.
+        if (recordedJobs.length > 0) control.markAccepted();
+        const call = route.imageModel[method]?.bind(route.imageModel);
+        if (!call) {
+          throw new GatewayError('invalid_value', `${request.model.id} cannot do ${request.operation} on channel ${route.channel}.`, { param: 'model' });
+        }
+        const perCall = Math.max(1, route.imageModel.maxImagesPerCall);
+        const counts: number[] = [];
+        for (let left = request.n; left > 0; left -= perCall) counts.push(Math.min(perCall, left));
 
-      const baseOptions: Omit<ImageCallOptions, 'n' | 'seed'> = {
-        model: route.imageModel.modelId,
-        prompt: request.prompt,
-        size: request.size,
-        aspectRatio: request.aspectRatio,
-        quality: request.quality,
-        style: request.style,
-        background: request.background,
-        outputFormat: request.outputFormat,
-        outputCompression: request.outputCompression,
-        moderation: request.moderation,
-        user: request.user,
-        providerOptions: request.inputFidelity === undefined ? request.providerOptions : { ...request.providerOptions, input_fidelity: request.inputFidelity },
-        images: request.images,
-        mask: request.mask,
-        abortSignal: options.signal,
-        onUpstreamJob: options.onUpstreamJob,
-        onProgress: options.onProgress,
-      };
-      // Each call gets its own seed range, so split calls never return the same image twice.
-      let seedOffset = 0;
-      const calls = counts.map((n) => {
-        const seed = request.seed === undefined ? undefined : request.seed + seedOffset;
-        seedOffset += n;
-        return call({ ...baseOptions, n, seed });
+        const baseOptions: Omit<ImageCallOptions, 'n' | 'seed'> = {
+          model: route.imageModel.modelId,
+          prompt: request.prompt,
+          size: request.size,
+          aspectRatio: request.aspectRatio,
+          quality: request.quality,
+          style: request.style,
+          background: request.background,
+          outputFormat: request.outputFormat,
+          outputCompression: request.outputCompression,
+          moderation: request.moderation,
+          user: request.user,
+          providerOptions: request.inputFidelity === undefined ? request.providerOptions : { ...request.providerOptions, input_fidelity: request.inputFidelity },
+          images: request.images,
+          mask: request.mask,
+          abortSignal: options.signal,
+          onProgress: options.onProgress,
+          // Previews are asked for only when someone listens: upstreams bill each one.
+          partialImages: options.onPartialImage === undefined ? undefined : request.partialImages,
+        };
+        // Each call gets its own seed range, so split calls never return the same image twice.
+        let seedOffset = 0;
+        const calls = counts.map((n, callIndex) => {
+          const seed = request.seed === undefined ? undefined : request.seed + seedOffset;
+          const firstIndex = seedOffset;
+          seedOffset += n;
+          const onPartial = options.onPartialImage;
+          const onPartialImage = onPartial && ((image: PartialImage) => onPartial({ ...image, index: firstIndex + image.index }));
+          const onJob = options.onUpstreamJob;
+          const onUpstreamJob = async (job: UpstreamJobRef) => {
+            control.markAccepted();
+            // The channel travels with the job, so a resume goes back to the account that holds it.
+            await onJob?.({ ...job, channel: route.channel, channelKey: route.key }, callIndex);
+          };
+          const recorded = options.resumeJobs?.[callIndex];
+          if (recorded) return resumeCall(route.imageModel, recorded, { ...baseOptions, n, seed, onPartialImage, onUpstreamJob });
+          return call({ ...baseOptions, n, seed, onPartialImage, onUpstreamJob });
+        });
+        const settled = await Promise.allSettled(calls);
+        options.signal.throwIfAborted();
+
+        const results: ImageCallResult[] = [];
+        const failures: unknown[] = [];
+        for (const outcome of settled) {
+          if (outcome.status === 'fulfilled') results.push(outcome.value);
+          else failures.push(outcome.reason);
+        }
+        const provided = results.flatMap((result) => result.images);
+        if (provided.length === 0) {
+          throw decisiveFailure(failures) ?? new GatewayError('upstream_error', `${route.provider} returned no images.`, { retryable: false });
+        }
+        return { results, failures, provided };
       });
-      const settled = await Promise.allSettled(calls);
-      options.signal.throwIfAborted();
-
-      const results: ImageCallResult[] = [];
-      const failures: unknown[] = [];
-      for (const outcome of settled) {
-        if (outcome.status === 'fulfilled') results.push(outcome.value);
-        else failures.push(outcome.reason);
-      }
-      const provided = results.flatMap((result) => result.images);
-      if (provided.length === 0) {
-        throw failures[0] ?? new GatewayError('upstream_error', `${route.provider} returned no images.`, { retryable: false });
-      }
+      const { route } = routed;
+      const { results, failures, provided } = routed.value;
 
       const now = new Date(deps.clock.now());
       const images = await Promise.all(provided.slice(0, request.n).map((image) => deliver(request, image, route, options, now)));
 
-      const warnings = [...request.warnings];
+      const warnings = [...request.warnings, ...routed.warnings];
       for (const result of results) {
         for (const warning of result.warnings) warnings.push(warning.param ? `${warning.param}: ${warning.message}` : warning.message);
       }
@@ -155,17 +207,35 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         const reason = failures[0] instanceof Error ? `: ${failures[0].message}` : '';
         warnings.push(`delivered ${images.length} of ${request.n} images${reason}`);
       }
-      const usage = sumUsage(results);
+      // An estimate when the provider reported nothing (the offline engine): gpt-image clients and
+      // billing then see the same numbers OpenAI's token table gives, not an absent `usage`.
+      const usage = sumUsage(results) ?? deps.estimateUsage?.(request, images.length);
       return {
         images,
         warnings: [...new Set(warnings)],
         usage,
         provider: route.provider,
         channel: route.channel,
+        attempts: routed.attempts,
         createdAt: Math.floor(now.getTime() / 1000),
       };
     },
   };
+}
+
+/** The failure that decides a failed attempt: one not worth retrying (moderation, validation) outweighs a retryable one. */
+function decisiveFailure(failures: unknown[]): unknown {
+  return failures.find((failure) => failure instanceof GatewayError && !failure.retryable) ?? failures[0];
+}
+
+/** Continues a job an earlier run recorded; a job this channel cannot resume fails rather than being paid for twice. */
+function resumeCall(model: ImageModel, job: UpstreamJobRef, options: ImageCallOptions): Promise<ImageCallResult> {
+  if (!model.resume || job.provider !== model.provider) {
+    return Promise.reject(
+      new GatewayError('server_error', `The recorded ${job.provider} job cannot be resumed by ${model.provider}; it is not submitted again, to avoid paying twice.`, { retryable: false }),
+    );
+  }
+  return model.resume(job, options);
 }
 
 function sumUsage(results: ImageCallResult[]): ImageUsage | undefined {

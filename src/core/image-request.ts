@@ -68,9 +68,12 @@ function optionalString(body: RawImageRequest, field: string): string | undefine
 function optionalInteger(body: RawImageRequest, field: string, min: number, max: number): number | undefined {
   const value = present(body, field);
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new GatewayError('invalid_value', `'${field}' must be an integer.`, { param: field });
+  const allowed = min === max ? `It must be ${min}.` : `It must be an integer between ${min} and ${max}.`;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new GatewayError('invalid_value', `Invalid value for '${field}': ${JSON.stringify(value)}. ${allowed}`, { param: field });
+  }
   if (value < min || value > max) {
-    throw new GatewayError('invalid_value', `Invalid value for '${field}': ${value}. It must be between ${min} and ${max}.`, { param: field });
+    throw new GatewayError('invalid_value', `Invalid value for '${field}': ${value}. ${allowed}`, { param: field });
   }
   return value;
 }

@@ -1,6 +1,6 @@
 // Renders a generation outcome as OpenAI's ImagesResponse body.
 
-import type { GenerationOutcome } from './generate-images.js';
+import type { DeliveredImage, GenerationOutcome } from './generate-images.js';
 import type { ImageRequest } from './image-request.js';
 import { formatSize } from './sizes.js';
 
@@ -19,17 +19,59 @@ export interface ImagesResponseBody {
   };
 }
 
+type RenderedOutcome = Pick<GenerationOutcome, 'images' | 'usage' | 'createdAt'>;
+type RenderedRequest = Pick<ImageRequest, 'responseFormat' | 'model' | 'background' | 'outputFormat' | 'quality' | 'size'>;
+
+/** Base64 of an image: the text it arrived as when it passes through unchanged, else its bytes encoded. */
+const base64Of = (image: DeliveredImage): string => (image.base64 ? image.base64.toString('latin1') : image.data.toString('base64'));
+
 /** `urlFor` turns a blob key into an absolute signed URL. */
-export function renderImagesResponse(
-  outcome: Pick<GenerationOutcome, 'images' | 'usage' | 'createdAt'>,
-  request: Pick<ImageRequest, 'responseFormat' | 'model' | 'background' | 'outputFormat' | 'quality' | 'size'>,
-  urlFor: (blobKey: string) => string,
-): ImagesResponseBody {
+export function renderImagesResponse(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (blobKey: string) => string): ImagesResponseBody {
+  return buildBody(outcome, request, urlFor, base64Of);
+}
+
+/**
+ * The same body as renderImagesResponse, as the bytes to send. The base64 of each image is written
+ * straight into the buffer instead of through JSON.stringify, which would scan and copy megabytes
+ * for nothing (base64 needs no escaping); text that arrived as base64 is copied once, never decoded.
+ */
+export function encodeImagesResponse(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (blobKey: string) => string): Buffer {
+  const texts: Array<Buffer | string> = [];
+  const body = buildBody(outcome, request, urlFor, (image) => {
+    texts.push(image.base64 ?? image.data.toString('base64'));
+    return `${markerPrefix}${texts.length - 1}`;
+  });
+  const json = JSON.stringify(body);
+  if (texts.length === 0) return Buffer.from(json);
+  // Each marker stands alone as a `b64_json` value, in order; inside any other string its quotes would be escaped.
+  const parts: Array<{ text: Buffer | string; encoding: 'utf8' | 'latin1' }> = [];
+  let copiedUpTo = 0;
+  texts.forEach((text, index) => {
+    const marker = `"b64_json":${JSON.stringify(`${markerPrefix}${index}`)}`;
+    const at = json.indexOf(marker, copiedUpTo);
+    if (at === -1) throw new Error(`image ${index} is missing from the rendered response`);
+    parts.push({ text: json.slice(copiedUpTo, at) + '"b64_json":"', encoding: 'utf8' }, { text, encoding: 'latin1' });
+    // The marker's closing quote is kept: it closes the base64 string.
+    copiedUpTo = at + marker.length - 1;
+  });
+  parts.push({ text: json.slice(copiedUpTo), encoding: 'utf8' });
+  let length = 0;
+  for (const part of parts) length += typeof part.text === 'string' ? Buffer.byteLength(part.text, part.encoding) : part.text.length;
+  const bytes = Buffer.allocUnsafe(length);
+  let offset = 0;
+  for (const part of parts) offset += typeof part.text === 'string' ? bytes.write(part.text, offset, part.encoding) : part.text.copy(bytes, offset);
+  return bytes;
+}
+
+/** U+0000 in a marker: a real image's base64 never holds it. */
+const markerPrefix = '\u0000image:';
+
+function buildBody(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (blobKey: string) => string, base64: (image: DeliveredImage) => string): ImagesResponseBody {
   const body: ImagesResponseBody = {
     created: outcome.createdAt,
     data: outcome.images.map((image) => {
       const item: { url?: string; b64_json?: string; revised_prompt?: string } =
-        request.responseFormat === 'url' && image.blobKey ? { url: urlFor(image.blobKey) } : { b64_json: image.data.toString('base64') };
+        request.responseFormat === 'url' && image.blobKey ? { url: urlFor(image.blobKey) } : { b64_json: base64(image) };
       if (image.revisedPrompt !== undefined) item.revised_prompt = image.revisedPrompt;
       return item;
     }),

@@ -14,7 +14,9 @@ const ratioTolerance = 0.03;
 export function parseSize(text: string): PixelSize | undefined {
   const match = /^(\d{2,5})x(\d{2,5})$/i.exec(text.trim());
   if (!match) return undefined;
-  return { width: Number(match[1]), height: Number(match[2]) };
+  const size = { width: Number(match[1]), height: Number(match[2]) };
+  // "00x00" matches the pattern but is no size; a zero edge would make every ratio NaN.
+  return size.width > 0 && size.height > 0 ? size : undefined;
 }
 
 export function parseRatio(text: string): number | undefined {
@@ -73,6 +75,17 @@ export function sizeForRatio(ratio: number, pixels: number, multiple: number, ru
     result.height = floorTo(height);
   }
   return result;
+}
+
+/** Rounding to the grid can push a ratio clamped to `max_ratio` just past it; step the long edge back in. */
+function fitRatioBound(size: PixelSize, rule: SizeRule): PixelSize {
+  const maxRatio = rule.max_ratio;
+  if (maxRatio === undefined) return size;
+  const fitted = { ...size };
+  const longEdge = fitted.width >= fitted.height ? 'width' : 'height';
+  const shortEdge = longEdge === 'width' ? 'height' : 'width';
+  while (fitted[longEdge] / fitted[shortEdge] > maxRatio && fitted[longEdge] > rule.multiple_of) fitted[longEdge] -= rule.multiple_of;
+  return fitted;
 }
 
 /** Why a size breaks a rule, or undefined when it follows it. */
@@ -169,7 +182,8 @@ export function resolveSize(model: CatalogModel, input: { size?: string; aspectR
 
   if (ratio !== undefined && ratioName !== undefined) {
     if ('enum' in spec) {
-      const sizes = spec.enum.map((s) => parseSize(s) as PixelSize);
+      // The default goes first so it wins ties: 1:1 on dall-e-2 is 1024x1024, not the first square listed.
+      const sizes = [spec.default, ...spec.enum.filter((s) => s !== spec.default)].map((s) => parseSize(s) as PixelSize);
       const chosen = nearestBy(sizes, (s) => s.width / s.height, ratio);
       const exact = ratioDistance(chosen.width / chosen.height, ratio) <= ratioTolerance;
       warnings.push(
@@ -177,12 +191,19 @@ export function resolveSize(model: CatalogModel, input: { size?: string; aspectR
           ? `aspect_ratio ${ratioName} resolved to size ${formatSize(chosen)}`
           : `aspect_ratio ${ratioName} is not available for ${model.id}; used the nearest size ${formatSize(chosen)}`,
       );
-      return { size: chosen, aspectRatio: ratioName, warnings };
+      return { size: chosen, aspectRatio: exact ? ratioName : simplifyRatio(chosen), warnings };
     }
     if ('rule' in spec) {
-      const chosen = sizeForRatio(ratio, defaultPixels(model), spec.rule.multiple_of, spec.rule);
-      warnings.push(`aspect_ratio ${ratioName} resolved to size ${formatSize(chosen)}`);
-      return { size: chosen, aspectRatio: ratioName, warnings };
+      const maxRatio = spec.rule.max_ratio;
+      // A relay ratio wider than the rule allows gets the nearest ratio the rule does allow.
+      const usable = maxRatio === undefined ? ratio : Math.min(Math.max(ratio, 1 / maxRatio), maxRatio);
+      const chosen = fitRatioBound(sizeForRatio(usable, defaultPixels(model), spec.rule.multiple_of, spec.rule), spec.rule);
+      if (usable === ratio) {
+        warnings.push(`aspect_ratio ${ratioName} resolved to size ${formatSize(chosen)}`);
+        return { size: chosen, aspectRatio: ratioName, warnings };
+      }
+      warnings.push(`aspect_ratio ${ratioName} is beyond the 1:${maxRatio}..${maxRatio}:1 range of ${model.id}; used the nearest size ${formatSize(chosen)}`);
+      return { size: chosen, aspectRatio: simplifyRatio(chosen), warnings };
     }
     return { size: sizeForRatio(ratio, defaultPixels(model), 32), aspectRatio: ratioName, warnings };
   }

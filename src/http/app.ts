@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { HttpDeps } from './deps.js';
+import { registerIdempotencyCapture } from '../idempotency/http.js';
 import { registerAuth } from './auth.js';
 import { registerErrorHandling } from './errors.js';
 import { registerRequestContext } from './request-context.js';
@@ -13,6 +14,7 @@ import { registerGenerationsRoute } from './routes/generations.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerModelsRoutes } from './routes/models.js';
 import { registerVariationsRoute } from './routes/variations.js';
+import { registerTasksRoutes } from './routes/tasks.js';
 
 /** Accept a caller's request id when it is a sane token, so ids can be traced across services. */
 function requestId(header: string | string[] | undefined): string {
@@ -32,17 +34,27 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+  // Fastify parses text/plain by default; the API takes JSON or multipart only, so plain text is a 415.
+  app.removeContentTypeParser('text/plain');
 
   registerRequestContext(app);
   registerErrorHandling(app);
   registerAuth(app, { keys: deps.keys, clock: deps.clock });
+  registerIdempotencyCapture(app);
   await app.register(multipart, {
     limits: { fileSize: deps.settings.maxImageBytes, files: 20, fields: 64, fieldSize: 1024 * 1024 },
     throwFileSizeLimit: true,
   });
 
+  // Once closing has begun, every answer tells its keep-alive client to go, so each connection ends
+  // with its in-flight response and close() (SIGTERM's drain) can finish instead of waiting forever.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
     return payload;
   });
 
@@ -72,5 +84,6 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerEditsRoute(app, deps);
   registerVariationsRoute(app, deps);
   registerFilesRoute(app, deps);
+  registerTasksRoutes(app, deps);
   return app;
 }

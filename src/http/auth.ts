@@ -6,6 +6,7 @@ import { GatewayError } from '../core/errors.js';
 import { hashApiKey } from '../core/api-keys.js';
 import type { ApiKeyRecord, KeyStore } from '../core/ports/key-store.js';
 import type { Clock } from '../core/ports/clock.js';
+import { isAddressAllowed } from './ip-allowlist.js';
 
 export function extractApiKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -27,7 +28,7 @@ export interface AuthOptions {
 export function createKeyAuthenticator(options: AuthOptions) {
   const cacheMs = options.cacheMs ?? 5_000;
   const cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
-  return async function authenticate(request: FastifyRequest): Promise<ApiKeyRecord> {
+  const authenticate = async function authenticate(request: FastifyRequest): Promise<ApiKeyRecord> {
     const secret = extractApiKey(request);
     if (!secret) {
       throw new GatewayError(
@@ -44,12 +45,20 @@ export function createKeyAuthenticator(options: AuthOptions) {
       cache.set(hash, entry);
     }
     const record = entry.record;
-    if (!record || !record.enabled || (record.expiresAt !== null && record.expiresAt < now)) {
+    if (!record || !record.enabled) {
       // Never echo the key: only its first characters, as OpenAI does.
       throw new GatewayError('invalid_api_key', `Incorrect API key provided: ${maskKey(secret)}.`);
     }
+    if (record.expiresAt !== null && record.expiresAt <= now) {
+      throw new GatewayError('invalid_api_key', `The API key ${maskKey(secret)} expired at ${new Date(record.expiresAt).toISOString()}.`);
+    }
+    if (record.ipAllowlist !== null && !isAddressAllowed(request.ip, record.ipAllowlist)) {
+      throw new GatewayError('permission_denied', `This API key is not accepted from your address (${request.ip}): it is limited to an IP allowlist.`);
+    }
     return record;
   };
+  /** Forgets every cached lookup, so an admin change (revoke, limits) applies to the very next request. */
+  return Object.assign(authenticate, { forget: () => cache.clear() });
 }
 
 export function maskKey(secret: string): string {
@@ -62,10 +71,13 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   app.decorate('authenticate', async (request: FastifyRequest) => {
     request.imagegate.key = await authenticate(request);
   });
+  app.decorate('forgetCachedKeys', () => authenticate.forget());
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     authenticate(request: FastifyRequest): Promise<void>;
+    /** Drops cached key lookups; call after changing or revoking a key. */
+    forgetCachedKeys(): void;
   }
 }

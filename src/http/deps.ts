@@ -11,6 +11,9 @@ import type { KeyStore } from '../core/ports/key-store.js';
 import type { RateLimiter } from '../core/ports/rate-limiter.js';
 import type { RequestLog } from '../core/ports/request-log.js';
 import type { UrlSigner } from '../core/signed-urls.js';
+import type { IdempotencyService } from '../idempotency/service.js';
+import type { TaskService } from '../tasks/task-service.js';
+import type { WebhookView } from '../tasks/task-view.js';
 
 export interface HttpDeps {
   catalog: Catalog;
@@ -28,9 +31,17 @@ export interface HttpDeps {
   checkReadiness: () => Promise<void>;
   /** Which provider serves each model, for response headers and /v1/models. */
   describeRoute: (modelId: string) => { provider: string; channel: string };
+  /** Asynchronous tasks, idempotency keys and the webhooks of tasks (src/tasks, src/idempotency, src/webhooks). */
+  tasks: TaskService;
+  idempotency: IdempotencyService;
+  webhooks: { describe(taskId: string): Promise<WebhookView | undefined> };
   settings: {
     publicUrl: string | undefined;
+    /** Callback URLs on private addresses are accepted only when this is set. */
+    allowPrivateNetworks?: boolean;
     bodyLimitBytes: number;
+    /** Between SSE heartbeat comments on image streams; 15 s when absent. */
+    streamHeartbeatMs?: number;
     maxImageBytes: number;
   };
 }

@@ -40,7 +40,7 @@ export function toGatewayError(error: unknown): GatewayError {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...error.headers };
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterSeconds)));
   // Errors the OpenAI SDK should not retry on its own (it retries 409/429/5xx by default).
   if (!error.retryable) headers['x-should-retry'] = 'false';

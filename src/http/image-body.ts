@@ -30,13 +30,40 @@ function convertField(name: string, value: string): unknown {
 
 const imageFieldNames = new Set(['image', 'image[]', 'images', 'images[]']);
 
-export async function readMultipartBody(request: FastifyRequest, maxFileBytes: number): Promise<ParsedImageBody> {
+/**
+ * Reads a multipart body. `maxTotalBytes` (the server's body limit) bounds the whole upload, as
+ * the JSON body limit bounds a JSON request: the multipart parser does not apply that limit itself.
+ */
+export async function readMultipartBody(request: FastifyRequest, maxFileBytes: number, maxTotalBytes = Infinity): Promise<ParsedImageBody> {
+  try {
+    return await readMultipartParts(request, maxFileBytes, maxTotalBytes);
+  } catch (error) {
+    if (error instanceof GatewayError || isFrameworkError(error)) throw error;
+    // The parser throws plain Errors for a broken body (no boundary, truncated part): the client's fault.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new GatewayError('invalid_value', `The multipart/form-data body could not be read: ${reason}.`, { cause: error });
+  }
+}
+
+/** Errors with a Fastify code (file too large, too many parts) have their own status in toGatewayError. */
+function isFrameworkError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('FST_');
+}
+
+async function readMultipartParts(request: FastifyRequest, maxFileBytes: number, maxTotalBytes: number): Promise<ParsedImageBody> {
   const fields: RawImageRequest = {};
   const images: RawImageInput[] = [];
   let mask: RawImageInput | undefined;
-  for await (const part of request.parts({ limits: { fileSize: maxFileBytes, files: 20, fields: 64 } })) {
+  let totalBytes = 0;
+  const fileSize = Math.min(maxFileBytes, maxTotalBytes);
+  for await (const part of request.parts({ limits: { fileSize, files: 20, fields: 64 } })) {
     if (part.type === 'file') {
       const data = await part.toBuffer();
+      totalBytes += data.length;
+      if (totalBytes > maxTotalBytes) {
+        throw new GatewayError('request_too_large', `The request body is too large: the files add up to more than ${maxTotalBytes} bytes.`);
+      }
       const input: RawImageInput = { data, filename: part.filename, field: part.fieldname };
       if (imageFieldNames.has(part.fieldname)) images.push(input);
       else if (part.fieldname === 'mask') mask = input;

@@ -20,6 +20,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     imagegate: RequestContext;
   }
+  interface FastifyContextConfig {
+    /**
+     * The request-log name of a route, known before authentication and body parsing, so requests
+     * those reject (401, 400 bad JSON, 413, 415) are logged too.
+     */
+    endpoint?: string;
+  }
 }
 
 export function registerRequestContext(app: FastifyInstance): void {
@@ -28,7 +35,7 @@ export function registerRequestContext(app: FastifyInstance): void {
     request.imagegate = {
       startedAt: performance.now(),
       key: undefined,
-      endpoint: undefined,
+      endpoint: request.routeOptions.config.endpoint,
       model: null,
       provider: null,
       channel: null,

@@ -33,6 +33,20 @@ export function sniffFormat(data: Buffer): SniffedFormat | undefined {
   return undefined;
 }
 
+/**
+ * Decodes base64 text held as ASCII bytes (e.g. a slice of an upstream's JSON body). Node decodes
+ * base64 only from strings, so the text is copied into one first; padding and whitespace are tolerated.
+ */
+export function decodeBase64Text(text: Buffer): Buffer {
+  return Buffer.from(text.toString('latin1'), 'base64');
+}
+
+/** The format of an image given as base64 text, from its first bytes alone: the rest is never decoded. */
+export function sniffBase64Format(text: Buffer): SniffedFormat | undefined {
+  // 16 base64 characters are 12 bytes, enough for every signature sniffFormat knows.
+  return sniffFormat(decodeBase64Text(text.subarray(0, 16)));
+}
+
 /** Reads the header of an image; undefined when the bytes are not a decodable png/jpeg/webp/gif. */
 export async function inspectImage(data: Buffer): Promise<ImageInfo | undefined> {
   const format = sniffFormat(data);
@@ -57,13 +71,18 @@ export interface EncodeOptions {
 /** Quality for sharp from OpenAI's compression percentage. */
 export const qualityFromCompression = (compression: number): number => Math.max(1, Math.min(100, 100 - compression));
 
+/** Whether bytes in format `current` already are what `options` asks for, so they can be relayed as they are. */
+export function isAlreadyEncoded(current: SniffedFormat, options: EncodeOptions): boolean {
+  const needsOpaque = options.opaque === true && current !== 'jpeg';
+  return current === options.format && options.compression === undefined && !needsOpaque;
+}
+
 /**
  * Encodes to the requested format. Bytes that already are in that format and need no change are
  * returned as they are: re-encoding a large image costs far more than relaying it.
  */
 export async function encodeImage(data: Buffer, current: SniffedFormat, options: EncodeOptions): Promise<Buffer> {
-  const needsOpaque = options.opaque === true && current !== 'jpeg';
-  if (current === options.format && options.compression === undefined && !needsOpaque) return data;
+  if (isAlreadyEncoded(current, options)) return data;
   let pipeline = sharp(data);
   if (options.opaque || options.format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' });
   const quality = options.compression === undefined ? undefined : qualityFromCompression(options.compression);

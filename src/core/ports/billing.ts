@@ -2,7 +2,7 @@
 // delivered, release in full on failure. Every call is keyed by a reservation id (the request or
 // task id) and idempotent, so a retried settle after a crash never charges twice.
 
-import type { ImageUsage } from './image-model.js';
+import type { ImageUsage, PixelSize } from './image-model.js';
 
 export interface ReservationRequest {
   /** The request id (sync) or task id (async); one reservation per id. */
@@ -16,6 +16,8 @@ export interface ReservationRequest {
   /** Prompt length, for per-token estimates. */
   promptCharacters: number;
   inputImages: number;
+  /** Sizes of the edit inputs and mask, for per-token estimates; absent = one tile each. */
+  inputImageSizes?: PixelSize[];
 }
 
 export interface Settlement {

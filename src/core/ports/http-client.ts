@@ -12,6 +12,11 @@ export interface HttpRequestOptions {
   maxBytes?: number;
   /** Whole-request time limit. */
   timeoutMs?: number;
+  /**
+   * Called with each body chunk as it arrives, after the status is known, for bodies read as they
+   * stream (an upstream's Server-Sent Events). The whole body is still returned at the end.
+   */
+  onBodyChunk?: (chunk: Buffer, head: { status: number; headers: Record<string, string> }) => void;
 }
 
 export interface HttpResponse {

@@ -59,17 +59,43 @@ export interface ImageCallOptions {
   onUpstreamJob?: (job: UpstreamJobRef) => void | Promise<void>;
   /** Progress 0-100 reported by providers that know it. */
   onProgress?: (percent: number) => void;
+  /**
+   * Progressive previews wanted before each final image (OpenAI's `partial_images`, 0-3); 0 or
+   * absent: none. Set only when someone listens (a stream), since upstreams bill each preview.
+   */
+  partialImages?: number;
+  /**
+   * Called with each preview as it is ready, by providers that render progressively (the others
+   * ignore it and deliver only finals). `index` is the image's place within this call (0..n-1),
+   * `partialImageIndex` counts that image's previews from 0; `data` is already in `outputFormat`.
+   */
+  onPartialImage?: (image: PartialImage) => void;
+}
+
+/** One progressive preview of an image still being generated. */
+export interface PartialImage {
+  index: number;
+  partialImageIndex: number;
+  data: Buffer;
 }
 
 export interface UpstreamJobRef {
   provider: string;
+  /** The channel whose account accepted the job, and which of its keys (added by the image use case), so a resume goes back to it. */
+  channel?: string;
+  channelKey?: number;
   /** Whatever the provider needs to find the job again (ids, polling URLs). JSON-serialisable. */
   data: Record<string, unknown>;
 }
 
-/** One result: bytes, or a URL the core downloads through the guarded client and re-hosts. */
+/**
+ * One result: bytes, or a URL the core downloads through the guarded client and re-hosts.
+ * Bytes that arrived as base64 text may carry it as `base64` (ASCII bytes, e.g. a slice of the
+ * upstream's body), with `data` then decoded only when first read: an image relayed as `b64_json` in
+ * the format it arrived in is never decoded and encoded again.
+ */
 export type ProviderImage =
-  | { kind: 'bytes'; data: Buffer; mediaType?: string; revisedPrompt?: string }
+  | { kind: 'bytes'; data: Buffer; base64?: Buffer; mediaType?: string; revisedPrompt?: string }
   | { kind: 'url'; url: string; revisedPrompt?: string };
 
 export interface ImageUsage {

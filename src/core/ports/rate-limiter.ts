@@ -12,6 +12,11 @@ export interface RateLimiter {
    * (with retryAfterSeconds) when over a limit; returns the x-ratelimit-* headers to send either way.
    */
   consume(key: ApiKeyRecord, images: number): Promise<RateLimitHeaders>;
+  /**
+   * Takes one of the key's concurrent-request slots, or throws `rate_limit_exceeded` when all are
+   * taken. Call the returned function once when the request ends (it is safe to call twice).
+   */
+  enter(key: ApiKeyRecord): Promise<() => void>;
 }
 
-export const unlimitedRateLimiter: RateLimiter = { consume: async () => ({}) };
+export const unlimitedRateLimiter: RateLimiter = { consume: async () => ({}), enter: async () => () => undefined };

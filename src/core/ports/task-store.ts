@@ -26,6 +26,21 @@ export interface TaskRecord {
   completedAt: number | null;
 }
 
+/** How a worker pool narrows and orders what it claims. */
+export interface ClaimOptions {
+  /** Skip tasks of these models: their channel already runs as many tasks as this worker pool allows. */
+  excludeModels?: readonly string[];
+  /**
+   * Fair between keys instead of oldest first: the key with the fewest tasks running goes first,
+   * then the one this worker pool served least recently, so one key's backlog cannot hold back
+   * every other key's work.
+   */
+  fairness?: {
+    /** Keys this pool claimed for, least recently first; a key not listed goes before all of them. */
+    recentlyServedKeys: readonly string[];
+  };
+}
+
 export interface TaskStore {
   create(task: TaskRecord): Promise<void>;
   get(id: string): Promise<TaskRecord | undefined>;
@@ -34,7 +49,7 @@ export interface TaskStore {
    * Atomically takes the oldest claimable task (queued, or in progress with an expired lease)
    * for `owner` until `leaseExpiresAt`. Returns undefined when there is none.
    */
-  claim(owner: string, now: number, leaseExpiresAt: number): Promise<TaskRecord | undefined>;
+  claim(owner: string, now: number, leaseExpiresAt: number, options?: ClaimOptions): Promise<TaskRecord | undefined>;
   /** Extends the lease; false when the lease was lost to another owner. */
   heartbeat(id: string, owner: string, leaseExpiresAt: number): Promise<boolean>;
   /** Updates fields of a task still leased by `owner`; false when the lease was lost. */

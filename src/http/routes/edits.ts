@@ -7,10 +7,10 @@ import { fetchImageReferences, readMultipartBody } from '../image-body.js';
 import { handleImageOperation } from './image-operation.js';
 
 export function registerEditsRoute(app: FastifyInstance, deps: HttpDeps): void {
-  app.post('/v1/images/edits', { preHandler: app.authenticate }, async (request, reply) => {
+  app.post('/v1/images/edits', { config: { endpoint: 'images.edits' }, preHandler: app.authenticate }, async (request, reply) => {
     request.imagegate.endpoint = 'images.edits';
     if (request.isMultipart()) {
-      const parsed = await readMultipartBody(request, deps.settings.maxImageBytes);
+      const parsed = await readMultipartBody(request, deps.settings.maxImageBytes, deps.settings.bodyLimitBytes);
       return handleImageOperation('edit', parsed, request, reply, deps);
     }
     const body = request.body;

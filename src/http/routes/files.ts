@@ -25,7 +25,16 @@ export function registerFilesRoute(app: FastifyInstance, deps: HttpDeps): void {
       'last-modified': new Date(blob.createdAt).toUTCString(),
       'x-content-type-options': 'nosniff',
     });
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+    if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send();
     return reply.type(blob.contentType).header('content-length', blob.size).send(blob.data);
+  });
+}
+
+/** If-None-Match may list several tags, weak ones (`W/"…"`) or `*` (RFC 9110 §13.1.2: weak comparison). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === etag;
   });
 }

@@ -6,7 +6,7 @@ import type { HttpDeps } from '../deps.js';
 import { handleImageOperation } from './image-operation.js';
 
 export function registerGenerationsRoute(app: FastifyInstance, deps: HttpDeps): void {
-  app.post('/v1/images/generations', { preHandler: app.authenticate }, async (request, reply) => {
+  app.post('/v1/images/generations', { config: { endpoint: 'images.generations' }, preHandler: app.authenticate }, async (request, reply) => {
     request.imagegate.endpoint = 'images.generations';
     if (request.isMultipart()) {
       throw new GatewayError('unsupported_media_type', 'Image generation takes a JSON body (Content-Type: application/json).');

@@ -4,14 +4,16 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
 import { parseImageRequest, type ImageRequest, type RawImageRequest } from '../../core/image-request.js';
 import { checkEditInputs, checkVariationInput, type RawImageInput } from '../../core/image-inputs.js';
-import { renderImagesResponse } from '../../core/images-response.js';
+import { encodeImagesResponse } from '../../core/images-response.js';
+import { assertModelAllowed } from '../../core/key-policy.js';
 import type { Operation } from '../../core/catalog/types.js';
 import type { GenerationOutcome } from '../../core/generate-images.js';
 import type { ReservationRequest, Settlement } from '../../core/ports/billing.js';
 import { formatSize } from '../../core/sizes.js';
 import type { HttpDeps } from '../deps.js';
-import { sendError, toGatewayError } from '../errors.js';
-import { openSse } from '../sse.js';
+import { sendError } from '../errors.js';
+import { beginIdempotentRequest, runWithinSyncLimit, submitImageTask, wantsAsync } from '../image-tasks.js';
+import { streamImageOperation } from './image-stream.js';
 
 export interface ImageOperationInput {
   fields: RawImageRequest;
@@ -63,10 +65,16 @@ export async function handleImageOperation(
   deps: HttpDeps,
 ): Promise<unknown> {
   const context = request.imagegate;
+  const idempotencyParts = { operation, fields: input.fields, images: input.images.map((image) => image.data), mask: input.mask?.data ?? null };
+  const replayed = await beginIdempotentRequest(request, reply, deps, idempotencyParts, publicBase(request, deps));
+  if (replayed) return replayed;
+  // Logged as sent until validation resolves it, so a rejected request still says what was asked for.
+  if (typeof input.fields.model === 'string') context.model = input.fields.model.slice(0, 200);
   const imageRequest = parseImageRequest(deps.catalog, operation, input.fields);
   context.model = imageRequest.model.id;
   context.imagesRequested = imageRequest.n;
   context.size = formatSize(imageRequest.size);
+  assertModelAllowed(context.key, imageRequest.model.id, imageRequest.requestedModel);
   await attachImages(operation, imageRequest, input);
 
   const route = deps.describeRoute(imageRequest.model.id);
@@ -76,28 +84,43 @@ export async function handleImageOperation(
   if (!key) throw new GatewayError('invalid_api_key', 'This endpoint needs an API key.');
   const rateLimitHeaders = await deps.rateLimiter.consume(key, imageRequest.n);
   reply.headers(rateLimitHeaders);
+  // The slot is held until the response is over, however it ends (sent, failed, or the client left).
+  reply.raw.once('close', await deps.rateLimiter.enter(key));
+  if (wantsAsync(request, input.fields)) {
+    const reservation = (taskId: string) => reservationFor(taskId, key.id, imageRequest);
+    return submitImageTask(imageRequest, input.fields, request, reply, deps, { base: publicBase(request, deps), reservation });
+  }
 
   const controller = abortOnDisconnect(request, reply);
   const baseHeaders = { 'x-imagegate-provider': route.provider, 'x-request-id': request.id };
   const reservationId = request.id;
   await deps.billing.reserve(reservationFor(reservationId, key.id, imageRequest));
 
-  if (imageRequest.stream) return streamImageOperation(imageRequest, request, reply, deps, controller, baseHeaders, reservationId);
-
-  let outcome;
-  try {
-    outcome = await deps.images.run(imageRequest, { signal: controller.signal });
-  } catch (error) {
-    await deps.billing.release(reservationId);
-    throw error;
+  if (imageRequest.stream) {
+    return streamImageOperation({
+      imageRequest,
+      request,
+      reply,
+      deps,
+      signal: controller.signal,
+      headers: { ...baseHeaders, ...warningHeader(imageRequest.warnings) },
+      settle: (outcome) => deps.billing.settle(reservationId, settlementOf(outcome)),
+      release: () => deps.billing.release(reservationId),
+    });
   }
+
+  const base = publicBase(request, deps);
+  // Settled or released inside; past the synchronous time limit it throws the 504 naming the task the work became.
+  const outcome = await runWithinSyncLimit(imageRequest, input.fields, request, deps, { signal: controller.signal, reservationId, base });
   context.imagesDelivered = outcome.images.length;
   context.provider = outcome.provider;
   context.channel = outcome.channel;
-  await deps.billing.settle(reservationId, settlementOf(outcome));
-  const base = publicBase(request, deps);
-  const body = renderImagesResponse(outcome, imageRequest, (blobKey) => base + deps.signer.sign(blobKey).path);
-  return reply.headers({ ...baseHeaders, 'x-imagegate-provider': outcome.provider, ...warningHeader(outcome.warnings) }).send(body);
+  // Bytes, not an object: megabytes of base64 skip JSON.stringify (see encodeImagesResponse).
+  const body = encodeImagesResponse(outcome, imageRequest, (blobKey) => base + deps.signer.sign(blobKey).path);
+  return reply
+    .headers({ ...baseHeaders, 'x-imagegate-provider': outcome.provider, ...warningHeader(outcome.warnings) })
+    .type('application/json; charset=utf-8')
+    .send(body);
 }
 
 export function reservationFor(reservationId: string, keyId: string, imageRequest: ImageRequest): ReservationRequest {
@@ -111,58 +134,12 @@ export function reservationFor(reservationId: string, keyId: string, imageReques
     quality: imageRequest.quality,
     promptCharacters: imageRequest.prompt.length,
     inputImages: imageRequest.images.length,
+    inputImageSizes: [...imageRequest.images, ...(imageRequest.mask ? [imageRequest.mask] : [])].map(({ width, height }) => ({ width, height })),
   };
 }
 
 export function settlementOf(outcome: GenerationOutcome): Settlement {
   return { imagesDelivered: outcome.images.length, usage: outcome.usage, channel: outcome.channel, provider: outcome.provider };
-}
-
-/**
- * `stream: true`: OpenAI's event stream. Providers here deliver whole images, so each image is one
- * `*.completed` event (partial images need a provider that renders them progressively).
- */
-async function streamImageOperation(
-  imageRequest: ImageRequest,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  deps: HttpDeps,
-  controller: AbortController,
-  headers: Record<string, string>,
-  reservationId: string,
-): Promise<void> {
-  const prefix = imageRequest.operation === 'edit' ? 'image_edit' : 'image_generation';
-  const sse = openSse(reply, { ...headers, ...warningHeader(imageRequest.warnings) });
-  try {
-    let outcome;
-    try {
-      outcome = await deps.images.run(imageRequest, { signal: controller.signal });
-    } catch (error) {
-      await deps.billing.release(reservationId);
-      throw error;
-    }
-    request.imagegate.imagesDelivered = outcome.images.length;
-    await deps.billing.settle(reservationId, settlementOf(outcome));
-    const rendered = renderImagesResponse(outcome, { ...imageRequest, responseFormat: 'b64_json' }, () => '');
-    for (const item of rendered.data) {
-      sse.event(`${prefix}.completed`, {
-        type: `${prefix}.completed`,
-        b64_json: item.b64_json,
-        created_at: rendered.created,
-        size: formatSize(imageRequest.size),
-        quality: imageRequest.quality ?? 'auto',
-        background: imageRequest.background === 'transparent' ? 'transparent' : 'opaque',
-        output_format: imageRequest.outputFormat,
-        ...(rendered.usage ? { usage: rendered.usage } : {}),
-      });
-    }
-  } catch (error) {
-    const gatewayError = toGatewayError(error);
-    request.imagegate.errorCode = gatewayError.code;
-    if (!controller.signal.aborted) sse.event('error', { type: 'error', error: gatewayError.toBody().error });
-  } finally {
-    sse.close();
-  }
 }
 
 export { sendError };

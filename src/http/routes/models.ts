@@ -9,13 +9,15 @@ import type { HttpDeps } from '../deps.js';
 /** Models carry no real creation date in the catalog; a fixed one keeps responses stable. */
 const catalogEpoch = 1_700_000_000;
 
-export function describeModel(model: CatalogModel, route: { provider: string; channel: string }) {
+/** `name` is the alias a client asked for, when it is not the model's own id. */
+export function describeModel(model: CatalogModel, route: { provider: string; channel: string }, name: string = model.id) {
   return {
-    id: model.id,
+    id: name,
     object: 'model' as const,
     created: catalogEpoch,
     owned_by: model.owned_by,
     imagegate: {
+      alias_of: name === model.id ? null : model.id,
       provider: route.provider,
       channel: route.channel,
       endpoints: model.operations,
@@ -36,13 +38,17 @@ export function describeModel(model: CatalogModel, route: { provider: string; ch
 export function registerModelsRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/v1/models', { preHandler: app.authenticate }, async () => ({
     object: 'list',
-    data: deps.catalog.list().map((model) => describeModel(model, deps.describeRoute(model.id))),
+    data: [
+      ...deps.catalog.list().map((model) => describeModel(model, deps.describeRoute(model.id))),
+      // Aliases are names clients may call, so they are listed too, with the capabilities of the model behind them.
+      ...deps.catalog.aliases().map((alias) => describeModel(alias.model, deps.describeRoute(alias.model.id), alias.name)),
+    ],
   }));
   app.get<{ Params: { id: string } }>('/v1/models/:id', { preHandler: app.authenticate }, async (request) => {
     const resolved = deps.catalog.get(request.params.id);
     if (!resolved) {
       throw new GatewayError('model_not_found', `The model '${request.params.id}' does not exist or you do not have access to it.`, { param: 'model' });
     }
-    return describeModel(resolved.model, deps.describeRoute(resolved.model.id));
+    return describeModel(resolved.model, deps.describeRoute(resolved.model.id), resolved.requestedName);
   });
 }

@@ -7,12 +7,12 @@ import { readMultipartBody } from '../image-body.js';
 import { handleImageOperation } from './image-operation.js';
 
 export function registerVariationsRoute(app: FastifyInstance, deps: HttpDeps): void {
-  app.post('/v1/images/variations', { preHandler: app.authenticate }, async (request, reply) => {
+  app.post('/v1/images/variations', { config: { endpoint: 'images.variations' }, preHandler: app.authenticate }, async (request, reply) => {
     request.imagegate.endpoint = 'images.variations';
     if (!request.isMultipart()) {
       throw new GatewayError('unsupported_media_type', 'Image variations take multipart/form-data with an image file part.');
     }
-    const parsed = await readMultipartBody(request, deps.settings.maxImageBytes);
+    const parsed = await readMultipartBody(request, deps.settings.maxImageBytes, deps.settings.bodyLimitBytes);
     return handleImageOperation('variation', parsed, request, reply, deps);
   });
 }

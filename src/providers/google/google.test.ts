@@ -83,8 +83,8 @@ describe('Gemini image models (generateContent)', () => {
     expect(await dimensions(image.data)).toEqual([2752, 1536]);
     expect(result.usage).toMatchObject({ outputTokens: 1120, inputTextTokens: result.usage?.inputTokens });
     expect(result.upstreamRequestId).toEqual(expect.any(String));
-    // 2048 wide is exactly the 2K tier's edge and 16:9 is offered: nothing was mapped.
-    expect(result.warnings).toEqual([]);
+    // 2048x1152 is more than 1K's area, so 2K, whose 16:9 image is 2752x1536: the client is told.
+    expect(result.warnings).toEqual([expect.objectContaining({ type: 'mapped', param: 'size', message: expect.stringContaining('2K tier at 16:9') })]);
   });
 
   it('never sends imageSize to Gemini 2.5, and says when the asked size cannot be met', async () => {

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ImageModelFactory, ProviderImage, ProviderWarning } from '../../core/ports/image-model.js';
 import { GatewayError } from '../../core/errors.js';
 import { maxEditImages, renderEdit, renderVariation } from './edit.js';
+import { renderPreview } from './partials.js';
 import { describePalette, renderScene } from './render.js';
 
 export interface OfflineProviderOptions {
@@ -13,6 +14,8 @@ export interface OfflineProviderOptions {
 }
 
 export const offlineMaxImagesPerCall = 10;
+/** OpenAI's limit for `partial_images`. */
+const maxPartialImages = 3;
 
 const mediaTypes = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' } as const;
 
@@ -65,6 +68,16 @@ function revisedPromptFor(options: ImageCallOptions): string | undefined {
   return `A layered landscape illustration in ${describePalette(options.prompt)} tones, inspired by: ${options.prompt}`;
 }
 
+/** Previews to render: OpenAI's `partial_images` (0-3), and none when nobody listens for them. */
+function previewsWanted(options: ImageCallOptions): number {
+  if (options.onPartialImage === undefined) return 0;
+  const wanted = options.partialImages ?? 0;
+  if (!Number.isInteger(wanted) || wanted < 0 || wanted > maxPartialImages) {
+    throw new GatewayError('invalid_value', `Invalid value for 'partial_images': ${wanted}. It must be between 0 and ${maxPartialImages}.`, { param: 'partial_images' });
+  }
+  return wanted;
+}
+
 function checkCount(options: ImageCallOptions): void {
   if (!Number.isInteger(options.n) || options.n < 1 || options.n > offlineMaxImagesPerCall) {
     throw new GatewayError('invalid_value', `Invalid value for 'n': ${options.n}. The offline engine renders 1 to ${offlineMaxImagesPerCall} images per call.`, { param: 'n' });
@@ -75,25 +88,48 @@ export function createOfflineProvider(providerOptions: OfflineProviderOptions = 
   const latencyMs = providerOptions.latencyMs ?? 0;
   if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new RangeError(`offline provider: latencyMs must be a non-negative number, got ${latencyMs}`);
 
-  /** The shared shape of every operation: abort checks, latency, n renders in parallel, progress. */
+  /**
+   * The shared shape of every operation: abort checks, latency, n renders in parallel, progress,
+   * and the previews a stream asked for, each derived from the finished picture.
+   */
   async function run(options: ImageCallOptions, render: (seed: number) => Promise<Buffer>, warnings: ProviderWarning[], revisedPrompt?: string): Promise<ImageCallResult> {
     const { abortSignal } = options;
     abortSignal.throwIfAborted();
     checkCount(options);
-    if (latencyMs > 0) await sleep(latencyMs, abortSignal);
+    const previews = previewsWanted(options);
+    // The latency is spread over the previews, so they arrive one after another as an upstream's do.
+    const pause = latencyMs / (previews + 1);
+    if (previews === 0 && latencyMs > 0) await sleep(latencyMs, abortSignal);
     const firstSeed = options.seed ?? 0;
-    const mediaType = mediaTypes[options.outputFormat];
     let finished = 0;
-    const images = await Promise.all(
-      Array.from({ length: options.n }, async (_, index): Promise<ProviderImage> => {
+    const finals = await Promise.all(
+      Array.from({ length: options.n }, async (_, index): Promise<Buffer> => {
         const data = await render(firstSeed + index);
-        finished += 1;
-        options.onProgress?.(Math.round((finished / options.n) * 100));
-        return revisedPrompt === undefined ? { kind: 'bytes', data, mediaType } : { kind: 'bytes', data, mediaType, revisedPrompt };
+        if (previews === 0) {
+          finished += 1;
+          options.onProgress?.(Math.round((finished / options.n) * 100));
+        }
+        return data;
       }),
     );
+    for (let step = 0; step < previews; step += 1) {
+      if (pause > 0) await sleep(pause, abortSignal);
+      abortSignal.throwIfAborted();
+      const rendered = await Promise.all(
+        finals.map((final) => renderPreview({ final, step, steps: previews, format: options.outputFormat, compression: options.outputCompression })),
+      );
+      abortSignal.throwIfAborted();
+      rendered.forEach((data, index) => options.onPartialImage?.({ index, partialImageIndex: step, data }));
+      options.onProgress?.(Math.round(((step + 1) / (previews + 1)) * 100));
+    }
+    if (previews > 0) {
+      if (pause > 0) await sleep(pause, abortSignal);
+      options.onProgress?.(100);
+    }
     // Rendering cannot be interrupted midway; a caller that left meanwhile still gets its abort.
     abortSignal.throwIfAborted();
+    const mediaType = mediaTypes[options.outputFormat];
+    const images = finals.map((data): ProviderImage => (revisedPrompt === undefined ? { kind: 'bytes', data, mediaType } : { kind: 'bytes', data, mediaType, revisedPrompt }));
     return { images, warnings };
   }
 

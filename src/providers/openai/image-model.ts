@@ -4,9 +4,11 @@
 import type { ImageCallOptions, ImageCallResult, ImageModel, ImageOperation } from '../../core/ports/image-model.js';
 import type { HttpClient, HttpRequestOptions } from '../shared/types.js';
 import { errorFromTransportFailure } from '../shared/upstream-errors.js';
+import { createImageStreamReader, type ImageStreamReader } from './stream.js';
 import {
   buildImageFields,
   errorFromImagesResponse,
+  isGptImageModel,
   modelCapabilities,
   modelFamily,
   parseImagesResponse,
@@ -38,18 +40,32 @@ export interface OpenAIStyleModelConfig {
   /** Scrubbed from anything shown: the API key. */
   secrets: string[];
   timeoutMs: number;
+  /**
+   * The upstream speaks OpenAI's image event stream: when a caller wants partial images from a
+   * gpt-image model, ask for `stream: true` + `partial_images` and relay previews as they arrive.
+   */
+  streamsPartialImages?: boolean;
 }
 
 export function createOpenAIStyleImageModel(config: OpenAIStyleModelConfig): ImageModel {
   async function call(operation: ImageOperation, options: ImageCallOptions): Promise<ImageCallResult> {
     const { fields, warnings } = buildImageFields(options, operation, { includeModel: config.includeModelInBody });
+    const streamReader = wantsUpstreamStream(options, operation) ? startStream(fields, options) : undefined;
     const request: HttpRequestOptions = {
       method: 'POST',
-      headers: { accept: 'application/json', ...config.headers },
+      headers: { accept: streamReader ? 'text/event-stream' : 'application/json', ...config.headers },
       signal: options.abortSignal,
       timeoutMs: config.timeoutMs,
       maxBytes: maxResponseBytes,
     };
+    let streamed = false;
+    if (streamReader) {
+      request.onBodyChunk = (chunk, head) => {
+        if (head.status < 200 || head.status >= 300 || !isEventStream(head.headers)) return;
+        streamed = true;
+        streamReader.push(chunk, head.headers);
+      };
+    }
     if (operation === 'generate') request.json = fields;
     else request.body = toMultipartBody(fields, options.images, operation === 'edit' ? options.mask : undefined);
 
@@ -70,7 +86,15 @@ export function createOpenAIStyleImageModel(config: OpenAIStyleModelConfig): Ima
         classifyModeration: config.classifyModeration,
       });
     }
-    const parsed = parseImagesResponse(config.provider, response, options.n);
+    let parsed;
+    if (streamReader && isEventStream(response.headers)) {
+      // A client that cannot hand over chunks still gets the whole stream read, only later.
+      if (!streamed) streamReader.push(response.body, response.headers);
+      parsed = streamReader.finish();
+    } else {
+      // Also the answer of a compatible server that ignored `stream`: an ordinary ImagesResponse.
+      parsed = parseImagesResponse(config.provider, response, options.n);
+    }
     const upstreamRequestId = response.headers[config.requestIdHeader];
     return {
       images: parsed.images,
@@ -78,6 +102,29 @@ export function createOpenAIStyleImageModel(config: OpenAIStyleModelConfig): Ima
       ...(parsed.usage === undefined ? {} : { usage: parsed.usage }),
       ...(upstreamRequestId === undefined ? {} : { upstreamRequestId }),
     };
+  }
+
+  function wantsUpstreamStream(options: ImageCallOptions, operation: ImageOperation): boolean {
+    return (
+      config.streamsPartialImages === true &&
+      operation !== 'variation' &&
+      options.onPartialImage !== undefined &&
+      (options.partialImages ?? 0) > 0 &&
+      isGptImageModel(options.model)
+    );
+  }
+
+  function startStream(fields: Record<string, unknown>, options: ImageCallOptions): ImageStreamReader {
+    fields['stream'] = true;
+    fields['partial_images'] = options.partialImages;
+    return createImageStreamReader({
+      provider: config.provider,
+      model: config.modelId,
+      requested: options.n,
+      onPartialImage: (image) => options.onPartialImage?.(image),
+      classifyModeration: config.classifyModeration,
+      secrets: config.secrets,
+    });
   }
 
   const supports = (operation: ImageOperation) => config.operations.includes(operation);
@@ -107,4 +154,8 @@ export function configuredMaxImagesPerCall(channel: string, options: Record<stri
     throw new TypeError(`channel ${channel}: options.max_images_per_call must be a positive integer`);
   }
   return family === 'compatible' ? value : Math.min(value, maxImagesPerCall);
+}
+
+function isEventStream(headers: Record<string, string>): boolean {
+  return (headers['content-type'] ?? '').toLowerCase().startsWith('text/event-stream');
 }

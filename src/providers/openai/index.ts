@@ -42,6 +42,7 @@ export function createOpenAIProvider(settings: ProviderSettings): ImageModelFact
       requestIdHeader: 'x-request-id',
       secrets: [settings.apiKey],
       timeoutMs: settings.timeoutMs ?? defaultImagesTimeoutMs,
+      streamsPartialImages: true,
     });
   };
 }

@@ -10,6 +10,7 @@ import type {
   ProviderImage,
   ProviderWarning,
 } from '../../core/ports/image-model.js';
+import { imageFromBase64Text, parseJsonLifting, type LiftedJson } from '../shared/json-base64.js';
 import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
 import type { HttpResponse } from '../shared/types.js';
 import { errorFromUpstreamResponse, invalidUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
@@ -242,8 +243,11 @@ export interface ParsedImages {
 /** Reads an `ImagesResponse`: `data[].b64_json` → bytes, `data[].url` → URL, `revised_prompt` and `usage` kept. */
 export function parseImagesResponse(provider: string, response: HttpResponse, requested: number): ParsedImages {
   let body: unknown;
+  let lifted: LiftedJson | undefined;
   try {
-    body = JSON.parse(response.body.toString('utf8'));
+    // The base64 stays in the body as it came (see json-base64.ts); only the rest becomes objects.
+    lifted = parseJsonLifting(response.body, 'b64_json');
+    body = lifted ? lifted.value : JSON.parse(response.body.toString('utf8'));
   } catch {
     throw invalidUpstreamResponse(provider, 'the body is not JSON');
   }
@@ -254,6 +258,14 @@ export function parseImagesResponse(provider: string, response: HttpResponse, re
     if (!isRecord(item)) throw invalidUpstreamResponse(provider, `data[${index}] is not an object`);
     const revisedPrompt = typeof item['revised_prompt'] === 'string' ? { revisedPrompt: item['revised_prompt'] } : {};
     const b64 = item['b64_json'];
+    const b64Text = lifted?.liftedText(b64);
+    if (b64Text !== undefined && b64Text.length > 0) {
+      // Sniffed from the first bytes alone; the rest is decoded only if the core needs the bytes.
+      const head = Buffer.from(b64Text.toString('latin1', 0, 16), 'base64');
+      if (head.length === 0) throw invalidUpstreamResponse(provider, `data[${index}].b64_json is not base64`);
+      const mediaType = sniffMediaType(head) ?? declaredFormat;
+      return imageFromBase64Text(b64Text, { ...(mediaType === undefined ? {} : { mediaType }), ...revisedPrompt });
+    }
     if (typeof b64 === 'string' && b64.length > 0) {
       const data = Buffer.from(b64, 'base64');
       if (data.length === 0) throw invalidUpstreamResponse(provider, `data[${index}].b64_json is not base64`);
@@ -275,7 +287,7 @@ export function parseImagesResponse(provider: string, response: HttpResponse, re
 }
 
 /** Usage is informational: a shape we do not recognise is left out rather than failing a paid call. */
-function readUsage(value: unknown): ImageUsage | undefined {
+export function readUsage(value: unknown): ImageUsage | undefined {
   if (!isRecord(value)) return undefined;
   const inputTokens = value['input_tokens'];
   const outputTokens = value['output_tokens'];

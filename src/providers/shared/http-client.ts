@@ -14,6 +14,8 @@ export interface HttpClientConfig {
    * on private addresses. An entry is a hostname (any port) or `host:port`; IPv6 hosts in brackets.
    */
   allowHosts?: string[];
+  /** Consulted after allowHosts: hosts that become trusted at run time (channels an operator adds). */
+  isTrustedHost?: (url: URL) => boolean;
   /** Response bodies larger than this fail with reason `too_large`. Default 50 MiB. */
   maxBytes?: number;
   /** Whole-request time limit, redirects and body included. Default 60 s. */
@@ -102,7 +104,10 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
   const openAgent = new Agent();
 
   const isTrustedHost = (url: URL): boolean =>
-    allowPrivateNetworks || allowHosts.has(url.hostname.toLowerCase()) || allowHosts.has(url.host.toLowerCase());
+    allowPrivateNetworks ||
+    allowHosts.has(url.hostname.toLowerCase()) ||
+    allowHosts.has(url.host.toLowerCase()) ||
+    (config.isTrustedHost?.(url) ?? false);
 
   async function request(urlText: string, options: HttpRequestOptions = {}): Promise<HttpResponse> {
     const maxBytes = options.maxBytes ?? maxBytesDefault;
@@ -161,6 +166,7 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
         }
         const chunks: Buffer[] = [];
         let received = 0;
+        const head = { status: response.statusCode, headers: flattenHeaders(response.headers) };
         for await (const chunk of response.body as AsyncIterable<Buffer>) {
           received += chunk.length;
           if (received > maxBytes) {
@@ -168,8 +174,9 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
             throw tooLarge(url, maxBytes);
           }
           chunks.push(chunk);
+          options.onBodyChunk?.(chunk, head);
         }
-        return { status: response.statusCode, headers: flattenHeaders(response.headers), body: Buffer.concat(chunks), url: url.toString() };
+        return { ...head, body: Buffer.concat(chunks), url: url.toString() };
       }
     } catch (error) {
       throw classifyFailure(error, url, callerSignal, timeoutSignal);

@@ -83,7 +83,9 @@ const table: Row[] = [
   ['imagen 2:3 → 3:4', imagen, request(1024, 1536), { kind: 'aspect_ratio', aspectRatio: '3:4' }, true],
   // Gemini: ratio plus tier.
   ['gemini 1024 square is 1K', gemini, request(1024, 1024), { kind: 'tier', tier: '1K', aspectRatio: '1:1' }, false],
-  ['gemini 2048x1152 is 2K 16:9', gemini, request(2048, 1152), { kind: 'tier', tier: '2K', aspectRatio: '16:9' }, false],
+  ['gemini 2048x1152 needs 2K 16:9', gemini, request(2048, 1152), { kind: 'tier', tier: '2K', aspectRatio: '16:9' }, true],
+  ["gemini's own 1K 16:9 (1376x768) is 1K", gemini, request(1376, 768, '16:9'), { kind: 'tier', tier: '1K', aspectRatio: '16:9' }, false],
+  ["gemini's own 2K 21:9 (3168x1344) is 2K", gemini, request(3168, 1344, '21:9'), { kind: 'tier', tier: '2K', aspectRatio: '21:9' }, false],
   ['gemini 1536x1024 needs 2K', gemini, request(1536, 1024), { kind: 'tier', tier: '2K', aspectRatio: '3:2' }, true],
   ['gemini 1792x1024 → 2K 16:9', gemini, request(1792, 1024), { kind: 'tier', tier: '2K', aspectRatio: '16:9' }, true],
   ['gemini 4096 square is 4K', gemini, request(4096, 4096), { kind: 'tier', tier: '4K', aspectRatio: '1:1' }, false],

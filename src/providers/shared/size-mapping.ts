@@ -11,7 +11,11 @@ export type SizeSpec =
   | { kind: 'aspect_ratio'; ratios: readonly string[] }
   /** Named presets, each a fixed size (fal's `square_hd` …). */
   | { kind: 'preset'; presets: Readonly<Record<string, PixelSize>> }
-  /** A resolution tier (`1K`, `2K` …, ordered small to large, named by their longest edge) plus an aspect ratio. */
+  /**
+   * A resolution tier (`1K`, `2K` …, ordered small to large) plus an aspect ratio. A tier is named by
+   * the edge of its square image; at other ratios it keeps about the same pixel count (Gemini's 1K
+   * at 16:9 is 1376x768), so tiers are compared by area, not by edge.
+   */
   | { kind: 'tier'; tiers: readonly { name: string; maxEdge: number }[]; ratios: readonly string[] }
   /** A fixed list of `WxH` sizes (DALL·E); mapped to `pixels`. Entries that are not `WxH` (e.g. `auto`) are ignored. */
   | { kind: 'enumerated'; sizes: readonly string[] };
@@ -95,12 +99,13 @@ export function mapSize(input: SizeMappingInput, spec: SizeSpec): { value: Mappe
     }
     case 'tier': {
       const { ratio, exact } = chooseRatio(input.aspectRatio, spec.ratios);
-      const longestEdge = Math.max(input.size.width, input.size.height);
-      // The smallest tier that still reaches the asked size; the largest when none does.
-      const tier = spec.tiers.find((candidate) => candidate.maxEdge >= longestEdge) ?? spec.tiers.at(-1);
+      const askedPixels = input.size.width * input.size.height;
+      // The smallest tier that still reaches the asked pixels (within the slack); the largest when none does.
+      const tier = spec.tiers.find((candidate) => candidate.maxEdge ** 2 * tierAreaSlack >= askedPixels) ?? spec.tiers.at(-1);
       if (tier === undefined) throw new Error('a tier SizeSpec needs at least one tier');
       const warnings: ProviderWarning[] = [];
-      if (!exact || tier.maxEdge !== longestEdge) {
+      const sameArea = Math.abs(Math.log(askedPixels / tier.maxEdge ** 2)) <= Math.log(tierAreaSlack);
+      if (!exact || !sameArea) {
         warnings.push(mapped(`size ${asked} (${input.aspectRatio}) is not available for this model; using the ${tier.name} tier at ${ratio}.`));
       }
       return { value: { kind: 'tier', tier: tier.name, aspectRatio: ratio }, warnings };
@@ -119,6 +124,12 @@ export function mapSize(input: SizeMappingInput, spec: SizeSpec): { value: Mappe
     }
   }
 }
+
+/**
+ * How far a size may be from a tier's square area and still count as that tier: the tiers' own
+ * sizes at other ratios differ by a few percent (1376x768 is 0.8% over 1 MP, 1584x672 1.5%).
+ */
+const tierAreaSlack = 1.1;
 
 function mapped(message: string): ProviderWarning {
   return { type: 'mapped', param: 'size', message };

@@ -1,11 +1,22 @@
 // The Kysely table interfaces of the SQLite database: column names as stored (snake_case), times as ms since epoch.
 
+import type { Generated } from 'kysely';
+
 /** Tables the migrations in ./migrations create; later migrations add their tables here. */
 export interface DatabaseSchema {
   schema_migrations: SchemaMigrationsTable;
   api_keys: ApiKeysTable;
   request_logs: RequestLogsTable;
   tasks: TasksTable;
+  idempotency_keys: IdempotencyKeysTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  channels: ChannelsTable;
+  billing_prices: BillingPricesTable;
+  billing_price_groups: BillingPriceGroupsTable;
+  billing_reservations: BillingReservationsTable;
+  billing_usage: BillingUsageTable;
+  billing_ledger: BillingLedgerTable;
 }
 
 export interface SchemaMigrationsTable {
@@ -24,6 +35,17 @@ export interface ApiKeysTable {
   created_at: number;
   expires_at: number | null;
   source: string;
+  /** 004_billing: credits left; null = unlimited. */
+  balance: number | null;
+  /** 004_billing: JSON text string[]; null = every model. */
+  allowed_models: string | null;
+  /** 004_billing: JSON text string[] of addresses/CIDRs; null = any address. */
+  ip_allowlist: string | null;
+  requests_per_minute: number | null;
+  images_per_minute: number | null;
+  concurrent_requests: number | null;
+  price_group: Generated<string>;
+  revoked_at: number | null;
 }
 
 export interface RequestLogsTable {
@@ -63,4 +85,142 @@ export interface TasksTable {
   created_at: number;
   started_at: number | null;
   completed_at: number | null;
+}
+
+/** 003_channels: upstream channels, seeded from the config file or managed at run time. */
+export interface ChannelsTable {
+  name: string;
+  provider: string;
+  base_url: string | null;
+  /** JSON text: string[]. */
+  api_keys: string;
+  /** JSON text: string[]. */
+  models: string;
+  /** JSON text: Record<string, string>. */
+  model_map: string;
+  priority: number;
+  weight: number;
+  enabled: number;
+  disabled_reason: string | null;
+  max_concurrency: number | null;
+  max_queue: number | null;
+  timeout_ms: number | null;
+  poll_interval_ms: number | null;
+  /** JSON text: Record<string, unknown>. */
+  options: string;
+  source: string;
+  config_hash: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 004_billing: operators' price changes over catalog/prices.yaml (JSON text in the file's shape). */
+export interface BillingPricesTable {
+  model: string;
+  spec: string;
+  updated_at: number;
+}
+
+export interface BillingPriceGroupsTable {
+  name: string;
+  spec: string;
+  updated_at: number;
+}
+
+/** 004_billing: one per request or task that reserved credits. */
+export interface BillingReservationsTable {
+  id: string;
+  key_id: string;
+  model: string;
+  operation: string;
+  images_requested: number;
+  size: string;
+  quality: string | null;
+  price_group: string;
+  /** JSON text: the price quoted at reserve time. */
+  pricing: string;
+  /** JSON text: the facts the estimate used. */
+  facts: string;
+  estimated: number;
+  debited: number;
+  status: 'held' | 'settled' | 'released';
+  created_at: number;
+  closed_at: number | null;
+}
+
+/** 004_billing: one per settled charge. */
+export interface BillingUsageTable {
+  reservation_id: string;
+  key_id: string;
+  model: string;
+  operation: string;
+  provider: string | null;
+  channel: string | null;
+  images_requested: number;
+  images_delivered: number;
+  size: string;
+  quality: string | null;
+  price_group: string;
+  unit: string;
+  unit_price: number;
+  input_text_tokens: number | null;
+  input_image_tokens: number | null;
+  output_tokens: number | null;
+  amount: number;
+  metered: number;
+  /** JSON text: the arithmetic behind `amount`. */
+  detail: string;
+  created_at: number;
+}
+
+/** 004_billing: credits added to (or written off) a balance other than by charges. */
+export interface BillingLedgerTable {
+  id: Generated<number>;
+  key_id: string;
+  kind: 'initial' | 'topup' | 'writeoff';
+  amount: number;
+  note: string | null;
+  created_at: number;
+}
+
+/** 002_idempotency.sql: one row per (API key, Idempotency-Key). */
+export interface IdempotencyKeysTable {
+  key_id: string;
+  idempotency_key: string;
+  request_hash: string;
+  /** 'running' or 'done'. */
+  state: string;
+  owner: string | null;
+  locked_until: number | null;
+  /** JSON text of the stored response, null while running. */
+  response: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+/** 002_idempotency.sql: the webhook of one task. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  task_id: string;
+  url: string;
+  secret: string | null;
+  public_base: string;
+  /** 'waiting', 'pending', 'delivered' or 'failed'. */
+  state: string;
+  attempts: number;
+  next_attempt_at: number | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  completed_at: number | null;
+}
+
+/** 002_idempotency.sql: one row per delivery attempt. */
+export interface WebhookAttemptsTable {
+  delivery_id: string;
+  attempt: number;
+  attempted_at: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
 }

@@ -1,7 +1,7 @@
 // Asynchronous image tasks in SQLite, claimed by workers (in one or several processes) under a lease.
 
-import type { ExpressionBuilder, Kysely, Selectable, Updateable } from 'kysely';
-import type { TaskRecord, TaskStatus, TaskStore } from '../../core/ports/task-store.js';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Updateable } from 'kysely';
+import type { ClaimOptions, TaskRecord, TaskStatus, TaskStore } from '../../core/ports/task-store.js';
 import type { DatabaseSchema, TasksTable } from './schema.js';
 
 type TaskPatch = Parameters<TaskStore['update']>[2];
@@ -53,7 +53,8 @@ export class SqliteTaskStore implements TaskStore {
    * One UPDATE … RETURNING statement: SQLite takes the write lock before the statement reads, so two
    * connections (or processes) sharing the file can never both pick the same row.
    */
-  async claim(owner: string, now: number, leaseExpiresAt: number): Promise<TaskRecord | undefined> {
+  async claim(owner: string, now: number, leaseExpiresAt: number, options: ClaimOptions = {}): Promise<TaskRecord | undefined> {
+    const excluded = options.excludeModels ?? [];
     const claimable = (expression: ExpressionBuilder<DatabaseSchema, 'tasks'>) =>
       expression.or([
         expression('status', '=', 'queued'),
@@ -72,9 +73,22 @@ export class SqliteTaskStore implements TaskStore {
         attempts: expression('attempts', '+', 1),
         started_at: expression.fn.coalesce('started_at', expression.val(now)),
       }))
-      .where('id', '=', (expression) =>
-        expression.selectFrom('tasks').select('id').where(claimable).orderBy('created_at').orderBy('id').limit(1),
-      )
+      .where('id', '=', (expression) => {
+        let candidates = expression.selectFrom('tasks').select('id').where(claimable);
+        if (excluded.length > 0) candidates = candidates.where('model', 'not in', excluded);
+        if (options.fairness) {
+          // `tasks` here is the candidate row of this subquery (the nearest scope of that name).
+          candidates = candidates.orderBy(
+            sql`(SELECT COUNT(*) FROM tasks AS running WHERE running.key_id = tasks.key_id AND running.status = 'in_progress' AND running.lease_expires_at > ${now})`,
+          );
+          const served = options.fairness.recentlyServedKeys;
+          if (served.length > 0) {
+            const ranks = served.map((keyId, index) => sql`WHEN ${keyId} THEN ${index + 1}`);
+            candidates = candidates.orderBy(sql`CASE tasks.key_id ${sql.join(ranks, sql` `)} ELSE 0 END`);
+          }
+        }
+        return candidates.orderBy('created_at').orderBy('id').limit(1);
+      })
       // Repeated on the outer row so a backend without SQLite's single-writer lock still cannot double-claim.
       .where(claimable)
       .returningAll()

@@ -21,6 +21,12 @@ function makeKey(suffix: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyR
     createdAt: baseTime,
     expiresAt: null,
     source: 'admin',
+    balance: null,
+    allowedModels: null,
+    ipAllowlist: null,
+    rateLimits: { requestsPerMinute: null, imagesPerMinute: null, concurrentRequests: null },
+    priceGroup: 'default',
+    revokedAt: null,
     ...overrides,
   };
 }
@@ -80,6 +86,56 @@ export function describeKeyStoreConformance(name: string, create: () => Promise<
       expect(await store.setEnabled(key.id, true)).toBe(true);
       expect((await store.findByHash(key.hash))?.enabled).toBe(true);
       expect(await store.setEnabled('key_missing', false)).toBe(false);
+    });
+
+    it('keeps quota, limits, allowlists and price group intact', async () => {
+      const key = makeKey('metered', {
+        balance: 592_000,
+        allowedModels: ['dall-e-2', 'gpt-image-1'],
+        ipAllowlist: ['127.0.0.1', '10.0.0.0/8'],
+        rateLimits: { requestsPerMinute: 60, imagesPerMinute: 120, concurrentRequests: 4 },
+        priceGroup: 'partners',
+      });
+      await store.insert(key);
+      expect(await store.findByHash(key.hash)).toStrictEqual(key);
+      expect(await store.findById(key.id)).toStrictEqual(key);
+      expect(await store.findById('key_missing')).toBeUndefined();
+    });
+
+    it('updates only the fields given, and answers undefined for an unknown id', async () => {
+      const key = makeKey('alpha', { allowedModels: ['dall-e-2'] });
+      await store.insert(key);
+      const updated = await store.update(key.id, {
+        name: 'Renamed',
+        expiresAt: baseTime + 1000,
+        ipAllowlist: ['::1'],
+        rateLimits: { requestsPerMinute: 5, imagesPerMinute: null, concurrentRequests: 1 },
+        priceGroup: 'vip',
+      });
+      expect(updated).toStrictEqual({
+        ...key,
+        name: 'Renamed',
+        expiresAt: baseTime + 1000,
+        ipAllowlist: ['::1'],
+        rateLimits: { requestsPerMinute: 5, imagesPerMinute: null, concurrentRequests: 1 },
+        priceGroup: 'vip',
+      });
+      expect((await store.update(key.id, { allowedModels: null }))?.allowedModels).toBeNull();
+      expect(await store.update('key_missing', { name: 'x' })).toBeUndefined();
+    });
+
+    it('revokes for good: a later update cannot enable the key again', async () => {
+      const key = makeKey('alpha');
+      await store.insert(key);
+      expect(await store.revoke(key.id, baseTime + 5)).toBe(true);
+      expect(await store.revoke('key_missing', baseTime + 5)).toBe(false);
+      const revoked = await store.findById(key.id);
+      expect([revoked?.enabled, revoked?.revokedAt]).toStrictEqual([false, baseTime + 5]);
+      const afterUpdate = await store.update(key.id, { enabled: true, name: 'still revoked' });
+      expect([afterUpdate?.enabled, afterUpdate?.name, afterUpdate?.revokedAt]).toStrictEqual([false, 'still revoked', baseTime + 5]);
+      // A second revoke keeps the first time.
+      await store.revoke(key.id, baseTime + 9);
+      expect((await store.findById(key.id))?.revokedAt).toBe(baseTime + 5);
     });
   });
 }

@@ -74,6 +74,33 @@ describe('generations', () => {
     for await (const event of stream) types.push(event.type);
     expect(types).toEqual(['image_generation.partial_image', 'image_generation.partial_image', 'image_generation.completed']);
   });
+
+  it('streams blurred previews that differ from the final image, each image after the other', async () => {
+    const stream = await client.images.generate({ model: 'gpt-image-1', prompt: 'otter', n: 2, size: '1024x1024', quality: 'low', stream: true, partial_images: 1, output_format: 'webp' });
+    const events: Array<{ type: string; b64_json: string }> = [];
+    for await (const event of stream) events.push(event);
+    expect(events.map((event) => event.type)).toEqual([
+      'image_generation.partial_image',
+      'image_generation.completed',
+      'image_generation.partial_image',
+      'image_generation.completed',
+    ]);
+    expect(events[0]?.b64_json).not.toBe(events[1]?.b64_json);
+    const preview = await sharp(Buffer.from(events[0]?.b64_json ?? '', 'base64')).metadata();
+    expect([preview.format, preview.width, preview.height]).toEqual(['webp', 1024, 1024]);
+  });
+
+  it('flags a stream on output with an error event after the partials, which the SDK raises', async () => {
+    fake.switches.moderation = 'output';
+    const stream = await client.images.generate({ model: 'gpt-image-1', prompt: 'otter', size: '1024x1024', quality: 'low', stream: true, partial_images: 2 });
+    const types: string[] = [];
+    const error = await (async () => {
+      for await (const event of stream) types.push(event.type);
+    })().catch((caught: unknown) => caught);
+    expect(types).toEqual(['image_generation.partial_image', 'image_generation.partial_image']);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('moderation_blocked');
+  });
 });
 
 describe('edits and variations', () => {

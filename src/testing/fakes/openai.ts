@@ -11,13 +11,19 @@
 //   hang              the request is never answered
 //   moderation        input: the prompt is rejected; output: the generated image is rejected.
 //                     gpt-image*: 400 moderation_blocked with moderation_details; other models:
-//                     400 content_policy_violation; Azure: 400 content_filter / contentFilter
+//                     400 content_policy_violation; Azure: 400 content_filter / contentFilter.
+//                     A stream (`stream: true`) flagged on output has already answered 200: it
+//                     sends its partial images, then `event: error` with the same error object
 //   maxImages         at most this many images in `data`
 //   malformed         200 with truncated JSON
 //   resultUrlTtlMs    result URLs answer 403 AuthenticationFailed (Azure Blob style) after this long
 //                     (default 60 minutes, as OpenAI documents)
 //   latencyMs         delay before answering every request
 //   pollsBeforeReady  not applicable: the Images API is synchronous
+//
+// Streams (`stream: true`, gpt-image models) answer with OpenAI's image events: per image,
+// `partial_images` blurred previews (`*.partial_image`), then `*.completed` with usage. `streamGate`
+// on the fake holds every completed event until it settles, so a test can watch partials arrive first.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -39,6 +45,10 @@ export interface OpenAIFake extends FakeServer {
   apiKey: string;
   /** Calls that passed validation and produced images (what a real upstream would bill). */
   readonly imageCalls: number;
+  /** When set, streams send their partial images and then wait for it before each completed event. */
+  streamGate: Promise<void> | undefined;
+  /** Streams whose client went away before the last event was sent (a relay that cancelled upstream). */
+  readonly abandonedStreams: number;
 }
 
 type Operation = 'generations' | 'edits' | 'variations';
@@ -140,6 +150,7 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
   const issuedFiles = new Map<string, { data: Buffer; contentType: string; expiresAt: number }>();
   let imageCalls = 0;
   let imageSeed = 0;
+  let abandonedStreams = 0;
 
   const server = await startFakeServer(async (request, response, raw) => {
     const host = raw.headers.host ?? '127.0.0.1';
@@ -199,7 +210,8 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     try {
       const parsed = await parseRequest(request, operation);
       const call = validate(parsed, operation, deploymentModel);
-      if (switches.moderation) {
+      const flaggedMidStream = call.stream && switches.moderation === 'output';
+      if (switches.moderation && !flaggedMidStream) {
         sendJson(response, 400, moderationBody(call.model, switches.moderation, dialect, requestId), idHeaders);
         return;
       }
@@ -215,7 +227,14 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
         return;
       }
       if (call.stream) {
-        sendStream(response, call, images, operation, idHeaders);
+        const failure = flaggedMidStream ? moderationBody(call.model, 'output', dialect, requestId) : undefined;
+        await sendStream(response, call, images, operation, idHeaders, {
+          gate: () => fake.streamGate,
+          failure,
+          onAbandoned: () => {
+            abandonedStreams += 1;
+          },
+        });
         return;
       }
       const data = images.map((image) => {
@@ -302,6 +321,10 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     apiKey,
     get imageCalls() {
       return imageCalls;
+    },
+    streamGate: undefined,
+    get abandonedStreams() {
+      return abandonedStreams;
     },
   };
   return fake;
@@ -686,9 +709,35 @@ function gptResponseExtras(call: ValidatedCall, images: number): Record<string, 
   };
 }
 
-function sendStream(response: ServerResponse, call: ValidatedCall, images: Buffer[], operation: Operation, headers: Record<string, string>): void {
+interface StreamOptions {
+  /** Read before each completed event; when it returns a promise, the event waits for it. */
+  gate: () => Promise<void> | undefined;
+  /** An error body (`{error:{…}}`) sent as `event: error` after the first image's partials, ending the stream. */
+  failure: unknown;
+  /** Called as soon as the client goes away before the last event. */
+  onAbandoned: () => void;
+}
+
+/** OpenAI's image event stream. */
+async function sendStream(
+  response: ServerResponse,
+  call: ValidatedCall,
+  images: Buffer[],
+  operation: Operation,
+  headers: Record<string, string>,
+  options: StreamOptions,
+): Promise<void> {
   const prefix = operation === 'edits' ? 'image_edit' : 'image_generation';
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers });
+  let clientLeft = false;
+  response.on('close', () => {
+    if (response.writableFinished) return;
+    clientLeft = true;
+    options.onAbandoned();
+  });
+  const send = (name: string, data: unknown): void => {
+    if (!clientLeft) response.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
   const common = {
     created_at: Math.floor(Date.now() / 1000),
     size: `${call.width}x${call.height}`,
@@ -697,17 +746,26 @@ function sendStream(response: ServerResponse, call: ValidatedCall, images: Buffe
     output_format: call.outputFormat,
   };
   for (const image of images) {
-    const b64 = image.toString('base64');
     for (let index = 0; index < call.partialImages; index += 1) {
-      const event = { type: `${prefix}.partial_image`, b64_json: b64, partial_image_index: index, ...common };
-      response.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      const preview = await blurredPreview(image, call.outputFormat, index, call.partialImages);
+      send(`${prefix}.partial_image`, { type: `${prefix}.partial_image`, b64_json: preview.toString('base64'), partial_image_index: index, ...common });
     }
+    if (options.failure !== undefined) {
+      send('error', { type: 'error', ...(options.failure as Record<string, unknown>) });
+      break;
+    }
+    await options.gate();
     const usage = usageOf(call, 1);
     delete usage['output_tokens_details'];
-    const completed = { type: `${prefix}.completed`, b64_json: b64, ...common, usage };
-    response.write(`event: ${completed.type}\ndata: ${JSON.stringify(completed)}\n\n`);
+    send(`${prefix}.completed`, { type: `${prefix}.completed`, b64_json: image.toString('base64'), ...common, usage });
   }
   response.end();
+}
+
+/** Preview `index` of `count`: the final image blurred, less so at each step, so previews differ from it. */
+function blurredPreview(image: Buffer, format: OutputFormat, index: number, count: number): Promise<Buffer> {
+  const sigma = 2 + (20 * (count - index)) / count;
+  return sharp(image).blur(sigma).toFormat(format).toBuffer();
 }
 
 function safeFilterResults(): Record<string, unknown> {

@@ -1,0 +1,131 @@
+// Runs the benchmark: starts the fake upstream (and Portkey when installed), a fresh imagegate per
+// scenario, runs the chosen scenarios and gathers their figures into one report.
+
+import { cpus, loadavg, totalmem } from 'node:os';
+import { locatePortkey, startPortkey, type PortkeyProcess } from './portkey.js';
+import { startGatewayProcess, startUpstreamProcess, type GatewayProcess } from './processes.js';
+import type { ScenarioResult } from './scenario.js';
+import { benchChannels, scenarios } from './scenarios/index.js';
+
+export interface BenchmarkOptions {
+  /** Scenario numbers to run, in this order. */
+  scenarios: number[];
+  /** Seconds of load per scenario, shared among its phases. */
+  durationSeconds: number;
+  /** How long the slow upstream of scenario 5 holds each answer. */
+  slowMs: number;
+  /** Where each gateway's `--cpu-prof` profile goes; unset = not profiled. */
+  profileDirectory?: string;
+  /**
+   * A fresh imagegate per scenario (default), so each peak RSS is that scenario's own; one shared
+   * process starts faster (the smoke test).
+   */
+  gatewayPerScenario: boolean;
+  log: (line: string) => void;
+}
+
+export interface MachineFacts {
+  cpus: number;
+  cpuModel: string;
+  memoryBytes: number;
+  node: string;
+  platform: string;
+  /** 1, 5 and 15-minute load averages when the run began: above `cpus`, other work competed for the CPUs. */
+  loadAverageAtStart: number[];
+}
+
+export interface BenchmarkReport {
+  startedAt: string;
+  finishedAt: string;
+  options: { scenarios: number[]; durationSeconds: number; slowMs: number };
+  machine: MachineFacts;
+  portkey: { compared: boolean; note?: string };
+  scenarios: ScenarioResult[];
+}
+
+export const defaultOptions: Omit<BenchmarkOptions, 'log'> = {
+  scenarios: scenarios.map((scenario) => scenario.id),
+  durationSeconds: 15,
+  slowMs: 2000,
+  gatewayPerScenario: true,
+};
+
+export function machineFacts(loadAverageAtStart: number[]): MachineFacts {
+  const processors = cpus();
+  return {
+    cpus: processors.length,
+    cpuModel: processors[0]?.model.trim() ?? 'unknown',
+    memoryBytes: totalmem(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAverageAtStart,
+  };
+}
+
+export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkReport> {
+  const startedAt = new Date().toISOString();
+  const loadAverageAtStart = loadavg();
+  const chosen = options.scenarios.map((id) => {
+    const scenario = scenarios.find((candidate) => candidate.id === id);
+    if (!scenario) throw new RangeError(`no scenario ${id}; there are ${scenarios.map((candidate) => candidate.id).join(', ')}`);
+    return scenario;
+  });
+
+  options.log('starting the fake upstream');
+  const upstream = await startUpstreamProcess({ slowMs: options.slowMs });
+  let portkey: PortkeyProcess | undefined;
+  let shared: GatewayProcess | undefined;
+  const results: ScenarioResult[] = [];
+  const located = locatePortkey();
+  let portkeyNote = 'skipped' in located ? located.skipped : undefined;
+  try {
+    if ('script' in located && chosen.some((scenario) => scenario.id === 1 || scenario.id === 2)) {
+      options.log('starting Portkey');
+      portkey = await startPortkey(located.script, upstream.origin).catch((error: unknown) => {
+        portkeyNote = `Portkey could not be started, so the comparison was skipped: ${error instanceof Error ? error.message : String(error)}`;
+        return undefined;
+      });
+    }
+    for (const scenario of chosen) {
+      options.log(`scenario ${scenario.id}: ${scenario.title}`);
+      let gateway: GatewayProcess | undefined;
+      try {
+        gateway = shared ?? (await startGatewayProcess({
+            upstreamOrigin: upstream.origin,
+            channels: benchChannels,
+            ...(options.profileDirectory === undefined ? {} : { profileDirectory: options.profileDirectory }),
+          }));
+        if (!options.gatewayPerScenario) shared = gateway;
+        const result = await scenario.run({
+          upstream,
+          gateway,
+          portkey: scenario.id === 1 || scenario.id === 2 ? portkey : undefined,
+          durationSeconds: options.durationSeconds,
+          slowMs: options.slowMs,
+          log: (line) => options.log(`  ${line}`),
+        });
+        if (!result.portkey && (scenario.id === 1 || scenario.id === 2) && portkeyNote) result.portkey = { skipped: portkeyNote };
+        results.push(result);
+      } catch (error) {
+        const logged = gateway?.recentErrors() ?? [];
+        const message = `${error instanceof Error ? error.message : String(error)}${logged.length > 0 ? `; imagegate logged: ${logged.join(' ')}` : ''}`;
+        options.log(`  scenario ${scenario.id} failed: ${message}`);
+        results.push({ id: scenario.id, title: scenario.title, connections: scenario.connections, status: 'failed', note: message, targets: [] });
+      } finally {
+        if (gateway && gateway !== shared) await gateway.close();
+      }
+    }
+  } finally {
+    await shared?.close();
+    await portkey?.close();
+    await upstream.close();
+  }
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    options: { scenarios: options.scenarios, durationSeconds: options.durationSeconds, slowMs: options.slowMs },
+    machine: machineFacts(loadAverageAtStart),
+    portkey: { compared: portkey !== undefined, ...(portkeyNote === undefined ? {} : { note: portkeyNote }) },
+    scenarios: results,
+  };
+}

@@ -1,0 +1,71 @@
+// Drives load with autocannon (as a library) and reduces its result to the figures the report uses.
+
+import autocannon, { type AutocannonRequest } from 'autocannon';
+
+export interface LoadTarget {
+  url: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface LoadOptions {
+  connections: number;
+  durationSeconds: number;
+  /** Requests per second from all connections together; unset = as fast as the server answers. */
+  overallRate?: number;
+  /** Seconds before an unanswered request counts as a timeout. */
+  timeoutSeconds?: number;
+  /** Sees every answer (status and body); autocannon only keeps bodies when this is set. */
+  onResponse?: (status: number, body: string) => void;
+}
+
+export interface LoadResult {
+  /** Successful (2xx) answers per second of the run. */
+  requestsPerSecond: number;
+  /** Latency of 2xx answers in milliseconds. */
+  latencyMs: { p50: number; p99: number; max: number };
+  succeeded: number;
+  /** Non-2xx answers, connection errors and timeouts. */
+  failed: number;
+  /** The status codes that were not 2xx, with counts, to explain failures. */
+  failedStatuses: Record<string, number>;
+  durationSeconds: number;
+}
+
+export async function runLoad(target: LoadTarget, options: LoadOptions): Promise<LoadResult> {
+  const url = new URL(target.url);
+  const request: AutocannonRequest = { method: target.method, path: url.pathname + url.search, headers: target.headers };
+  if (target.body !== undefined) request.body = target.body;
+  if (options.onResponse) {
+    const onResponse = options.onResponse;
+    request.onResponse = (status, body) => onResponse(status, body);
+  }
+  const result = await autocannon({
+    url: url.origin,
+    connections: options.connections,
+    duration: options.durationSeconds,
+    timeout: options.timeoutSeconds ?? 30,
+    // Failed answers are counted, not mixed into the latency of good ones.
+    excludeErrorStats: true,
+    requests: [request],
+    ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
+  });
+  const succeeded = result['2xx'];
+  const failedStatuses: Record<string, number> = {};
+  for (const [status, stats] of Object.entries(result.statusCodeStats ?? {})) {
+    if (!status.startsWith('2')) failedStatuses[status] = stats.count;
+  }
+  // autocannon counts timeouts among its errors.
+  if (result.errors > result.timeouts) failedStatuses['connection errors'] = result.errors - result.timeouts;
+  if (result.timeouts > 0) failedStatuses['timeouts'] = result.timeouts;
+  const elapsed = result.duration > 0 ? result.duration : options.durationSeconds;
+  return {
+    requestsPerSecond: succeeded / elapsed,
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    succeeded,
+    failed: result.non2xx + result.errors,
+    failedStatuses,
+    durationSeconds: elapsed,
+  };
+}

@@ -1,0 +1,266 @@
+// The benchmark's separate processes: the fake upstream and imagegate itself, started as children,
+// with what the harness reads from outside them (listening address, peak RSS, event loop delay).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { stringify as toYaml } from 'yaml';
+import type { ProbeReport } from './gateway-probe.js';
+
+export const repositoryRoot = resolve(import.meta.dirname, '..');
+export const benchApiKey = 'sk-bench-0123456789abcdef0123456789';
+export const upstreamApiKey = 'sk-bench-upstream-key';
+
+/** A child process with its recent stderr kept, so a failure to start can say why. */
+interface Child {
+  process: ChildProcess;
+  stderrTail(): string;
+  /** Recent stdout lines after readiness (the gateway's JSON log). */
+  stdoutLines: string[];
+}
+
+function startChild(args: string[], env: Record<string, string>, withIpc: boolean): Child {
+  const child = spawn(process.execPath, args, {
+    cwd: repositoryRoot,
+    env: { ...process.env, ...env },
+    stdio: withIpc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  return { process: child, stderrTail: () => stderr, stdoutLines: [] };
+}
+
+/** Resolves with the first stdout line for which `pick` returns a value; rejects if the child exits first. */
+function waitForLine<T>(child: Child, pick: (line: string) => T | undefined, timeoutMs: number, what: string): Promise<T> {
+  return new Promise((resolvePromise, reject) => {
+    const stdout = child.process.stdout;
+    if (!stdout) {
+      reject(new Error(`${what}: no stdout`));
+      return;
+    }
+    const lines = createInterface({ input: stdout });
+    const timer = setTimeout(() => fail(new Error(`${what} did not start within ${timeoutMs} ms\n${child.stderrTail()}`)), timeoutMs);
+    const onExit = (code: number | null) => fail(new Error(`${what} exited (code ${code}) before it was ready\n${child.stderrTail()}`));
+    const done = () => {
+      clearTimeout(timer);
+      child.process.off('exit', onExit);
+      lines.removeAllListeners('line');
+      // Keep draining stdout so a chatty child never blocks on a full pipe; the last lines explain failures.
+      lines.on('line', (line) => {
+        child.stdoutLines.push(line);
+        if (child.stdoutLines.length > 200) child.stdoutLines.splice(0, 100);
+      });
+    };
+    const fail = (error: Error) => {
+      done();
+      reject(error);
+    };
+    child.process.once('exit', onExit);
+    lines.on('line', (line) => {
+      const value = pick(line);
+      if (value !== undefined) {
+        done();
+        resolvePromise(value);
+      }
+    });
+  });
+}
+
+/**
+ * CPU seconds (user + system) a process has used, from /proc/<pid>/stat: unlike throughput on a shared
+ * machine, this cost per request does not change with what else the machine is running.
+ */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The command name (field 2) may hold spaces; fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const clockTicksPerSecond = 100;
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / clockTicksPerSecond;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface UpstreamProcess {
+  origin: string;
+  pid: number;
+  close(): Promise<void>;
+}
+
+export async function startUpstreamProcess(options: { slowMs: number }): Promise<UpstreamProcess> {
+  const child = startChild(['--import', 'tsx', 'bench/upstream.ts', '--port', '0', '--slow-ms', String(options.slowMs)], {}, false);
+  const port = await waitForLine(
+    child,
+    (line) => {
+      try {
+        const parsed = JSON.parse(line) as { port?: unknown };
+        return typeof parsed.port === 'number' ? parsed.port : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    30_000,
+    'bench upstream',
+  );
+  return { origin: `http://127.0.0.1:${port}`, pid: child.process.pid ?? 0, close: () => stopChild(child.process) };
+}
+
+/** One OpenAI-compatible channel per upstream route, each serving the catalog models its scenarios ask for. */
+export interface BenchChannel {
+  name: string;
+  /** Path prefix on the upstream, e.g. `/small-url/v1`. */
+  path: string;
+  models: string[];
+}
+
+export interface GatewayProcess {
+  url: string;
+  pid: number;
+  apiKey: string;
+  dataDir: string;
+  /** Starts a fresh peak-RSS and event-loop measurement. */
+  resetMeasurements(): Promise<void>;
+  /** Peak RSS since the last reset (VmHWM), in bytes. */
+  peakRssBytes(): Promise<number>;
+  probe(): Promise<ProbeReport>;
+  /** The last errors the gateway logged (pino level ≥ 50), to explain a failed scenario. */
+  recentErrors(): string[];
+  close(): Promise<void>;
+}
+
+export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], dataDir: string): Record<string, unknown> {
+  return {
+    server: { port: 0, host: '127.0.0.1' },
+    storage: { data_dir: dataDir },
+    log_level: 'info',
+    channels: channels.map((channel) => ({
+      name: channel.name,
+      provider: 'openai',
+      base_url: `${upstreamOrigin}${channel.path}`,
+      api_key: upstreamApiKey,
+      models: channel.models,
+    })),
+  };
+}
+
+/**
+ * imagegate as it runs in production (`src/main.ts`), with auth (IMAGEGATE_API_KEYS), validation,
+ * routing and the request log on; only the probe is added, preloaded from bench/.
+ */
+export async function startGatewayProcess(options: {
+  upstreamOrigin: string;
+  channels: BenchChannel[];
+  /** Where `node --cpu-prof` writes the gateway's CPU profile when it stops. */
+  profileDirectory?: string;
+}): Promise<GatewayProcess> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
+  const configFile = join(dataDir, 'imagegate.yaml');
+  await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'))));
+  const child = startChild(
+    [
+      ...(options.profileDirectory === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDirectory}`]),
+      '--import',
+      'tsx',
+      '--import',
+      './bench/gateway-probe.ts',
+      'src/main.ts',
+    ],
+    { IMAGEGATE_CONFIG: configFile, IMAGEGATE_API_KEYS: benchApiKey, PORT: '0' },
+    true,
+  );
+  const pid = child.process.pid ?? 0;
+  let url: string;
+  try {
+    url = await waitForLine(
+      child,
+      (line) => {
+        try {
+          const parsed = JSON.parse(line) as { msg?: unknown; address?: unknown };
+          return parsed.msg === 'imagegate listening' && typeof parsed.address === 'string' ? parsed.address : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      60_000,
+      'imagegate',
+    );
+  } catch (error) {
+    await stopChild(child.process);
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+
+  const ask = <T>(message: { type: string }, answerType: string): Promise<T> =>
+    new Promise((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the gateway probe did not answer ${message.type}`)), 5_000);
+      const onMessage = (answer: { type?: string }) => {
+        if (answer.type !== answerType) return;
+        clearTimeout(timer);
+        child.process.off('message', onMessage);
+        resolvePromise(answer as T);
+      };
+      child.process.on('message', onMessage);
+      child.process.send(message);
+    });
+
+  const readStatusField = async (name: string): Promise<number> => {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match?.[1] === undefined ? 0 : Number(match[1]) * 1024;
+  };
+  // Where clear_refs cannot be written, the peak is what this sampling saw.
+  let polledPeak = 0;
+  let clearRefsWorks = true;
+  const sampler = setInterval(() => {
+    void readStatusField('VmRSS').then((rss) => {
+      polledPeak = Math.max(polledPeak, rss);
+    });
+  }, 100);
+  sampler.unref();
+  return {
+    url,
+    pid,
+    apiKey: benchApiKey,
+    dataDir,
+    async resetMeasurements() {
+      // Writing 5 to clear_refs resets the kernel's peak-RSS mark (VmHWM) for this process.
+      clearRefsWorks = await writeFile(`/proc/${pid}/clear_refs`, '5').then(
+        () => true,
+        () => false,
+      );
+      polledPeak = 0;
+      await ask({ type: 'reset' }, 'reset-done');
+    },
+    async peakRssBytes() {
+      polledPeak = Math.max(polledPeak, await readStatusField('VmRSS'));
+      return clearRefsWorks ? Math.max(await readStatusField('VmHWM'), polledPeak) : polledPeak;
+    },
+    probe: () => ask<ProbeReport>({ type: 'report' }, 'report'),
+    recentErrors: () =>
+      child.stdoutLines
+        .filter((line) => {
+          try {
+            return ((JSON.parse(line) as { level?: number }).level ?? 0) >= 50;
+          } catch {
+            return false;
+          }
+        })
+        .slice(-3),
+    async close() {
+      clearInterval(sampler);
+      await stopChild(child.process);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

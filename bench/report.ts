@@ -1,0 +1,94 @@
+// The benchmark's output: a table for people (also pasted into docs/performance.md) and JSON files
+// under bench/results/ (a timestamped one and latest.json).
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BenchmarkReport } from './harness.js';
+import type { ScenarioResult } from './scenario.js';
+
+const megabyte = 1024 * 1024;
+
+const rate = (value: number | undefined) => (value === undefined ? '–' : Math.round(value).toLocaleString('en-US'));
+const percent = (value: number | undefined) => (value === undefined ? '–' : `${(value * 100).toFixed(1)}%`);
+const milliseconds = (value: number | undefined) => (value === undefined ? '–' : `${value >= 0 ? '+' : ''}${value.toFixed(1)} ms`);
+const plainMilliseconds = (value: number | undefined) => (value === undefined ? '–' : `${value.toFixed(1)} ms`);
+const memory = (bytes: number | undefined) => (bytes === undefined ? '–' : `${Math.round(bytes / megabyte)} MB`);
+
+function targetsText(result: ScenarioResult): string {
+  if (result.targets.length === 0) return '–';
+  return result.targets.map((target) => `${target.met === undefined ? '?' : target.met ? 'met' : 'MISSED'}: ${target.goal}`).join('; ');
+}
+
+function row(result: ScenarioResult, withPortkey: boolean): string[] {
+  const gatewayRate = result.status !== 'measured' ? result.status : result.tasksPerSecond !== undefined ? `${rate(result.tasksPerSecond)} tasks/s` : rate(result.gateway?.requestsPerSecond);
+  const cells = [
+    String(result.id),
+    result.title,
+    String(result.connections),
+    rate(result.direct?.requestsPerSecond),
+    gatewayRate,
+    percent(result.ratio),
+    milliseconds(result.addedLatencyMs?.p50),
+    milliseconds(result.addedLatencyMs?.p99),
+    memory(result.peakRssBytes),
+    plainMilliseconds(result.eventLoopDelayMs?.p99),
+    result.cpuMsPerRequest === undefined ? '–' : `${result.cpuMsPerRequest.gateway.toFixed(2)} ms`,
+  ];
+  if (withPortkey) {
+    const portkey = result.portkey;
+    cells.push(portkey && 'requestsPerSecond' in portkey ? `${rate(portkey.requestsPerSecond)} (${percent(portkey.ratio)})` : '–');
+  }
+  cells.push(targetsText(result));
+  return cells;
+}
+
+/** A Markdown table with the notes that explain it. */
+export function formatReport(report: BenchmarkReport): string {
+  const withPortkey = report.portkey.compared;
+  const header = [
+    '#',
+    'scenario',
+    'conns',
+    'direct req/s',
+    'imagegate req/s',
+    'ratio',
+    'added p50',
+    'added p99',
+    'peak RSS',
+    'event loop p99',
+    'imagegate CPU/req',
+    ...(withPortkey ? ['Portkey req/s (ratio)'] : []),
+    'targets',
+  ];
+  const rows = report.scenarios.map((result) => row(result, withPortkey));
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((cells) => (cells[column] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
+  const lines = [line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...rows.map(line)];
+
+  const notes: string[] = [];
+  for (const result of report.scenarios) {
+    if (result.addedLatencyMs) notes.push(`${result.id}: latency added measured at ${rate(result.addedLatencyMs.atRequestsPerSecond)} req/s for both sides.`);
+    if (result.note) notes.push(`${result.id}: ${result.note}`);
+  }
+  if (report.portkey.note) notes.push(`Portkey: ${report.portkey.note}`);
+  const machine = report.machine;
+  notes.push(
+    'CPU/req: CPU time imagegate spent per answered request (user + system, from /proc), the cost that does not change with what else the machine runs.',
+  );
+  notes.push(
+    `machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${Math.round(machine.memoryBytes / megabyte / 1024)} GB, Node ${machine.node}, ${machine.platform}; ` +
+      `${report.options.durationSeconds} s of load per scenario, slow upstream holds ${report.options.slowMs} ms; ` +
+      `load average ${machine.loadAverageAtStart.map((value) => value.toFixed(1)).join(' ')} at the start (above ${machine.cpus}, other work shared the CPUs and req/s are low).`,
+  );
+  return `${lines.join('\n')}\n\n${notes.map((note) => `- ${note}`).join('\n')}\n`;
+}
+
+/** Writes `<directory>/<timestamp>.json` and `<directory>/latest.json`; returns the timestamped path. */
+export async function writeReport(report: BenchmarkReport, directory: string): Promise<string> {
+  await mkdir(directory, { recursive: true });
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const file = join(directory, `${report.startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`);
+  await writeFile(file, text);
+  await writeFile(join(directory, 'latest.json'), text);
+  return file;
+}

@@ -1,0 +1,59 @@
+// `npm run bench [-- --scenarios 1,2,3] [--duration <s>] [--slow-ms <ms>] [--out <dir>]`: runs the
+// benchmark of issue 6, prints the table and writes the figures under bench/results/.
+
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultOptions, runBenchmark } from './harness.js';
+import { repositoryRoot } from './processes.js';
+import { formatReport, writeReport } from './report.js';
+
+const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECONDS] [--slow-ms MS] [--out DIR] [--profile DIR]
+  --scenarios  which scenarios to run (default: all)
+  --duration   seconds of load per scenario, shared among its phases (default ${defaultOptions.durationSeconds})
+  --slow-ms    how long scenario 5's upstream holds each answer (default ${defaultOptions.slowMs})
+  --out        where the JSON results go (default bench/results)
+  --profile    write a CPU profile of each imagegate process (node --cpu-prof) into DIR;
+               summarise one with: node --import tsx bench/profile-summary.ts DIR/<file>.cpuprofile`;
+
+function positiveNumber(text: string, name: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`--${name} must be a positive number, got '${text}'`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      scenarios: { type: 'string' },
+      duration: { type: 'string' },
+      'slow-ms': { type: 'string' },
+      out: { type: 'string' },
+      profile: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  const scenarios = values.scenarios
+    ? values.scenarios.split(',').map((item) => Math.round(positiveNumber(item.trim(), 'scenarios')))
+    : defaultOptions.scenarios;
+  const report = await runBenchmark({
+    ...defaultOptions,
+    scenarios,
+    durationSeconds: values.duration ? positiveNumber(values.duration, 'duration') : defaultOptions.durationSeconds,
+    slowMs: values['slow-ms'] ? Math.round(positiveNumber(values['slow-ms'], 'slow-ms')) : defaultOptions.slowMs,
+    ...(values.profile === undefined ? {} : { profileDirectory: resolve(values.profile) }),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`\n${formatReport(report)}`);
+  const file = await writeReport(report, values.out ?? join(repositoryRoot, 'bench', 'results'));
+  process.stdout.write(`\nwrote ${file} and latest.json\n`);
+  if (report.scenarios.some((result) => result.status === 'failed')) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
+  process.exit(1);
+});

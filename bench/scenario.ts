@@ -1,0 +1,195 @@
+// What a benchmark scenario is, what it reports, and the measurement shared by the relay scenarios:
+// the same request direct to the upstream and through imagegate, at full load and at half load.
+
+import { runLoad, type LoadResult, type LoadTarget } from './load.js';
+import { cpuSecondsOf, type GatewayProcess, type UpstreamProcess } from './processes.js';
+import type { PortkeyProcess } from './portkey.js';
+
+export interface ScenarioContext {
+  upstream: UpstreamProcess;
+  gateway: GatewayProcess;
+  /** Present when @portkey-ai/gateway is installed and started. */
+  portkey: PortkeyProcess | undefined;
+  /** Seconds of load this scenario may spend, shared among its phases. */
+  durationSeconds: number;
+  /** How long the slow upstream holds each answer. */
+  slowMs: number;
+  log: (line: string) => void;
+}
+
+export interface TargetCheck {
+  /** e.g. "ratio ≥ 40%". */
+  goal: string;
+  value: number | undefined;
+  met: boolean | undefined;
+}
+
+export interface SideFigures {
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  succeeded: number;
+  failed: number;
+  failedStatuses: Record<string, number>;
+}
+
+export interface ScenarioResult {
+  id: number;
+  title: string;
+  connections: number;
+  /** `not available`: the gateway lacks the API the scenario needs; `failed`: it could not be measured. */
+  status: 'measured' | 'not available' | 'failed';
+  note?: string;
+  direct?: SideFigures;
+  gateway?: SideFigures;
+  /** imagegate's rate over the direct rate (tasks/s over direct req/s for the async scenario). */
+  ratio?: number;
+  /** imagegate's latency minus the upstream's, both at the same fixed rate. */
+  addedLatencyMs?: { p50: number; p99: number; atRequestsPerSecond: number };
+  peakRssBytes?: number;
+  eventLoopDelayMs?: { p50: number; p99: number; max: number };
+  /**
+   * CPU milliseconds per answered request: the upstream's while served directly, imagegate's own
+   * while relaying. Steady on a busy machine, where req/s are not.
+   */
+  cpuMsPerRequest?: { upstream: number; gateway: number };
+  tasksPerSecond?: number;
+  portkey?: { requestsPerSecond: number; ratio: number; failed: number } | { skipped: string };
+  targets: TargetCheck[];
+}
+
+export interface Scenario {
+  id: number;
+  title: string;
+  connections: number;
+  run(context: ScenarioContext): Promise<ScenarioResult>;
+}
+
+export const sideFigures = (result: LoadResult): SideFigures => ({
+  requestsPerSecond: result.requestsPerSecond,
+  latencyMs: result.latencyMs,
+  succeeded: result.succeeded,
+  failed: result.failed,
+  failedStatuses: result.failedStatuses,
+});
+
+export const check = (goal: string, value: number | undefined, passes: (value: number) => boolean): TargetCheck => ({
+  goal,
+  value,
+  met: value === undefined || !Number.isFinite(value) ? undefined : passes(value),
+});
+
+export function jsonPost(url: string, body: unknown, apiKey: string): LoadTarget {
+  return {
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify(body),
+  };
+}
+
+/** Splits a scenario's seconds: warm-ups are short, the measured phases get the rest. */
+export function phaseSeconds(total: number, share: number, minimum = 0.2): number {
+  return Math.max(minimum, Math.round(total * share * 10) / 10);
+}
+
+export interface RelayMeasurement {
+  direct: LoadResult;
+  gateway: LoadResult;
+  halfDirect: LoadResult;
+  halfGateway: LoadResult;
+  portkey?: LoadResult;
+  peakRssBytes: number;
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  cpuMsPerRequest: { upstream: number; gateway: number };
+}
+
+/** Runs `phase` and returns its result with the CPU milliseconds `pid` spent per successful request. */
+export async function withCpuCost(pid: number, phase: () => Promise<LoadResult>): Promise<{ result: LoadResult; cpuMsPerRequest: number }> {
+  const before = await cpuSecondsOf(pid);
+  const result = await phase();
+  const spent = (await cpuSecondsOf(pid)) - before;
+  return { result, cpuMsPerRequest: result.succeeded > 0 ? (spent * 1000) / result.succeeded : 0 };
+}
+
+/**
+ * Direct, then through imagegate, each after a short warm-up (connections opened, code optimised);
+ * then both again at half of imagegate's rate, where latency is the service's own and not queueing.
+ */
+export async function measureRelay(
+  context: ScenarioContext,
+  options: { direct: LoadTarget; gateway: LoadTarget; portkey?: LoadTarget; connections: number },
+): Promise<RelayMeasurement> {
+  const total = context.durationSeconds;
+  const warm = phaseSeconds(total, 0.1);
+  const full = phaseSeconds(total, 0.3);
+  const half = phaseSeconds(total, 0.1);
+  const connections = options.connections;
+
+  context.log(`direct upstream, ${connections} connections, ${full} s`);
+  await runLoad(options.direct, { connections, durationSeconds: warm });
+  const direct = await withCpuCost(context.upstream.pid, () => runLoad(options.direct, { connections, durationSeconds: full }));
+
+  context.log(`through imagegate, ${connections} connections, ${full} s`);
+  await runLoad(options.gateway, { connections, durationSeconds: warm });
+  await context.gateway.resetMeasurements();
+  const gateway = await withCpuCost(context.gateway.pid, () => runLoad(options.gateway, { connections, durationSeconds: full }));
+
+  // Half of imagegate's own rate: a fixed rate for both sides, so the difference is what imagegate adds.
+  const rate = Math.max(1, Math.round(gateway.result.requestsPerSecond / 2));
+  context.log(`latency at ${rate} req/s, ${half} s each`);
+  const halfDirect = await runLoad(options.direct, { connections, durationSeconds: half, overallRate: rate });
+  const halfGateway = await runLoad(options.gateway, { connections, durationSeconds: half, overallRate: rate });
+  const peakRssBytes = await context.gateway.peakRssBytes();
+  const probe = await context.gateway.probe();
+
+  let portkey: LoadResult | undefined;
+  if (options.portkey) {
+    context.log(`through Portkey, ${connections} connections, ${full} s`);
+    await runLoad(options.portkey, { connections, durationSeconds: warm });
+    portkey = await runLoad(options.portkey, { connections, durationSeconds: full });
+  }
+  return {
+    direct: direct.result,
+    gateway: gateway.result,
+    cpuMsPerRequest: { upstream: direct.cpuMsPerRequest, gateway: gateway.cpuMsPerRequest },
+    halfDirect,
+    halfGateway,
+    ...(portkey ? { portkey } : {}),
+    peakRssBytes,
+    eventLoopDelayMs: { p50: probe.eventLoopDelayMs.p50, p99: probe.eventLoopDelayMs.p99, max: probe.eventLoopDelayMs.max },
+  };
+}
+
+/** The common figures of a relay scenario, targets added by the scenario. */
+export function relayResult(scenario: Scenario, measured: RelayMeasurement, targets: (result: ScenarioResult) => TargetCheck[]): ScenarioResult {
+  const ratio = measured.direct.requestsPerSecond > 0 ? measured.gateway.requestsPerSecond / measured.direct.requestsPerSecond : undefined;
+  const result: ScenarioResult = {
+    id: scenario.id,
+    title: scenario.title,
+    connections: scenario.connections,
+    status: 'measured',
+    direct: sideFigures(measured.direct),
+    gateway: sideFigures(measured.gateway),
+    ...(ratio === undefined ? {} : { ratio }),
+    addedLatencyMs: {
+      p50: measured.halfGateway.latencyMs.p50 - measured.halfDirect.latencyMs.p50,
+      p99: measured.halfGateway.latencyMs.p99 - measured.halfDirect.latencyMs.p99,
+      atRequestsPerSecond: Math.round(measured.gateway.requestsPerSecond / 2),
+    },
+    peakRssBytes: measured.peakRssBytes,
+    eventLoopDelayMs: measured.eventLoopDelayMs,
+    cpuMsPerRequest: measured.cpuMsPerRequest,
+    targets: [],
+  };
+  if (measured.portkey) {
+    result.portkey = {
+      requestsPerSecond: measured.portkey.requestsPerSecond,
+      ratio: measured.direct.requestsPerSecond > 0 ? measured.portkey.requestsPerSecond / measured.direct.requestsPerSecond : 0,
+      failed: measured.portkey.failed,
+    };
+  }
+  const failures = measured.gateway.failed + measured.halfGateway.failed;
+  if (failures > 0) result.note = `imagegate answered ${failures} requests with errors: ${JSON.stringify({ ...measured.gateway.failedStatuses })}`;
+  result.targets = targets(result);
+  return result;
+}

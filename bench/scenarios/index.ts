@@ -1,0 +1,12 @@
+// The scenarios of issue 6, by number.
+
+import type { Scenario } from '../scenario.js';
+import { asyncTasksScenario } from './async-tasks.js';
+import { largeB64Scenario } from './large-b64.js';
+import { rehostUrlScenario } from './rehost-url.js';
+import { slowUpstreamScenario } from './slow-upstream.js';
+import { smallUrlScenario } from './small-url.js';
+
+export const scenarios: readonly Scenario[] = [smallUrlScenario, largeB64Scenario, rehostUrlScenario, asyncTasksScenario, slowUpstreamScenario];
+
+export { benchChannels } from './channels.js';

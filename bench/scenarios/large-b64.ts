@@ -1,0 +1,33 @@
+// Scenario 2: a 1024x1024 `b64_json` answer (about 2 MB of JSON) passed through unchanged.
+
+import { upstreamApiKey } from '../processes.js';
+import { check, jsonPost, measureRelay, relayResult, type Scenario } from '../scenario.js';
+import { firstImage, send } from './verify.js';
+
+const body = { model: 'gpt-image-1', prompt: 'a lighthouse at dusk', size: '1024x1024' };
+const megabyte = 1024 * 1024;
+
+export const largeB64Scenario: Scenario = {
+  id: 2,
+  title: '2 MB b64_json passed through',
+  connections: 16,
+  async run(context) {
+    const direct = jsonPost(`${context.upstream.origin}/large-b64/v1/images/generations`, body, upstreamApiKey);
+    const gateway = jsonPost(`${context.gateway.url}/v1/images/generations`, body, context.gateway.apiKey);
+
+    const relayed = firstImage(await send(gateway), 'imagegate')['b64_json'];
+    const original = firstImage(await send(direct), 'upstream')['b64_json'];
+    if (typeof relayed !== 'string' || relayed !== original) throw new Error('imagegate did not pass the upstream image through unchanged');
+
+    const measured = await measureRelay(context, {
+      direct,
+      gateway,
+      ...(context.portkey ? { portkey: context.portkey.target('/large-b64/v1', body) } : {}),
+      connections: this.connections,
+    });
+    return relayResult(this, measured, (result) => [
+      check('≥ 50% of direct', result.ratio, (ratio) => ratio >= 0.5),
+      check('peak RSS ≤ 300 MB', result.peakRssBytes === undefined ? undefined : result.peakRssBytes / megabyte, (rss) => rss <= 300),
+    ]);
+  },
+};

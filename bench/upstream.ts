@@ -1,0 +1,116 @@
+// The benchmark's upstream: a minimal OpenAI-compatible Images server whose every answer is prepared
+// once at start, so a request costs only the socket work and the measured ceiling is the network stack's.
+//
+// Run as its own process: `node --import tsx bench/upstream.ts [--port N]`; it prints one JSON line
+// `{"port":N}` on stdout once it listens. Routes (the request body is read and ignored):
+//   POST /small-url/v1/images/generations    small JSON whose data[0].url is /files/small.png here
+//   GET  /files/small.png                    a 64x64 PNG (a few hundred bytes)
+//   POST /small-b64/v1/images/generations    the same 64x64 PNG as b64_json
+//   POST /large-b64/v1/images/generations    a 1024x1024 PNG as b64_json, about 2 MB of JSON
+//   POST /slow/v1/images/generations         the small b64_json answer, held for --slow-ms (default 2000)
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import sharp from 'sharp';
+
+export interface PreparedResponse {
+  status: number;
+  headers: Record<string, string | number>;
+  body: Buffer;
+}
+
+export interface UpstreamBodies {
+  smallPng: Buffer;
+  largePng: Buffer;
+}
+
+/**
+ * A 1024x1024 PNG that deflate cannot shrink much: random samples in 0..11 per RGB channel carry about
+ * 3.6 bits each, so the file is about 1.5 MB and its base64 about 2 MB, the size of a real gpt-image answer.
+ */
+export async function makeImages(): Promise<UpstreamBodies> {
+  const side = 1024;
+  const pixels = randomBytes(side * side * 3);
+  for (let index = 0; index < pixels.length; index += 1) pixels[index] = (pixels[index] ?? 0) % 12;
+  const largePng = await sharp(pixels, { raw: { width: side, height: side, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  const smallPng = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#3366ff' } }).png().toBuffer();
+  return { smallPng, largePng };
+}
+
+function jsonResponse(value: unknown): PreparedResponse {
+  const body = Buffer.from(JSON.stringify(value));
+  return { status: 200, headers: { 'content-type': 'application/json', 'content-length': body.length, 'x-request-id': 'req_bench' }, body };
+}
+
+function imagesBody(item: Record<string, string>): PreparedResponse {
+  return jsonResponse({
+    created: 1_700_000_000,
+    data: [item],
+    usage: { input_tokens: 10, output_tokens: 100, total_tokens: 110, input_tokens_details: { text_tokens: 10, image_tokens: 0 } },
+  });
+}
+
+/** Every answer, built once; `origin` is where this server listens (for the result URL). */
+export function prepareResponses(images: UpstreamBodies, origin: string): Map<string, PreparedResponse> {
+  const smallB64 = imagesBody({ b64_json: images.smallPng.toString('base64') });
+  return new Map<string, PreparedResponse>([
+    ['POST /small-url/v1/images/generations', imagesBody({ url: `${origin}/files/small.png` })],
+    ['GET /files/small.png', { status: 200, headers: { 'content-type': 'image/png', 'content-length': images.smallPng.length }, body: images.smallPng }],
+    ['POST /small-b64/v1/images/generations', smallB64],
+    ['POST /large-b64/v1/images/generations', imagesBody({ b64_json: images.largePng.toString('base64') })],
+    ['POST /slow/v1/images/generations', smallB64],
+  ]);
+}
+
+const notFound = jsonResponse({ error: { message: 'not found', type: 'invalid_request_error', param: null, code: 'not_found' } });
+
+export async function startUpstream(options: { port: number; slowMs: number }): Promise<{ port: number; close(): Promise<void> }> {
+  const images = await makeImages();
+  let responses = new Map<string, PreparedResponse>();
+  const send = (response: ServerResponse, prepared: PreparedResponse) => {
+    response.writeHead(prepared.status, prepared.headers);
+    response.end(prepared.body);
+  };
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const path = request.url ?? '/';
+    const prepared = responses.get(`${request.method} ${path.split('?')[0]}`) ?? { ...notFound, status: 404 };
+    // The body is drained, not parsed: the answer does not depend on it.
+    request.resume();
+    request.on('end', () => {
+      if (path.startsWith('/slow/')) setTimeout(() => send(response, prepared), options.slowMs);
+      else send(response, prepared);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  responses = prepareResponses(images, `http://127.0.0.1:${port}`);
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, 'slow-ms': { type: 'string', default: '2000' } } });
+  const upstream = await startUpstream({ port: Number(values.port), slowMs: Number(values['slow-ms']) });
+  process.stdout.write(`${JSON.stringify({ port: upstream.port })}\n`);
+  const stop = () => void upstream.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench upstream: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,253 @@
+// Environment auto-detection of upstream channels: each provider's usual key variable (OPENAI_API_KEY,
+// BFL_API_KEY …) becomes a channel that serves that provider's catalog models under their upstream names.
+
+import type { ChannelConfig } from './schema.js';
+
+type Env = Record<string, string | undefined>;
+
+/** Catalog model id → the name the upstream knows it by. */
+export type ModelMap = Readonly<Record<string, string>>;
+
+/** OpenAI's own image models; the same names are deployments on Azure and model ids on compatible relays. */
+const openAIModels: ModelMap = {
+  'gpt-image-2': 'gpt-image-2',
+  'gpt-image-1.5': 'gpt-image-1.5',
+  'gpt-image-1': 'gpt-image-1',
+  'gpt-image-1-mini': 'gpt-image-1-mini',
+  'dall-e-3': 'dall-e-3',
+  'dall-e-2': 'dall-e-2',
+};
+
+/**
+ * What each provider serves, by catalog id. Every id here is in the bundled catalog (a test checks
+ * it), and overrides can only add models, so the router always finds them.
+ */
+export const detectableModels = {
+  openai: openAIModels,
+  // Azure retired DALL·E 2; a deployment must exist for each model actually called.
+  azure: Object.fromEntries(Object.entries(openAIModels).filter(([id]) => id !== 'dall-e-2')),
+  bfl: {
+    'flux-kontext-pro': 'flux-kontext-pro',
+    'flux-kontext-max': 'flux-kontext-max',
+    'flux-1.1-pro': 'flux-pro-1.1',
+    'flux-1.1-pro-ultra': 'flux-pro-1.1-ultra',
+    'flux-dev': 'flux-dev',
+    'flux-2-pro': 'flux-2-pro',
+  },
+  fal: {
+    'flux-schnell': 'fal-ai/flux/schnell',
+    'flux-dev': 'fal-ai/flux/dev',
+    'flux-1.1-pro': 'fal-ai/flux-pro/v1.1',
+    'flux-1.1-pro-ultra': 'fal-ai/flux-pro/v1.1-ultra',
+    'flux-2-pro': 'fal-ai/flux-2-pro',
+  },
+  replicate: {
+    'flux-schnell': 'black-forest-labs/flux-schnell',
+    'flux-dev': 'black-forest-labs/flux-dev',
+    'flux-1.1-pro': 'black-forest-labs/flux-1.1-pro',
+    'flux-1.1-pro-ultra': 'black-forest-labs/flux-1.1-pro-ultra',
+    'flux-kontext-pro': 'black-forest-labs/flux-kontext-pro',
+    'flux-kontext-max': 'black-forest-labs/flux-kontext-max',
+  },
+  google: {
+    'gemini-2.5-flash-image': 'gemini-2.5-flash-image',
+    'gemini-3-pro-image-preview': 'gemini-3-pro-image-preview',
+    'imagen-4.0-generate-001': 'imagen-4.0-generate-001',
+    'imagen-4.0-ultra-generate-001': 'imagen-4.0-ultra-generate-001',
+    'imagen-4.0-fast-generate-001': 'imagen-4.0-fast-generate-001',
+  },
+  stability: {
+    'stable-image-ultra': 'stable-image-ultra',
+    'stable-image-core': 'stable-image-core',
+    'sd3.5-large': 'sd3.5-large',
+    'sd3.5-large-turbo': 'sd3.5-large-turbo',
+    'sd3.5-medium': 'sd3.5-medium',
+  },
+} as const satisfies Record<string, ModelMap>;
+
+export type DetectableProvider = keyof typeof detectableModels;
+
+const providerOrder = Object.keys(detectableModels) as DetectableProvider[];
+
+/** Relays behind OPENAI_BASE_URL also serve the relay-only model names. */
+const relayOnlyModels: ModelMap = { sora_image: 'sora_image' };
+
+export interface ChannelDetection {
+  /** The configured channels, then the detected ones (each without the models a configured channel lists). */
+  channels: ChannelConfig[];
+  /** Detected channel name → the environment variables it came from (names only, never values). */
+  detected: Record<string, string>;
+}
+
+/** A candidate channel before the configured channels take their models. */
+interface Candidate {
+  provider: DetectableProvider;
+  sources: string[];
+  baseURL: string | undefined;
+  apiKey: string;
+  models: ModelMap;
+  options?: Record<string, unknown>;
+}
+
+/**
+ * Turns provider keys in the environment into channels. Configured channels win: a model any of
+ * them lists is left out of every detected channel (matched by the name listed; a configured channel
+ * that lists an alias still comes first, as detected channels rank below priority 0). `IMAGEGATE_DETECT_CHANNELS=false`
+ * turns detection off. A half-given credential (an Azure key without its endpoint, a base URL that
+ * is not http(s)) is reported through `fail`, so the start stops with the reason.
+ */
+export function detectChannels(env: Env, configured: readonly ChannelConfig[], fail: (message: string) => Error): ChannelDetection {
+  const switchText = env['IMAGEGATE_DETECT_CHANNELS']?.trim().toLowerCase();
+  if (switchText !== undefined && switchText !== '' && !['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off'].includes(switchText)) {
+    throw fail(`environment IMAGEGATE_DETECT_CHANNELS: expected true or false, got '${env['IMAGEGATE_DETECT_CHANNELS']}'`);
+  }
+  if (switchText !== undefined && ['0', 'false', 'no', 'off'].includes(switchText)) return { channels: [...configured], detected: {} };
+
+  const claimed = new Set(configured.flatMap((channel) => channel.models));
+  const takenNames = new Set(configured.map((channel) => channel.name));
+  const channels: ChannelConfig[] = [...configured];
+  const detected: Record<string, string> = {};
+
+  for (const candidate of candidates(env, fail)) {
+    const models = Object.keys(candidate.models).filter((model) => !claimed.has(model));
+    if (models.length === 0) continue;
+    const name = uniqueName(candidate.provider, takenNames);
+    takenNames.add(name);
+    const channel: ChannelConfig = {
+      name,
+      provider: candidate.provider,
+      // Below every configured channel (priority 0 unless set), and one step apart in the order of
+      // `detectableModels`, so each model has one detected provider first and the others as failover.
+      priority: -1 - providerOrder.indexOf(candidate.provider),
+      api_key: candidate.apiKey,
+      models,
+      model_map: Object.fromEntries(models.map((model) => [model, candidate.models[model] ?? model])),
+    };
+    if (candidate.baseURL !== undefined) channel.base_url = candidate.baseURL;
+    if (candidate.options !== undefined) channel.options = candidate.options;
+    channels.push(channel);
+    detected[name] = candidate.sources.join(' + ');
+  }
+  return { channels, detected };
+}
+
+/** One candidate per provider whose key is set, in the order that decides who serves a model first. */
+function candidates(env: Env, fail: (message: string) => Error): Candidate[] {
+  const found: Candidate[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const baseURL = (names: readonly string[]): { value: string; source: string } | undefined => {
+    for (const name of names) {
+      const value = read(name);
+      if (value === undefined) continue;
+      if (!/^https?:\/\/[^/\s]+/i.test(value)) throw fail(`environment ${name}: expected an absolute http(s) URL, got '${value}'`);
+      return { value: value.replace(/\/+$/, ''), source: name };
+    }
+    return undefined;
+  };
+  const add = (provider: DetectableProvider, key: { value: string; source: string }, baseNames: readonly string[], extra: Partial<Candidate> = {}): void => {
+    const base = baseURL(baseNames);
+    found.push({
+      provider,
+      sources: [key.source, ...(base === undefined ? [] : [base.source])],
+      baseURL: base?.value,
+      apiKey: key.value,
+      models: detectableModels[provider],
+      ...extra,
+    });
+  };
+  const keyFrom = (names: readonly string[]): { value: string; source: string } | undefined => {
+    for (const name of names) {
+      const value = read(name);
+      if (value !== undefined) return { value, source: name };
+    }
+    return undefined;
+  };
+
+  const openAIKey = keyFrom(['OPENAI_API_KEY']);
+  if (openAIKey !== undefined) {
+    const options: Record<string, unknown> = {};
+    const organization = read('OPENAI_ORG_ID');
+    const project = read('OPENAI_PROJECT_ID');
+    if (organization !== undefined) options['organization'] = organization;
+    if (project !== undefined) options['project'] = project;
+    const relay = read('OPENAI_BASE_URL') !== undefined;
+    add('openai', openAIKey, ['OPENAI_BASE_URL'], {
+      models: relay ? { ...openAIModels, ...relayOnlyModels } : openAIModels,
+      ...(Object.keys(options).length === 0 ? {} : { options }),
+    });
+  }
+
+  const azureKey = keyFrom(['AZURE_OPENAI_API_KEY']);
+  if (azureKey !== undefined) {
+    const endpoint = baseURL(['AZURE_OPENAI_ENDPOINT']);
+    if (endpoint === undefined) {
+      throw fail('environment AZURE_OPENAI_API_KEY is set but AZURE_OPENAI_ENDPOINT is not: set it to the resource endpoint, e.g. https://my-resource.openai.azure.com');
+    }
+    const options: Record<string, unknown> = {};
+    const apiVersion = read('AZURE_OPENAI_API_VERSION');
+    if (apiVersion !== undefined) options['api_version'] = apiVersion;
+    const deployments = azureDeployments(read('AZURE_OPENAI_DEPLOYMENTS'), fail);
+    if (deployments !== undefined && Object.keys(deployments.renamed).length > 0) options['deployments'] = deployments.renamed;
+    found.push({
+      provider: 'azure',
+      sources: [azureKey.source, endpoint.source, ...(apiVersion === undefined ? [] : ['AZURE_OPENAI_API_VERSION']), ...(deployments === undefined ? [] : ['AZURE_OPENAI_DEPLOYMENTS'])],
+      baseURL: endpoint.value,
+      apiKey: azureKey.value,
+      models: deployments?.models ?? detectableModels.azure,
+      ...(Object.keys(options).length === 0 ? {} : { options }),
+    });
+  }
+
+  const bflKey = keyFrom(['BFL_API_KEY']);
+  if (bflKey !== undefined) add('bfl', bflKey, ['BFL_BASE_URL']);
+
+  // fal's clients take FAL_KEY, or the older pair FAL_KEY_ID and FAL_KEY_SECRET.
+  const falId = read('FAL_KEY_ID');
+  const falSecret = read('FAL_KEY_SECRET');
+  const falKey = keyFrom(['FAL_KEY']) ?? (falId !== undefined && falSecret !== undefined ? { value: `${falId}:${falSecret}`, source: 'FAL_KEY_ID + FAL_KEY_SECRET' } : undefined);
+  if (falKey !== undefined) add('fal', falKey, ['FAL_BASE_URL']);
+
+  const replicateKey = keyFrom(['REPLICATE_API_TOKEN']);
+  if (replicateKey !== undefined) add('replicate', replicateKey, ['REPLICATE_BASE_URL']);
+
+  // As in Google's SDK, GOOGLE_API_KEY wins when both are set.
+  const googleKey = keyFrom(['GOOGLE_API_KEY', 'GEMINI_API_KEY']);
+  if (googleKey !== undefined) add('google', googleKey, ['GOOGLE_GEMINI_BASE_URL', 'GEMINI_BASE_URL']);
+
+  const stabilityKey = keyFrom(['STABILITY_API_KEY']);
+  if (stabilityKey !== undefined) add('stability', stabilityKey, ['STABILITY_BASE_URL']);
+
+  return found;
+}
+
+/**
+ * `AZURE_OPENAI_DEPLOYMENTS=gpt-image-1,dall-e-3=my-dalle`: the models deployed on the resource,
+ * each optionally with its deployment name when that is not the model name.
+ */
+function azureDeployments(text: string | undefined, fail: (message: string) => Error): { models: ModelMap; renamed: Record<string, string> } | undefined {
+  if (text === undefined) return undefined;
+  const models: Record<string, string> = {};
+  const renamed: Record<string, string> = {};
+  for (const entry of text.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const [model = '', deployment] = entry.split('=').map((part) => part.trim());
+    const upstream = (detectableModels.azure as ModelMap)[model];
+    if (upstream === undefined) {
+      throw fail(`environment AZURE_OPENAI_DEPLOYMENTS: '${model}' is not a model azure serves; expected some of ${Object.keys(detectableModels.azure).join(', ')}`);
+    }
+    models[model] = upstream;
+    if (deployment !== undefined && deployment !== '' && deployment !== upstream) renamed[upstream] = deployment;
+  }
+  if (Object.keys(models).length === 0) throw fail('environment AZURE_OPENAI_DEPLOYMENTS: expected model names, e.g. gpt-image-1,dall-e-3=my-dalle-deployment');
+  return { models, renamed };
+}
+
+function uniqueName(provider: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(provider)) return provider;
+  for (let index = 1; ; index += 1) {
+    const name = index === 1 ? `${provider}-env` : `${provider}-env-${index}`;
+    if (!taken.has(name)) return name;
+  }
+}

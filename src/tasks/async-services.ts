@@ -1,0 +1,153 @@
+// Builds the asynchronous side of a gateway from its parts: the task service and its workers, the
+// webhook dispatcher, idempotency keys, and the retention sweeper. gateway.ts starts and closes it.
+
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { TaskSettings, WebhookSettings } from '../config/schema.js';
+import type { Catalog } from '../core/catalog/catalog.js';
+import type { ImageService } from '../core/generate-images.js';
+import type { Billing } from '../core/ports/billing.js';
+import type { BlobStore } from '../core/ports/blob-store.js';
+import type { Clock } from '../core/ports/clock.js';
+import type { HttpClient } from '../core/ports/http-client.js';
+import type { ModelRouter } from '../core/ports/model-router.js';
+import type { TaskStore } from '../core/ports/task-store.js';
+import type { UrlSigner } from '../core/signed-urls.js';
+import { createIdempotencyService, type IdempotencyService } from '../idempotency/service.js';
+import { SqliteIdempotencyStore } from '../idempotency/sqlite-idempotency-store.js';
+import type { DatabaseSchema } from '../storage/sqlite/schema.js';
+import { createWebhookDispatcher, type WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { generateWebhookSecret } from '../webhooks/signing.js';
+import { SqliteWebhookStore } from '../webhooks/sqlite-webhook-store.js';
+import { createTaskService, type TaskService } from './task-service.js';
+import { renderTask } from './task-view.js';
+
+export interface AsyncServicesDeps {
+  db: Kysely<DatabaseSchema>;
+  dataDir: string;
+  tasks: TaskSettings;
+  webhooks: WebhookSettings;
+  store: TaskStore;
+  images: ImageService;
+  router: ModelRouter;
+  catalog: Catalog;
+  blobs: BlobStore;
+  billing: Billing;
+  clock: Clock;
+  logger: Logger;
+  /** The guarded client, for callback URLs. */
+  http: HttpClient;
+  signer: UrlSigner;
+}
+
+export interface SweepReport {
+  tasks: number;
+  blobs: number;
+  idempotencyKeys: number;
+  webhooks: number;
+}
+
+export interface AsyncServices {
+  tasks: TaskService;
+  idempotency: IdempotencyService;
+  webhooks: WebhookDispatcher;
+  /** Starts the workers, the webhook deliveries and the retention sweeper. */
+  start(): void;
+  /** Deletes what is older than the retention period: finished tasks, stored images, expired keys and deliveries. */
+  sweep(): Promise<SweepReport>;
+  close(): Promise<void>;
+}
+
+/** Generated once and kept beside the data, so receivers keep verifying across restarts. */
+async function loadWebhookSecret(settings: WebhookSettings, dataDir: string): Promise<string> {
+  if (settings.secret) return settings.secret;
+  const file = join(dataDir, 'webhook.key');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    await writeFile(file, generateWebhookSecret(), { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    return (await readFile(file, 'utf8')).trim();
+  }
+}
+
+export async function createAsyncServices(deps: AsyncServicesDeps): Promise<AsyncServices> {
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const retentionMs = deps.tasks.retentionHours * 60 * 60 * 1000;
+  const sweepEveryMs = Math.max(1000, Math.min(10 * 60 * 1000, Math.floor(retentionMs / 4)));
+
+  const webhooks = createWebhookDispatcher({
+    store: new SqliteWebhookStore(deps.db),
+    http: deps.http,
+    clock: deps.clock,
+    logger: deps.logger,
+    secret: await loadWebhookSecret(deps.webhooks, deps.dataDir),
+    maxAttempts: deps.webhooks.maxAttempts,
+    retryBaseMs: deps.webhooks.retryBaseMs,
+    owner,
+    renderTask: async (taskId, publicBase) => {
+      const task = await deps.store.get(taskId);
+      if (!task) return undefined;
+      return renderTask(task, { urlFor: (blobKey) => publicBase + deps.signer.sign(blobKey).path, blobs: deps.blobs });
+    },
+  });
+  const tasks = createTaskService({
+    store: deps.store,
+    images: deps.images,
+    router: deps.router,
+    catalog: deps.catalog,
+    blobs: deps.blobs,
+    billing: deps.billing,
+    clock: deps.clock,
+    logger: deps.logger,
+    webhooks,
+    settings: deps.tasks,
+    owner,
+  });
+  const idempotency = createIdempotencyService({
+    store: new SqliteIdempotencyStore(deps.db),
+    clock: deps.clock,
+    owner,
+    // A synchronous request holds its key at most until the time limit hands it over.
+    lockMs: deps.tasks.syncTimeoutMs + 60_000,
+  });
+  const webhookStore = new SqliteWebhookStore(deps.db);
+
+  let sweeper: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> = Promise.resolve();
+
+  async function sweep(): Promise<SweepReport> {
+    const cutoff = deps.clock.now() - retentionMs;
+    const removedTasks = await deps.store.deleteOlderThan(cutoff);
+    const blobs = await deps.blobs.deleteOlderThan(cutoff);
+    const idempotencyKeys = await idempotency.sweep();
+    const removedWebhooks = await webhookStore.deleteOlderThan(cutoff);
+    return { tasks: removedTasks, blobs, idempotencyKeys, webhooks: removedWebhooks };
+  }
+
+  return {
+    tasks,
+    idempotency,
+    webhooks,
+    sweep,
+    start() {
+      tasks.start();
+      webhooks.start();
+      const run = (): void => {
+        sweeping = sweep().catch((error: unknown) => deps.logger.error({ err: error }, 'retention sweep failed'));
+      };
+      run();
+      sweeper = setInterval(run, sweepEveryMs);
+      sweeper.unref();
+    },
+    async close() {
+      clearInterval(sweeper);
+      await sweeping;
+      await tasks.close();
+      await webhooks.close();
+    },
+  };
+}

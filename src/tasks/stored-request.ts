@@ -1,0 +1,81 @@
+// What a task keeps of its request: the validated ImageRequest as JSON, with input images moved to
+// the blob store (keys, never bytes, in the database), and how a worker rebuilds it.
+
+import { randomUUID } from 'node:crypto';
+import type { Catalog } from '../core/catalog/catalog.js';
+import { GatewayError } from '../core/errors.js';
+import type { ImageRequest } from '../core/image-request.js';
+import type { BlobStore } from '../core/ports/blob-store.js';
+import type { InputImage } from '../core/ports/image-model.js';
+
+/** Bumped when the shape changes; a worker refuses versions it does not know rather than guess. */
+const storedRequestVersion = 1;
+
+export interface StoredImageRef {
+  blob_key: string;
+  media_type: InputImage['mediaType'];
+  width: number;
+  height: number;
+  filename?: string;
+}
+
+export interface StoredTaskRequest {
+  version: number;
+  /** The billing reservation: the task id for asynchronous submissions, the request id for a synchronous request handed over. */
+  reservation_id: string;
+  /** Every ImageRequest field but the model (kept as its id) and the images. */
+  fields: Record<string, unknown>;
+  images: StoredImageRef[];
+  mask: StoredImageRef | null;
+}
+
+const extensions: Record<InputImage['mediaType'], string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/gif': 'gif' };
+
+async function storeImage(blobs: BlobStore, prefix: string, name: string, image: InputImage): Promise<StoredImageRef> {
+  const blobKey = `${prefix}/${name}-${randomUUID()}.${extensions[image.mediaType]}`;
+  await blobs.put(blobKey, image.data, image.mediaType);
+  const ref: StoredImageRef = { blob_key: blobKey, media_type: image.mediaType, width: image.width, height: image.height };
+  if (image.filename !== undefined) ref.filename = image.filename;
+  return ref;
+}
+
+/** Stores the input images under `uploads/<day>/<task id>/` and returns the JSON the task keeps. */
+export async function storeTaskRequest(request: ImageRequest, options: { taskId: string; reservationId: string; blobs: BlobStore; now: number }): Promise<StoredTaskRequest> {
+  const day = new Date(options.now).toISOString().slice(0, 10).replaceAll('-', '/');
+  const prefix = `uploads/${day}/${options.taskId}`;
+  const images = await Promise.all(request.images.map((image, index) => storeImage(options.blobs, prefix, `image-${index}`, image)));
+  const mask = request.mask === undefined ? null : await storeImage(options.blobs, prefix, 'mask', request.mask);
+  const { model, images: _images, mask: _mask, ...rest } = request;
+  // A JSON round trip drops undefined fields, exactly as the database will.
+  const fields = JSON.parse(JSON.stringify({ ...rest, model: model.id })) as Record<string, unknown>;
+  return { version: storedRequestVersion, reservation_id: options.reservationId, fields, images, mask };
+}
+
+/** Reads the reservation id without touching the blob store, so even a task that cannot be rebuilt is released. */
+export function reservationIdOf(stored: Record<string, unknown>, taskId: string): string {
+  return typeof stored.reservation_id === 'string' ? stored.reservation_id : taskId;
+}
+
+async function loadImage(blobs: BlobStore, ref: StoredImageRef): Promise<InputImage> {
+  const blob = await blobs.get(ref.blob_key);
+  if (!blob) throw new GatewayError('server_error', 'An input image of this task is no longer stored (it passed the retention period).', { retryable: false });
+  const image: InputImage = { data: blob.data, mediaType: ref.media_type, width: ref.width, height: ref.height };
+  if (ref.filename !== undefined) image.filename = ref.filename;
+  return image;
+}
+
+/** Rebuilds the ImageRequest a task was submitted with, against today's catalog. */
+export async function restoreTaskRequest(stored: Record<string, unknown>, catalog: Catalog, blobs: BlobStore): Promise<ImageRequest> {
+  const value = stored as unknown as StoredTaskRequest;
+  if (value.version !== storedRequestVersion || typeof value.fields !== 'object' || value.fields === null) {
+    throw new GatewayError('server_error', `This task was stored in a format this gateway version cannot read (version ${String(value.version)}).`, { retryable: false });
+  }
+  const modelId = value.fields.model;
+  const resolved = typeof modelId === 'string' ? catalog.get(modelId) : undefined;
+  if (!resolved) {
+    throw new GatewayError('model_not_found', `The model '${String(modelId)}' of this task is no longer in the catalog.`, { param: 'model' });
+  }
+  const images = await Promise.all((value.images ?? []).map((ref) => loadImage(blobs, ref)));
+  const mask = value.mask ? await loadImage(blobs, value.mask) : undefined;
+  return { ...(value.fields as unknown as Omit<ImageRequest, 'model' | 'images' | 'mask'>), model: resolved.model, images, mask };
+}

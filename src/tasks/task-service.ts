@@ -1,0 +1,487 @@
+// The asynchronous task use case: submit, run (this process's workers claim tasks under a lease and
+// resume recorded upstream jobs after a restart), hand over a synchronous request that ran past its
+// time limit, cancel, and schedule fairly: a limit per channel, and the least busy key first.
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Catalog } from '../core/catalog/catalog.js';
+import { GatewayError, isGatewayError, type OpenAIErrorObject } from '../core/errors.js';
+import type { GenerationOutcome, ImageService } from '../core/generate-images.js';
+import type { ImageRequest } from '../core/image-request.js';
+import type { Billing, ReservationRequest, Settlement } from '../core/ports/billing.js';
+import type { BlobStore } from '../core/ports/blob-store.js';
+import type { Clock } from '../core/ports/clock.js';
+import type { UpstreamJobRef } from '../core/ports/image-model.js';
+import type { ModelRouter } from '../core/ports/model-router.js';
+import type { TaskRecord, TaskStatus, TaskStore } from '../core/ports/task-store.js';
+import { TaskExecution, type TaskLogger } from './execution.js';
+import { reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
+import { persistImages, toStoredResult } from './stored-result.js';
+import { packJobs, unpackJobs } from './upstream-jobs.js';
+
+/** Where a finished task's webhook goes; implemented by the webhook dispatcher. */
+export interface TaskCallback {
+  url: string;
+  /** The client's own `whsec_` secret, when it sent one. */
+  secret?: string;
+  /** Base of the image URLs in the delivered task object. */
+  publicBase: string;
+}
+
+export interface TaskWebhooks {
+  register(taskId: string, callback: TaskCallback): Promise<void>;
+  unregister(taskId: string): Promise<void>;
+  /** The task reached a final status: its webhook is due. */
+  taskFinished(taskId: string): void;
+}
+
+export interface TaskSettings {
+  /** Tasks one channel runs at once in this process. */
+  workers: number;
+  leaseMs: number;
+  /** Queued tasks one key may have before submissions get 429. */
+  maxQueued: number;
+  syncTimeoutMs: number;
+  /** Claims of one task (each restart or takeover is one) before it is failed as poison. */
+  maxAttempts?: number;
+  /** How often idle workers look for work another process queued or a dead one left. */
+  pollMs?: number;
+}
+
+export interface TaskServiceDeps {
+  store: TaskStore;
+  images: ImageService;
+  router: ModelRouter;
+  catalog: Catalog;
+  blobs: BlobStore;
+  billing: Billing;
+  clock: Clock;
+  logger: TaskLogger;
+  webhooks?: TaskWebhooks;
+  settings: TaskSettings;
+  /** Names this process's leases; unique per process by default. */
+  owner?: string;
+}
+
+export interface SubmitInput {
+  /** From newTaskId(): the caller reserves billing under it before submitting. */
+  taskId: string;
+  request: ImageRequest;
+  keyId: string;
+  /** Reserved here, under the task id, so the task is charged once whatever happens to it. */
+  reservation: ReservationRequest;
+  callback?: TaskCallback;
+}
+
+export interface SyncInput {
+  request: ImageRequest;
+  keyId: string;
+  /** Already reserved by the caller; settled or released here (also when the work becomes a task). */
+  reservationId: string;
+  /** The client's connection: aborting it stops the work, until the work has become a task. */
+  signal: AbortSignal;
+  /** Store every image (an idempotent request replays from the blob store). */
+  persist: boolean;
+  callback?: TaskCallback;
+}
+
+export type SyncOutcome = { kind: 'completed'; outcome: GenerationOutcome } | { kind: 'handed_over'; task: TaskRecord };
+
+export type CancelOutcome = { kind: 'not_found' } | { kind: 'canceled'; task: TaskRecord } | { kind: 'already_finished'; task: TaskRecord };
+
+export interface TaskService {
+  /** This process's lease owner name. */
+  readonly owner: string;
+  /** The synchronous time limit after which runSync hands the work over. */
+  readonly syncTimeoutMs: number;
+  submit(input: SubmitInput): Promise<TaskRecord>;
+  runSync(input: SyncInput): Promise<SyncOutcome>;
+  /** The task, if it exists and belongs to the key. */
+  get(id: string, keyId: string): Promise<TaskRecord | undefined>;
+  list(filter: { keyId: string; status?: TaskStatus; limit: number; after?: string }): Promise<TaskRecord[]>;
+  cancel(id: string, keyId: string): Promise<CancelOutcome>;
+  /** Starts the worker loop. */
+  start(): void;
+  /** Stops claiming and lets other processes take this one's tasks at once; running work is detached, not canceled. */
+  close(): Promise<void>;
+}
+
+export const newTaskId = (): string => `task_${randomUUID().replaceAll('-', '')}`;
+
+/** Keys remembered for fairness: enough for the busiest moments, small enough for one SQL statement. */
+const recentKeysKept = 64;
+
+const finishedStatuses: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
+
+export function settlementOf(outcome: GenerationOutcome): Settlement {
+  return { imagesDelivered: outcome.images.length, usage: outcome.usage, channel: outcome.channel, provider: outcome.provider };
+}
+
+/** What a failed task shows: exactly an OpenAI error object, nothing internal. */
+export function errorObjectOf(error: unknown): OpenAIErrorObject {
+  if (isGatewayError(error)) return error.toBody().error;
+  return new GatewayError('server_error', 'The server had an error while processing your request.').toBody().error;
+}
+
+class CanceledByClient extends Error {
+  constructor() {
+    super('The task was canceled.');
+    this.name = 'CanceledByClient';
+  }
+}
+
+interface Timer {
+  promise: Promise<void>;
+  cancel(): void;
+}
+
+function timer(ms: number): Timer {
+  let handle: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    handle = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(handle) };
+}
+
+export function createTaskService(deps: TaskServiceDeps): TaskService {
+  const { store, clock, logger, settings } = deps;
+  const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const maxAttempts = settings.maxAttempts ?? 5;
+  const pollMs = settings.pollMs ?? Math.max(50, Math.min(1000, Math.floor(settings.leaseMs / 4)));
+
+  const running = new Map<string, TaskExecution>();
+  /** Keys this pool claimed for, least recently first (a Map keeps insertion order). */
+  const servedKeys = new Map<string, true>();
+  const runningByChannel = new Map<string, number>();
+  let closed = false;
+  let started = false;
+  let loopDone: Promise<void> = Promise.resolve();
+  let wakeUp: (() => void) | undefined;
+
+  const wake = (): void => {
+    wakeUp?.();
+  };
+
+  const channelOf = (modelId: string): string => deps.router.describe(modelId).channel;
+
+  const countRunning = (channel: string, delta: number): void => {
+    runningByChannel.set(channel, (runningByChannel.get(channel) ?? 0) + delta);
+  };
+
+  const newExecution = (taskId: string, options: { jobs?: Array<UpstreamJobRef | undefined>; progress?: number } = {}): TaskExecution =>
+    new TaskExecution(
+      {
+        store,
+        clock,
+        owner,
+        leaseMs: settings.leaseMs,
+        logger,
+        onLost: (execution, canceled) => {
+          logger.info({ taskId: execution.taskId, canceled }, canceled ? 'task canceled while running' : 'task lease lost to another worker');
+          // Only a cancel stops the work (and its upstream job); a takeover leaves the job to the new holder.
+          if (canceled) execution.controller.abort(new CanceledByClient());
+        },
+      },
+      taskId,
+      options,
+    );
+
+  /** Success: charge once (the lease confirmed just before), then record the result. */
+  async function succeed(execution: TaskExecution, request: ImageRequest, reservationId: string, outcome: GenerationOutcome): Promise<void> {
+    if (execution.detached) return;
+    const stored = toStoredResult(await persistImages(outcome, request, deps.blobs, clock.now()), request);
+    // Settling before the final write: a crash in between re-runs the task, whose second settle is a no-op.
+    if (!(await execution.stillHeld())) return;
+    await deps.billing.settle(reservationId, settlementOf(outcome));
+    const written = await execution.finish({ status: 'succeeded', progress: 100, result: stored, error: null, completedAt: clock.now() });
+    if (written) deps.webhooks?.taskFinished(execution.taskId);
+  }
+
+  async function fail(execution: TaskExecution, reservationId: string, error: unknown): Promise<void> {
+    // Canceled, taken over or shutting down: whoever holds the task now decides its end.
+    if (execution.detached) return;
+    const written = await execution.finish({ status: 'failed', error: errorObjectOf(error), completedAt: clock.now() });
+    if (!written) return;
+    await deps.billing.release(reservationId);
+    deps.webhooks?.taskFinished(execution.taskId);
+  }
+
+  async function runClaimed(task: TaskRecord): Promise<void> {
+    const channel = channelOf(task.model);
+    countRunning(channel, 1);
+    const execution = newExecution(task.id, { jobs: unpackJobs(task.upstreamJob), progress: task.progress });
+    running.set(task.id, execution);
+    execution.startHeartbeat();
+    const reservationId = reservationIdOf(task.request, task.id);
+    try {
+      if (task.attempts > maxAttempts) {
+        throw new GatewayError('server_error', `The task was interrupted ${task.attempts - 1} times (its worker stopped each time); it is not tried again.`);
+      }
+      const request = await restoreTaskRequest(task.request, deps.catalog, deps.blobs);
+      const outcome = await deps.images.run(request, {
+        signal: execution.controller.signal,
+        persist: true,
+        resumeJobs: execution.jobs,
+        onUpstreamJob: execution.recordJob,
+        onProgress: execution.reportProgress,
+      });
+      await succeed(execution, request, reservationId, outcome);
+    } catch (error) {
+      await fail(execution, reservationId, error).catch((failure: unknown) => logger.error({ err: failure, taskId: task.id }, 'could not record a task failure'));
+    } finally {
+      execution.detach();
+      running.delete(task.id);
+      countRunning(channel, -1);
+      wake();
+    }
+  }
+
+  async function claimNext(): Promise<TaskRecord | undefined> {
+    const saturated = new Set([...runningByChannel].filter(([, count]) => count >= settings.workers).map(([channel]) => channel));
+    const models = deps.catalog.list().map((model) => model.id);
+    const excludeModels = saturated.size === 0 ? [] : models.filter((model) => saturated.has(channelOf(model)));
+    if (models.length > 0 && excludeModels.length === models.length) return undefined;
+    const now = clock.now();
+    const claimed = await store.claim(owner, now, now + settings.leaseMs, { excludeModels, fairness: { recentlyServedKeys: [...servedKeys.keys()] } });
+    if (claimed) {
+      servedKeys.delete(claimed.keyId);
+      servedKeys.set(claimed.keyId, true);
+      // Only the order of recent keys matters; an old one dropped simply counts as not served lately.
+      if (servedKeys.size > recentKeysKept) servedKeys.delete(servedKeys.keys().next().value as string);
+    }
+    return claimed;
+  }
+
+  async function loop(): Promise<void> {
+    while (!closed) {
+      let claimed: TaskRecord | undefined;
+      try {
+        claimed = await claimNext();
+      } catch (error) {
+        if (closed) return;
+        logger.error({ err: error }, 'claiming a task failed');
+      }
+      if (closed) {
+        // Claimed while closing: hand it straight back.
+        if (claimed) await store.heartbeat(claimed.id, owner, clock.now()).catch(() => false);
+        return;
+      }
+      if (claimed) {
+        void runClaimed(claimed);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const idle = setTimeout(resolve, pollMs);
+        wakeUp = () => {
+          clearTimeout(idle);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+    }
+  }
+
+  async function cancelUpstream(task: TaskRecord, job: UpstreamJobRef): Promise<void> {
+    const resolved = deps.catalog.get(task.model);
+    if (!resolved) return;
+    const resume = job.channel === undefined ? undefined : { channel: job.channel, ...(job.channelKey === undefined ? {} : { key: job.channelKey }) };
+    await deps.router.run(resolved.model, { operation: task.operation, images: 1, signal: AbortSignal.timeout(15_000), ...(resume ? { resume } : {}) }, async (route) => {
+      if (route.imageModel.provider === job.provider) await route.imageModel.cancel?.(job);
+    });
+  }
+
+  async function handOver(input: SyncInput, taskId: string, startedAt: number, execution: TaskExecution): Promise<TaskRecord> {
+    const now = clock.now();
+    const stored = await storeTaskRequest(input.request, { taskId, reservationId: input.reservationId, blobs: deps.blobs, now });
+    if (input.callback) await deps.webhooks?.register(taskId, input.callback);
+    const task: TaskRecord = {
+      id: taskId,
+      keyId: input.keyId,
+      operation: input.request.operation,
+      model: input.request.model.id,
+      status: 'in_progress',
+      progress: execution.progress,
+      request: stored as unknown as Record<string, unknown>,
+      result: null,
+      error: null,
+      upstreamJob: packJobs(execution.jobs),
+      leaseOwner: owner,
+      leaseExpiresAt: now + settings.leaseMs,
+      attempts: 1,
+      createdAt: startedAt,
+      startedAt,
+      completedAt: null,
+    };
+    await store.create(task);
+    return task;
+  }
+
+  return {
+    owner,
+    syncTimeoutMs: settings.syncTimeoutMs,
+
+    async submit(input) {
+      const queued = await store.list({ keyId: input.keyId, status: 'queued', limit: settings.maxQueued });
+      if (queued.length >= settings.maxQueued) {
+        throw new GatewayError('rate_limit_exceeded', `This key already has ${queued.length} tasks waiting, the most allowed. Wait for some to start, then submit again.`, {
+          retryAfterSeconds: 5,
+        });
+      }
+      const now = clock.now();
+      const stored = await storeTaskRequest(input.request, { taskId: input.taskId, reservationId: input.taskId, blobs: deps.blobs, now });
+      await deps.billing.reserve(input.reservation);
+      const task: TaskRecord = {
+        id: input.taskId,
+        keyId: input.keyId,
+        operation: input.request.operation,
+        model: input.request.model.id,
+        status: 'queued',
+        progress: 0,
+        request: stored as unknown as Record<string, unknown>,
+        result: null,
+        error: null,
+        upstreamJob: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        attempts: 0,
+        createdAt: now,
+        startedAt: null,
+        completedAt: null,
+      };
+      try {
+        // The webhook first: a task never exists without the delivery its client asked for.
+        if (input.callback) await deps.webhooks?.register(input.taskId, input.callback);
+        await store.create(task);
+      } catch (error) {
+        await deps.billing.release(input.taskId).catch(() => undefined);
+        if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
+        throw error;
+      }
+      wake();
+      return task;
+    },
+
+    async runSync(input) {
+      const taskId = newTaskId();
+      const startedAt = clock.now();
+      const work = new AbortController();
+      const execution = newExecution(taskId);
+      let handedOver: Promise<TaskRecord> | undefined;
+      const onClientGone = (): void => {
+        if (handedOver === undefined) work.abort(input.signal.reason);
+      };
+      if (input.signal.aborted) onClientGone();
+      else input.signal.addEventListener('abort', onClientGone, { once: true });
+      // Cancel (once it is a task) aborts the execution's controller; the work listens to both.
+      execution.controller.signal.addEventListener('abort', () => work.abort(execution.controller.signal.reason), { once: true });
+
+      const running$ = deps.images.run(input.request, {
+        signal: work.signal,
+        persist: input.persist,
+        onUpstreamJob: async (job, callIndex) => {
+          if (handedOver === undefined) {
+            execution.rememberJob(job, callIndex);
+            return;
+          }
+          await handedOver;
+          await execution.recordJob(job, callIndex);
+        },
+        onProgress: (percent) => {
+          if (handedOver === undefined) execution.rememberProgress(percent);
+          else execution.reportProgress(percent);
+        },
+      });
+      const limit = timer(settings.syncTimeoutMs);
+      const first = await Promise.race([
+        running$.then(
+          (outcome) => ({ done: true as const, outcome }),
+          (error: unknown) => ({ done: true as const, error }),
+        ),
+        limit.promise.then(() => ({ done: false as const })),
+      ]);
+      limit.cancel();
+      if (first.done) {
+        input.signal.removeEventListener('abort', onClientGone);
+        if ('error' in first) {
+          await deps.billing.release(input.reservationId);
+          throw first.error;
+        }
+        await deps.billing.settle(input.reservationId, settlementOf(first.outcome));
+        return { kind: 'completed', outcome: first.outcome };
+      }
+
+      // Past the limit: the work goes on as a task this process holds, and the client is told its id.
+      handedOver = handOver(input, taskId, startedAt, execution);
+      let task: TaskRecord;
+      try {
+        task = await handedOver;
+      } catch (error) {
+        work.abort(error);
+        running$.catch(() => undefined);
+        await deps.billing.release(input.reservationId);
+        throw new GatewayError('server_error', 'The request ran past the synchronous time limit and could not be turned into a task.', { cause: error });
+      }
+      const channel = channelOf(task.model);
+      countRunning(channel, 1);
+      running.set(taskId, execution);
+      execution.startHeartbeat();
+      void running$
+        .then(
+          (outcome) => succeed(execution, input.request, input.reservationId, outcome),
+          (error: unknown) => fail(execution, input.reservationId, error),
+        )
+        .catch((error: unknown) => logger.error({ err: error, taskId }, 'could not record the end of a handed-over request'))
+        .finally(() => {
+          execution.detach();
+          running.delete(taskId);
+          countRunning(channel, -1);
+          wake();
+        });
+      return { kind: 'handed_over', task };
+    },
+
+    async get(id, keyId) {
+      const task = await store.get(id);
+      return task !== undefined && task.keyId === keyId ? task : undefined;
+    },
+
+    list: (filter) => store.list(filter),
+
+    async cancel(id, keyId) {
+      const task = await store.get(id);
+      if (task === undefined || task.keyId !== keyId) return { kind: 'not_found' };
+      if (finishedStatuses.has(task.status)) return { kind: 'already_finished', task };
+      if (!(await store.cancel(id, clock.now()))) {
+        const now = await store.get(id);
+        return now === undefined ? { kind: 'not_found' } : { kind: 'already_finished', task: now };
+      }
+      const local = running.get(id);
+      if (local) {
+        // The provider cancels its own job on abort (where the upstream can).
+        local.detach();
+        local.controller.abort(new CanceledByClient());
+      } else {
+        for (const job of unpackJobs(task.upstreamJob)) {
+          if (job) await cancelUpstream(task, job).catch((error: unknown) => logger.warn({ err: error, taskId: id }, 'upstream cancel failed'));
+        }
+      }
+      await deps.billing.release(reservationIdOf(task.request, task.id));
+      deps.webhooks?.taskFinished(id);
+      const canceled = await store.get(id);
+      return { kind: 'canceled', task: canceled ?? { ...task, status: 'canceled' } };
+    },
+
+    start() {
+      if (started || closed) return;
+      started = true;
+      loopDone = loop();
+    },
+
+    async close() {
+      closed = true;
+      wake();
+      await loopDone;
+      await Promise.all([...running.values()].map((execution) => execution.release()));
+    },
+  };
+}

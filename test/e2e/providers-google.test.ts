@@ -1,0 +1,164 @@
+// Google end to end: OpenAI-format requests through the gateway over HTTP to the Gemini API fake
+// (Gemini `:generateContent` image models and Imagen `:predict`).
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ChannelConfig } from '../../src/config/schema.js';
+import { googleFakeDefaultApiKey, startGoogleFake, type GoogleFake } from '../../src/testing/fakes/google.js';
+import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
+import { decode, edit, generate, imagesOf, inputImage } from './providers-support.js';
+
+const wrongKey = 'AIzaWrongKeyDoNotEcho0123456789abcdefg';
+
+function googleChannel(fake: GoogleFake, overrides: Partial<ChannelConfig> = {}): ChannelConfig {
+  return {
+    name: 'google',
+    provider: 'google',
+    base_url: `${fake.url}/v1beta`,
+    api_key: googleFakeDefaultApiKey,
+    models: ['gemini-2.5-flash-image', 'gemini-3-pro-image-preview', 'imagen-4.0-generate-001', 'imagen-4.0-fast-generate-001'],
+    ...overrides,
+  };
+}
+
+let fake: GoogleFake;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  fake = await startGoogleFake();
+  gateway = await startTestGateway({ channels: [googleChannel(fake)] });
+});
+afterAll(async () => {
+  await gateway.close();
+  await fake.close();
+});
+beforeEach(() => {
+  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
+});
+
+const lastBody = (method: 'generateContent' | 'predict') =>
+  [...fake.requests].reverse().find((request) => request.path.endsWith(`:${method}`))?.json as Record<string, any> | undefined;
+
+describe('Gemini image models through the gateway', () => {
+  it('generates with gemini-2.5-flash-image at the asked ratio, as base64, with the key in its header', async () => {
+    const answer = await generate(gateway, { model: 'gemini-2.5-flash-image', prompt: 'a watercolor fox', aspect_ratio: '16:9' });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('x-imagegate-provider')).toBe('google');
+    const [image] = await imagesOf(gateway, answer);
+    // Gemini 2.5's own 16:9 size: the catalog's ~1 MP 16:9 is its 1K tier, so nothing was substituted.
+    expect([image?.format, image?.width, image?.height]).toEqual(['png', 1344, 768]);
+    expect(answer.headers.get('x-imagegate-warnings')).toBeNull();
+    const request = [...fake.requests].reverse().find((candidate) => candidate.path.endsWith(':generateContent'));
+    expect(request?.path).toBe('/v1beta/models/gemini-2.5-flash-image:generateContent');
+    expect(request?.headers['x-goog-api-key']).toBe(googleFakeDefaultApiKey);
+    expect(lastBody('generateContent')?.['generationConfig']).toEqual({ responseModalities: ['TEXT', 'IMAGE'], imageConfig: { aspectRatio: '16:9' } });
+  });
+
+  it('answers to the nano-banana alias and fans n: 3 out into three calls', async () => {
+    const before = fake.counters.generateContent;
+    const answer = await generate(gateway, { model: 'nano-banana', prompt: 'three pears', n: 3 });
+    expect(await imagesOf(gateway, answer)).toHaveLength(3);
+    expect(fake.counters.generateContent - before).toBe(3);
+  });
+
+  it('picks the 2K tier of gemini-3-pro-image-preview for a 2048x2048 size', async () => {
+    const answer = await generate(gateway, { model: 'gemini-3-pro-image-preview', prompt: 'a detailed map', size: '2048x2048', output_format: 'jpeg' });
+    const [image] = await imagesOf(gateway, answer);
+    expect([image?.format, image?.width, image?.height]).toEqual(['jpeg', 2048, 2048]);
+    expect(lastBody('generateContent')?.['generationConfig']?.['imageConfig']).toEqual({ aspectRatio: '1:1', imageSize: '2K' });
+  });
+
+  it('edits by sending the input image inline', async () => {
+    const source = await inputImage(300, 200);
+    const answer = await edit(gateway, { model: 'gemini-2.5-flash-image', prompt: 'add snow', aspect_ratio: '3:2' }, [source]);
+    const [image] = await imagesOf(gateway, answer);
+    expect([image?.width, image?.height]).toEqual([1248, 832]);
+    const parts = lastBody('generateContent')?.['contents'][0]['parts'] as Array<Record<string, any>>;
+    expect(parts[0]).toEqual({ text: 'add snow' });
+    expect(parts[1]?.['inlineData']?.['mimeType']).toBe('image/png');
+    expect((await decode(Buffer.from(parts[1]?.['inlineData']?.['data'] as string, 'base64'))).width).toBe(300);
+  });
+
+  it('maps a blocked prompt (promptFeedback.blockReason) to content_policy_violation about the input', async () => {
+    fake.switches.moderation = 'input';
+    const answer = await generate(gateway, { model: 'gemini-2.5-flash-image', prompt: 'flagged' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error?.code).toBe('content_policy_violation');
+    expect(answer.body.error?.['moderation_details']).toEqual({ moderation_stage: 'input', categories: ['PROHIBITED_CONTENT'] });
+  });
+
+  it('maps finishReason IMAGE_SAFETY to content_policy_violation about the output', async () => {
+    fake.switches.moderation = 'output';
+    const answer = await generate(gateway, { model: 'gemini-2.5-flash-image', prompt: 'renders badly' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error?.code).toBe('content_policy_violation');
+    expect(answer.body.error?.['moderation_details']).toEqual({ moderation_stage: 'output', categories: ['IMAGE_SAFETY'] });
+  });
+
+  it("turns Google's RESOURCE_EXHAUSTED with a RetryInfo delay into 429 with retry-after", async () => {
+    fake.switches.failStatus = 429;
+    fake.switches.retryAfterSeconds = 21;
+    const answer = await generate(gateway, { model: 'gemini-2.5-flash-image', prompt: 'quota' });
+    expect(answer.status).toBe(429);
+    expect(answer.headers.get('retry-after')).toBe('21');
+    expect(answer.body.error?.code).toBe('upstream_rate_limited');
+  });
+});
+
+describe('Imagen through the gateway', () => {
+  it('asks for up to four samples per call: n: 6 is two predict calls, at the asked ratio', async () => {
+    const before = fake.requests.filter((request) => request.path.endsWith(':predict')).length;
+    const answer = await generate(gateway, { model: 'imagen-4.0-fast-generate-001', prompt: 'six robots', n: 6, aspect_ratio: '9:16' });
+    const images = await imagesOf(gateway, answer);
+    expect(images).toHaveLength(6);
+    expect(images.every((image) => image.width === 768 && image.height === 1408)).toBe(true);
+    const calls = fake.requests.filter((request) => request.path.endsWith(':predict')).slice(before);
+    expect(calls.map((request) => (request.json as { parameters: { sampleCount: number } }).parameters.sampleCount).sort()).toEqual([2, 4]);
+    expect(calls[0]?.json).toMatchObject({ instances: [{ prompt: 'six robots' }], parameters: { aspectRatio: '9:16' } });
+  });
+
+  it('sends the 2K tier to imagen-4.0-generate-001 for a 2K size', async () => {
+    const answer = await generate(gateway, { model: 'imagen-4.0-generate-001', prompt: 'a harbour', size: '2048x2048' });
+    const [image] = await imagesOf(gateway, answer);
+    expect([image?.width, image?.height]).toEqual([2048, 2048]);
+    expect(lastBody('predict')?.['parameters']).toMatchObject({ sampleCount: 1, aspectRatio: '1:1', sampleImageSize: '2K' });
+  });
+
+  it('delivers the images Imagen kept when its filter dropped some, with a warning naming the count', async () => {
+    fake.switches.maxImages = 2;
+    const answer = await generate(gateway, { model: 'imagen-4.0-fast-generate-001', prompt: 'four, maybe', n: 4 });
+    expect(answer.status).toBe(200);
+    expect(await imagesOf(gateway, answer)).toHaveLength(2);
+    const warnings = answer.headers.get('x-imagegate-warnings') ?? '';
+    expect(warnings).toContain('delivered 2 of 4 images');
+    expect(warnings).toContain('google returned 2 of 4 images');
+  });
+
+  it("maps Imagen's Responsible-AI refusal to content_policy_violation about the input", async () => {
+    fake.switches.moderation = 'input';
+    const answer = await generate(gateway, { model: 'imagen-4.0-fast-generate-001', prompt: 'flagged words' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error?.code).toBe('content_policy_violation');
+    expect(answer.body.error?.['moderation_details']).toMatchObject({ moderation_stage: 'input' });
+  });
+
+  it('maps an answer with every image filtered to content_policy_violation about the output', async () => {
+    fake.switches.moderation = 'output';
+    const answer = await generate(gateway, { model: 'imagen-4.0-fast-generate-001', prompt: 'all filtered' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error?.['moderation_details']).toMatchObject({ moderation_stage: 'output' });
+  });
+});
+
+describe('Google with a key it rejects', () => {
+  it('answers 502 upstream_auth_failed (Google says 400 API_KEY_INVALID) without the key in the body', async () => {
+    const rejected = await startTestGateway({ channels: [googleChannel(fake, { api_key: wrongKey })] });
+    try {
+      const answer = await generate(rejected, { model: 'gemini-2.5-flash-image', prompt: 'who am I' });
+      expect(answer.status).toBe(502);
+      expect(answer.body.error?.code).toBe('upstream_auth_failed');
+      expect(answer.text).not.toContain(wrongKey);
+    } finally {
+      await rejected.close();
+    }
+  });
+});

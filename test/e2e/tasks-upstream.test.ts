@@ -1,0 +1,172 @@
+// Tasks against fakes of real asynchronous upstreams (BFL, Replicate): jobs recorded per call,
+// cancel reaching the upstream (from the process running the task and from another one), the
+// per-channel worker limit, and keys taking turns.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AppConfig } from '../../src/config/schema.js';
+import { bflFakeApiKey, startBflFake, type BflFake } from '../../src/testing/fakes/bfl.js';
+import { replicateFakeDefaultApiKey, startReplicateFake, type ReplicateFake } from '../../src/testing/fakes/replicate.js';
+import { startTestGateway, testApiKey, type TestGateway } from '../../src/testing/gateway-harness.js';
+import { call, queryDatabase, sleep, waitForTask } from './task-helpers.js';
+
+const otherKey = 'sk-test-other-key-0000000000';
+const keys = { IMAGEGATE_API_KEYS: `${testApiKey},${otherKey}` };
+
+function taskSettings(workers: number): AppConfig['tasks'] {
+  return { workers, leaseMs: 2000, retentionHours: 24, maxQueued: 100, syncTimeoutMs: 60_000 };
+}
+
+describe('Replicate: cancel reaches the upstream', () => {
+  let fake: ReplicateFake;
+  let gateway: TestGateway;
+  let second: TestGateway | undefined;
+  const channels = (url: string): AppConfig['channels'] => [
+    {
+      name: 'replicate',
+      provider: 'replicate',
+      base_url: `${url}/v1`,
+      api_key: replicateFakeDefaultApiKey,
+      models: ['flux-schnell'],
+      model_map: { 'flux-schnell': 'black-forest-labs/flux-schnell' },
+      poll_interval_ms: 20,
+    },
+  ];
+
+  beforeAll(async () => {
+    fake = await startReplicateFake({ switches: { pollsBeforeReady: 100_000 } });
+    gateway = await startTestGateway({ channels: channels(fake.url), tasks: taskSettings(2) }, { env: keys });
+  });
+  afterEach(async () => {
+    await second?.close();
+    second = undefined;
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await fake.close();
+  });
+
+  async function submitAndWaitForJob(target: TestGateway): Promise<string> {
+    const submitted = await call(target.url, '/v1/images/generations?async=true', { key: testApiKey, json: { model: 'flux-schnell', prompt: 'a long render' } });
+    expect(submitted.status).toBe(202);
+    const id: string = submitted.body.id;
+    for (let tries = 0; tries < 200; tries += 1) {
+      const [row] = queryDatabase<{ upstream_job: string | null }>(target.dataDir, 'SELECT upstream_job FROM tasks WHERE id = ?', id);
+      if (row?.upstream_job) return id;
+      await sleep(20);
+    }
+    throw new Error('the upstream job was never recorded');
+  }
+
+  it('cancels the running prediction when the task running here is canceled', async () => {
+    const cancelsBefore = fake.cancels;
+    const id = await submitAndWaitForJob(gateway);
+    const canceled = await call(gateway.url, `/v1/images/tasks/${id}/cancel`, { key: testApiKey, method: 'POST' });
+    expect(canceled.body.status).toBe('canceled');
+    for (let tries = 0; tries < 100 && fake.cancels === cancelsBefore; tries += 1) await sleep(20);
+    expect(fake.cancels).toBeGreaterThan(cancelsBefore);
+    const [row] = queryDatabase<{ upstream_job: string }>(gateway.dataDir, 'SELECT upstream_job FROM tasks WHERE id = ?', id);
+    const predictionId = JSON.parse(row?.upstream_job ?? '{}').data.calls[0].data.id as string;
+    expect(fake.requests.some((request) => request.method === 'POST' && request.path.includes(`/predictions/${predictionId}/cancel`))).toBe(true);
+    await sleep(200);
+    expect((await call(gateway.url, `/v1/images/tasks/${id}`, { key: testApiKey })).body.status).toBe('canceled');
+  });
+
+  it('cancels upstream from another process sharing the data dir, and the running process lets go', async () => {
+    second = await startTestGateway({ dataDir: gateway.dataDir, channels: channels(fake.url), tasks: taskSettings(2) }, { env: keys });
+    const id = await submitAndWaitForJob(gateway);
+    const [row] = queryDatabase<{ upstream_job: string; lease_owner: string }>(gateway.dataDir, 'SELECT upstream_job, lease_owner FROM tasks WHERE id = ?', id);
+    const predictionId = JSON.parse(row?.upstream_job ?? '{}').data.calls[0].data.id as string;
+    // Whichever process holds the task, cancel through the other one.
+    const holder = row?.lease_owner === gateway.gateway.taskRuntime.tasks.owner ? gateway : second;
+    const other = holder === gateway ? second : gateway;
+    const canceled = await call(other.url, `/v1/images/tasks/${id}/cancel`, { key: testApiKey, method: 'POST' });
+    expect(canceled.body.status).toBe('canceled');
+    expect(fake.requests.some((request) => request.method === 'POST' && request.path.includes(`/predictions/${predictionId}/cancel`))).toBe(true);
+    await sleep(300);
+    expect((await call(holder.url, `/v1/images/tasks/${id}`, { key: testApiKey })).body.status).toBe('canceled');
+  });
+});
+
+describe('BFL: one job per call, per-channel limits, fairness', () => {
+  let fake: BflFake;
+  const channels = (url: string): AppConfig['channels'] => [
+    { name: 'bfl', provider: 'bfl', base_url: url, api_key: bflFakeApiKey, models: ['flux-1.1-pro'], poll_interval_ms: 15 },
+  ];
+
+  beforeAll(async () => {
+    fake = await startBflFake({ switches: { pollsBeforeReady: 4 } });
+  });
+  afterAll(async () => fake.close());
+
+  it('records one upstream job per call when n is split, and delivers every image', async () => {
+    const gateway = await startTestGateway({ channels: channels(fake.url), tasks: taskSettings(4) }, { env: keys });
+    try {
+      const before = fake.submissions;
+      const submitted = await call(gateway.url, '/v1/images/generations?async=true', { key: testApiKey, json: { model: 'flux-1.1-pro', prompt: 'three', n: 3, size: '1024x1024' } });
+      const done = await waitForTask(gateway.url, testApiKey, submitted.body.id);
+      expect(done.status).toBe('succeeded');
+      expect(done.result.data).toHaveLength(3);
+      expect(fake.submissions - before).toBe(3);
+      const [row] = queryDatabase<{ upstream_job: string }>(gateway.dataDir, 'SELECT upstream_job FROM tasks WHERE id = ?', done.id);
+      const recorded = JSON.parse(row?.upstream_job ?? '{}');
+      expect(recorded.data.calls.map((job: { provider: string; channel: string }) => [job.provider, job.channel])).toEqual([
+        ['bfl', 'bfl'],
+        ['bfl', 'bfl'],
+        ['bfl', 'bfl'],
+      ]);
+      const fakeIds = new Set(fake.tasks.keys());
+      for (const job of recorded.data.calls) expect(fakeIds.has(job.data.id)).toBe(true);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('runs at most `workers` tasks of a channel at once, without holding back other channels', async () => {
+    const gateway = await startTestGateway({ channels: channels(fake.url), tasks: taskSettings(2) }, { env: keys });
+    let sampling = true;
+    let mostActive = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        mostActive = Math.max(mostActive, [...fake.tasks.values()].filter((task) => task.finalStatus === undefined).length);
+        await sleep(3);
+      }
+    })();
+    try {
+      const ids: string[] = [];
+      for (let index = 0; index < 6; index += 1) {
+        const response = await call(gateway.url, '/v1/images/generations?async=true', { key: testApiKey, json: { model: 'flux-1.1-pro', prompt: `limit ${index}` } });
+        ids.push(response.body.id);
+      }
+      // A task for the offline channel is not stuck behind the busy BFL channel.
+      const offline = await call(gateway.url, '/v1/images/generations?async=true', { key: testApiKey, json: { model: 'dall-e-2', prompt: 'quick', size: '256x256' } });
+      const offlineDone = await waitForTask(gateway.url, testApiKey, offline.body.id);
+      const stillRunning = queryDatabase<{ n: number }>(gateway.dataDir, "SELECT COUNT(*) AS n FROM tasks WHERE model = 'flux-1.1-pro' AND status != 'succeeded'");
+      expect(offlineDone.status).toBe('succeeded');
+      expect(stillRunning[0]?.n).toBeGreaterThan(0);
+      for (const id of ids) expect((await waitForTask(gateway.url, testApiKey, id)).status).toBe('succeeded');
+    } finally {
+      sampling = false;
+      await sampler;
+      await gateway.close();
+    }
+    expect(mostActive).toBe(2);
+  });
+
+  it("takes keys in turn: one key's backlog does not hold back another key's task", async () => {
+    const gateway = await startTestGateway({ channels: channels(fake.url), tasks: taskSettings(1) }, { env: keys });
+    try {
+      const backlog: string[] = [];
+      for (let index = 0; index < 4; index += 1) {
+        backlog.push((await call(gateway.url, '/v1/images/generations?async=true', { key: testApiKey, json: { model: 'flux-1.1-pro', prompt: `backlog ${index}` } })).body.id);
+      }
+      const newcomer = (await call(gateway.url, '/v1/images/generations?async=true', { key: otherKey, json: { model: 'flux-1.1-pro', prompt: 'newcomer' } })).body.id as string;
+      for (const id of [...backlog, newcomer]) await waitForTask(gateway.url, id === newcomer ? otherKey : testApiKey, id);
+      const order = queryDatabase<{ id: string }>(gateway.dataDir, 'SELECT id FROM tasks WHERE id IN (?, ?, ?, ?, ?) ORDER BY started_at, completed_at', ...backlog, newcomer).map((row) => row.id);
+      // The backlog's first task was already running; the newcomer goes next, not fifth.
+      expect(order.indexOf(newcomer)).toBeLessThanOrEqual(2);
+      expect(order.indexOf(newcomer)).toBeGreaterThan(0);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
