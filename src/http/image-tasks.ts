@@ -126,8 +126,9 @@ function isStreamRequest(fields: RawImageRequest): boolean {
 }
 
 /**
- * Idempotency-Key on a POST: answers a replay (and returns its reply), or marks the request as the
- * one that runs. Streams are not replayed: an event stream cannot be repeated faithfully.
+ * Idempotency-Key on a POST: answers a replay (returning true: the request is answered), or marks
+ * the request as the one that runs. Streams are not replayed: an event stream cannot be repeated
+ * faithfully. (A boolean, not the reply: a FastifyReply is thenable, so awaiting one resolves to nothing.)
  */
 export async function beginIdempotentRequest(
   request: FastifyRequest,
@@ -135,17 +136,18 @@ export async function beginIdempotentRequest(
   deps: HttpDeps,
   parts: { fields?: RawImageRequest; [part: string]: unknown },
   base: string,
-): Promise<FastifyReply | undefined> {
+): Promise<boolean> {
   const idempotencyKey = idempotencyKeyOf(request);
   const key = request.imagegate.key;
-  if (idempotencyKey === undefined || key === undefined || (parts.fields !== undefined && isStreamRequest(parts.fields))) return undefined;
+  if (idempotencyKey === undefined || key === undefined || (parts.fields !== undefined && isStreamRequest(parts.fields))) return false;
   const requestHash = requestFingerprint({ method: request.method, path: request.routeOptions.url ?? request.url.split('?')[0], query: request.query ?? {}, ...parts });
   const begun = await deps.idempotency.begin({ keyId: key.id, idempotencyKey, requestHash });
   if (begun.kind === 'proceed') {
     request.idempotency = { ticket: begun.ticket, workStarted: false, finished: false };
-    return undefined;
+    return false;
   }
-  return replayStoredResponse(begun.response, request, reply, deps, base);
+  await replayStoredResponse(begun.response, request, reply, deps, base);
+  return true;
 }
 
 function errorFromObject(error: TaskRecord['error']): GatewayError {
@@ -154,28 +156,35 @@ function errorFromObject(error: TaskRecord['error']): GatewayError {
   return new GatewayError(known, error?.message ?? 'The task failed.', { param: error?.param ?? null });
 }
 
-async function replayStoredResponse(stored: StoredResponse, request: FastifyRequest, reply: FastifyReply, deps: HttpDeps, base: string): Promise<FastifyReply> {
+async function replayStoredResponse(stored: StoredResponse, request: FastifyRequest, reply: FastifyReply, deps: HttpDeps, base: string): Promise<void> {
   reply.header('idempotent-replayed', 'true');
   const keyId = request.imagegate.key?.id ?? '';
   switch (stored.kind) {
     case 'images':
-      return reply
+      reply
         .code(stored.status)
         .headers(stored.headers)
         .send(await renderStoredResult(stored.result as Record<string, unknown>, resultRenderer(deps, base)));
+      return;
     case 'task':
     case 'handover': {
       const task = await deps.tasks.get(String(stored.task_id), keyId);
       if (!task) throw new GatewayError('not_found', 'The task this Idempotency-Key created no longer exists (it passed the retention period).');
-      if (stored.kind === 'task') return reply.code(stored.status).headers(stored.headers).send(await renderTaskForClient(task, deps, base));
+      if (stored.kind === 'task') {
+        reply.code(stored.status).headers(stored.headers).send(await renderTaskForClient(task, deps, base));
+        return;
+      }
       // A synchronous request that became a task: now the task's answer, or the same 504 while it runs.
-      if (task.status === 'succeeded' && task.result !== null) return reply.code(200).send(await renderStoredResult(task.result, resultRenderer(deps, base)));
+      if (task.status === 'succeeded' && task.result !== null) {
+        reply.code(200).send(await renderStoredResult(task.result, resultRenderer(deps, base)));
+        return;
+      }
       if (task.status === 'failed') throw errorFromObject(task.error);
       if (task.status === 'canceled') throw new GatewayError('conflict', `Task ${task.id}, which this request became, was canceled.`);
       throw handedOverError(task.id, deps.tasks.syncTimeoutMs);
     }
     default:
-      return reply
+      reply
         .code(stored.status)
         .headers(stored.headers)
         .send(typeof stored.body === 'string' ? stored.body : JSON.stringify(stored.body ?? null));

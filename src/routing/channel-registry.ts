@@ -95,6 +95,8 @@ interface LiveChannel {
   record: ChannelRecord;
   /** Catalog model id → upstream model name. */
   served: Map<string, string>;
+  /** host[:port] of the base URL, lower case; undefined for the provider's default. */
+  host: string | undefined;
   keys: KeySlot[];
   rotation: KeyRotation;
   breaker: CircuitBreaker;
@@ -163,7 +165,8 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
       clock,
       onStateChange: (state, from) => logger.warn({ event: 'channel_circuit', channel: record.name, state, from }, `channel circuit ${state}`),
     });
-    return { record, served, keys, rotation: new KeyRotation(record.apiKeys.length), breaker, limiter };
+    const host = record.baseUrl === null ? undefined : new URL(record.baseUrl).host.toLowerCase();
+    return { record, served, host, keys, rotation: new KeyRotation(record.apiKeys.length), breaker, limiter };
   }
 
   function imageModelFor(live: LiveChannel, keyPosition: number, upstream: string): ImageModel {
@@ -360,7 +363,7 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
           signal: request.signal,
           permitsFor: (route) => Math.ceil(request.images / Math.max(1, route.imageModel.maxImagesPerCall)),
           onFailover: ({ channel, error, attempt: number }) =>
-            logger.warn({ event: 'channel_failover', channel, model: model.id, code: error.code, attempt: number }, 'attempt failed; trying the next channel'),
+            logger.warn({ event: 'channel_failover', channel, model: model.id, code: error.code, attempt: number }, 'channel attempt failed; trying the next one if any is left'),
         },
         attempt,
       );
@@ -467,9 +470,7 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
 
     isChannelHost(url) {
       const host = url.host.toLowerCase();
-      for (const live of channels.values()) {
-        if (live.record.baseUrl !== null && new URL(live.record.baseUrl).host.toLowerCase() === host) return true;
-      }
+      for (const live of channels.values()) if (live.host === host) return true;
       return false;
     },
   };

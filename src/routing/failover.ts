@@ -26,7 +26,7 @@ export interface FailoverOptions {
   signal: AbortSignal;
   /** Concurrency slots an attempt on this route holds (its upstream calls). */
   permitsFor(route: ModelRoute): number;
-  /** Told of each failed attempt that is followed by another, for the operator's log. */
+  /** Told of each failed attempt the loop may go on from (attempts left, job not accepted), for the operator's log. */
   onFailover?: (event: { channel: string; error: GatewayError; attempt: number }) => void;
 }
 

@@ -148,7 +148,7 @@ describe('Idempotency-Key with the synchronous time limit', () => {
       const after = await send();
       expect(after.status).toBe(200);
       expect(after.body).toEqual(done.result);
-      expect(queryDatabase(slow.dataDir, 'SELECT id FROM billing_usage')).toHaveLength(1);
+      expect(queryDatabase(slow.dataDir, 'SELECT reservation_id FROM billing_usage')).toHaveLength(1);
       expect(queryDatabase(slow.dataDir, 'SELECT id FROM tasks')).toHaveLength(1);
     } finally {
       await slow.close();

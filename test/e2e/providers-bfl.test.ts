@@ -92,6 +92,20 @@ describe('BFL through the gateway', () => {
     expect((await decode(Buffer.from(String(sent['input_image']), 'base64'))).width).toBe(640);
   });
 
+  it('edits with flux-2-pro from two references at a free size on its 16-pixel grid', async () => {
+    const answer = await edit(gateway, { model: 'flux-2-pro', prompt: 'combine them', size: '1440x816', response_format: 'b64_json' }, [
+      await inputImage(320, 240),
+      await inputImage(200, 200),
+    ]);
+    const [image] = await imagesOf(gateway, answer);
+    // The catalog's FLUX.2 default format is jpeg, as BFL's.
+    expect([image?.format, image?.width, image?.height]).toEqual(['jpeg', 1440, 816]);
+    const submit = [...fake.requests].reverse().find((request) => request.path === '/v1/flux-2-pro');
+    const sent = submit?.json as Record<string, unknown>;
+    expect(sent).toMatchObject({ width: 1440, height: 816, output_format: 'jpeg' });
+    expect([typeof sent['input_image'], typeof sent['input_image_2']]).toEqual(['string', 'string']);
+  });
+
   it('maps Request Moderated to a 400 content_policy_violation about the input', async () => {
     fake.switches.moderation = 'input';
     const answer = await generate(gateway, { model: 'flux-kontext-pro', prompt: 'something flagged' });

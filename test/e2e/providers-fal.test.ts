@@ -151,6 +151,21 @@ describe('fal through the gateway', () => {
   });
 });
 
+describe('fal channel options', () => {
+  it('image_size: preset sends only named presets, reporting the substitution', async () => {
+    const presetsOnly = await startTestGateway({ channels: [falChannel(fake, { options: { image_size: 'preset' } })] });
+    try {
+      const answer = await generate(presetsOnly, { model: 'flux-dev', prompt: 'nearly square', size: '1216x832', response_format: 'b64_json' });
+      const [image] = await imagesOf(presetsOnly, answer);
+      expect([image?.width, image?.height]).toEqual([1024, 768]);
+      expect(submissionsOf('fal-ai/flux/dev').at(-1)?.json).toMatchObject({ image_size: 'landscape_4_3' });
+      expect(answer.headers.get('x-imagegate-warnings')).toContain('using landscape_4_3 (1024x768)');
+    } finally {
+      await presetsOnly.close();
+    }
+  });
+});
+
 describe('fal with a key it rejects', () => {
   it('answers 502 upstream_auth_failed without the key anywhere in the body', async () => {
     const rejected = await startTestGateway({ channels: [falChannel(fake, { api_key: wrongKey })] });

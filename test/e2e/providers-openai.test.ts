@@ -16,7 +16,7 @@ function openAIChannel(fake: OpenAIFake, overrides: Partial<ChannelConfig> = {})
     provider: 'openai',
     base_url: `${fake.url}/v1`,
     api_key: defaultOpenAIFakeApiKey,
-    models: ['gpt-image-1', 'dall-e-3', 'dall-e-2'],
+    models: ['gpt-image-1', 'dall-e-2'],
     ...overrides,
   };
 }
@@ -89,11 +89,11 @@ describe('OpenAI through the gateway', () => {
   });
 
   it('asks DALL·E for base64 and re-hosts the image on the gateway for response_format url', async () => {
-    const answer = await generate(gateway, { model: 'dall-e-3', prompt: 'an owl', response_format: 'url' });
-    expect(await imagesOf(gateway, answer)).toHaveLength(1);
+    const answer = await generate(gateway, { model: 'dall-e-2', prompt: 'an owl', size: '512x512', response_format: 'url' });
+    const [image] = await imagesOf(gateway, answer);
+    expect([image?.width, image?.height]).toEqual([512, 512]);
     expect(answer.body.data?.[0]?.url?.startsWith(`${gateway.url}/`)).toBe(true);
-    expect(answer.body.data?.[0]?.revised_prompt).toContain('an owl');
-    expect(lastRequest('/v1/images/generations')?.json).toMatchObject({ model: 'dall-e-3', response_format: 'b64_json' });
+    expect(lastRequest('/v1/images/generations')?.json).toMatchObject({ model: 'dall-e-2', size: '512x512', response_format: 'b64_json' });
   });
 
   it('passes moderation_blocked through for gpt-image models, with the stage', async () => {
@@ -107,7 +107,7 @@ describe('OpenAI through the gateway', () => {
 
   it('answers content_policy_violation about the input for DALL·E', async () => {
     fake.switches.moderation = 'input';
-    const answer = await generate(gateway, { model: 'dall-e-3', prompt: 'flagged words' });
+    const answer = await generate(gateway, { model: 'dall-e-2', prompt: 'flagged words' });
     expect(answer.status).toBe(400);
     expect(answer.body.error?.code).toBe('content_policy_violation');
     expect(answer.body.error?.['moderation_details']).toMatchObject({ moderation_stage: 'input' });
@@ -161,6 +161,7 @@ describe('Azure OpenAI through the gateway', () => {
     fake.switches.moderation = 'output';
     const answer = await generate(gateway, { model: 'dall-e-3', prompt: 'renders badly' });
     expect(answer.status).toBe(400);
+    expect(lastRequest('/openai/deployments/')?.path).toBe('/openai/deployments/dall-e-3/images/generations?api-version=2025-04-01-preview');
     expect(answer.body.error?.code).toBe('content_policy_violation');
     expect(answer.body.error?.['moderation_details']).toMatchObject({ moderation_stage: 'output' });
   });

@@ -150,6 +150,20 @@ describe('Replicate through the gateway', () => {
   });
 });
 
+describe('Replicate channel options', () => {
+  it('max_images_per_call lowers how many outputs one prediction asks for', async () => {
+    const limited = await startTestGateway({ channels: [replicateChannel(fake, { options: { max_images_per_call: 2 } })] });
+    try {
+      const before = fake.submissions;
+      const answer = await generate(limited, { model: 'flux-schnell', prompt: 'two by two', n: 4, response_format: 'b64_json' });
+      expect(await imagesOf(limited, answer)).toHaveLength(4);
+      expect(fake.submissions - before).toBe(2);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('Replicate with a token it rejects', () => {
   it('answers 502 upstream_auth_failed without the token anywhere in the body', async () => {
     const rejected = await startTestGateway({ channels: [replicateChannel(fake, { api_key: wrongKey })] });

@@ -66,8 +66,7 @@ export async function handleImageOperation(
 ): Promise<unknown> {
   const context = request.imagegate;
   const idempotencyParts = { operation, fields: input.fields, images: input.images.map((image) => image.data), mask: input.mask?.data ?? null };
-  const replayed = await beginIdempotentRequest(request, reply, deps, idempotencyParts, publicBase(request, deps));
-  if (replayed) return replayed;
+  if (await beginIdempotentRequest(request, reply, deps, idempotencyParts, publicBase(request, deps))) return reply;
   // Logged as sent until validation resolves it, so a rejected request still says what was asked for.
   if (typeof input.fields.model === 'string') context.model = input.fields.model.slice(0, 200);
   const imageRequest = parseImageRequest(deps.catalog, operation, input.fields);

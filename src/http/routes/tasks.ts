@@ -65,8 +65,7 @@ export function registerTasksRoutes(app: FastifyInstance, deps: HttpDeps): void 
   app.post<{ Params: { id: string } }>('/v1/images/tasks/:id/cancel', { preHandler: app.authenticate }, async (request, reply) => {
     request.imagegate.endpoint = 'tasks.cancel';
     const base = publicBase(request, deps);
-    const replayed = await beginIdempotentRequest(request, reply, deps, { task_id: request.params.id }, base);
-    if (replayed) return replayed;
+    if (await beginIdempotentRequest(request, reply, deps, { task_id: request.params.id }, base)) return reply;
     const outcome = await deps.tasks.cancel(request.params.id, keyIdOf(request));
     if (outcome.kind === 'not_found') throw notFound(request.params.id);
     if (outcome.kind === 'already_finished' && outcome.task.status !== 'canceled') {

@@ -53,7 +53,8 @@ export function createFalImageModel(settings: ProviderSettings, upstreamModel: s
   const timeoutMs = settings.timeoutMs ?? defaultTimeoutMs;
   const pollIntervalMs = settings.pollIntervalMs ?? defaultPollIntervalMs;
   const usesAspectRatio = /-ultra(\b|-|$)/.test(upstreamModel);
-  const presetsOnly = settings.options?.['imageSize'] === 'preset';
+  // Channel options are snake_case in the YAML config; the camelCase spelling is kept for older setups.
+  const presetsOnly = (settings.options?.['image_size'] ?? settings.options?.['imageSize']) === 'preset';
   const authorization = { authorization: `Key ${settings.apiKey}` };
   const secrets = [settings.apiKey];
 

@@ -8,7 +8,7 @@ export { falDefaultBaseURL, falImageSizePresets, falUltraAspectRatios, moderatio
 
 /**
  * `settings.baseURL` defaults to https://queue.fal.run when empty. Upstream names are fal endpoint
- * ids such as `fal-ai/flux/dev`. `settings.options.imageSize: 'preset'` makes the adapter send
+ * ids such as `fal-ai/flux/dev`. `settings.options.image_size: 'preset'` makes the adapter send
  * only the named `image_size` presets, for endpoints that take no custom sizes.
  */
 export function createFalProvider(settings: ProviderSettings): ImageModelFactory {

@@ -8,6 +8,8 @@ import { errorFromTransportFailure, errorFromUpstreamResponse, moderationError }
 import { googleProviderName, parseGoogleError } from './wire.js';
 
 export const googleDefaultBaseURL = 'https://generativelanguage.googleapis.com/v1beta';
+/** Gemini 3 Pro Image at 2K/4K can take over a minute, past the HTTP client's 60 s default. */
+export const googleDefaultTimeoutMs = 180_000;
 
 /** Imagen refuses a flagged prompt with a plain 400 whose message cites Google's Responsible AI practices. */
 const promptRefusalPattern = /Responsible AI practices|contains sensitive words|prompt could not be submitted/i;
@@ -26,7 +28,7 @@ export async function postToGoogle(
       headers: { 'x-goog-api-key': settings.apiKey, accept: 'application/json' },
       json: body,
       signal: options.abortSignal,
-      ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
+      timeoutMs: settings.timeoutMs ?? googleDefaultTimeoutMs,
     });
   } catch (error) {
     // Like fetch and the shared poller, an abort surfaces as the caller's own reason: the core knows why it stopped.

@@ -53,7 +53,8 @@ export function createReplicateImageModel(settings: ProviderSettings, upstreamMo
   const baseURL = (settings.baseURL === '' ? replicateDefaultBaseURL : settings.baseURL).replace(/\/+$/, '');
   const timeoutMs = settings.timeoutMs ?? defaultTimeoutMs;
   const pollIntervalMs = settings.pollIntervalMs ?? defaultPollIntervalMs;
-  const configuredMaximum = settings.options?.['maxImagesPerCall'];
+  // Channel options are snake_case in the YAML config; the camelCase spelling is kept for older setups.
+  const configuredMaximum = settings.options?.['max_images_per_call'] ?? settings.options?.['maxImagesPerCall'];
   const maxImagesPerCall =
     typeof configuredMaximum === 'number' && Number.isInteger(configuredMaximum) && configuredMaximum >= 1
       ? configuredMaximum

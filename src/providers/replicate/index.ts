@@ -9,7 +9,7 @@ export { replicateDefaultBaseURL, replicateFluxAspectRatios, parseModelReference
 /**
  * `settings.baseURL` defaults to https://api.replicate.com/v1 when empty. Upstream names are
  * `owner/name` (official models, e.g. `black-forest-labs/flux-schnell`) or `owner/name:<version>`.
- * `settings.options.maxImagesPerCall` overrides the per-model `num_outputs` limit for models the
+ * `settings.options.max_images_per_call` overrides the per-model `num_outputs` limit for models the
  * adapter does not know.
  */
 export function createReplicateProvider(settings: ProviderSettings): ImageModelFactory {
