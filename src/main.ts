@@ -20,7 +20,18 @@ async function main(): Promise<void> {
     return process.exit(2);
   });
   const { app, logger } = gateway;
-  const address = await app.listen({ port: config.port, host: config.host });
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // The new key is stored already: a start that fails here (a port in use) must still show it,
+    // or no later start ever will.
+    if (gateway.bootstrapKey) {
+      process.stdout.write(`\nNo API key existed, so imagegate created one. It is shown only this once; keep it:\n\n  ${gateway.bootstrapKey}\n\n`);
+    }
+    await gateway.close().catch(() => undefined);
+    throw error;
+  }
   const base = config.publicUrl ?? address.replace('://[::1]', '://localhost').replace('://127.0.0.1', '://localhost');
 
   // Which models go where: one entry per channel, with where the channel came from (variable names, never keys).

@@ -3,10 +3,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { BflFake } from '../../src/testing/fakes/bfl.js';
 import { bflFakeApiKey } from '../../src/testing/fakes/bfl.js';
-import { call, sleep } from './task-helpers.js';
+import { call, queryDatabase, sleep } from './task-helpers.js';
 
 export const apiKey = 'sk-restart-test-0123456789';
 const root = new URL('../../', import.meta.url).pathname;
@@ -83,13 +85,93 @@ export async function stop(child: ChildGateway): Promise<void> {
 }
 
 /**
- * Lets every submission already past the fake's door be answered and recorded, and holds new ones,
- * so the kill lands when no job is accepted upstream but not yet recorded (that window is real, but
- * no test can hit it on purpose; exactly-once holds around it).
+ * A pass-through in front of the fake's submit endpoint (polls and downloads go to the fake
+ * directly, by the URLs it hands out) that can hold new submissions, so a test can kill a gateway at
+ * a moment when no job is accepted upstream but not yet recorded. That window is real, but no test
+ * can hit it on purpose; exactly-once holds on both sides of it.
  */
-export async function quiesceSubmissions(fake: BflFake): Promise<void> {
-  fake.switches.hang = true;
-  await sleep(400);
+export interface SubmissionGate {
+  url: string;
+  /** Submissions forwarded and not yet answered. */
+  readonly inFlight: number;
+  pause(): void;
+  /** Forwards the held submissions whose client is still connected. */
+  resume(): void;
+  close(): Promise<void>;
+}
+
+export async function startSubmissionGate(target: string): Promise<SubmissionGate> {
+  let paused = false;
+  let inFlight = 0;
+  let held: Array<() => void> = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      void (async () => {
+        if (paused) await new Promise<void>((resolve) => held.push(resolve));
+        // Its gateway was killed while it waited: the fake never sees it.
+        if (request.socket.destroyed) return;
+        inFlight += 1;
+        try {
+          const headers: Record<string, string> = {};
+          for (const name of ['x-key', 'content-type', 'accept']) {
+            const value = request.headers[name];
+            if (typeof value === 'string') headers[name] = value;
+          }
+          const upstream = await fetch(`${target}${request.url ?? '/'}`, {
+            method: request.method ?? 'GET',
+            headers,
+            body: request.method === 'POST' ? Buffer.concat(chunks) : undefined,
+          });
+          const body = Buffer.from(await upstream.arrayBuffer());
+          response.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(body);
+        } catch {
+          response.destroy();
+        } finally {
+          inFlight -= 1;
+        }
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get inFlight() {
+      return inFlight;
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      const waiting = held;
+      held = [];
+      for (const release of waiting) release();
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Holds new submissions and waits until every job the fake accepted is recorded in the database. */
+export async function quiesceSubmissions(gate: SubmissionGate, fake: BflFake, dataDir: string): Promise<void> {
+  gate.pause();
+  const deadline = Date.now() + 20_000;
+  while (gate.inFlight > 0 && Date.now() < deadline) await sleep(10);
+  for (;;) {
+    const rows = queryDatabase<{ upstream_job: string }>(dataDir, 'SELECT upstream_job FROM tasks WHERE upstream_job IS NOT NULL');
+    const recorded = new Set(
+      rows.flatMap((row) => (JSON.parse(row.upstream_job) as { data: { calls: Array<{ data: { id: string } } | null> } }).data.calls.flatMap((job) => (job ? [job.data.id] : []))),
+    );
+    if ([...fake.tasks.keys()].every((id) => recorded.has(id))) return;
+    if (Date.now() > deadline) throw new Error('accepted jobs were never recorded');
+    await sleep(20);
+  }
 }
 
 export async function waitForAll(url: string, ids: string[], timeoutMs: number): Promise<Array<{ id: string; status: string }>> {
@@ -101,8 +183,8 @@ export async function waitForAll(url: string, ids: string[], timeoutMs: number):
   }
 }
 
-/** The config file of a gateway with one BFL channel on the fake. */
-export async function writeBflConfig(folder: string, name: string, fake: BflFake, workers: number): Promise<string> {
+/** The config file of a gateway with one BFL channel submitting to `submitUrl` (the fake, or a gate before it). */
+export async function writeBflConfig(folder: string, name: string, submitUrl: string, workers: number): Promise<string> {
   const file = join(folder, `${name}.yaml`);
   await writeFile(
     file,
@@ -110,7 +192,7 @@ export async function writeBflConfig(folder: string, name: string, fake: BflFake
       'channels:',
       '  - name: bfl',
       '    provider: bfl',
-      `    base_url: ${fake.url}`,
+      `    base_url: ${submitUrl}`,
       `    api_key: ${bflFakeApiKey}`,
       '    models: [flux-1.1-pro]',
       '    poll_interval_ms: 25',

@@ -8,20 +8,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBflFake, type BflFake } from '../../src/testing/fakes/bfl.js';
-import { apiKey, children, kill9, quiesceSubmissions, startChild, stop, waitForAll, writeBflConfig } from './child-gateway.js';
+import { apiKey, children, kill9, quiesceSubmissions, startChild, startSubmissionGate, stop, waitForAll, writeBflConfig, type SubmissionGate } from './child-gateway.js';
 import { call, queryDatabase, sleep } from './task-helpers.js';
 
 let fake: BflFake;
+let gate: SubmissionGate;
 let folder: string;
 
 beforeAll(async () => {
   fake = await startBflFake({ switches: { pollsBeforeReady: 8 } });
+  gate = await startSubmissionGate(fake.url);
   folder = await mkdtemp(join(tmpdir(), 'imagegate-restart-'));
 });
 afterEach(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 afterAll(async () => {
+  await gate.close();
   await fake.close();
   await rm(folder, { recursive: true, force: true });
 });
@@ -30,7 +33,7 @@ describe('a gateway killed with SIGKILL', () => {
   // Two child-process starts dominate the time; a loaded machine makes them slow, hence the room.
   it('finishes all 50 tasks after a restart, with 50 upstream submissions and one charge each', { timeout: 90_000 }, async () => {
     const dataDir = join(folder, 'restart');
-    const config = await writeBflConfig(folder, 'restart', fake, 10);
+    const config = await writeBflConfig(folder, 'restart', gate.url, 10);
     let gateway = await startChild(dataDir, config);
 
     const submitted = await Promise.all(
@@ -46,10 +49,10 @@ describe('a gateway killed with SIGKILL', () => {
       if (tries > 1000) throw new Error(`only ${fake.submissions} submissions:\n${gateway.output.join('').slice(-3000)}`);
       await sleep(20);
     }
-    await quiesceSubmissions(fake);
+    await quiesceSubmissions(gate, fake, dataDir);
     const before = queryDatabase<{ status: string; has_job: number }>(dataDir, 'SELECT status, upstream_job IS NOT NULL AS has_job FROM tasks');
     await kill9(gateway);
-    fake.switches.hang = false;
+    gate.resume();
     const runningWithJob = before.filter((row) => row.status === 'in_progress' && row.has_job === 1).length;
     expect(runningWithJob).toBeGreaterThan(0);
     expect(before.filter((row) => row.status === 'queued').length).toBeGreaterThan(0);

@@ -6,20 +6,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBflFake, type BflFake } from '../../src/testing/fakes/bfl.js';
-import { apiKey, children, kill9, quiesceSubmissions, startChild, stop, waitForAll, writeBflConfig } from './child-gateway.js';
+import { apiKey, children, kill9, quiesceSubmissions, startChild, startSubmissionGate, stop, waitForAll, writeBflConfig, type SubmissionGate } from './child-gateway.js';
 import { call, queryDatabase, sleep } from './task-helpers.js';
 
 let fake: BflFake;
+let gate: SubmissionGate;
 let folder: string;
 
 beforeAll(async () => {
   fake = await startBflFake({ switches: { pollsBeforeReady: 8 } });
+  gate = await startSubmissionGate(fake.url);
   folder = await mkdtemp(join(tmpdir(), 'imagegate-shared-'));
 });
 afterEach(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 afterAll(async () => {
+  await gate.close();
   await fake.close();
   await rm(folder, { recursive: true, force: true });
 });
@@ -27,7 +30,7 @@ afterAll(async () => {
 describe('two processes on one data dir', () => {
   it('finishes the tasks the killed process held', { timeout: 90_000 }, async () => {
     const dataDir = join(folder, 'shared');
-    const config = await writeBflConfig(folder, 'shared', fake, 4);
+    const config = await writeBflConfig(folder, 'shared', gate.url, 4);
     const first = await startChild(dataDir, config);
     const second = await startChild(dataDir, config);
 
@@ -38,11 +41,11 @@ describe('two processes on one data dir', () => {
     const heldByFirst = () =>
       queryDatabase<{ id: string }>(dataDir, "SELECT id FROM tasks WHERE status = 'in_progress' AND upstream_job IS NOT NULL AND lease_owner LIKE ?", `%:${first.pid}:%`);
     for (let tries = 0; tries < 1000 && heldByFirst().length === 0; tries += 1) await sleep(20);
-    await quiesceSubmissions(fake);
+    await quiesceSubmissions(gate, fake, dataDir);
     const orphaned = heldByFirst().map((row) => row.id);
     expect(orphaned.length).toBeGreaterThan(0);
     await kill9(first);
-    fake.switches.hang = false;
+    gate.resume();
 
     const tasks = await waitForAll(second.url, ids, 40_000);
     expect(tasks.map((task) => task.status)).toEqual(Array(16).fill('succeeded'));
