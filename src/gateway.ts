@@ -49,7 +49,8 @@ export interface Gateway {
   taskRuntime: AsyncServices;
   /** Balances, top-ups and usage rows (the admin API's, and tests' view of the books). */
   billing: SqliteBilling;
-  close(): Promise<void>;
+  /** Drains in-flight requests for up to graceMs, then cuts remaining connections and closes storage. */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface GatewayOptions {
@@ -190,8 +191,13 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     tasks,
     taskRuntime,
     billing,
-    async close() {
+    async close(graceMs = 30_000) {
+      // Drain in-flight requests, but never wait forever on a client that holds a connection
+      // open without sending a request: after the grace period every connection is cut.
+      const forced = setTimeout(() => app.server.closeAllConnections(), graceMs);
+      forced.unref();
       await app.close();
+      clearTimeout(forced);
       await taskRuntime.close();
       await requestLog.close();
       await http.close();

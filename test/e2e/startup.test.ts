@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -114,13 +115,22 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 let folder: string;
 const running: GatewayProcess[] = [];
 
+let portHolder: Server;
+let portInUseStart: GatewayProcess;
+
 beforeAll(async () => {
   folder = await mkdtemp(join(tmpdir(), 'imagegate-startup-'));
   void launchBadStart('bad-provider', badProvider);
   void launchBadStart('bad-alias', badAlias);
+  // A first start on a port someone else holds.
+  portHolder = createServer();
+  await new Promise<void>((resolve) => portHolder.listen(0, '127.0.0.1', resolve));
+  portInUseStart = startGatewayProcess({ IMAGEGATE_DATA_DIR: join(folder, 'port-in-use-data'), PORT: String((portHolder.address() as AddressInfo).port) });
+  running.push(portInUseStart);
 });
 afterAll(async () => {
   await Promise.all(running.map(stop));
+  await new Promise((resolve) => portHolder.close(resolve));
   await rm(folder, { recursive: true, force: true });
 });
 
@@ -322,6 +332,25 @@ describe('a start with a bad configuration', () => {
       const gateway = await launchBadStart('bad-alias', badAlias);
       expect((await gateway.exited).code).toBe(2);
       expect(gateway.output()).toContain("imagegate: configuration error: configuration: catalog alias 'dall-e-3' points at unknown model 'no-such-model'");
+    },
+    startTimeoutMs,
+  );
+});
+
+describe('a first start that cannot listen', () => {
+  it(
+    'still shows the key it created and stored, then exits with an error',
+    async () => {
+      const { code } = await portInUseStart.exited;
+      expect(code).toBe(1);
+      expect(portInUseStart.output()).toContain('EADDRINUSE');
+      const printed = /\n {2}(sk-[A-Za-z0-9_-]{20,})\n/.exec(portInUseStart.output())?.[1] ?? '';
+      const db = new Database(join(folder, 'port-in-use-data', 'imagegate.sqlite'), { readonly: true, fileMustExist: true });
+      try {
+        expect(db.prepare('SELECT hash FROM api_keys').all()).toEqual([{ hash: sha256(printed) }]);
+      } finally {
+        db.close();
+      }
     },
     startTimeoutMs,
   );
