@@ -109,7 +109,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const requestLog = new SqliteRequestLog(database.db, {
     onError: (error, context) => logger.error({ err: error, ...context }, 'request log write failed'),
   });
-  const blobs = new LocalBlobStore({ directory: join(dataDir, 'blobs') });
+  const blobs = new LocalBlobStore({ directory: join(dataDir, 'blobs'), fsync: config.fsyncBlobs });
 
   const channelHosts = config.channels.flatMap((channel) => (channel.base_url ? [new URL(channel.base_url).host] : []));
   // Channels added at run time are as trusted as those in the file: their hosts are asked live.

@@ -1,6 +1,6 @@
 // What the admin API is built from: the stores it changes and the services whose state it shows.
 
-import type { SqliteBilling } from '../billing/sqlite-billing.js';
+import type { BillingStore } from '../billing/billing-store.js';
 import type { SqlitePriceStore } from '../billing/sqlite-prices.js';
 import type { Catalog } from '../core/catalog/catalog.js';
 import type { Clock } from '../core/ports/clock.js';
@@ -8,14 +8,11 @@ import type { KeyStore } from '../core/ports/key-store.js';
 import type { RequestLog } from '../core/ports/request-log.js';
 import type { ChannelRegistry } from '../routing/channel-registry.js';
 
-/** The billing operations the admin API uses (top-ups, metering, usage); the SQLite store has them all. */
-export type BillingLedger = Pick<SqliteBilling, 'topUp' | 'setMetered' | 'account' | 'listUsage' | 'summarizeUsage'>;
-
 export interface AdminDeps {
   /** IMAGEGATE_ADMIN_TOKEN; without it the admin API answers 403 to everything. */
   token: string | undefined;
   keys: KeyStore;
-  billing: BillingLedger;
+  billing: BillingStore;
   prices: SqlitePriceStore;
   requestLog: RequestLog;
   channels: ChannelRegistry;

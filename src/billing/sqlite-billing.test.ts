@@ -1,262 +1,77 @@
-// SqliteBilling against a real SQLite file: reserve / settle / release, idempotency, quota refusal,
-// usage rows, price snapshots, and the books balancing (granted = balance + charged + held).
+// SqliteBilling: the BillingStore conformance suite on a real SQLite file, and the same file
+// shared by several processes, each reserving at once — the balance is never overdrawn.
 
+import { fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
 import { newKeyRecord } from '../core/api-keys.js';
-import { GatewayError } from '../core/errors.js';
-import { manualClock } from '../core/ports/clock.js';
-import type { ReservationRequest } from '../core/ports/billing.js';
-import { openSqliteDatabase, type SqliteDatabase } from '../storage/sqlite/database.js';
+import { systemClock } from '../core/ports/clock.js';
+import { describeBillingConformance } from '../testing/conformance/billing.conformance.js';
+import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { SqliteKeyStore } from '../storage/sqlite/key-store.js';
 import { migrate } from '../storage/sqlite/migrate.js';
+import type { BillingRaceReport } from './billing-race.fixture.js';
 import { readPriceFile } from './price-file.js';
 import { SqliteBilling } from './sqlite-billing.js';
 import { SqlitePriceStore } from './sqlite-prices.js';
 
-let folder: string;
-let database: SqliteDatabase;
-let billing: SqliteBilling;
-let prices: SqlitePriceStore;
-let keys: SqliteKeyStore;
-const clock = manualClock(1_800_000_000_000);
-
-async function makeKey(balance: number | null, name = 'metered'): Promise<string> {
-  const record = { ...newKeyRecord(`sk-${name}-${Math.random()}`, { name, source: 'admin', now: clock.now() }), balance: balance === null ? null : 0 };
-  await keys.insert(record);
-  if (balance !== null && balance > 0) await billing.topUp(record.id, balance, 'test grant', 'initial');
-  return record.id;
-}
-
-let sequence = 0;
-function dalle2(keyId: string, images = 1, overrides: Partial<ReservationRequest> = {}): ReservationRequest {
-  sequence += 1;
+async function openBilling(clock = systemClock) {
+  const folder = await mkdtemp(join(tmpdir(), 'imagegate-billing-'));
+  const file = join(folder, 'billing.sqlite');
+  const database = openSqliteDatabase({ file });
+  await migrate(database.db);
+  const prices = await SqlitePriceStore.open(database.db, readPriceFile(), clock);
   return {
-    reservationId: `req_${sequence}`,
-    keyId,
-    model: 'dall-e-2',
-    operation: 'generate',
-    imagesRequested: images,
-    size: '256x256',
-    quality: 'standard',
-    promptCharacters: 20,
-    inputImages: 0,
-    ...overrides,
+    file,
+    keys: new SqliteKeyStore(database.db),
+    billing: new SqliteBilling({ db: database.db, prices: prices.book, clock }),
+    prices,
+    cleanup: async () => {
+      await database.close();
+      await rm(folder, { recursive: true, force: true });
+    },
   };
 }
 
-async function expectBooksBalance(keyId: string): Promise<void> {
-  const account = await billing.account(keyId);
-  expect(account.granted).toBe((account.balance ?? 0) + account.charged + account.held);
-}
-
-beforeEach(async () => {
-  folder = await mkdtemp(join(tmpdir(), 'imagegate-billing-'));
-  database = openSqliteDatabase({ file: join(folder, 'billing.sqlite') });
-  await migrate(database.db);
-  keys = new SqliteKeyStore(database.db);
-  prices = await SqlitePriceStore.open(database.db, readPriceFile(), clock);
-  billing = new SqliteBilling({ db: database.db, prices: prices.book, clock });
-});
-
-afterEach(async () => {
-  await database.close();
-  await rm(folder, { recursive: true, force: true });
-});
-
-describe('SqliteBilling', () => {
-  it('debits the estimate at reserve and charges what was delivered at settle', async () => {
-    const keyId = await makeKey(100_000);
-    const request = dalle2(keyId, 4);
-    await billing.reserve(request);
-    expect(await billing.balance(keyId)).toBe(100_000 - 64_000);
-    await billing.settle(request.reservationId, { imagesDelivered: 2, channel: 'openai-main', provider: 'openai' });
-    expect(await billing.balance(keyId)).toBe(100_000 - 32_000);
-    const [usage] = await billing.listUsage({ keyId });
-    expect(usage).toMatchObject({
-      reservationId: request.reservationId,
-      keyId,
-      model: 'dall-e-2',
-      channel: 'openai-main',
-      provider: 'openai',
-      imagesRequested: 4,
-      imagesDelivered: 2,
-      size: '256x256',
-      quality: 'standard',
-      unit: 'image',
-      unitPrice: 16_000,
-      amount: 32_000,
-      metered: true,
-    });
-    expect(usage?.detail).toMatchObject({ estimated: 64_000, unit_price_usd: '0.016' });
-    await expectBooksBalance(keyId);
-  });
-
-  it('releases in full, and a repeated settle or release changes nothing', async () => {
-    const keyId = await makeKey(50_000);
-    const request = dalle2(keyId, 2);
-    await billing.reserve(request);
-    await billing.release(request.reservationId);
-    await billing.release(request.reservationId);
-    await billing.settle(request.reservationId, { imagesDelivered: 2 });
-    expect(await billing.balance(keyId)).toBe(50_000);
-    expect(await billing.listUsage({ keyId })).toHaveLength(0);
-
-    const settled = dalle2(keyId, 1);
-    await billing.reserve(settled);
-    await billing.settle(settled.reservationId, { imagesDelivered: 1 });
-    await billing.settle(settled.reservationId, { imagesDelivered: 1 });
-    await billing.release(settled.reservationId);
-    expect(await billing.balance(keyId)).toBe(34_000);
-    expect(await billing.listUsage({ keyId })).toHaveLength(1);
-    await expectBooksBalance(keyId);
-  });
-
-  it('refuses with 429 insufficient_quota when the balance cannot cover the estimate, and holds nothing', async () => {
-    const keyId = await makeKey(31_999);
-    const error = await billing.reserve(dalle2(keyId, 2)).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(GatewayError);
-    expect([(error as GatewayError).status, (error as GatewayError).code]).toEqual([429, 'insufficient_quota']);
-    expect((error as GatewayError).message).toMatch(/\$0\.032 \(32000 credits\).*\$0\.031999 \(31999 credits\)/);
-    expect(await billing.balance(keyId)).toBe(31_999);
-    expect((await billing.account(keyId)).held).toBe(0);
-  });
-
-  it('refuses a reservation id seen before (a reused X-Request-Id must not ride on the first request)', async () => {
-    const keyId = await makeKey(100_000);
-    const request = dalle2(keyId);
-    await billing.reserve(request);
-    await billing.settle(request.reservationId, { imagesDelivered: 1 });
-    const error = (await billing.reserve(request).catch((caught: unknown) => caught)) as GatewayError;
-    expect([error.status, error.code]).toEqual([409, 'conflict']);
-    expect(await billing.balance(keyId)).toBe(84_000);
-  });
-
-  it('never overdraws under concurrent reservations: exactly as many succeed as the balance covers', async () => {
-    const keyId = await makeKey(16_000 * 37);
-    const requests = Array.from({ length: 120 }, () => dalle2(keyId));
-    const outcomes = await Promise.allSettled(requests.map((request) => billing.reserve(request)));
-    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(37);
-    expect(outcomes.filter((outcome) => outcome.status === 'rejected').every((outcome) => (outcome as PromiseRejectedResult).reason.code === 'insufficient_quota')).toBe(true);
-    expect(await billing.balance(keyId)).toBe(0);
-    await expectBooksBalance(keyId);
-  });
-
-  it('records usage for unlimited keys without touching a balance', async () => {
-    const keyId = await makeKey(null, 'dev');
-    const request = dalle2(keyId, 3);
-    await billing.reserve(request);
-    await billing.settle(request.reservationId, { imagesDelivered: 3 });
-    expect(await billing.balance(keyId)).toBeNull();
-    const [usage] = await billing.listUsage({ keyId });
-    expect([usage?.amount, usage?.metered]).toEqual([48_000, false]);
-  });
-
-  it('refuses an unpriced model for a metered key, and lets an unlimited key use it for free', async () => {
-    const metered = await makeKey(1_000_000);
-    const error = (await billing.reserve(dalle2(metered, 1, { model: 'no-such-price' })).catch((caught: unknown) => caught)) as GatewayError;
-    expect([error.status, error.code]).toEqual([403, 'permission_denied']);
-    const unlimited = await makeKey(null, 'dev');
-    const request = dalle2(unlimited, 1, { model: 'no-such-price' });
-    await billing.reserve(request);
-    await billing.settle(request.reservationId, { imagesDelivered: 1 });
-    expect((await billing.listUsage({ keyId: unlimited }))[0]?.amount).toBe(0);
-  });
-
-  it('charges reported token usage above the estimate only as far as the balance goes', async () => {
-    const estimate = 10 * 5 + 272 * 40; // 40 prompt characters ≈ 10 tokens, gpt-image-1 low 1024x1024.
-    const keyId = await makeKey(estimate + 1000);
-    const request = dalle2(keyId, 1, { model: 'gpt-image-1', size: '1024x1024', quality: 'low', promptCharacters: 40 });
-    await billing.reserve(request);
-    expect(await billing.balance(keyId)).toBe(1000);
-    await billing.settle(request.reservationId, { imagesDelivered: 1, usage: { inputTokens: 1000, outputTokens: 272, inputTextTokens: 1000, inputImageTokens: 0 } });
-    expect(await billing.balance(keyId)).toBe(0);
-    const [usage] = await billing.listUsage({ keyId });
-    const wanted = 1000 * 5 + 272 * 40;
-    expect([usage?.amount, usage?.detail.uncollected, usage?.inputTextTokens, usage?.outputTokens]).toEqual([estimate + 1000, wanted - estimate - 1000, 1000, 272]);
-    await expectBooksBalance(keyId);
-  });
-
-  it('settles at the price quoted at reserve time, and the next request pays a new price', async () => {
-    const keyId = await makeKey(1_000_000);
-    const first = dalle2(keyId);
-    await billing.reserve(first);
-    await prices.setModelPrice('dall-e-2', { per_image: '0.1' });
-    await billing.settle(first.reservationId, { imagesDelivered: 1 });
-    expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000);
-    const second = dalle2(keyId);
-    await billing.reserve(second);
-    await billing.settle(second.reservationId, { imagesDelivered: 1 });
-    expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000 - 100_000);
-  });
-
-  it('keeps the books through top-ups, unlimited switches and refunds to a key made unlimited', async () => {
-    const keyId = await makeKey(40_000);
-    const held = dalle2(keyId, 2);
-    await billing.reserve(held);
-    expect(await billing.topUp(keyId, 5_000, 'more')).toBe(13_000);
-    expect(await billing.setMetered(keyId, false)).toBeNull();
-    await billing.release(held.reservationId);
-    expect(await billing.balance(keyId)).toBeNull();
-    await expectBooksBalance(keyId);
-    expect(await billing.setMetered(keyId, true, 7_000)).toBe(7_000);
-    await expectBooksBalance(keyId);
-    const error = (await billing.topUp(await makeKey(null, 'dev'), 1, null).catch((caught: unknown) => caught)) as GatewayError;
-    expect(error.code).toBe('conflict');
-  });
-
-  it('totals usage per model and per UTC day', async () => {
-    const keyId = await makeKey(10_000_000);
-    const run = async (overrides: Partial<ReservationRequest>, delivered: number) => {
-      const request = dalle2(keyId, delivered, overrides);
-      await billing.reserve(request);
-      await billing.settle(request.reservationId, { imagesDelivered: delivered });
-    };
-    clock.set(Date.UTC(2027, 0, 1, 23, 0));
-    await run({}, 2);
-    await run({ model: 'dall-e-3', size: '1024x1024' }, 1);
-    clock.set(Date.UTC(2027, 0, 2, 1, 0));
-    await run({}, 1);
-    const byModel = await billing.summarizeUsage({ keyId }, 'model');
-    expect(byModel).toEqual([
-      { group: 'dall-e-2', requests: 2, imagesRequested: 3, imagesDelivered: 3, amount: 48_000 },
-      { group: 'dall-e-3', requests: 1, imagesRequested: 1, imagesDelivered: 1, amount: 40_000 },
-    ]);
-    const byDay = await billing.summarizeUsage({ keyId }, 'day');
-    expect(byDay.map((row) => [row.group, row.amount])).toEqual([
-      ['2027-01-01', 72_000],
-      ['2027-01-02', 16_000],
-    ]);
-    expect(await billing.summarizeUsage({ keyId, from: Date.UTC(2027, 0, 2) }, undefined)).toEqual([
-      { group: null, requests: 1, imagesRequested: 1, imagesDelivered: 1, amount: 16_000 },
-    ]);
-  });
+describeBillingConformance('SqliteBilling', async (clock) => {
+  const opened = await openBilling(clock);
+  return {
+    billing: opened.billing,
+    keys: opened.keys,
+    setPrice: async (model, spec) => void (await opened.prices.setModelPrice(model, spec)),
+    cleanup: opened.cleanup,
+  };
 });
 
 describe('SqliteBilling across processes', () => {
   it('four processes sharing one file charge exactly what the balance covers, never more', async () => {
-    const { fork } = await import('node:child_process');
-    const { fileURLToPath } = await import('node:url');
-    const script = fileURLToPath(new URL('./billing-race.fixture.ts', import.meta.url));
-    const keyId = await makeKey(16_000 * 37);
-    const file = join(folder, 'billing.sqlite');
-    const reports = await Promise.all(
-      ['a', 'b', 'c', 'd'].map(
-        (owner) =>
-          new Promise<{ charged: number; refused: number; failures: string[] }>((resolve, reject) => {
-            const child = fork(script, [file, keyId, '25', owner], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-            child.once('message', (message) => resolve(message as { charged: number; refused: number; failures: string[] }));
-            child.once('exit', (code) => reject(new Error(`worker ${owner} exited with ${code} before reporting`)));
-          }),
-      ),
-    );
-    expect(reports.flatMap((report) => report.failures)).toEqual([]);
-    expect(reports.reduce((total, report) => total + report.charged, 0)).toBe(37);
-    expect(reports.reduce((total, report) => total + report.refused, 0)).toBe(100 - 37);
-    expect(await billing.balance(keyId)).toBe(0);
-    expect(await billing.listUsage({ keyId, limit: 1000 })).toHaveLength(37);
-    await expectBooksBalance(keyId);
+    const opened = await openBilling();
+    try {
+      const script = fileURLToPath(new URL('./billing-race.fixture.ts', import.meta.url));
+      const key = { ...newKeyRecord(`sk-race-${Math.random()}`, { name: 'race', source: 'admin', now: Date.now() }), balance: 0 };
+      await opened.keys.insert(key);
+      await opened.billing.topUp(key.id, 16_000 * 37, 'race', 'initial');
+      const reports = await Promise.all(
+        ['a', 'b', 'c', 'd'].map(
+          (owner) =>
+            new Promise<BillingRaceReport>((resolve, reject) => {
+              const child = fork(script, [opened.file, key.id, '25', owner], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+              child.once('message', (message) => resolve(message as BillingRaceReport));
+              child.once('exit', (code) => reject(new Error(`worker ${owner} exited with ${code} before reporting`)));
+            }),
+        ),
+      );
+      expect(reports.flatMap((report) => report.failures)).toEqual([]);
+      expect(reports.reduce((total, report) => total + report.charged, 0)).toBe(37);
+      expect(reports.reduce((total, report) => total + report.refused, 0)).toBe(100 - 37);
+      expect(await opened.billing.balance(key.id)).toBe(0);
+      expect(await opened.billing.listUsage({ keyId: key.id, limit: 1000 })).toHaveLength(37);
+      expect(await opened.billing.account(key.id)).toEqual({ balance: 0, granted: 16_000 * 37, charged: 16_000 * 37, held: 0 });
+    } finally {
+      await opened.cleanup();
+    }
   }, 25_000);
 });

@@ -5,63 +5,13 @@
 
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { GatewayError } from '../core/errors.js';
-import type { Billing, ReservationRequest, Settlement } from '../core/ports/billing.js';
+import type { ReservationRequest, Settlement } from '../core/ports/billing.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { PixelSize } from '../core/ports/image-model.js';
 import type { BillingUsageTable, DatabaseSchema } from '../storage/sqlite/schema.js';
 import { assertCredits, creditsToUsd } from '../core/money.js';
+import type { BillingStore, KeyAccount, UsageFilter, UsageRecord, UsageSummaryRow } from './billing-store.js';
 import { computeCharge, UnpricedError, type Charge, type ChargeFacts, type PriceBook, type PriceQuote } from './price-book.js';
-
-/** One settled charge, as the usage API and the admin API show it. */
-export interface UsageRecord {
-  reservationId: string;
-  keyId: string;
-  model: string;
-  operation: string;
-  provider: string | null;
-  channel: string | null;
-  imagesRequested: number;
-  imagesDelivered: number;
-  size: string;
-  quality: string | null;
-  priceGroup: string;
-  unit: string;
-  unitPrice: number;
-  inputTextTokens: number | null;
-  inputImageTokens: number | null;
-  outputTokens: number | null;
-  amount: number;
-  metered: boolean;
-  detail: Record<string, unknown>;
-  createdAt: number;
-}
-
-export interface UsageFilter {
-  keyId?: string;
-  model?: string;
-  /** Inclusive, ms since epoch. */
-  from?: number;
-  /** Exclusive, ms since epoch. */
-  to?: number;
-  limit?: number;
-}
-
-export interface UsageSummaryRow {
-  /** The model, the UTC day (YYYY-MM-DD), or null for the grand total. */
-  group: string | null;
-  requests: number;
-  imagesRequested: number;
-  imagesDelivered: number;
-  amount: number;
-}
-
-/** Everything that explains a balance: grants = balance + charged + held. */
-export interface KeyAccount {
-  balance: number | null;
-  granted: number;
-  charged: number;
-  held: number;
-}
 
 type Connection = Kysely<DatabaseSchema>;
 
@@ -101,7 +51,7 @@ export interface SqliteBillingOptions {
   clock: Clock;
 }
 
-export class SqliteBilling implements Billing {
+export class SqliteBilling implements BillingStore {
   readonly #db: Connection;
   readonly #prices: PriceBook;
   readonly #clock: Clock;

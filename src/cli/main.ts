@@ -12,6 +12,8 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   serve: async () => ({ summary: 'start the gateway (the default)', run: async () => (await import('../main.js'), new Promise<number>(() => undefined)) }),
   keys: async () => (await import('./commands/keys.js')).keysCommand,
   channels: async () => (await import('./commands/channels.js')).channelsCommand,
+  generate: async () => (await import('./commands/generate.js')).generateCommand,
+  tasks: async () => (await import('./commands/tasks.js')).tasksCommand,
 };
 
 export function registerCommand(name: string, load: () => Promise<CliCommand>): void {

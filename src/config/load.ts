@@ -131,6 +131,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimitBytes: Math.round((file.server?.body_limit_mb ?? 64) * 1024 * 1024),
     streamHeartbeatMs: integerFromEnv(env, 'IMAGEGATE_STREAM_HEARTBEAT_MS', { min: 1 }) ?? file.server?.stream_heartbeat_ms ?? 15_000,
     dataDir: env.IMAGEGATE_DATA_DIR || file.storage?.data_dir || './data',
+    fsyncBlobs: file.storage?.fsync ?? false,
     apiKeys: (env.IMAGEGATE_API_KEYS ?? '').split(',').map((key) => key.trim()).filter(Boolean),
     adminToken: env.IMAGEGATE_ADMIN_TOKEN || undefined,
     signingSecret: env.IMAGEGATE_SIGNING_SECRET || file.images?.signing_secret,

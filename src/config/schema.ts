@@ -39,13 +39,21 @@ export const ConfigFileSchema = Type.Object(
           host: Type.Optional(Type.String()),
           public_url: Type.Optional(Type.String()),
           body_limit_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-          request_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
           stream_heartbeat_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'milliseconds between SSE comment heartbeats' })),
         },
         { additionalProperties: false },
       ),
     ),
-    storage: Type.Optional(Type.Object({ data_dir: Type.Optional(Type.String()) }, { additionalProperties: false })),
+    storage: Type.Optional(
+      Type.Object(
+        {
+          data_dir: Type.Optional(Type.String()),
+          // fsync each stored image before it is served (see LocalBlobStoreOptions.fsync); default false.
+          fsync: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     images: Type.Optional(
       Type.Object(
         {
@@ -137,6 +145,8 @@ export interface AppConfig {
   /** Between SSE comment heartbeats on image streams, which keep proxies from closing long generations. */
   streamHeartbeatMs: number;
   dataDir: string;
+  /** fsync each stored image before it becomes visible (durable across power loss, slower). */
+  fsyncBlobs: boolean;
   apiKeys: string[];
   adminToken: string | undefined;
   /** HMAC secret for signed URLs; when absent, one is generated and kept in the data dir. */

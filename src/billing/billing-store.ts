@@ -1,0 +1,70 @@
+// The billing store: the Billing port the request flow calls, plus the ledger operations the admin
+// and usage APIs need. SQLite implements it today; a Postgres store would implement the same, and
+// the conformance suite in src/testing/conformance/billing.conformance.ts checks both.
+
+import type { Billing } from '../core/ports/billing.js';
+
+/** One settled charge, as the usage API and the admin API show it. */
+export interface UsageRecord {
+  reservationId: string;
+  keyId: string;
+  model: string;
+  operation: string;
+  provider: string | null;
+  channel: string | null;
+  imagesRequested: number;
+  imagesDelivered: number;
+  size: string;
+  quality: string | null;
+  priceGroup: string;
+  unit: string;
+  unitPrice: number;
+  inputTextTokens: number | null;
+  inputImageTokens: number | null;
+  outputTokens: number | null;
+  amount: number;
+  metered: boolean;
+  detail: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface UsageFilter {
+  keyId?: string;
+  model?: string;
+  /** Inclusive, ms since epoch. */
+  from?: number;
+  /** Exclusive, ms since epoch. */
+  to?: number;
+  limit?: number;
+}
+
+export interface UsageSummaryRow {
+  /** The model, the UTC day (YYYY-MM-DD), or null for the grand total. */
+  group: string | null;
+  requests: number;
+  imagesRequested: number;
+  imagesDelivered: number;
+  amount: number;
+}
+
+/** Everything that explains a balance: granted = balance + charged + held. */
+export interface KeyAccount {
+  balance: number | null;
+  granted: number;
+  charged: number;
+  held: number;
+}
+
+export interface BillingStore extends Billing {
+  /** Adds credits to a metered key; answers the new balance. GatewayError `conflict` for an unlimited key. */
+  topUp(keyId: string, amount: number, note: string | null, kind?: 'initial' | 'topup'): Promise<number>;
+  /** Makes a key unlimited (its balance written off) or metered from `initialCredits`; answers the balance (null = unlimited). */
+  setMetered(keyId: string, metered: boolean, initialCredits?: number, note?: string | null): Promise<number | null>;
+  /** The key's balance; null = unlimited, undefined = no such key. */
+  balance(keyId: string): Promise<number | null | undefined>;
+  account(keyId: string): Promise<KeyAccount>;
+  /** Newest first. */
+  listUsage(filter: UsageFilter): Promise<UsageRecord[]>;
+  /** Totals per model, per UTC day, or (undefined) one grand total row when there is any usage. */
+  summarizeUsage(filter: Omit<UsageFilter, 'limit'>, groupBy: 'model' | 'day' | undefined): Promise<UsageSummaryRow[]>;
+}

@@ -1,0 +1,234 @@
+// The behaviour every BillingStore (SQLite, Postgres …) must show: reserve / settle / release,
+// idempotency, quota refusal under concurrency, usage rows, price snapshots, and books that balance
+// (granted = balance + charged + held). Each implementation's test file runs it.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BillingStore } from '../../billing/billing-store.js';
+import type { PriceSpec } from '../../billing/price-book.js';
+import { newKeyRecord } from '../../core/api-keys.js';
+import { GatewayError } from '../../core/errors.js';
+import type { ReservationRequest } from '../../core/ports/billing.js';
+import { manualClock, type Clock } from '../../core/ports/clock.js';
+import type { KeyStore } from '../../core/ports/key-store.js';
+
+export interface BillingUnderTest {
+  billing: BillingStore;
+  /** The key store the billing store shares its keys (and balances) with. */
+  keys: KeyStore;
+  /** Changes a model's price the way the admin API does. */
+  setPrice(model: string, spec: PriceSpec): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export function describeBillingConformance(name: string, create: (clock: Clock) => Promise<BillingUnderTest>): void {
+  const clock = manualClock(1_800_000_000_000);
+  let subject: BillingUnderTest;
+  let billing: BillingStore;
+  let sequence = 0;
+
+  async function makeKey(balance: number | null, keyName = 'metered'): Promise<string> {
+    const record = { ...newKeyRecord(`sk-${keyName}-${Math.random()}`, { name: keyName, source: 'admin', now: clock.now() }), balance: balance === null ? null : 0 };
+    await subject.keys.insert(record);
+    if (balance !== null && balance > 0) await billing.topUp(record.id, balance, 'test grant', 'initial');
+    return record.id;
+  }
+
+  function dalle2(keyId: string, images = 1, overrides: Partial<ReservationRequest> = {}): ReservationRequest {
+    sequence += 1;
+    return {
+      reservationId: `req_${sequence}`,
+      keyId,
+      model: 'dall-e-2',
+      operation: 'generate',
+      imagesRequested: images,
+      size: '256x256',
+      quality: 'standard',
+      promptCharacters: 20,
+      inputImages: 0,
+      ...overrides,
+    };
+  }
+
+  async function expectBooksBalance(keyId: string): Promise<void> {
+    const account = await billing.account(keyId);
+    expect(account.granted).toBe((account.balance ?? 0) + account.charged + account.held);
+  }
+
+  beforeEach(async () => {
+    subject = await create(clock);
+    billing = subject.billing;
+  });
+
+  afterEach(async () => {
+    await subject.cleanup();
+  });
+
+  describe(`BillingStore conformance: ${name}`, () => {
+    it('debits the estimate at reserve and charges what was delivered at settle', async () => {
+      const keyId = await makeKey(100_000);
+      const request = dalle2(keyId, 4);
+      await billing.reserve(request);
+      expect(await billing.balance(keyId)).toBe(100_000 - 64_000);
+      await billing.settle(request.reservationId, { imagesDelivered: 2, channel: 'openai-main', provider: 'openai' });
+      expect(await billing.balance(keyId)).toBe(100_000 - 32_000);
+      const [usage] = await billing.listUsage({ keyId });
+      expect(usage).toMatchObject({
+        reservationId: request.reservationId,
+        keyId,
+        model: 'dall-e-2',
+        channel: 'openai-main',
+        provider: 'openai',
+        imagesRequested: 4,
+        imagesDelivered: 2,
+        size: '256x256',
+        quality: 'standard',
+        unit: 'image',
+        unitPrice: 16_000,
+        amount: 32_000,
+        metered: true,
+      });
+      expect(usage?.detail).toMatchObject({ estimated: 64_000, unit_price_usd: '0.016' });
+      await expectBooksBalance(keyId);
+    });
+
+    it('releases in full, and a repeated settle or release changes nothing', async () => {
+      const keyId = await makeKey(50_000);
+      const request = dalle2(keyId, 2);
+      await billing.reserve(request);
+      await billing.release(request.reservationId);
+      await billing.release(request.reservationId);
+      await billing.settle(request.reservationId, { imagesDelivered: 2 });
+      expect(await billing.balance(keyId)).toBe(50_000);
+      expect(await billing.listUsage({ keyId })).toHaveLength(0);
+
+      const settled = dalle2(keyId, 1);
+      await billing.reserve(settled);
+      await billing.settle(settled.reservationId, { imagesDelivered: 1 });
+      await billing.settle(settled.reservationId, { imagesDelivered: 1 });
+      await billing.release(settled.reservationId);
+      expect(await billing.balance(keyId)).toBe(34_000);
+      expect(await billing.listUsage({ keyId })).toHaveLength(1);
+      await expectBooksBalance(keyId);
+    });
+
+    it('refuses with 429 insufficient_quota when the balance cannot cover the estimate, and holds nothing', async () => {
+      const keyId = await makeKey(31_999);
+      const error = await billing.reserve(dalle2(keyId, 2)).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(GatewayError);
+      expect([(error as GatewayError).status, (error as GatewayError).code]).toEqual([429, 'insufficient_quota']);
+      expect((error as GatewayError).message).toMatch(/\$0\.032 \(32000 credits\).*\$0\.031999 \(31999 credits\)/);
+      expect(await billing.balance(keyId)).toBe(31_999);
+      expect((await billing.account(keyId)).held).toBe(0);
+    });
+
+    it('refuses a reservation id seen before (a reused X-Request-Id must not ride on the first request)', async () => {
+      const keyId = await makeKey(100_000);
+      const request = dalle2(keyId);
+      await billing.reserve(request);
+      await billing.settle(request.reservationId, { imagesDelivered: 1 });
+      const error = (await billing.reserve(request).catch((caught: unknown) => caught)) as GatewayError;
+      expect([error.status, error.code]).toEqual([409, 'conflict']);
+      expect(await billing.balance(keyId)).toBe(84_000);
+    });
+
+    it('never overdraws under concurrent reservations: exactly as many succeed as the balance covers', async () => {
+      const keyId = await makeKey(16_000 * 37);
+      const requests = Array.from({ length: 120 }, () => dalle2(keyId));
+      const outcomes = await Promise.allSettled(requests.map((request) => billing.reserve(request)));
+      expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(37);
+      expect(outcomes.filter((outcome) => outcome.status === 'rejected').every((outcome) => (outcome as PromiseRejectedResult).reason.code === 'insufficient_quota')).toBe(true);
+      expect(await billing.balance(keyId)).toBe(0);
+      await expectBooksBalance(keyId);
+    });
+
+    it('records usage for unlimited keys without touching a balance', async () => {
+      const keyId = await makeKey(null, 'dev');
+      const request = dalle2(keyId, 3);
+      await billing.reserve(request);
+      await billing.settle(request.reservationId, { imagesDelivered: 3 });
+      expect(await billing.balance(keyId)).toBeNull();
+      const [usage] = await billing.listUsage({ keyId });
+      expect([usage?.amount, usage?.metered]).toEqual([48_000, false]);
+    });
+
+    it('refuses an unpriced model for a metered key, and lets an unlimited key use it for free', async () => {
+      const metered = await makeKey(1_000_000);
+      const error = (await billing.reserve(dalle2(metered, 1, { model: 'no-such-price' })).catch((caught: unknown) => caught)) as GatewayError;
+      expect([error.status, error.code]).toEqual([403, 'permission_denied']);
+      const unlimited = await makeKey(null, 'dev');
+      const request = dalle2(unlimited, 1, { model: 'no-such-price' });
+      await billing.reserve(request);
+      await billing.settle(request.reservationId, { imagesDelivered: 1 });
+      expect((await billing.listUsage({ keyId: unlimited }))[0]?.amount).toBe(0);
+    });
+
+    it('charges reported token usage above the estimate only as far as the balance goes', async () => {
+      const estimate = 10 * 5 + 272 * 40; // 40 prompt characters ≈ 10 tokens, gpt-image-1 low 1024x1024.
+      const keyId = await makeKey(estimate + 1000);
+      const request = dalle2(keyId, 1, { model: 'gpt-image-1', size: '1024x1024', quality: 'low', promptCharacters: 40 });
+      await billing.reserve(request);
+      expect(await billing.balance(keyId)).toBe(1000);
+      await billing.settle(request.reservationId, { imagesDelivered: 1, usage: { inputTokens: 1000, outputTokens: 272, inputTextTokens: 1000, inputImageTokens: 0 } });
+      expect(await billing.balance(keyId)).toBe(0);
+      const [usage] = await billing.listUsage({ keyId });
+      const wanted = 1000 * 5 + 272 * 40;
+      expect([usage?.amount, usage?.detail.uncollected, usage?.inputTextTokens, usage?.outputTokens]).toEqual([estimate + 1000, wanted - estimate - 1000, 1000, 272]);
+      await expectBooksBalance(keyId);
+    });
+
+    it('settles at the price quoted at reserve time, and the next request pays a new price', async () => {
+      const keyId = await makeKey(1_000_000);
+      const first = dalle2(keyId);
+      await billing.reserve(first);
+      await subject.setPrice('dall-e-2', { per_image: '0.1' });
+      await billing.settle(first.reservationId, { imagesDelivered: 1 });
+      expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000);
+      const second = dalle2(keyId);
+      await billing.reserve(second);
+      await billing.settle(second.reservationId, { imagesDelivered: 1 });
+      expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000 - 100_000);
+    });
+
+    it('keeps the books through top-ups, unlimited switches and refunds to a key made unlimited', async () => {
+      const keyId = await makeKey(40_000);
+      const held = dalle2(keyId, 2);
+      await billing.reserve(held);
+      expect(await billing.topUp(keyId, 5_000, 'more')).toBe(13_000);
+      expect(await billing.setMetered(keyId, false)).toBeNull();
+      await billing.release(held.reservationId);
+      expect(await billing.balance(keyId)).toBeNull();
+      await expectBooksBalance(keyId);
+      expect(await billing.setMetered(keyId, true, 7_000)).toBe(7_000);
+      await expectBooksBalance(keyId);
+      const error = (await billing.topUp(await makeKey(null, 'dev'), 1, null).catch((caught: unknown) => caught)) as GatewayError;
+      expect(error.code).toBe('conflict');
+    });
+
+    it('totals usage per model and per UTC day', async () => {
+      const keyId = await makeKey(10_000_000);
+      const run = async (overrides: Partial<ReservationRequest>, delivered: number) => {
+        const request = dalle2(keyId, delivered, overrides);
+        await billing.reserve(request);
+        await billing.settle(request.reservationId, { imagesDelivered: delivered });
+      };
+      clock.set(Date.UTC(2027, 0, 1, 23, 0));
+      await run({}, 2);
+      await run({ model: 'dall-e-3', size: '1024x1024' }, 1);
+      clock.set(Date.UTC(2027, 0, 2, 1, 0));
+      await run({}, 1);
+      const byModel = await billing.summarizeUsage({ keyId }, 'model');
+      expect(byModel).toEqual([
+        { group: 'dall-e-2', requests: 2, imagesRequested: 3, imagesDelivered: 3, amount: 48_000 },
+        { group: 'dall-e-3', requests: 1, imagesRequested: 1, imagesDelivered: 1, amount: 40_000 },
+      ]);
+      const byDay = await billing.summarizeUsage({ keyId }, 'day');
+      expect(byDay.map((row) => [row.group, row.amount])).toEqual([
+        ['2027-01-01', 72_000],
+        ['2027-01-02', 16_000],
+      ]);
+      expect(await billing.summarizeUsage({ keyId, from: Date.UTC(2027, 0, 2) }, undefined)).toEqual([
+        { group: null, requests: 1, imagesRequested: 1, imagesDelivered: 1, amount: 16_000 },
+      ]);
+    });
+  });
+}
