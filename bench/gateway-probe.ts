@@ -3,8 +3,12 @@
 // so the gateway itself carries no benchmark code and no extra endpoint.
 //
 // Messages from the harness: `{ type: 'reset' }` starts a fresh measurement; `{ type: 'report' }` is
-// answered with a ProbeReport of everything since the last reset.
+// answered with a ProbeReport of everything since the last reset. `{ type: 'profile-start' }` and
+// `{ type: 'profile-stop', file }` take a CPU profile of just the measured phase (start-up left out,
+// unlike `node --cpu-prof`), written where the harness says.
 
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export interface ProbeReport {
@@ -24,9 +28,30 @@ histogram.enable();
 const toMs = (nanoseconds: number) =>
   Number.isFinite(nanoseconds) ? Math.max(0, Math.round((nanoseconds / 1e6 - resolutionMs) * 100) / 100) : 0;
 
+let profiler: Session | undefined;
+
+async function startProfile(): Promise<void> {
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
+
+async function stopProfile(file: string): Promise<void> {
+  if (!profiler) return;
+  const { profile } = await profiler.post('Profiler.stop');
+  profiler.disconnect();
+  profiler = undefined;
+  await writeFile(file, JSON.stringify(profile));
+}
+
 if (typeof process.send === 'function') {
-  process.on('message', (message: { type?: string }) => {
-    if (message.type === 'reset') {
+  process.on('message', (message: { type?: string; file?: string }) => {
+    if (message.type === 'profile-start') {
+      void startProfile().then(() => process.send?.({ type: 'profile-started' }));
+    } else if (message.type === 'profile-stop' && message.file !== undefined) {
+      void stopProfile(message.file).then(() => process.send?.({ type: 'profile-stopped' }));
+    } else if (message.type === 'reset') {
       histogram.reset();
       process.send?.({ type: 'reset-done' });
     } else if (message.type === 'report') {

@@ -14,7 +14,7 @@ export interface BenchmarkOptions {
   durationSeconds: number;
   /** How long the slow upstream of scenario 5 holds each answer. */
   slowMs: number;
-  /** Where each gateway's `--cpu-prof` profile goes; unset = not profiled. */
+  /** Where a CPU profile of imagegate's measured phase of each scenario goes; unset = not profiled. */
   profileDirectory?: string;
   /**
    * A fresh imagegate per scenario (default), so each peak RSS is that scenario's own; one shared
@@ -90,11 +90,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       options.log(`scenario ${scenario.id}: ${scenario.title}`);
       let gateway: GatewayProcess | undefined;
       try {
-        gateway = shared ?? (await startGatewayProcess({
-            upstreamOrigin: upstream.origin,
-            channels: benchChannels,
-            ...(options.profileDirectory === undefined ? {} : { profileDirectory: options.profileDirectory }),
-          }));
+        gateway = shared ?? (await startGatewayProcess({ upstreamOrigin: upstream.origin, channels: benchChannels }));
         if (!options.gatewayPerScenario) shared = gateway;
         const result = await scenario.run({
           upstream,
@@ -102,6 +98,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
           portkey: scenario.id === 1 || scenario.id === 2 ? portkey : undefined,
           durationSeconds: options.durationSeconds,
           slowMs: options.slowMs,
+          ...(options.profileDirectory === undefined ? {} : { profileDirectory: options.profileDirectory }),
           log: (line) => options.log(`  ${line}`),
         });
         if (!result.portkey && (scenario.id === 1 || scenario.id === 2) && portkeyNote) result.portkey = { skipped: portkeyNote };

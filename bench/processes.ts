@@ -134,6 +134,9 @@ export interface GatewayProcess {
   /** Peak RSS since the last reset (VmHWM), in bytes. */
   peakRssBytes(): Promise<number>;
   probe(): Promise<ProbeReport>;
+  /** CPU profiling of the gateway from now until stopProfile, which writes it to `file`. */
+  startProfile(): Promise<void>;
+  stopProfile(file: string): Promise<void>;
   /** The last errors the gateway logged (pino level ≥ 50), to explain a failed scenario. */
   recentErrors(): string[];
   close(): Promise<void>;
@@ -161,15 +164,12 @@ export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], 
 export async function startGatewayProcess(options: {
   upstreamOrigin: string;
   channels: BenchChannel[];
-  /** Where `node --cpu-prof` writes the gateway's CPU profile when it stops. */
-  profileDirectory?: string;
 }): Promise<GatewayProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
   const configFile = join(dataDir, 'imagegate.yaml');
   await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'))));
   const child = startChild(
     [
-      ...(options.profileDirectory === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDirectory}`]),
       '--import',
       'tsx',
       '--import',
@@ -201,7 +201,7 @@ export async function startGatewayProcess(options: {
     throw error;
   }
 
-  const ask = <T>(message: { type: string }, answerType: string): Promise<T> =>
+  const ask = <T>(message: { type: string; file?: string }, answerType: string): Promise<T> =>
     new Promise((resolvePromise, reject) => {
       const timer = setTimeout(() => reject(new Error(`the gateway probe did not answer ${message.type}`)), 5_000);
       const onMessage = (answer: { type?: string }) => {
@@ -247,6 +247,8 @@ export async function startGatewayProcess(options: {
       return clearRefsWorks ? Math.max(await readStatusField('VmHWM'), polledPeak) : polledPeak;
     },
     probe: () => ask<ProbeReport>({ type: 'report' }, 'report'),
+    startProfile: () => ask<unknown>({ type: 'profile-start' }, 'profile-started').then(() => undefined),
+    stopProfile: (file) => ask<unknown>({ type: 'profile-stop', file }, 'profile-stopped').then(() => undefined),
     recentErrors: () =>
       child.stdoutLines
         .filter((line) => {

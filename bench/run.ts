@@ -12,8 +12,8 @@ const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECON
   --duration   seconds of load per scenario, shared among its phases (default ${defaultOptions.durationSeconds})
   --slow-ms    how long scenario 5's upstream holds each answer (default ${defaultOptions.slowMs})
   --out        where the JSON results go (default bench/results)
-  --profile    write a CPU profile of each imagegate process (node --cpu-prof) into DIR;
-               summarise one with: node --import tsx bench/profile-summary.ts DIR/<file>.cpuprofile`;
+  --profile    CPU-profile imagegate during each scenario's measured phase into DIR/scenario-N.cpuprofile;
+               summarise one with: node --import tsx bench/profile-summary.ts DIR/scenario-N.cpuprofile`;
 
 function positiveNumber(text: string, name: string): number {
   const value = Number(text);

@@ -1,6 +1,8 @@
 // What a benchmark scenario is, what it reports, and the measurement shared by the relay scenarios:
 // the same request direct to the upstream and through imagegate, at full load and at half load.
 
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { runLoad, type LoadResult, type LoadTarget } from './load.js';
 import { cpuSecondsOf, type GatewayProcess, type UpstreamProcess } from './processes.js';
 import type { PortkeyProcess } from './portkey.js';
@@ -14,6 +16,8 @@ export interface ScenarioContext {
   durationSeconds: number;
   /** How long the slow upstream holds each answer. */
   slowMs: number;
+  /** When set, imagegate's measured phase is CPU-profiled into `<dir>/scenario-<id>.cpuprofile`. */
+  profileDirectory?: string;
   log: (line: string) => void;
 }
 
@@ -103,6 +107,19 @@ export interface RelayMeasurement {
   cpuMsPerRequest: { upstream: number; gateway: number };
 }
 
+/** Runs imagegate's measured phase, CPU-profiled when the run asked for profiles. */
+export async function profiled<T>(context: ScenarioContext, scenarioId: number, phase: () => Promise<T>): Promise<T> {
+  const directory = context.profileDirectory;
+  if (directory === undefined) return phase();
+  await mkdir(directory, { recursive: true });
+  await context.gateway.startProfile();
+  try {
+    return await phase();
+  } finally {
+    await context.gateway.stopProfile(join(directory, `scenario-${scenarioId}.cpuprofile`));
+  }
+}
+
 /** Runs `phase` and returns its result with the CPU milliseconds `pid` spent per successful request. */
 export async function withCpuCost(pid: number, phase: () => Promise<LoadResult>): Promise<{ result: LoadResult; cpuMsPerRequest: number }> {
   const before = await cpuSecondsOf(pid);
@@ -117,7 +134,7 @@ export async function withCpuCost(pid: number, phase: () => Promise<LoadResult>)
  */
 export async function measureRelay(
   context: ScenarioContext,
-  options: { direct: LoadTarget; gateway: LoadTarget; portkey?: LoadTarget; connections: number },
+  options: { scenarioId: number; direct: LoadTarget; gateway: LoadTarget; portkey?: LoadTarget; connections: number },
 ): Promise<RelayMeasurement> {
   const total = context.durationSeconds;
   const warm = phaseSeconds(total, 0.1);
@@ -132,7 +149,9 @@ export async function measureRelay(
   context.log(`through imagegate, ${connections} connections, ${full} s`);
   await runLoad(options.gateway, { connections, durationSeconds: warm });
   await context.gateway.resetMeasurements();
-  const gateway = await withCpuCost(context.gateway.pid, () => runLoad(options.gateway, { connections, durationSeconds: full }));
+  const gateway = await profiled(context, options.scenarioId, () =>
+    withCpuCost(context.gateway.pid, () => runLoad(options.gateway, { connections, durationSeconds: full })),
+  );
 
   // Half of imagegate's own rate: a fixed rate for both sides, so the difference is what imagegate adds.
   const rate = Math.max(1, Math.round(gateway.result.requestsPerSecond / 2));

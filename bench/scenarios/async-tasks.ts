@@ -5,7 +5,7 @@
 import { Pool } from 'undici';
 import { runLoad } from '../load.js';
 import { cpuSecondsOf, upstreamApiKey } from '../processes.js';
-import { check, jsonPost, phaseSeconds, sideFigures, withCpuCost, type Scenario, type ScenarioResult } from '../scenario.js';
+import { check, jsonPost, phaseSeconds, profiled, sideFigures, withCpuCost, type Scenario, type ScenarioResult } from '../scenario.js';
 import { send } from './verify.js';
 
 const body = { model: 'gpt-image-1-mini', prompt: 'a lighthouse at dusk', size: '1024x1024' };
@@ -125,7 +125,7 @@ export const asyncTasksScenario: Scenario = {
     await runTaskLoop(context.gateway.url, context.gateway.apiKey, phaseSeconds(total, 0.1));
     await context.gateway.resetMeasurements();
     const cpuBefore = await cpuSecondsOf(context.gateway.pid);
-    const loop = await runTaskLoop(context.gateway.url, context.gateway.apiKey, phaseSeconds(total, 0.5));
+    const loop = await profiled(context, this.id, () => runTaskLoop(context.gateway.url, context.gateway.apiKey, phaseSeconds(total, 0.5)));
     const gatewayCpuSeconds = (await cpuSecondsOf(context.gateway.pid)) - cpuBefore;
     const peakRssBytes = await context.gateway.peakRssBytes();
     const probe = await context.gateway.probe();

@@ -20,6 +20,7 @@ export const largeB64Scenario: Scenario = {
     if (typeof relayed !== 'string' || relayed !== original) throw new Error('imagegate did not pass the upstream image through unchanged');
 
     const measured = await measureRelay(context, {
+      scenarioId: this.id,
       direct,
       gateway,
       ...(context.portkey ? { portkey: context.portkey.target('/large-b64/v1', body) } : {}),

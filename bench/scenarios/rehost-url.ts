@@ -21,7 +21,7 @@ export const rehostUrlScenario: Scenario = {
     const original = firstImage(await send(direct), 'upstream')['b64_json'];
     if (hosted.status !== 200 || hosted.bytes.toString('base64') !== original) throw new Error(`the hosted image is not the upstream's (HTTP ${hosted.status})`);
 
-    const measured = await measureRelay(context, { direct, gateway, connections: this.connections });
+    const measured = await measureRelay(context, { scenarioId: this.id, direct, gateway, connections: this.connections });
     return relayResult(this, measured, (result) => [check('≥ 40% of direct', result.ratio, (ratio) => ratio >= 0.4)]);
   },
 };

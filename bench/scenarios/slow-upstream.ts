@@ -3,7 +3,7 @@
 
 import { runLoad } from '../load.js';
 import { upstreamApiKey } from '../processes.js';
-import { check, jsonPost, phaseSeconds, sideFigures, withCpuCost, type Scenario } from '../scenario.js';
+import { check, jsonPost, phaseSeconds, profiled, sideFigures, withCpuCost, type Scenario } from '../scenario.js';
 import { firstImage, send } from './verify.js';
 
 const body = { model: 'gpt-image-1.5', prompt: 'a lighthouse at dusk', size: '1024x1024' };
@@ -29,8 +29,8 @@ export const slowUpstreamScenario: Scenario = {
     context.log(`through imagegate, ${connections} connections, ${phase} s`);
     await runLoad(gateway, { connections, durationSeconds: holdSeconds + 0.5 });
     await context.gateway.resetMeasurements();
-    const { result: gatewayResult, cpuMsPerRequest: gatewayCpu } = await withCpuCost(context.gateway.pid, () =>
-      runLoad(gateway, { connections, durationSeconds: phase }),
+    const { result: gatewayResult, cpuMsPerRequest: gatewayCpu } = await profiled(context, this.id, () =>
+      withCpuCost(context.gateway.pid, () => runLoad(gateway, { connections, durationSeconds: phase })),
     );
     const peakRssBytes = await context.gateway.peakRssBytes();
     const probe = await context.gateway.probe();

@@ -22,6 +22,7 @@ export const smallUrlScenario: Scenario = {
     if (hosted.status !== 200 || !hosted.bytes.equals(original.bytes)) throw new Error(`the hosted image is not the upstream's (HTTP ${hosted.status})`);
 
     const measured = await measureRelay(context, {
+      scenarioId: this.id,
       direct,
       gateway,
       ...(context.portkey ? { portkey: context.portkey.target('/small-url/v1', body) } : {}),

@@ -1,6 +1,6 @@
 // Images on local disk under the data dir: atomic writes, content type kept, etag = sha256 of the bytes.
 
-import { randomBytes, webcrypto } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { GatewayError } from '../core/errors.js';
@@ -228,8 +228,12 @@ async function writeAtomically(path: string, data: Buffer, fsync: boolean): Prom
   }
 }
 
+/** Below this, hashing on the event loop costs less than Web Crypto's own overhead (tens of microseconds). */
+const threadPoolHashBytes = 64 * 1024;
+
 /** Web Crypto's digest runs on libuv's thread pool, so hashing megabytes never stalls the event loop. */
 async function sha256(data: Buffer): Promise<string> {
+  if (data.length < threadPoolHashBytes) return createHash('sha256').update(data).digest('hex');
   return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
 }
 

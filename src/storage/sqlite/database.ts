@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDialectConfig } from 'kysely';
 import type { DatabaseSchema } from './schema.js';
 
 export interface SqliteDatabase {
@@ -20,6 +20,33 @@ export interface SqliteDatabaseOptions {
 /** How long a writer waits for another connection's lock before failing with SQLITE_BUSY. */
 const busyTimeoutMs = 5_000;
 
+/** Distinct SQL texts kept prepared; batch inserts of every size from 1 to 200 rows fit. */
+const cachedStatements = 500;
+
+/**
+ * Kysely prepares every query anew, and preparing (parsing and planning the SQL) costs more than
+ * running these small queries. The stores send the same few texts again and again, so each text is
+ * prepared once and its statement reused. better-sqlite3 runs a statement synchronously, so reuse
+ * is safe, except while one is still being iterated (a streamed query): that one gets a fresh copy.
+ */
+export function withStatementCache(database: Database.Database): SqliteDialectConfig['database'] {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sqlText: string) {
+      const cached = statements.get(sqlText);
+      if (cached !== undefined && !cached.busy) return cached;
+      const statement = database.prepare(sqlText);
+      if (cached === undefined) {
+        // The oldest text goes first when full; Map keeps insertion order.
+        if (statements.size >= cachedStatements) statements.delete(statements.keys().next().value as string);
+        statements.set(sqlText, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDatabase {
   const inMemory = options.file === ':memory:' || options.file === '';
   // Start-up only, never on a request path: a synchronous mkdir keeps the factory synchronous.
@@ -33,7 +60,7 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
 
-  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   let closing: Promise<void> | undefined;
   return {
     db,

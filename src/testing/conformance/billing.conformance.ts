@@ -54,16 +54,16 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
     expect(account.granted).toBe((account.balance ?? 0) + account.charged + account.held);
   }
 
-  beforeEach(async () => {
-    subject = await create(clock);
-    billing = subject.billing;
-  });
-
-  afterEach(async () => {
-    await subject.cleanup();
-  });
-
   describe(`BillingStore conformance: ${name}`, () => {
+    beforeEach(async () => {
+      subject = await create(clock);
+      billing = subject.billing;
+    });
+
+    afterEach(async () => {
+      await subject.cleanup();
+    });
+
     it('debits the estimate at reserve and charges what was delivered at settle', async () => {
       const keyId = await makeKey(100_000);
       const request = dalle2(keyId, 4);
