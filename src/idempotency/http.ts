@@ -48,9 +48,11 @@ export function replayHeadersOf(reply: FastifyReply): Record<string, string> {
  * and only when it is final (not retryable), so a request rejected by validation, a rate limit or a
  * transient upstream error can be sent again with the same key and run.
  */
-function worthReplaying(reply: FastifyReply, state: IdempotencyState): boolean {
+function worthReplaying(request: FastifyRequest, reply: FastifyReply, state: IdempotencyState): boolean {
   if (state.replayAs !== undefined) return true;
   if (reply.statusCode < 300) return true;
+  // The client left and its work was aborted: that error is about the connection, not the request.
+  if (reply.raw.destroyed || request.raw.socket.destroyed) return false;
   return state.workStarted && reply.getHeader('x-should-retry') === 'false';
 }
 
@@ -61,7 +63,7 @@ export function registerIdempotencyCapture(app: FastifyInstance): void {
     if (state === null || state.finished) return payload;
     state.finished = true;
     try {
-      if (worthReplaying(reply, state)) {
+      if (worthReplaying(request, reply, state)) {
         const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
         await state.ticket.complete(state.replayAs ?? { kind: 'json', status: reply.statusCode, headers: replayHeadersOf(reply), body });
       } else {

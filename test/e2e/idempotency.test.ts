@@ -125,6 +125,34 @@ describe('Idempotency-Key', () => {
     }
   });
 
+  it('replays a final upstream failure, but runs again after a transient one', async () => {
+    const submitsOf = () => fake.requests.filter((request) => request.method === 'POST').length;
+    fake.switches.taskError = 'the prompt broke the model';
+    try {
+      const before = fake.submissions;
+      const failed = await generate({ model: 'flux-1.1-pro', prompt: 'fails for good' }, 'final-failure');
+      expect(failed.status).toBe(502);
+      expect(failed.body.error.message).toContain('the prompt broke the model');
+      const replay = await generate({ model: 'flux-1.1-pro', prompt: 'fails for good' }, 'final-failure');
+      expect(replay.status).toBe(502);
+      expect(replay.body).toEqual(failed.body);
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(fake.submissions - before).toBe(1);
+    } finally {
+      delete fake.switches.taskError;
+    }
+
+    fake.switches.failStatus = 503;
+    const transient = await generate({ model: 'flux-1.1-pro', prompt: 'try again', response_format: 'url' }, 'transient-failure');
+    delete fake.switches.failStatus;
+    expect(transient.status).toBe(502);
+    const attempts = submitsOf();
+    const retried = await generate({ model: 'flux-1.1-pro', prompt: 'try again', response_format: 'url' }, 'transient-failure');
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(submitsOf() - attempts).toBe(1);
+  });
+
   it('rejects a malformed key', async () => {
     const response = await generate({ model: 'flux-1.1-pro', prompt: 'x' }, 'has space');
     expect(response.status).toBe(400);

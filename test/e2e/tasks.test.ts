@@ -153,7 +153,7 @@ describe('cancel and the queue limit', () => {
   beforeAll(async () => {
     // One worker and a slow engine: the first task runs while the others wait.
     gateway = await startTestGateway(
-      { offlineLatencyMs: 1500, tasks: { workers: 1, leaseMs: 3000, retentionHours: 24, maxQueued: 2, syncTimeoutMs: 60_000 } },
+      { offlineLatencyMs: 3000, tasks: { workers: 1, leaseMs: 3000, retentionHours: 24, maxQueued: 2, syncTimeoutMs: 60_000 } },
       { env: keys },
     );
   });

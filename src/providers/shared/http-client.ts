@@ -111,10 +111,8 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
 
   async function request(urlText: string, options: HttpRequestOptions = {}): Promise<HttpResponse> {
     const maxBytes = options.maxBytes ?? maxBytesDefault;
-    const timeoutSignal = AbortSignal.timeout(options.timeoutMs ?? timeoutMsDefault);
     const callerSignal = options.signal;
     if (callerSignal?.aborted) throw new HttpClientError('aborted', 'The request was aborted before it started', { cause: callerSignal.reason });
-    const signal = callerSignal ? AbortSignal.any([callerSignal, timeoutSignal]) : timeoutSignal;
 
     let url = parseOutboundUrl(urlText);
     let method: string = options.method ?? (options.json !== undefined || options.body !== undefined ? 'POST' : 'GET');
@@ -126,6 +124,21 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
       body = encoded.bytes;
       headers['content-type'] = encoded.contentType;
     } else body = options.body;
+
+    // One controller for the caller's abort and the time limit: AbortSignal.timeout + AbortSignal.any
+    // cost about five times as much per request, and their timers outlive the request by the whole limit.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+    }, options.timeoutMs ?? timeoutMsDefault);
+    timer.unref();
+    const onCallerAbort = () => controller.abort(callerSignal?.reason);
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    // Aborted while a multipart body was being encoded: the event has already been missed.
+    if (callerSignal?.aborted) onCallerAbort();
 
     try {
       for (let hop = 0; ; hop += 1) {
@@ -179,7 +192,10 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
         return { ...head, body: Buffer.concat(chunks), url: url.toString() };
       }
     } catch (error) {
-      throw classifyFailure(error, url, callerSignal, timeoutSignal);
+      throw classifyFailure(error, url, callerSignal, timedOut);
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
     }
   }
 
@@ -279,10 +295,10 @@ function tooLarge(url: URL, maxBytes: number): HttpClientError {
   return new HttpClientError('too_large', `The response from ${describeOrigin(url)} is larger than ${maxBytes} bytes`);
 }
 
-function classifyFailure(error: unknown, url: URL, callerSignal: AbortSignal | undefined, timeoutSignal: AbortSignal): HttpClientError {
+function classifyFailure(error: unknown, url: URL, callerSignal: AbortSignal | undefined, timedOut: boolean): HttpClientError {
   if (error instanceof HttpClientError) return error;
   if (callerSignal?.aborted) return new HttpClientError('aborted', `The request to ${describeOrigin(url)} was aborted`, { cause: error });
-  if (timeoutSignal.aborted) return new HttpClientError('timeout', `The request to ${describeOrigin(url)} timed out`, { cause: error });
+  if (timedOut) return new HttpClientError('timeout', `The request to ${describeOrigin(url)} timed out`, { cause: error });
   if (findInCauses(error, (candidate) => candidate instanceof BlockedAddressError)) {
     return new HttpClientError('blocked_address', `${describeOrigin(url)} resolves to an address that is not public`, { cause: error });
   }
