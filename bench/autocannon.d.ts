@@ -13,6 +13,7 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
+    sampleInt?: number;
     amount?: number;
     timeout?: number;
     method?: string;

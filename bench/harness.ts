@@ -3,7 +3,7 @@
 
 import { cpus, loadavg, totalmem } from 'node:os';
 import { locatePortkey, startPortkey, type PortkeyProcess } from './portkey.js';
-import { startGatewayProcess, startUpstreamProcess, type GatewayProcess } from './processes.js';
+import { startGatewayProcess, startReferenceRelayProcess, startUpstreamProcess, type GatewayProcess, type UpstreamProcess } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 import { benchChannels, scenarios } from './scenarios/index.js';
 
@@ -14,6 +14,8 @@ export interface BenchmarkOptions {
   durationSeconds: number;
   /** How long the slow upstream of scenario 5 holds each answer. */
   slowMs: number;
+  /** Runs imagegate from another checkout (see startGatewayProcess); unset = this one. */
+  gatewayRoot?: string;
   /** Where a CPU profile of imagegate's measured phase of each scenario goes; unset = not profiled. */
   profileDirectory?: string;
   /**
@@ -37,7 +39,7 @@ export interface MachineFacts {
 export interface BenchmarkReport {
   startedAt: string;
   finishedAt: string;
-  options: { scenarios: number[]; durationSeconds: number; slowMs: number };
+  options: { scenarios: number[]; durationSeconds: number; slowMs: number; gatewayRoot?: string };
   machine: MachineFacts;
   portkey: { compared: boolean; note?: string };
   scenarios: ScenarioResult[];
@@ -74,6 +76,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   options.log('starting the fake upstream');
   const upstream = await startUpstreamProcess({ slowMs: options.slowMs });
   let portkey: PortkeyProcess | undefined;
+  let referenceRelay: UpstreamProcess | undefined;
   let shared: GatewayProcess | undefined;
   const results: ScenarioResult[] = [];
   const located = locatePortkey();
@@ -86,16 +89,25 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
         return undefined;
       });
     }
+    if (chosen.some((scenario) => scenario.id === 1 || scenario.id === 2)) {
+      options.log('starting the bare reference relay');
+      referenceRelay = await startReferenceRelayProcess(upstream.origin);
+    }
     for (const scenario of chosen) {
       options.log(`scenario ${scenario.id}: ${scenario.title}`);
       let gateway: GatewayProcess | undefined;
       try {
-        gateway = shared ?? (await startGatewayProcess({ upstreamOrigin: upstream.origin, channels: benchChannels }));
+        gateway = shared ?? (await startGatewayProcess({
+            upstreamOrigin: upstream.origin,
+            channels: benchChannels,
+            ...(options.gatewayRoot === undefined ? {} : { gatewayRoot: options.gatewayRoot }),
+          }));
         if (!options.gatewayPerScenario) shared = gateway;
         const result = await scenario.run({
           upstream,
           gateway,
           portkey: scenario.id === 1 || scenario.id === 2 ? portkey : undefined,
+          referenceRelay,
           durationSeconds: options.durationSeconds,
           slowMs: options.slowMs,
           ...(options.profileDirectory === undefined ? {} : { profileDirectory: options.profileDirectory }),
@@ -115,12 +127,18 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   } finally {
     await shared?.close();
     await portkey?.close();
+    await referenceRelay?.close();
     await upstream.close();
   }
   return {
     startedAt,
     finishedAt: new Date().toISOString(),
-    options: { scenarios: options.scenarios, durationSeconds: options.durationSeconds, slowMs: options.slowMs },
+    options: {
+      scenarios: options.scenarios,
+      durationSeconds: options.durationSeconds,
+      slowMs: options.slowMs,
+      ...(options.gatewayRoot === undefined ? {} : { gatewayRoot: options.gatewayRoot }),
+    },
     machine: machineFacts(loadAverageAtStart),
     portkey: { compared: portkey !== undefined, ...(portkeyNote === undefined ? {} : { note: portkeyNote }) },
     scenarios: results,

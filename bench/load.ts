@@ -1,6 +1,7 @@
 // Drives load with autocannon (as a library) and reduces its result to the figures the report uses.
 
 import autocannon, { type AutocannonRequest } from 'autocannon';
+import { Pool } from 'undici';
 
 export interface LoadTarget {
   url: string;
@@ -45,6 +46,9 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     url: url.origin,
     connections: options.connections,
     duration: options.durationSeconds,
+    // autocannon notices the end of a run only when it samples (every second by default): short phases
+    // would all last a whole second.
+    sampleInt: 100,
     timeout: options.timeoutSeconds ?? 30,
     // Failed answers are counted, not mixed into the latency of good ones.
     excludeErrorStats: true,
@@ -65,6 +69,55 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
     succeeded,
     failed: result.non2xx + result.errors,
+    failedStatuses,
+    durationSeconds: elapsed,
+  };
+}
+
+/**
+ * `connections` clients, each sending its next request as soon as the last is answered, their first
+ * requests spread over `spreadMs`: arrivals stay spread as independent clients' are, instead of
+ * autocannon's all-at-once waves, while every connection keeps one request in flight.
+ */
+export async function runSpread(target: LoadTarget, options: { connections: number; durationSeconds: number; spreadMs: number }): Promise<LoadResult> {
+  const url = new URL(target.url);
+  const pool = new Pool(url.origin, { connections: options.connections, keepAliveTimeout: 60_000 });
+  const latencies: number[] = [];
+  const failedStatuses: Record<string, number> = {};
+  let failed = 0;
+  const started = performance.now();
+  const deadline = started + options.durationSeconds * 1000;
+  const client = async (index: number) => {
+    await new Promise((resolve) => setTimeout(resolve, (options.spreadMs * index) / options.connections));
+    while (performance.now() < deadline) {
+      const sentAt = performance.now();
+      try {
+        const answer = await pool.request({ path: url.pathname + url.search, method: target.method, headers: target.headers, body: target.body ?? null });
+        await answer.body.dump();
+        if (answer.statusCode >= 200 && answer.statusCode < 300) latencies.push(performance.now() - sentAt);
+        else {
+          failed += 1;
+          failedStatuses[String(answer.statusCode)] = (failedStatuses[String(answer.statusCode)] ?? 0) + 1;
+        }
+      } catch {
+        failed += 1;
+        failedStatuses['connection errors'] = (failedStatuses['connection errors'] ?? 0) + 1;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: options.connections }, (_, index) => client(index)));
+  } finally {
+    await pool.close();
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  const at = (fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
+  return {
+    requestsPerSecond: sorted.length / elapsed,
+    latencyMs: { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 },
+    succeeded: sorted.length,
+    failed,
     failedStatuses,
     durationSeconds: elapsed,
   };

@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import type { ProbeReport } from './gateway-probe.js';
 
@@ -21,9 +22,9 @@ interface Child {
   stdoutLines: string[];
 }
 
-function startChild(args: string[], env: Record<string, string>, withIpc: boolean): Child {
+function startChild(args: string[], env: Record<string, string>, withIpc: boolean, cwd = repositoryRoot): Child {
   const child = spawn(process.execPath, args, {
-    cwd: repositoryRoot,
+    cwd,
     env: { ...process.env, ...env },
     stdio: withIpc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
@@ -98,8 +99,9 @@ export interface UpstreamProcess {
   close(): Promise<void>;
 }
 
-export async function startUpstreamProcess(options: { slowMs: number }): Promise<UpstreamProcess> {
-  const child = startChild(['--import', 'tsx', 'bench/upstream.ts', '--port', '0', '--slow-ms', String(options.slowMs)], {}, false);
+/** A bench child that prints `{"port":N}` once it listens. */
+async function startPortPrintingChild(args: string[], what: string): Promise<UpstreamProcess> {
+  const child = startChild(['--import', 'tsx', ...args], {}, false);
   const port = await waitForLine(
     child,
     (line) => {
@@ -111,9 +113,18 @@ export async function startUpstreamProcess(options: { slowMs: number }): Promise
       }
     },
     30_000,
-    'bench upstream',
+    what,
   );
   return { origin: `http://127.0.0.1:${port}`, pid: child.process.pid ?? 0, close: () => stopChild(child.process) };
+}
+
+export function startUpstreamProcess(options: { slowMs: number }): Promise<UpstreamProcess> {
+  return startPortPrintingChild(['bench/upstream.ts', '--port', '0', '--slow-ms', String(options.slowMs)], 'bench upstream');
+}
+
+/** The bare Fastify + undici relay of bench/reference-relay.ts, in front of the fake upstream. */
+export function startReferenceRelayProcess(upstreamOrigin: string): Promise<UpstreamProcess> {
+  return startPortPrintingChild(['bench/reference-relay.ts', '--upstream', upstreamOrigin], 'reference relay');
 }
 
 /** One OpenAI-compatible channel per upstream route, each serving the catalog models its scenarios ask for. */
@@ -164,20 +175,17 @@ export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], 
 export async function startGatewayProcess(options: {
   upstreamOrigin: string;
   channels: BenchChannel[];
+  /** Another checkout to run imagegate from (to compare before and after a change); default: this one. */
+  gatewayRoot?: string;
 }): Promise<GatewayProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
   const configFile = join(dataDir, 'imagegate.yaml');
   await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'))));
   const child = startChild(
-    [
-      '--import',
-      'tsx',
-      '--import',
-      './bench/gateway-probe.ts',
-      'src/main.ts',
-    ],
+    ['--import', 'tsx', '--import', pathToFileURL(join(repositoryRoot, 'bench', 'gateway-probe.ts')).href, 'src/main.ts'],
     { IMAGEGATE_CONFIG: configFile, IMAGEGATE_API_KEYS: benchApiKey, PORT: '0' },
     true,
+    options.gatewayRoot ?? repositoryRoot,
   );
   const pid = child.process.pid ?? 0;
   let url: string;

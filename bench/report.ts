@@ -33,6 +33,7 @@ function row(result: ScenarioResult, withPortkey: boolean): string[] {
     memory(result.peakRssBytes),
     plainMilliseconds(result.eventLoopDelayMs?.p99),
     result.cpuMsPerRequest === undefined ? '–' : `${result.cpuMsPerRequest.gateway.toFixed(2)} ms`,
+    result.referenceRelay === undefined ? '–' : `${rate(result.referenceRelay.requestsPerSecond)} (${percent(result.referenceRelay.ratio)})`,
   ];
   if (withPortkey) {
     const portkey = result.portkey;
@@ -57,6 +58,7 @@ export function formatReport(report: BenchmarkReport): string {
     'peak RSS',
     'event loop p99',
     'imagegate CPU/req',
+    'bare relay req/s (ratio)',
     ...(withPortkey ? ['Portkey req/s (ratio)'] : []),
     'targets',
   ];
@@ -76,9 +78,16 @@ export function formatReport(report: BenchmarkReport): string {
     'CPU/req: CPU time imagegate spent per answered request (user + system, from /proc), the cost that does not change with what else the machine runs.',
   );
   notes.push(
+    'bare relay: Fastify + undici forwarding the same request to the same upstream and nothing else (bench/reference-relay.ts), under the same load: the most a Node relay reaches on this machine.',
+  );
+  for (const result of report.scenarios) {
+    if (result.referenceRelay) notes.push(`${result.id}: the bare relay spent ${result.referenceRelay.cpuMsPerRequest.toFixed(2)} ms CPU per request.`);
+  }
+  notes.push(
     `machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${Math.round(machine.memoryBytes / megabyte / 1024)} GB, Node ${machine.node}, ${machine.platform}; ` +
       `${report.options.durationSeconds} s of load per scenario, slow upstream holds ${report.options.slowMs} ms; ` +
-      `load average ${machine.loadAverageAtStart.map((value) => value.toFixed(1)).join(' ')} at the start (above ${machine.cpus}, other work shared the CPUs and req/s are low).`,
+      `load average ${machine.loadAverageAtStart.map((value) => value.toFixed(1)).join(' ')} at the start` +
+      ((machine.loadAverageAtStart[0] ?? 0) > machine.cpus ? ` (above ${machine.cpus}: other work shared the CPUs, so req/s are low and noisy; CPU/req is steadier).` : '.'),
   );
   return `${lines.join('\n')}\n\n${notes.map((note) => `- ${note}`).join('\n')}\n`;
 }

@@ -7,13 +7,14 @@ import { defaultOptions, runBenchmark } from './harness.js';
 import { repositoryRoot } from './processes.js';
 import { formatReport, writeReport } from './report.js';
 
-const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECONDS] [--slow-ms MS] [--out DIR] [--profile DIR]
+const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECONDS] [--slow-ms MS] [--out DIR] [--profile DIR] [--gateway-root DIR]
   --scenarios  which scenarios to run (default: all)
   --duration   seconds of load per scenario, shared among its phases (default ${defaultOptions.durationSeconds})
   --slow-ms    how long scenario 5's upstream holds each answer (default ${defaultOptions.slowMs})
   --out        where the JSON results go (default bench/results)
   --profile    CPU-profile imagegate during each scenario's measured phase into DIR/scenario-N.cpuprofile;
-               summarise one with: node --import tsx bench/profile-summary.ts DIR/scenario-N.cpuprofile`;
+               summarise one with: node --import tsx bench/profile-summary.ts DIR/scenario-N.cpuprofile
+  --gateway-root  run imagegate from another checkout (with node_modules), e.g. to measure before/after a change`;
 
 function positiveNumber(text: string, name: string): number {
   const value = Number(text);
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
       'slow-ms': { type: 'string' },
       out: { type: 'string' },
       profile: { type: 'string' },
+      'gateway-root': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
     durationSeconds: values.duration ? positiveNumber(values.duration, 'duration') : defaultOptions.durationSeconds,
     slowMs: values['slow-ms'] ? Math.round(positiveNumber(values['slow-ms'], 'slow-ms')) : defaultOptions.slowMs,
     ...(values.profile === undefined ? {} : { profileDirectory: resolve(values.profile) }),
+    ...(values['gateway-root'] === undefined ? {} : { gatewayRoot: resolve(values['gateway-root']) }),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`\n${formatReport(report)}`);

@@ -12,6 +12,8 @@ export interface ScenarioContext {
   gateway: GatewayProcess;
   /** Present when @portkey-ai/gateway is installed and started. */
   portkey: PortkeyProcess | undefined;
+  /** The bare relay of bench/reference-relay.ts, for the scenarios it can serve (1 and 2). */
+  referenceRelay: UpstreamProcess | undefined;
   /** Seconds of load this scenario may spend, shared among its phases. */
   durationSeconds: number;
   /** How long the slow upstream holds each answer. */
@@ -58,6 +60,8 @@ export interface ScenarioResult {
   cpuMsPerRequest?: { upstream: number; gateway: number };
   tasksPerSecond?: number;
   portkey?: { requestsPerSecond: number; ratio: number; failed: number } | { skipped: string };
+  /** The bare Fastify + undici relay under the same load: the most a Node relay gets on this machine. */
+  referenceRelay?: { requestsPerSecond: number; ratio: number; cpuMsPerRequest: number };
   targets: TargetCheck[];
 }
 
@@ -102,6 +106,7 @@ export interface RelayMeasurement {
   halfDirect: LoadResult;
   halfGateway: LoadResult;
   portkey?: LoadResult;
+  reference?: { result: LoadResult; cpuMsPerRequest: number };
   peakRssBytes: number;
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   cpuMsPerRequest: { upstream: number; gateway: number };
@@ -134,7 +139,7 @@ export async function withCpuCost(pid: number, phase: () => Promise<LoadResult>)
  */
 export async function measureRelay(
   context: ScenarioContext,
-  options: { scenarioId: number; direct: LoadTarget; gateway: LoadTarget; portkey?: LoadTarget; connections: number },
+  options: { scenarioId: number; direct: LoadTarget; gateway: LoadTarget; portkey?: LoadTarget; reference?: LoadTarget; connections: number },
 ): Promise<RelayMeasurement> {
   const total = context.durationSeconds;
   const warm = phaseSeconds(total, 0.1);
@@ -161,6 +166,14 @@ export async function measureRelay(
   const peakRssBytes = await context.gateway.peakRssBytes();
   const probe = await context.gateway.probe();
 
+  let reference: { result: LoadResult; cpuMsPerRequest: number } | undefined;
+  if (options.reference && context.referenceRelay) {
+    const target = options.reference;
+    context.log(`through the bare reference relay, ${connections} connections, ${full} s`);
+    await runLoad(target, { connections, durationSeconds: warm });
+    reference = await withCpuCost(context.referenceRelay.pid, () => runLoad(target, { connections, durationSeconds: full }));
+  }
+
   let portkey: LoadResult | undefined;
   if (options.portkey) {
     context.log(`through Portkey, ${connections} connections, ${full} s`);
@@ -174,6 +187,7 @@ export async function measureRelay(
     halfDirect,
     halfGateway,
     ...(portkey ? { portkey } : {}),
+    ...(reference ? { reference } : {}),
     peakRssBytes,
     eventLoopDelayMs: { p50: probe.eventLoopDelayMs.p50, p99: probe.eventLoopDelayMs.p99, max: probe.eventLoopDelayMs.max },
   };
@@ -205,6 +219,13 @@ export function relayResult(scenario: Scenario, measured: RelayMeasurement, targ
       requestsPerSecond: measured.portkey.requestsPerSecond,
       ratio: measured.direct.requestsPerSecond > 0 ? measured.portkey.requestsPerSecond / measured.direct.requestsPerSecond : 0,
       failed: measured.portkey.failed,
+    };
+  }
+  if (measured.reference) {
+    result.referenceRelay = {
+      requestsPerSecond: measured.reference.result.requestsPerSecond,
+      ratio: measured.direct.requestsPerSecond > 0 ? measured.reference.result.requestsPerSecond / measured.direct.requestsPerSecond : 0,
+      cpuMsPerRequest: measured.reference.cpuMsPerRequest,
     };
   }
   const failures = measured.gateway.failed + measured.halfGateway.failed;

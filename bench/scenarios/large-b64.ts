@@ -24,6 +24,7 @@ export const largeB64Scenario: Scenario = {
       direct,
       gateway,
       ...(context.portkey ? { portkey: context.portkey.target('/large-b64/v1', body) } : {}),
+      ...(context.referenceRelay ? { reference: jsonPost(`${context.referenceRelay.origin}/large-b64/v1/images/generations`, body, upstreamApiKey) } : {}),
       connections: this.connections,
     });
     return relayResult(this, measured, (result) => [

@@ -26,6 +26,7 @@ export const smallUrlScenario: Scenario = {
       direct,
       gateway,
       ...(context.portkey ? { portkey: context.portkey.target('/small-url/v1', body) } : {}),
+      ...(context.referenceRelay ? { reference: jsonPost(`${context.referenceRelay.origin}/small-url/v1/images/generations`, body, upstreamApiKey) } : {}),
       connections: this.connections,
     });
     return relayResult(this, measured, (result) => [

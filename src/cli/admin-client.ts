@@ -1,27 +1,9 @@
 // What the admin subcommands of the CLI share: where the gateway is, the admin token, one HTTP
 // call that turns an OpenAI-shaped error into a message, and plain-text tables.
 
+import { parseArgs } from 'node:util';
+import { CliFailure, gatewayRequest, gatewayTarget, type CliIo, type GatewayTarget } from './gateway-http.js';
 import type { CliCommand } from './main.js';
-
-export interface CliIo {
-  env: Record<string, string | undefined>;
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-  fetch: typeof fetch;
-}
-
-export const processIo = (): CliIo => ({ env: process.env, stdout: process.stdout, stderr: process.stderr, fetch: globalThis.fetch });
-
-/** A failure the command reports in one line; `exitCode` 2 for usage mistakes, 1 for everything else. */
-export class CliFailure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: 1 | 2 = 1,
-  ) {
-    super(message);
-    this.name = 'CliFailure';
-  }
-}
 
 export const connectionOptions = {
   'base-url': { type: 'string' },
@@ -30,43 +12,42 @@ export const connectionOptions = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export interface AdminConnection {
-  baseUrl: string;
-  token: string;
-}
-
-export function connection(values: { 'base-url'?: string; 'admin-token'?: string }, env: CliIo['env']): AdminConnection {
-  const baseUrl = (values['base-url'] ?? env.IMAGEGATE_BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  const token = values['admin-token'] ?? env.IMAGEGATE_ADMIN_TOKEN;
-  if (!token) throw new CliFailure('an admin token is needed: pass --admin-token or set IMAGEGATE_ADMIN_TOKEN', 2);
-  if (!/^https?:\/\//.test(baseUrl)) throw new CliFailure(`--base-url must be an http(s) URL, got '${baseUrl}'`, 2);
-  return { baseUrl, token };
+export function connection(values: { 'base-url'?: string; 'admin-token'?: string }, env: CliIo['env']): GatewayTarget {
+  return gatewayTarget(values['base-url'], env, values['admin-token'] ?? env.IMAGEGATE_ADMIN_TOKEN, 'an admin token is needed: pass --admin-token or set IMAGEGATE_ADMIN_TOKEN');
 }
 
 /** Calls /admin/v1{path}; answers the JSON body, or throws CliFailure with the gateway's message. */
-export async function adminRequest(io: CliIo, target: AdminConnection, method: string, path: string, body?: unknown): Promise<any> {
-  let response: Response;
-  try {
-    response = await io.fetch(`${target.baseUrl}/admin/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${target.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (error) {
-    throw new CliFailure(`cannot reach ${target.baseUrl}: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`);
+export function adminRequest(io: CliIo, target: GatewayTarget, method: string, path: string, body?: unknown): Promise<any> {
+  return gatewayRequest(io, target, method, `/admin/v1${path}`, body);
+}
+
+type AdminOptions = typeof connectionOptions & Record<string, { type: 'string' | 'boolean'; short?: string }>;
+type ParsedAdminArgs<Options extends AdminOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: Options; allowPositionals: true; strict: true }>>;
+
+/** An admin subcommand ready to act: its action, parsed flags, the gateway, and a printer that honours --json. */
+export interface AdminInvocation<Options extends AdminOptions> {
+  action: string;
+  values: ParsedAdminArgs<Options>['values'];
+  positionals: string[];
+  target: GatewayTarget;
+  print(json: unknown, text: string): void;
+}
+
+/**
+ * The start every `imagegate <noun> <action>` admin command shares. With --help, `help` or no
+ * action it prints the usage and answers the exit code (2 when the action is missing).
+ */
+export function startAdminCommand<Options extends AdminOptions>(argv: string[], io: CliIo, options: Options, usage: string): AdminInvocation<Options> | { exitCode: number } {
+  const [action, ...rest] = argv;
+  const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+  const flags = values as { help?: boolean; json?: boolean; 'base-url'?: string; 'admin-token'?: string };
+  if (flags.help || action === undefined || action === 'help') {
+    io.stdout.write(usage);
+    return { exitCode: action === undefined && !flags.help ? 2 : 0 };
   }
-  const text = await response.text();
-  let parsed: any;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  if (!response.ok) {
-    const message = parsed?.error?.message ?? (text.slice(0, 200) || response.statusText);
-    throw new CliFailure(`${message} (HTTP ${response.status})`);
-  }
-  return parsed;
+  const target = connection(flags, io.env);
+  const print = (json: unknown, text: string) => void io.stdout.write(flags.json ? `${JSON.stringify(json, null, 2)}\n` : text);
+  return { action, values, positionals, target, print };
 }
 
 /** Left-aligned columns separated by two spaces; empty values shown as `-`. */

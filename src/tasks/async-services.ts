@@ -8,14 +8,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { TaskSettings, WebhookSettings } from '../config/schema.js';
-import type { Catalog } from '../core/catalog/catalog.js';
-import type { ImageService } from '../core/generate-images.js';
-import type { Billing } from '../core/ports/billing.js';
-import type { BlobStore } from '../core/ports/blob-store.js';
-import type { Clock } from '../core/ports/clock.js';
 import type { HttpClient } from '../core/ports/http-client.js';
-import type { ModelRouter } from '../core/ports/model-router.js';
-import type { TaskStore } from '../core/ports/task-store.js';
 import type { UrlSigner } from '../core/signed-urls.js';
 import { createIdempotencyService, type IdempotencyService } from '../idempotency/service.js';
 import { SqliteIdempotencyStore } from '../idempotency/sqlite-idempotency-store.js';
@@ -23,21 +16,15 @@ import type { DatabaseSchema } from '../storage/sqlite/schema.js';
 import { createWebhookDispatcher, type WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { generateWebhookSecret } from '../webhooks/signing.js';
 import { SqliteWebhookStore } from '../webhooks/sqlite-webhook-store.js';
-import { createTaskService, type TaskService } from './task-service.js';
+import { createTaskService, type TaskService, type TaskServiceDeps } from './task-service.js';
 import { renderTask } from './task-view.js';
 
-export interface AsyncServicesDeps {
+/** The task service's own parts are handed through as they are; the rest builds the services around it. */
+export interface AsyncServicesDeps extends Pick<TaskServiceDeps, 'store' | 'images' | 'router' | 'catalog' | 'blobs' | 'billing' | 'clock'> {
   db: Kysely<DatabaseSchema>;
   dataDir: string;
   tasks: TaskSettings;
   webhooks: WebhookSettings;
-  store: TaskStore;
-  images: ImageService;
-  router: ModelRouter;
-  catalog: Catalog;
-  blobs: BlobStore;
-  billing: Billing;
-  clock: Clock;
   logger: Logger;
   /** The guarded client, for callback URLs. */
   http: HttpClient;

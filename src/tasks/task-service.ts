@@ -15,6 +15,7 @@ import type { UpstreamJobRef } from '../core/ports/image-model.js';
 import type { ModelRouter } from '../core/ports/model-router.js';
 import type { TaskRecord, TaskStatus, TaskStore } from '../core/ports/task-store.js';
 import { TaskExecution, type TaskLogger } from './execution.js';
+import { createPollingLoop } from './polling-loop.js';
 import { reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
 import { persistImages, toStoredResult } from './stored-result.js';
 import { packJobs, unpackJobs } from './upstream-jobs.js';
@@ -153,14 +154,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   /** Keys this pool claimed for, least recently first (a Map keeps insertion order). */
   const servedKeys = new Map<string, true>();
   const runningByChannel = new Map<string, number>();
-  let closed = false;
-  let started = false;
-  let loopDone: Promise<void> = Promise.resolve();
-  let wakeUp: (() => void) | undefined;
-
-  const wake = (): void => {
-    wakeUp?.();
-  };
+  const claimLoop = createPollingLoop(() => loop());
+  const wake = claimLoop.wake;
 
   const channelOf = (modelId: string): string => deps.router.describe(modelId).channel;
 
@@ -253,15 +248,15 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   }
 
   async function loop(): Promise<void> {
-    while (!closed) {
+    while (!claimLoop.closed) {
       let claimed: TaskRecord | undefined;
       try {
         claimed = await claimNext();
       } catch (error) {
-        if (closed) return;
+        if (claimLoop.closed) return;
         logger.error({ err: error }, 'claiming a task failed');
       }
-      if (closed) {
+      if (claimLoop.closed) {
         // Claimed while closing: hand it straight back.
         if (claimed) await store.heartbeat(claimed.id, owner, clock.now()).catch(() => false);
         return;
@@ -270,14 +265,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         void runClaimed(claimed);
         continue;
       }
-      await new Promise<void>((resolve) => {
-        const idle = setTimeout(resolve, pollMs);
-        wakeUp = () => {
-          clearTimeout(idle);
-          resolve();
-        };
-      });
-      wakeUp = undefined;
+      await claimLoop.idle(pollMs);
     }
   }
 
@@ -321,9 +309,10 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     syncTimeoutMs: settings.syncTimeoutMs,
 
     async submit(input) {
-      const queued = await store.list({ keyId: input.keyId, status: 'queued', limit: settings.maxQueued });
-      if (queued.length >= settings.maxQueued) {
-        throw new GatewayError('rate_limit_exceeded', `This key already has ${queued.length} tasks waiting, the most allowed. Wait for some to start, then submit again.`, {
+      // Counted, not listed: reading up to max_queued whole tasks on every submission made a long queue slow to grow.
+      const queued = await store.count({ keyId: input.keyId, status: 'queued', atMost: settings.maxQueued });
+      if (queued >= settings.maxQueued) {
+        throw new GatewayError('rate_limit_exceeded', `This key already has ${queued} tasks waiting, the most allowed. Wait for some to start, then submit again.`, {
           retryAfterSeconds: 5,
         });
       }
@@ -472,15 +461,11 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     },
 
     start() {
-      if (started || closed) return;
-      started = true;
-      loopDone = loop();
+      claimLoop.start();
     },
 
     async close() {
-      closed = true;
-      wake();
-      await loopDone;
+      await claimLoop.close();
       await Promise.all([...running.values()].map((execution) => execution.release()));
     },
   };

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/ports/clock.js';
 import { HttpClientError, type HttpClient } from '../core/ports/http-client.js';
+import { createPollingLoop } from '../tasks/polling-loop.js';
 import type { TaskCallback, TaskWebhooks } from '../tasks/task-service.js';
 import type { WebhookView } from '../tasks/task-view.js';
 import { webhookHeaders } from './signing.js';
@@ -52,11 +53,8 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   const timeoutMs = deps.timeoutMs ?? 15_000;
   const concurrency = deps.concurrency ?? 8;
   const inFlight = new Set<Promise<void>>();
-  let closed = false;
-  let started = false;
-  let loopDone: Promise<void> = Promise.resolve();
-  let wakeUp: (() => void) | undefined;
-  const wake = (): void => wakeUp?.();
+  const deliveryLoop = createPollingLoop(() => loop());
+  const wake = deliveryLoop.wake;
 
   function retryDelay(attempt: number): number {
     return Math.min(maxRetryDelayMs, deps.retryBaseMs * 2 ** (attempt - 1));
@@ -116,17 +114,17 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
   async function loop(): Promise<void> {
     // Deliveries a crash left between the end of their task and their activation.
     await store.activateFinished(clock.now()).catch((error: unknown) => logger.error({ err: error }, 'recovering webhook deliveries failed'));
-    while (!closed) {
+    while (!deliveryLoop.closed) {
       if (inFlight.size < concurrency) {
         let delivery: WebhookDelivery | undefined;
         try {
           const now = clock.now();
           delivery = await store.claimDue(deps.owner, now, now + deliveryLeaseMs);
         } catch (error) {
-          if (closed) return;
+          if (deliveryLoop.closed) return;
           logger.error({ err: error }, 'claiming a webhook delivery failed');
         }
-        if (delivery && !closed) {
+        if (delivery && !deliveryLoop.closed) {
           const running = attempt(delivery)
             .catch((error: unknown) => logger.error({ err: error, deliveryId: delivery.id }, 'webhook attempt failed unexpectedly'))
             .finally(() => {
@@ -137,14 +135,7 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
           continue;
         }
       }
-      await new Promise<void>((resolve) => {
-        const idle = setTimeout(resolve, pollMs);
-        wakeUp = () => {
-          clearTimeout(idle);
-          resolve();
-        };
-      });
-      wakeUp = undefined;
+      await deliveryLoop.idle(pollMs);
     }
   }
 
@@ -188,15 +179,11 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     },
 
     start() {
-      if (started || closed) return;
-      started = true;
-      loopDone = loop();
+      deliveryLoop.start();
     },
 
     async close() {
-      closed = true;
-      wake();
-      await loopDone;
+      await deliveryLoop.close();
       await Promise.all([...inFlight]);
     },
   };

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/admin-client.js';
+import type { CliIo } from '../../src/cli/gateway-http.js';
 import { createChannelsCommand } from '../../src/cli/commands/channels.js';
 import { createKeysCommand } from '../../src/cli/commands/keys.js';
 import { startOpenAIFake, type OpenAIFake } from '../../src/testing/fakes/openai.js';

@@ -2,12 +2,13 @@
 // a data dir and config file, killed with SIGKILL, their tasks polled over HTTP.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BflFake } from '../../src/testing/fakes/bfl.js';
-import { bflFakeApiKey } from '../../src/testing/fakes/bfl.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { bflFakeApiKey, startBflFake, type BflFake } from '../../src/testing/fakes/bfl.js';
 import { call, queryDatabase, sleep } from './task-helpers.js';
 
 export const apiKey = 'sk-restart-test-0123456789';
@@ -69,6 +70,50 @@ export async function startChild(dataDir: string, configFile: string): Promise<C
     });
   });
   return { process: child, url, pid: child.pid ?? 0, output };
+}
+
+/** What a durability test runs against; read it inside the test (it is set up in a hook). */
+export interface DurabilityRig {
+  /** Slow on purpose (8 polls a job), so a kill finds jobs running upstream. */
+  readonly fake: BflFake;
+  /** In front of the fake's submit endpoint; give its URL to the gateways. */
+  readonly gate: SubmissionGate;
+  /** A scratch folder for data dirs and config files, removed afterwards. */
+  readonly folder: string;
+}
+
+/** Registers the hooks that set up the rig for the file, kill every child left after each test, and tear it down. */
+export function useDurabilityRig(folderPrefix: string): DurabilityRig {
+  let rig: { fake: BflFake; gate: SubmissionGate; folder: string } | undefined;
+  beforeAll(async () => {
+    const fake = await startBflFake({ switches: { pollsBeforeReady: 8 } });
+    const gate = await startSubmissionGate(fake.url);
+    rig = { fake, gate, folder: await mkdtemp(join(tmpdir(), folderPrefix)) };
+  });
+  afterEach(() => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+  afterAll(async () => {
+    if (rig === undefined) return;
+    await rig.gate.close();
+    await rig.fake.close();
+    await rm(rig.folder, { recursive: true, force: true });
+  });
+  const current = () => {
+    if (rig === undefined) throw new Error('the durability rig is not set up: read it inside a test');
+    return rig;
+  };
+  return {
+    get fake() {
+      return current().fake;
+    },
+    get gate() {
+      return current().gate;
+    },
+    get folder() {
+      return current().folder;
+    },
+  };
 }
 
 export async function kill9(child: ChildGateway): Promise<void> {

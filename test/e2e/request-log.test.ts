@@ -6,23 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RequestLogsTable } from '../../src/storage/sqlite/schema.js';
 import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
 
-interface Row {
-  id: string;
-  key_id: string | null;
-  endpoint: string;
-  model: string | null;
-  provider: string | null;
-  channel: string | null;
-  status: number;
-  images_requested: number;
-  images_delivered: number;
-  size: string | null;
-  latency_ms: number;
-  error_code: string | null;
-  created_at: number;
-}
+/** A request_logs row as read back from the database file. */
+type Row = RequestLogsTable;
 
 const exchanges: Record<string, { requestId: string; status: number; body: string }> = {};
 let rows: Map<string, Row>;

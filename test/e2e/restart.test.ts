@@ -3,35 +3,17 @@
 // succeeds, the upstream saw exactly 50 submissions (running jobs were resumed, not resubmitted),
 // and each task was reserved and settled once.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBflFake, type BflFake } from '../../src/testing/fakes/bfl.js';
-import { apiKey, children, kill9, quiesceSubmissions, startChild, startSubmissionGate, stop, waitForAll, writeBflConfig, type SubmissionGate } from './child-gateway.js';
+import { describe, expect, it } from 'vitest';
+import { apiKey, kill9, quiesceSubmissions, startChild, stop, useDurabilityRig, waitForAll, writeBflConfig } from './child-gateway.js';
 import { call, queryDatabase, sleep } from './task-helpers.js';
 
-let fake: BflFake;
-let gate: SubmissionGate;
-let folder: string;
-
-beforeAll(async () => {
-  fake = await startBflFake({ switches: { pollsBeforeReady: 8 } });
-  gate = await startSubmissionGate(fake.url);
-  folder = await mkdtemp(join(tmpdir(), 'imagegate-restart-'));
-});
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
-afterAll(async () => {
-  await gate.close();
-  await fake.close();
-  await rm(folder, { recursive: true, force: true });
-});
+const rig = useDurabilityRig('imagegate-restart-');
 
 describe('a gateway killed with SIGKILL', () => {
   // Two child-process starts dominate the time; a loaded machine makes them slow, hence the room.
   it('finishes all 50 tasks after a restart, with 50 upstream submissions and one charge each', { timeout: 90_000 }, async () => {
+    const { fake, gate, folder } = rig;
     const dataDir = join(folder, 'restart');
     const config = await writeBflConfig(folder, 'restart', gate.url, 10);
     let gateway = await startChild(dataDir, config);

@@ -1,34 +1,16 @@
 // Two gateway processes sharing one data dir: tasks held by the one killed with SIGKILL are taken
 // over by the other once their lease expires, resumed from their recorded upstream jobs.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBflFake, type BflFake } from '../../src/testing/fakes/bfl.js';
-import { apiKey, children, kill9, quiesceSubmissions, startChild, startSubmissionGate, stop, waitForAll, writeBflConfig, type SubmissionGate } from './child-gateway.js';
+import { describe, expect, it } from 'vitest';
+import { apiKey, kill9, quiesceSubmissions, startChild, stop, useDurabilityRig, waitForAll, writeBflConfig } from './child-gateway.js';
 import { call, queryDatabase, sleep } from './task-helpers.js';
 
-let fake: BflFake;
-let gate: SubmissionGate;
-let folder: string;
-
-beforeAll(async () => {
-  fake = await startBflFake({ switches: { pollsBeforeReady: 8 } });
-  gate = await startSubmissionGate(fake.url);
-  folder = await mkdtemp(join(tmpdir(), 'imagegate-shared-'));
-});
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
-afterAll(async () => {
-  await gate.close();
-  await fake.close();
-  await rm(folder, { recursive: true, force: true });
-});
+const rig = useDurabilityRig('imagegate-shared-');
 
 describe('two processes on one data dir', () => {
   it('finishes the tasks the killed process held', { timeout: 90_000 }, async () => {
+    const { fake, gate, folder } = rig;
     const dataDir = join(folder, 'shared');
     const config = await writeBflConfig(folder, 'shared', gate.url, 4);
     const first = await startChild(dataDir, config);

@@ -1,7 +1,7 @@
 // `imagegate channels list|test`: shows channels and tests one, through the admin API.
 
-import { parseArgs } from 'node:util';
-import { adminRequest, asCommand, CliFailure, connection, connectionOptions, processIo, table, type CliIo } from '../admin-client.js';
+import { adminRequest, asCommand, connectionOptions, startAdminCommand, table } from '../admin-client.js';
+import { CliFailure, processIo, type CliIo } from '../gateway-http.js';
 import type { CliCommand } from '../main.js';
 
 const usage = `usage: imagegate channels <list|test> [options]
@@ -29,14 +29,9 @@ interface ChannelRow {
 type TestResult = { ok: true; channel: string; model: string; upstream_model: string; latency_ms: number; format: string } | { ok: false; channel: string; model: string; upstream_model: string; latency_ms: number; error: { code: string; message: string } };
 
 async function run(argv: string[], io: CliIo): Promise<number> {
-  const [action, ...rest] = argv;
-  const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
-  if (values.help || action === undefined || action === 'help') {
-    io.stdout.write(usage);
-    return action === undefined && !values.help ? 2 : 0;
-  }
-  const target = connection(values, io.env);
-  const print = (json: unknown, text: string) => io.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : text);
+  const command = startAdminCommand(argv, io, options, usage);
+  if ('exitCode' in command) return command.exitCode;
+  const { action, values, positionals, target, print } = command;
 
   switch (action) {
     case 'list': {

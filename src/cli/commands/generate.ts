@@ -4,8 +4,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { asCommand, CliFailure, processIo, type CliIo } from '../admin-client.js';
-import { apiRequest, clientConnection, clientOptions, isFinished, type ClientConnection, type TaskObject } from '../gateway-client.js';
+import { asCommand } from '../admin-client.js';
+import { clientConnection, clientOptions, isFinished, type TaskObject } from '../gateway-client.js';
+import { CliFailure, gatewayRequest, processIo, type CliIo, type GatewayTarget } from '../gateway-http.js';
 import type { CliCommand } from '../main.js';
 
 const usage = `usage: imagegate generate "PROMPT" [options]
@@ -93,7 +94,7 @@ export async function runGenerate(argv: string[], io: CliIo, signals: { onInterr
   }
   const prompt = positionals.join(' ').trim();
   if (prompt === '') throw new CliFailure(`a prompt is needed\n${usage}`, 2);
-  const target: ClientConnection = clientConnection(values, io.env);
+  const target: GatewayTarget = clientConnection(values, io.env);
   const n = positiveInteger(values.n, 'n');
   const timeoutSeconds = positiveInteger(values.timeout, 'timeout');
   const pollMs = positiveInteger(values['poll-ms'], 'poll-ms') ?? 1000;
@@ -106,7 +107,7 @@ export async function runGenerate(argv: string[], io: CliIo, signals: { onInterr
   if (values.format !== undefined) body.output_format = values.format;
 
   const started = Date.now();
-  let task = (await apiRequest(io, target, 'POST', '/v1/images/generations?async=true', body)) as TaskObject;
+  let task = (await gatewayRequest(io, target, 'POST', '/v1/images/generations?async=true', body)) as TaskObject;
   const progress = progressReporter(io);
   let interrupted = false;
   const stopListening = signals.onInterrupt(() => {
@@ -117,7 +118,7 @@ export async function runGenerate(argv: string[], io: CliIo, signals: { onInterr
       progress.update(task, Date.now() - started);
       if (interrupted) {
         progress.done();
-        await apiRequest(io, target, 'POST', `/v1/images/tasks/${task.id}/cancel`).catch(() => undefined);
+        await gatewayRequest(io, target, 'POST', `/v1/images/tasks/${task.id}/cancel`).catch(() => undefined);
         io.stderr.write(`imagegate: canceled task ${task.id}\n`);
         return 130;
       }
@@ -126,7 +127,7 @@ export async function runGenerate(argv: string[], io: CliIo, signals: { onInterr
         throw new CliFailure(`task ${task.id} is still ${task.status.replace('_', ' ')} after ${timeoutSeconds}s; check it later with: imagegate tasks get ${task.id}`);
       }
       await new Promise((wake) => setTimeout(wake, Math.min(pollMs, 250 + (Date.now() - started) / 10)));
-      task = (await apiRequest(io, target, 'GET', `/v1/images/tasks/${task.id}`)) as TaskObject;
+      task = (await gatewayRequest(io, target, 'GET', `/v1/images/tasks/${task.id}`)) as TaskObject;
     }
   } finally {
     stopListening();

@@ -1,7 +1,7 @@
 // `imagegate keys create|list|revoke|topup`: manages API keys through the admin API.
 
-import { parseArgs } from 'node:util';
-import { adminRequest, asCommand, CliFailure, connection, connectionOptions, processIo, table, type CliIo } from '../admin-client.js';
+import { adminRequest, asCommand, connectionOptions, startAdminCommand, table } from '../admin-client.js';
+import { CliFailure, processIo, type CliIo } from '../gateway-http.js';
 import type { CliCommand } from '../main.js';
 
 const usage = `usage: imagegate keys <create|list|revoke|topup> [options]
@@ -78,14 +78,9 @@ function keyTable(keys: KeyView[]): string {
 }
 
 async function run(argv: string[], io: CliIo): Promise<number> {
-  const [action, ...rest] = argv;
-  const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
-  if (values.help || action === undefined || action === 'help') {
-    io.stdout.write(usage);
-    return action === undefined && !values.help ? 2 : 0;
-  }
-  const target = connection(values, io.env);
-  const print = (json: unknown, text: string) => io.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : text);
+  const command = startAdminCommand(argv, io, options, usage);
+  if ('exitCode' in command) return command.exitCode;
+  const { action, values, positionals, target, print } = command;
   const keyId = () => {
     const id = positionals[0];
     if (id === undefined) throw new CliFailure(`keys ${action} needs a KEY_ID\n${usage}`, 2);

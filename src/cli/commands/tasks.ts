@@ -1,8 +1,9 @@
 // `imagegate tasks list|get|cancel`: the asynchronous tasks of an API key on a running gateway.
 
 import { parseArgs } from 'node:util';
-import { asCommand, CliFailure, processIo, table, type CliIo } from '../admin-client.js';
-import { apiRequest, clientConnection, clientOptions, type TaskObject } from '../gateway-client.js';
+import { asCommand, table } from '../admin-client.js';
+import { clientConnection, clientOptions, type TaskObject } from '../gateway-client.js';
+import { CliFailure, gatewayRequest, processIo, type CliIo } from '../gateway-http.js';
 import type { CliCommand } from '../main.js';
 
 const usage = `usage: imagegate tasks <list|get|cancel> [options]
@@ -67,7 +68,7 @@ async function runTasks(argv: string[], io: CliIo): Promise<number> {
       if (values.status !== undefined) query.set('status', values.status);
       if (values.limit !== undefined) query.set('limit', values.limit);
       if (values.after !== undefined) query.set('after', values.after);
-      const page = (await apiRequest(io, target, 'GET', `/v1/images/tasks${query.size > 0 ? `?${query}` : ''}`)) as { data: TaskObject[]; has_more: boolean; last_id: string | null };
+      const page = (await gatewayRequest(io, target, 'GET', `/v1/images/tasks${query.size > 0 ? `?${query}` : ''}`)) as { data: TaskObject[]; has_more: boolean; last_id: string | null };
       if (values.json) {
         io.stdout.write(`${JSON.stringify({ ...page, data: page.data.map(withoutImageBytes) }, null, 2)}\n`);
         return 0;
@@ -79,7 +80,7 @@ async function runTasks(argv: string[], io: CliIo): Promise<number> {
     case 'get':
     case 'cancel': {
       const path = action === 'get' ? `/v1/images/tasks/${needId()}` : `/v1/images/tasks/${needId()}/cancel`;
-      const task = (await apiRequest(io, target, action === 'get' ? 'GET' : 'POST', path)) as TaskObject;
+      const task = (await gatewayRequest(io, target, action === 'get' ? 'GET' : 'POST', path)) as TaskObject;
       io.stdout.write(values.json ? `${JSON.stringify(withoutImageBytes(task), null, 2)}\n` : describeTask(task));
       return 0;
     }

@@ -45,6 +45,8 @@ export interface TaskStore {
   create(task: TaskRecord): Promise<void>;
   get(id: string): Promise<TaskRecord | undefined>;
   list(filter: { keyId: string; status?: TaskStatus; limit: number; after?: string }): Promise<TaskRecord[]>;
+  /** How many of a key's tasks have `status`, counted no further than `atMost` (all a limit check needs). */
+  count(filter: { keyId: string; status: TaskStatus; atMost: number }): Promise<number>;
   /**
    * Atomically takes the oldest claimable task (queued, or in progress with an expired lease)
    * for `owner` until `leaseExpiresAt`. Returns undefined when there is none.

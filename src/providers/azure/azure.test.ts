@@ -1,74 +1,37 @@
 // The azure adapter against the OpenAI fake's Azure deployment routes over real HTTP.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayError } from '../../core/errors.js';
+import { describe, expect, it } from 'vitest';
 import type { ImageCallOptions, InputImage } from '../../core/ports/image-model.js';
 import { makeTestImage } from '../../testing/fakes/shared.js';
-import { startOpenAIFake, type OpenAIFake } from '../../testing/fakes/openai.js';
-import { createHttpClient, type GuardedHttpClient } from '../shared/http-client.js';
+import { startOpenAIFake } from '../../testing/fakes/openai.js';
+import { abortAfter, gatewayErrorOf, imageCallOptions, useUpstreamFake } from '../../testing/provider-test-kit.js';
 import type { ProviderSettings } from '../shared/types.js';
 import { createAzureProvider, defaultAzureApiVersion } from './index.js';
 
 const apiKey = 'azure-key-0123456789abcdef0123456789';
-let fake: OpenAIFake;
-let http: GuardedHttpClient;
-
-beforeAll(async () => {
-  fake = await startOpenAIFake({ apiKey, azureDeployments: { 'images-prod': 'gpt-image-1', 'dalle3-east': 'dall-e-3', 'dall-e-3': 'dall-e-3' } });
-  http = createHttpClient({ allowPrivateNetworks: true });
-});
-
-afterAll(async () => {
-  await http.close();
-  await fake.close();
-});
-
-afterEach(() => {
-  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
-});
+const upstream = useUpstreamFake(() => startOpenAIFake({ apiKey, azureDeployments: { 'images-prod': 'gpt-image-1', 'dalle3-east': 'dall-e-3', 'dall-e-3': 'dall-e-3' } }), 'file');
 
 function provider(overrides: Partial<ProviderSettings> = {}, options: Record<string, unknown> = {}) {
   return createAzureProvider({
     channel: 'azure-test',
-    baseURL: fake.url,
+    baseURL: upstream.fake.url,
     apiKey,
-    http,
+    http: upstream.http,
     options: { deployments: { 'gpt-image-1': 'images-prod', 'dall-e-3': 'dalle3-east' }, ...options },
     ...overrides,
   });
 }
 
 function callOptions(overrides: Partial<ImageCallOptions> = {}): ImageCallOptions {
-  return {
-    model: 'gpt-image-1',
-    prompt: 'a lighthouse on a cliff',
-    n: 1,
-    size: { width: 1024, height: 1024 },
-    aspectRatio: '1:1',
-    quality: 'low',
-    outputFormat: 'png',
-    providerOptions: {},
-    images: [],
-    abortSignal: new AbortController().signal,
-    ...overrides,
-  };
+  return imageCallOptions({ model: 'gpt-image-1', prompt: 'a lighthouse on a cliff', size: { width: 1024, height: 1024 }, aspectRatio: '1:1', quality: 'low', ...overrides });
 }
 
 async function inputImage(seed: number): Promise<InputImage> {
   return { data: await makeTestImage(64, 64, 'png', seed), mediaType: 'image/png', width: 64, height: 64 };
 }
 
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(GatewayError);
-  return error as GatewayError;
-}
-
 const lastRequest = () => {
-  const request = fake.requests.at(-1);
+  const request = upstream.fake.requests.at(-1);
   if (!request) throw new Error('the fake received nothing');
   return request;
 };
@@ -88,7 +51,7 @@ describe('requests', () => {
   });
 
   it('uses the model name as the deployment when unmapped, and the configured api-version', async () => {
-    const model = createAzureProvider({ channel: 'c', baseURL: `${fake.url}/openai/`, apiKey, http, options: { api_version: '2024-10-21' } })('dall-e-3');
+    const model = createAzureProvider({ channel: 'c', baseURL: `${upstream.fake.url}/openai/`, apiKey, http: upstream.http, options: { api_version: '2024-10-21' } })('dall-e-3');
     await expect(model.generate(callOptions({ model: 'dall-e-3', quality: undefined }))).resolves.toBeDefined();
     expect(lastRequest().path).toBe('/openai/deployments/dall-e-3/images/generations?api-version=2024-10-21');
     expect(lastRequest().json).toMatchObject({ response_format: 'b64_json' });
@@ -121,42 +84,42 @@ describe('requests', () => {
 
 describe('failures', () => {
   it('a wrong key → upstream_auth_failed without the key', async () => {
-    const error = await failure(provider({ apiKey: 'azure-wrong-key-secret-0001' })('gpt-image-1').generate(callOptions()));
+    const error = await gatewayErrorOf(provider({ apiKey: 'azure-wrong-key-secret-0001' })('gpt-image-1').generate(callOptions()));
     expect(error.code).toBe('upstream_auth_failed');
     expect(JSON.stringify(error.toBody())).not.toContain('azure-wrong-key-secret-0001');
   });
 
   it('429 → upstream_rate_limited with retryAfterSeconds', async () => {
-    fake.switches.failStatus = 429;
-    fake.switches.retryAfterSeconds = 12;
-    const error = await failure(provider()('gpt-image-1').generate(callOptions()));
+    upstream.fake.switches.failStatus = 429;
+    upstream.fake.switches.retryAfterSeconds = 12;
+    const error = await gatewayErrorOf(provider()('gpt-image-1').generate(callOptions()));
     expect(error.code).toBe('upstream_rate_limited');
     expect(error.retryAfterSeconds).toBe(12);
   });
 
   it('500 → retryable upstream_error', async () => {
-    fake.switches.failStatus = 500;
-    const error = await failure(provider()('gpt-image-1').generate(callOptions()));
+    upstream.fake.switches.failStatus = 500;
+    const error = await gatewayErrorOf(provider()('gpt-image-1').generate(callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(true);
   });
 
   it('a flagged prompt (content_filter) → moderation_blocked at the input stage for gpt-image', async () => {
-    fake.switches.moderation = 'input';
-    const error = await failure(provider()('gpt-image-1').generate(callOptions()));
+    upstream.fake.switches.moderation = 'input';
+    const error = await gatewayErrorOf(provider()('gpt-image-1').generate(callOptions()));
     expect(error.code).toBe('moderation_blocked');
     expect(error.details).toEqual({ moderation_details: { moderation_stage: 'input', categories: ['sexual'] } });
   });
 
   it('a filtered image (contentFilter) → content_policy_violation at the output stage for dall-e-3', async () => {
-    fake.switches.moderation = 'output';
-    const error = await failure(provider()('dall-e-3').generate(callOptions({ model: 'dall-e-3', quality: undefined })));
+    upstream.fake.switches.moderation = 'output';
+    const error = await gatewayErrorOf(provider()('dall-e-3').generate(callOptions({ model: 'dall-e-3', quality: undefined })));
     expect(error.code).toBe('content_policy_violation');
     expect(error.details).toMatchObject({ moderation_details: { moderation_stage: 'output' } });
   });
 
   it('an unknown deployment → a non-retryable upstream_error naming the channel config, not the client', async () => {
-    const error = await failure(provider({}, { deployments: { 'gpt-image-1': 'missing' } })('gpt-image-1').generate(callOptions()));
+    const error = await gatewayErrorOf(provider({}, { deployments: { 'gpt-image-1': 'missing' } })('gpt-image-1').generate(callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.status).toBe(502);
     expect(error.retryable).toBe(false);
@@ -164,19 +127,17 @@ describe('failures', () => {
   });
 
   it('a hanging deployment → upstream_timeout; a malformed body → upstream_invalid_response', async () => {
-    fake.switches.hang = true;
-    expect((await failure(provider({ timeoutMs: 200 })('gpt-image-1').generate(callOptions()))).code).toBe('upstream_timeout');
-    fake.switches.hang = false;
-    fake.switches.malformed = true;
-    expect((await failure(provider()('gpt-image-1').generate(callOptions()))).code).toBe('upstream_invalid_response');
+    upstream.fake.switches.hang = true;
+    expect((await gatewayErrorOf(provider({ timeoutMs: 200 })('gpt-image-1').generate(callOptions()))).code).toBe('upstream_timeout');
+    upstream.fake.switches.hang = false;
+    upstream.fake.switches.malformed = true;
+    expect((await gatewayErrorOf(provider()('gpt-image-1').generate(callOptions()))).code).toBe('upstream_invalid_response');
   });
 
   it('abort → rejects with the abort reason', async () => {
-    fake.switches.hang = true;
-    const controller = new AbortController();
-    const pending = provider()('gpt-image-1').generate(callOptions({ abortSignal: controller.signal }));
+    upstream.fake.switches.hang = true;
     const reason = new Error('gave up');
-    setTimeout(() => controller.abort(reason), 20);
+    const pending = provider()('gpt-image-1').generate(callOptions({ abortSignal: abortAfter(reason, 20) }));
     await expect(pending).rejects.toBe(reason);
   });
 });

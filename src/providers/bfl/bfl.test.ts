@@ -1,37 +1,23 @@
 // Behaviour of the BFL adapter against the BFL fake over real HTTP: what BFL receives, what the gateway gets back, and how failures map.
 
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageModel, UpstreamJobRef } from '../../core/ports/image-model.js';
-import { startBflFake, type BflFake } from '../../testing/fakes/bfl.js';
-import { createHttpClient, type GuardedHttpClient } from '../shared/http-client.js';
+import { startBflFake } from '../../testing/fakes/bfl.js';
+import { gatewayErrorOf, imageCallOptions, useUpstreamFake } from '../../testing/provider-test-kit.js';
 import { HttpClientError, type HttpClient } from '../shared/types.js';
 import { createBflProvider } from './index.js';
 
 const apiKey = 'bfl_secret_key_0123456789';
-let http: GuardedHttpClient;
-let fake: BflFake;
-
-beforeAll(() => {
-  http = createHttpClient({ allowPrivateNetworks: true });
-});
-afterAll(async () => {
-  await http.close();
-});
-beforeEach(async () => {
-  fake = await startBflFake({ apiKey });
-});
-afterEach(async () => {
-  await fake.close();
-});
+const upstream = useUpstreamFake(() => startBflFake({ apiKey }), 'test');
 
 function model(name: string, overrides: { timeoutMs?: number; client?: HttpClient; apiKey?: string } = {}): ImageModel {
   const factory = createBflProvider({
     channel: 'bfl-test',
-    baseURL: fake.url,
+    baseURL: upstream.fake.url,
     apiKey: overrides.apiKey ?? apiKey,
-    http: overrides.client ?? http,
+    http: overrides.client ?? upstream.http,
     pollIntervalMs: 5,
     timeoutMs: overrides.timeoutMs ?? 10_000,
   });
@@ -39,32 +25,12 @@ function model(name: string, overrides: { timeoutMs?: number; client?: HttpClien
 }
 
 function callOptions(overrides: Partial<ImageCallOptions> = {}): ImageCallOptions {
-  return {
-    model: 'flux-1.1-pro',
-    prompt: 'a red fox in snow',
-    n: 1,
-    size: { width: 1024, height: 1024 },
-    aspectRatio: '1:1',
-    outputFormat: 'jpeg',
-    providerOptions: {},
-    images: [],
-    abortSignal: new AbortController().signal,
-    ...overrides,
-  };
+  return imageCallOptions({ model: 'flux-1.1-pro', prompt: 'a red fox in snow', size: { width: 1024, height: 1024 }, aspectRatio: '1:1', outputFormat: 'jpeg', ...overrides });
 }
 
 /** The JSON bodies BFL received on submission. */
 function submittedBodies(): Record<string, unknown>[] {
-  return fake.requests.filter((request) => request.method === 'POST').map((request) => request.json as Record<string, unknown>);
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<GatewayError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(GatewayError);
-  return error as GatewayError;
+  return upstream.fake.requests.filter((request) => request.method === 'POST').map((request) => request.json as Record<string, unknown>);
 }
 
 describe('BFL adapter: generation', () => {
@@ -78,12 +44,12 @@ describe('BFL adapter: generation', () => {
         seed: 42,
         onProgress: (percent) => progress.push(percent),
         onUpstreamJob: (job) => {
-          jobs.push({ job, pollsSoFar: fake.polls });
+          jobs.push({ job, pollsSoFar: upstream.fake.polls });
         },
       }),
     );
 
-    const submit = fake.requests.find((request) => request.method === 'POST');
+    const submit = upstream.fake.requests.find((request) => request.method === 'POST');
     expect(submit?.path).toBe('/v1/flux-pro-1.1');
     expect(submit?.headers['x-key']).toBe(apiKey);
     const body = submit?.json as Record<string, unknown>;
@@ -94,17 +60,17 @@ describe('BFL adapter: generation', () => {
     expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'mapped', param: 'size' }));
 
     // Polls went to the polling_url's own host spelling (localhost), with the key.
-    const polls = fake.requests.filter((request) => request.path.startsWith('/v1/get_result'));
+    const polls = upstream.fake.requests.filter((request) => request.path.startsWith('/v1/get_result'));
     expect(polls).toHaveLength(3);
     for (const poll of polls) {
-      expect(poll.headers.host).toBe(new URL(fake.pollingBase).host);
+      expect(poll.headers.host).toBe(new URL(upstream.fake.pollingBase).host);
       expect(poll.headers['x-key']).toBe(apiKey);
     }
 
     expect(jobs).toHaveLength(1);
     expect(jobs[0]?.pollsSoFar).toBe(0);
-    const taskId = [...fake.tasks.keys()][0];
-    expect(jobs[0]?.job).toEqual({ provider: 'bfl', data: { id: taskId, polling_url: `${fake.pollingBase}/v1/get_result?id=${taskId}` } });
+    const taskId = [...upstream.fake.tasks.keys()][0];
+    expect(jobs[0]?.job).toEqual({ provider: 'bfl', data: { id: taskId, polling_url: `${upstream.fake.pollingBase}/v1/get_result?id=${taskId}` } });
     expect(progress).toEqual([33, 67]);
 
     expect(result.upstreamRequestId).toBe(taskId);
@@ -112,7 +78,7 @@ describe('BFL adapter: generation', () => {
     const image = result.images[0];
     expect(image?.kind).toBe('url');
     if (image?.kind !== 'url') return;
-    const download = await http.request(image.url);
+    const download = await upstream.http.request(image.url);
     expect(download.status).toBe(200);
     expect(await sharp(download.body).metadata()).toMatchObject({ format: 'jpeg', width: 1440, height: body['height'] });
   });
@@ -131,15 +97,15 @@ describe('BFL adapter: generation', () => {
     ['flux-2-klein-4b', '/v1/flux-2-klein-4b'],
     ['flux-2-klein-9b', '/v1/flux-2-klein-9b'],
   ])('%s is submitted to %s and accepted by BFL', async (name, path) => {
-    fake.switches.pollsBeforeReady = 0;
+    upstream.fake.switches.pollsBeforeReady = 0;
     const result = await model(name).generate(callOptions({ model: name }));
-    expect(fake.requests.find((request) => request.method === 'POST')?.path).toBe(path);
+    expect(upstream.fake.requests.find((request) => request.method === 'POST')?.path).toBe(path);
     expect(result.images[0]?.kind).toBe('url');
   });
 
   it('sends an unknown model name to /v1/<name>, which BFL answers 404', async () => {
-    const error = await rejectionOf(model('flux-imaginary').generate(callOptions()));
-    expect(fake.requests[0]?.path).toBe('/v1/flux-imaginary');
+    const error = await gatewayErrorOf(model('flux-imaginary').generate(callOptions()));
+    expect(upstream.fake.requests[0]?.path).toBe('/v1/flux-imaginary');
     expect(error.code).toBe('invalid_value');
   });
 
@@ -148,7 +114,7 @@ describe('BFL adapter: generation', () => {
   });
 
   it('sends FLUX.2 sizes snapped to multiples of 16 within 4 MP', async () => {
-    fake.switches.pollsBeforeReady = 0;
+    upstream.fake.switches.pollsBeforeReady = 0;
     const result = await model('flux-2-pro').generate(callOptions({ size: { width: 3000, height: 2000 }, aspectRatio: '3:2' }));
     const body = submittedBodies()[0] ?? {};
     const width = Number(body['width']);
@@ -161,7 +127,7 @@ describe('BFL adapter: generation', () => {
   });
 
   it('sends kontext an aspect_ratio string: 21:9 as asked, a too-wide ratio clamped with a warning', async () => {
-    fake.switches.pollsBeforeReady = 0;
+    upstream.fake.switches.pollsBeforeReady = 0;
     const exact = await model('flux-kontext-pro').generate(callOptions({ size: { width: 1568, height: 672 }, aspectRatio: '21:9' }));
     const wide = await model('flux-kontext-pro').generate(callOptions({ size: { width: 1536, height: 512 }, aspectRatio: '3:1' }));
     const [first, second] = submittedBodies();
@@ -173,7 +139,7 @@ describe('BFL adapter: generation', () => {
   });
 
   it('merges providerOptions into the body as sent', async () => {
-    fake.switches.pollsBeforeReady = 0;
+    upstream.fake.switches.pollsBeforeReady = 0;
     await model('flux-1.1-pro-ultra').generate(
       callOptions({ size: { width: 2048, height: 2048 }, providerOptions: { safety_tolerance: 5, prompt_upsampling: true, raw: true, image_prompt_strength: 0.3 } }),
     );
@@ -181,7 +147,7 @@ describe('BFL adapter: generation', () => {
   });
 
   it('asks for png when webp is wanted, and reports options BFL cannot honour', async () => {
-    fake.switches.pollsBeforeReady = 0;
+    upstream.fake.switches.pollsBeforeReady = 0;
     const result = await model('flux-1.1-pro').generate(
       callOptions({ outputFormat: 'webp', quality: 'high', style: 'vivid', background: 'transparent', outputCompression: 80, moderation: 'low', user: 'u-1' }),
     );
@@ -200,8 +166,8 @@ describe('BFL adapter: generation', () => {
   });
 
   it('gives up with upstream_timeout when the task never finishes', async () => {
-    fake.switches.pollsBeforeReady = 1_000_000;
-    const error = await rejectionOf(model('flux-dev', { timeoutMs: 60 }).generate(callOptions()));
+    upstream.fake.switches.pollsBeforeReady = 1_000_000;
+    const error = await gatewayErrorOf(model('flux-dev', { timeoutMs: 60 }).generate(callOptions()));
     expect(error.code).toBe('upstream_timeout');
     expect(error.status).toBe(504);
   });
@@ -221,7 +187,7 @@ describe('BFL adapter: edits', () => {
   });
 
   it('sends the first image as input_image and the others as input_image_2 …, and reports a mask as unsupported', async () => {
-    fake.switches.pollsBeforeReady = 0;
+    upstream.fake.switches.pollsBeforeReady = 0;
     const first = await png(64, 48);
     const second = await png(32, 32);
     const edit = model('flux-kontext-pro').edit;
@@ -235,21 +201,21 @@ describe('BFL adapter: edits', () => {
   });
 
   it('takes up to 8 images on FLUX.2 pro and refuses a fifth on kontext', async () => {
-    fake.switches.pollsBeforeReady = 0;
+    upstream.fake.switches.pollsBeforeReady = 0;
     const images = await Promise.all(Array.from({ length: 8 }, () => png(32, 32)));
     await model('flux-2-pro').edit!(callOptions({ images }));
     expect(submittedBodies()[0]).toHaveProperty('input_image_8');
 
-    const error = await rejectionOf(model('flux-kontext-max').edit!(callOptions({ images: images.slice(0, 5) })));
+    const error = await gatewayErrorOf(model('flux-kontext-max').edit!(callOptions({ images: images.slice(0, 5) })));
     expect(error.code).toBe('invalid_value');
     expect(error.param).toBe('image');
-    expect(fake.submissions).toBe(1);
+    expect(upstream.fake.submissions).toBe(1);
   });
 });
 
 describe('BFL adapter: jobs, resume and abort', () => {
   it('stops polling on abort, rethrows the abort reason, and resume finishes the same task without submitting again', async () => {
-    fake.switches.pollsBeforeReady = 1_000_000;
+    upstream.fake.switches.pollsBeforeReady = 1_000_000;
     const controller = new AbortController();
     let recorded: UpstreamJobRef | undefined;
     const first = model('flux-dev').generate(
@@ -265,37 +231,37 @@ describe('BFL adapter: jobs, resume and abort', () => {
       }),
     );
     await expect(first).rejects.toThrow('client went away');
-    const pollsAtAbort = fake.polls;
+    const pollsAtAbort = upstream.fake.polls;
     await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(fake.polls).toBe(pollsAtAbort);
+    expect(upstream.fake.polls).toBe(pollsAtAbort);
     expect(recorded).toBeDefined();
 
-    fake.switches.pollsBeforeReady = 0;
+    upstream.fake.switches.pollsBeforeReady = 0;
     const resumed = await model('flux-dev').resume!(recorded!, callOptions());
-    expect(fake.submissions).toBe(1);
-    expect(fake.polls).toBe(pollsAtAbort + 1);
+    expect(upstream.fake.submissions).toBe(1);
+    expect(upstream.fake.polls).toBe(pollsAtAbort + 1);
     expect(resumed.images[0]?.kind).toBe('url');
     expect(resumed.upstreamRequestId).toBe(recorded?.data['id']);
   });
 
   it('answers upstream_error when resuming a task BFL no longer knows', async () => {
-    const job = { provider: 'bfl', data: { id: 'gone', polling_url: `${fake.pollingBase}/v1/get_result?id=gone` } };
-    const error = await rejectionOf(model('flux-dev').resume!(job, callOptions()));
+    const job = { provider: 'bfl', data: { id: 'gone', polling_url: `${upstream.fake.pollingBase}/v1/get_result?id=gone` } };
+    const error = await gatewayErrorOf(model('flux-dev').resume!(job, callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.message).toContain('gone');
-    expect(fake.submissions).toBe(0);
+    expect(upstream.fake.submissions).toBe(0);
   });
 
   it('refuses to resume a job recorded by another provider', async () => {
-    const error = await rejectionOf(model('flux-dev').resume!({ provider: 'replicate', data: { id: 'x' } }, callOptions()));
+    const error = await gatewayErrorOf(model('flux-dev').resume!({ provider: 'replicate', data: { id: 'x' } }, callOptions()));
     expect(error.code).toBe('server_error');
   });
 
   it('does not send the key to a polling_url outside BFL', async () => {
     const elsewhere = await startBflFake({ apiKey, pollingHost: 'poll.example.com' });
     try {
-      const factory = createBflProvider({ channel: 'bfl-test', baseURL: elsewhere.url, apiKey, http, pollIntervalMs: 5 });
-      const error = await rejectionOf(factory('flux-dev').generate(callOptions()));
+      const factory = createBflProvider({ channel: 'bfl-test', baseURL: elsewhere.url, apiKey, http: upstream.http, pollIntervalMs: 5 });
+      const error = await gatewayErrorOf(factory('flux-dev').generate(callOptions()));
       expect(error.code).toBe('upstream_invalid_response');
       expect(elsewhere.polls).toBe(0);
     } finally {
@@ -304,7 +270,7 @@ describe('BFL adapter: jobs, resume and abort', () => {
   });
 
   it('keeps polling through a couple of transient poll failures, and gives up after three in a row', async () => {
-    fake.switches.pollsBeforeReady = 0;
+    upstream.fake.switches.pollsBeforeReady = 0;
     const flaky = (failures: number): HttpClient => {
       let left = failures;
       return {
@@ -313,13 +279,13 @@ describe('BFL adapter: jobs, resume and abort', () => {
             left -= 1;
             throw new HttpClientError('network', 'connection reset');
           }
-          return http.request(url, options);
+          return upstream.http.request(url, options);
         },
       };
     };
     const recovered = await model('flux-dev', { client: flaky(2) }).generate(callOptions());
     expect(recovered.images).toHaveLength(1);
-    const error = await rejectionOf(model('flux-dev', { client: flaky(3) }).generate(callOptions()));
+    const error = await gatewayErrorOf(model('flux-dev', { client: flaky(3) }).generate(callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(true);
   });
@@ -327,8 +293,8 @@ describe('BFL adapter: jobs, resume and abort', () => {
 
 describe('BFL adapter: moderation and task failures', () => {
   it('maps Request Moderated to an input content_policy_violation with the reasons', async () => {
-    fake.switches.moderation = 'input';
-    const error = await rejectionOf(model('flux-kontext-pro').generate(callOptions()));
+    upstream.fake.switches.moderation = 'input';
+    const error = await gatewayErrorOf(model('flux-kontext-pro').generate(callOptions()));
     expect(error.code).toBe('content_policy_violation');
     expect(error.status).toBe(400);
     expect(error.message).toContain('prompt or input image');
@@ -336,56 +302,56 @@ describe('BFL adapter: moderation and task failures', () => {
   });
 
   it('maps Content Moderated to an output content_policy_violation', async () => {
-    fake.switches.moderation = 'output';
-    const error = await rejectionOf(model('flux-1.1-pro').generate(callOptions()));
+    upstream.fake.switches.moderation = 'output';
+    const error = await gatewayErrorOf(model('flux-1.1-pro').generate(callOptions()));
     expect(error.code).toBe('content_policy_violation');
     expect(error.message).toContain('generated image');
     expect(error.details).toEqual({ moderation_details: { moderation_stage: 'output', categories: ['Sexual Content'] } });
   });
 
   it('maps a task Error to a non-retryable upstream_error carrying the details', async () => {
-    fake.switches.taskError = 'Internal generation failure';
-    const error = await rejectionOf(model('flux-1.1-pro').generate(callOptions()));
+    upstream.fake.switches.taskError = 'Internal generation failure';
+    const error = await gatewayErrorOf(model('flux-1.1-pro').generate(callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('Internal generation failure');
   });
 
   it('answers upstream_invalid_response when Ready carries no sample', async () => {
-    fake.switches.maxImages = 0;
-    const error = await rejectionOf(model('flux-1.1-pro').generate(callOptions()));
+    upstream.fake.switches.maxImages = 0;
+    const error = await gatewayErrorOf(model('flux-1.1-pro').generate(callOptions()));
     expect(error.code).toBe('upstream_invalid_response');
   });
 });
 
 describe('BFL adapter: submit errors', () => {
   it('402 → retryable upstream_error about credit', async () => {
-    fake.switches.failStatus = 402;
-    const error = await rejectionOf(model('flux-1.1-pro').generate(callOptions()));
+    upstream.fake.switches.failStatus = 402;
+    const error = await gatewayErrorOf(model('flux-1.1-pro').generate(callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(true);
     expect(error.message).toContain('insufficient credit');
   });
 
   it('422 → invalid_value naming the field BFL rejected', async () => {
-    const error = await rejectionOf(model('flux-1.1-pro').generate(callOptions({ providerOptions: { safety_tolerance: 9 } })));
+    const error = await gatewayErrorOf(model('flux-1.1-pro').generate(callOptions({ providerOptions: { safety_tolerance: 9 } })));
     expect(error.code).toBe('invalid_value');
     expect(error.status).toBe(400);
     expect(error.message).toContain('safety_tolerance');
-    expect(fake.submissions).toBe(0);
+    expect(upstream.fake.submissions).toBe(0);
   });
 
   it('429 → upstream_rate_limited with retry-after', async () => {
-    fake.switches.failStatus = 429;
-    fake.switches.retryAfterSeconds = 7;
-    const error = await rejectionOf(model('flux-1.1-pro').generate(callOptions()));
+    upstream.fake.switches.failStatus = 429;
+    upstream.fake.switches.retryAfterSeconds = 7;
+    const error = await gatewayErrorOf(model('flux-1.1-pro').generate(callOptions()));
     expect(error.code).toBe('upstream_rate_limited');
     expect(error.retryAfterSeconds).toBe(7);
   });
 
   it('503 → retryable upstream_error', async () => {
-    fake.switches.failStatus = 503;
-    const error = await rejectionOf(model('flux-1.1-pro').generate(callOptions()));
+    upstream.fake.switches.failStatus = 503;
+    const error = await gatewayErrorOf(model('flux-1.1-pro').generate(callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.status).toBe(502);
     expect(error.retryable).toBe(true);
@@ -393,25 +359,25 @@ describe('BFL adapter: submit errors', () => {
 
   it('a wrong key → upstream_auth_failed that never shows the key', async () => {
     const wrongKey = 'bfl_wrong_key_abcdefghijkl';
-    const error = await rejectionOf(model('flux-1.1-pro', { apiKey: wrongKey }).generate(callOptions()));
+    const error = await gatewayErrorOf(model('flux-1.1-pro', { apiKey: wrongKey }).generate(callOptions()));
     expect(error.code).toBe('upstream_auth_failed');
     expect(error.message).not.toContain(wrongKey);
     expect(JSON.stringify(error.toBody())).not.toContain(wrongKey);
   });
 
   it('a truncated submit answer → upstream_invalid_response', async () => {
-    fake.switches.malformed = true;
-    const error = await rejectionOf(model('flux-1.1-pro').generate(callOptions()));
+    upstream.fake.switches.malformed = true;
+    const error = await gatewayErrorOf(model('flux-1.1-pro').generate(callOptions()));
     expect(error.code).toBe('upstream_invalid_response');
   });
 
   it('an unreachable upstream → upstream_error', async () => {
-    const address = fake.url;
-    await fake.close();
-    const factory = createBflProvider({ channel: 'bfl-test', baseURL: address, apiKey, http, pollIntervalMs: 5 });
-    const error = await rejectionOf(factory('flux-dev').generate(callOptions()));
+    const stopped = await startBflFake({ apiKey });
+    const address = stopped.url;
+    await stopped.close();
+    const factory = createBflProvider({ channel: 'bfl-test', baseURL: address, apiKey, http: upstream.http, pollIntervalMs: 5 });
+    const error = await gatewayErrorOf(factory('flux-dev').generate(callOptions()));
     expect(error.code).toBe('upstream_error');
-    fake = await startBflFake({ apiKey });
   });
 
   it('uses https://api.bfl.ai when the channel names no base URL', async () => {
@@ -423,7 +389,7 @@ describe('BFL adapter: submit errors', () => {
       },
     };
     const factory = createBflProvider({ channel: 'bfl-test', baseURL: '', apiKey, http: recording });
-    await rejectionOf(factory('flux-1.1-pro').generate(callOptions()));
+    await gatewayErrorOf(factory('flux-1.1-pro').generate(callOptions()));
     expect(seen).toEqual(['https://api.bfl.ai/v1/flux-pro-1.1']);
   });
 });

@@ -3,6 +3,7 @@
 import { GatewayError, isGatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ImageOperation, ProviderWarning, UpstreamJobRef } from '../../core/ports/image-model.js';
 import { pollUntilDone, type PollStepResult } from '../shared/poll.js';
+import { transientFailureAllowance } from '../shared/queue-jobs.js';
 import { mapSize } from '../shared/size-mapping.js';
 import type { HttpClient, HttpResponse } from '../shared/types.js';
 import { errorFromTransportFailure, errorFromUpstreamResponse, moderationError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
@@ -17,8 +18,8 @@ export interface BflImageModelConfig {
   timeoutMs: number;
 }
 
-/** Poll failures in a row (network, 5xx, 429) tolerated before giving up on a job that is already paid for. */
-const maxConsecutivePollFailures = 3;
+/** Poll failures in a row (network, 5xx, 429) ridden out on a job that is already paid for; the next one gives up. */
+const transientPollFailuresAllowed = 2;
 
 /** What a submission sends, and what the client is told about options that were mapped or not honoured. */
 interface BflRequestPlan {
@@ -67,7 +68,7 @@ export function createBflImageModel(modelId: string, config: BflImageModelConfig
   }
 
   async function finish(job: BflJob, warnings: ProviderWarning[], options: ImageCallOptions): Promise<ImageCallResult> {
-    let consecutiveFailures = 0;
+    const failures = transientFailureAllowance(transientPollFailuresAllowed, isTransientPollFailure);
     const step = async (): Promise<PollStepResult<string>> => {
       let response: HttpResponse;
       try {
@@ -75,12 +76,11 @@ export function createBflImageModel(modelId: string, config: BflImageModelConfig
         response = await send(job.pollingUrl, { method: 'GET' }, options.abortSignal);
         if (response.status !== 200) throw errorFromUpstreamResponse(bflProviderName, response, { secrets });
       } catch (error) {
-        if (options.abortSignal.aborted || !isTransientPollFailure(error)) throw error;
-        consecutiveFailures += 1;
-        if (consecutiveFailures >= maxConsecutivePollFailures) throw error;
+        if (options.abortSignal.aborted) throw error;
+        failures.rideOut(error);
         return { done: false };
       }
-      consecutiveFailures = 0;
+      failures.reset();
       return interpretPoll(job, response);
     };
     // BFL has no cancel endpoint: on abort polling simply stops (pollUntilDone throws the abort reason)

@@ -3,6 +3,7 @@
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ProviderImage, ProviderWarning, UpstreamJobRef } from '../../core/ports/image-model.js';
 import { pollUntilDone, type PollStepResult } from '../shared/poll.js';
+import { cancelUpstreamOnAbortOrTimeout, decodeBase64DataUri, sameOrigin, transientFailureAllowance } from '../shared/queue-jobs.js';
 import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
 import type { HttpRequestOptions, HttpResponse, ProviderSettings } from '../shared/types.js';
 import { errorFromTransportFailure, errorFromUpstreamResponse, invalidUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
@@ -128,21 +129,21 @@ export function createFalImageModel(settings: ProviderSettings, upstreamModel: s
   const waitUntilCompleted = async (job: QueueJob, options: ImageCallOptions, deadline: number): Promise<void> => {
     const statusUrl = new URL(job.statusUrl);
     statusUrl.searchParams.set('logs', '0');
-    let transientFailures = 0;
+    const failures = transientFailureAllowance(transientPollFailuresAllowed);
     const step = async (): Promise<PollStepResult<true>> => {
       let response: HttpResponse;
       try {
         response = await send(statusUrl.toString(), { method: 'GET' }, options.abortSignal, deadline);
       } catch (error) {
-        if (options.abortSignal.aborted || !isTransient(error) || ++transientFailures > transientPollFailuresAllowed) throw error;
+        if (options.abortSignal.aborted) throw error;
+        failures.rideOut(error);
         return { done: false };
       }
       if (response.status !== 200 && response.status !== 202) {
-        const error = errorFromUpstreamResponse(falProviderName, response, { secrets });
-        if (!isTransient(error) || ++transientFailures > transientPollFailuresAllowed) throw error;
+        failures.rideOut(errorFromUpstreamResponse(falProviderName, response, { secrets }));
         return { done: false };
       }
-      transientFailures = 0;
+      failures.reset();
       return parseStatus(response.body) === 'COMPLETED' ? { done: true, value: true } : { done: false };
     };
     await pollUntilDone(step, {
@@ -166,18 +167,14 @@ export function createFalImageModel(settings: ProviderSettings, upstreamModel: s
 
   /** Waits and fetches; on abort or time-out the request is cancelled upstream (fal stops it if still queued). */
   const finish = async (job: QueueJob, options: ImageCallOptions, deadline: number, warnings: ProviderWarning[]): Promise<ImageCallResult> => {
-    let result: GenerationResult;
-    try {
-      await waitUntilCompleted(job, options, deadline);
-      result = await fetchResult(job, options, deadline);
-    } catch (error) {
-      if (options.abortSignal.aborted) {
-        await cancelBestEffort(job.cancelUrl);
-        throw options.abortSignal.reason;
-      }
-      if (error instanceof GatewayError && error.code === 'upstream_timeout') await cancelBestEffort(job.cancelUrl);
-      throw error;
-    }
+    const result = await cancelUpstreamOnAbortOrTimeout(
+      async () => {
+        await waitUntilCompleted(job, options, deadline);
+        return fetchResult(job, options, deadline);
+      },
+      options.abortSignal,
+      () => cancelBestEffort(job.cancelUrl),
+    );
     return { ...imagesOf(result, upstreamModel, warnings), upstreamRequestId: job.requestId };
   };
 
@@ -255,9 +252,9 @@ function imagesOf(result: GenerationResult, upstreamModel: string, warnings: Pro
 
 function imageFromResult(url: string, contentType: string | undefined): ProviderImage {
   if (url.startsWith('data:')) {
-    const match = /^data:([\w.+-]+\/[\w.+-]+)?(?:;[\w-]+=[^;,]*)*;base64,(.*)$/s.exec(url);
-    if (match === null || match[2] === undefined) throw invalidUpstreamResponse(falProviderName, 'an image data URI is not base64');
-    return { kind: 'bytes', data: Buffer.from(match[2], 'base64'), mediaType: match[1] ?? contentType ?? 'application/octet-stream' };
+    const decoded = decodeBase64DataUri(url);
+    if (decoded === undefined) throw invalidUpstreamResponse(falProviderName, 'an image data URI is not base64');
+    return { kind: 'bytes', data: decoded.data, mediaType: decoded.mediaType ?? contentType ?? 'application/octet-stream' };
   }
   if (!/^https?:\/\//i.test(url)) throw invalidUpstreamResponse(falProviderName, 'an image url is not an http(s) URL');
   return { kind: 'url', url };
@@ -289,16 +286,4 @@ function unsupportedOptionWarnings(options: ImageCallOptions): ProviderWarning[]
   }
   if (options.user !== undefined) warnings.push({ type: 'unsupported', param: 'user', message: 'fal takes no end-user identifier; user was not forwarded.' });
   return warnings;
-}
-
-function isTransient(error: unknown): boolean {
-  return error instanceof GatewayError && error.retryable && (error.code === 'upstream_error' || error.code === 'upstream_rate_limited');
-}
-
-function sameOrigin(url: string, baseURL: string): boolean {
-  try {
-    return new URL(url).origin === new URL(baseURL).origin;
-  } catch {
-    return false;
-  }
 }

@@ -1,70 +1,36 @@
 // The fal adapter against the fal fake, through the real guarded HTTP client.
 
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../core/errors.js';
-import type { ImageCallOptions, ProviderImage, UpstreamJobRef } from '../../core/ports/image-model.js';
-import { falFakeDefaultApiKey, startFalFake, type FalFake } from '../../testing/fakes/fal.js';
-import { createHttpClient } from '../shared/http-client.js';
+import type { ImageCallOptions, UpstreamJobRef } from '../../core/ports/image-model.js';
+import { falFakeDefaultApiKey, startFalFake } from '../../testing/fakes/fal.js';
+import { abortOnceJobRecorded, downloadedMetadata, gatewayErrorOf, imageCallOptions, useUpstreamFake } from '../../testing/provider-test-kit.js';
 import type { ProviderSettings } from '../shared/types.js';
 import { createFalProvider, moderationStageOf } from './index.js';
 
-const http = createHttpClient({ allowPrivateNetworks: true });
-let fake: FalFake;
-
-beforeEach(async () => {
-  fake = await startFalFake();
-});
-
-afterEach(async () => {
-  await fake.close();
-});
-
-afterAll(async () => {
-  await http.close();
-});
+const upstream = useUpstreamFake(startFalFake, 'test');
 
 function settings(overrides: Partial<ProviderSettings> = {}): ProviderSettings {
-  return { channel: 'fal-test', baseURL: fake.url, apiKey: falFakeDefaultApiKey, http, pollIntervalMs: 5, timeoutMs: 5_000, ...overrides };
+  return { channel: 'fal-test', baseURL: upstream.fake.url, apiKey: falFakeDefaultApiKey, http: upstream.http, pollIntervalMs: 5, timeoutMs: 5_000, ...overrides };
 }
 
 function callOptions(overrides: Partial<ImageCallOptions> = {}): ImageCallOptions {
-  return {
+  return imageCallOptions({
     model: 'fal-ai/flux/dev',
     prompt: 'a lighthouse at dusk',
-    n: 1,
     // Small sizes keep the fake's images cheap to render.
     size: { width: 512, height: 384 },
     aspectRatio: '4:3',
-    outputFormat: 'png',
-    providerOptions: {},
-    images: [],
-    abortSignal: new AbortController().signal,
     ...overrides,
-  };
+  });
 }
 
-async function download(image: ProviderImage | undefined): Promise<sharp.Metadata> {
-  if (image?.kind !== 'url') throw new Error(`expected a url image, got ${image?.kind}`);
-  const response = await http.request(image.url);
-  expect(response.status).toBe(200);
-  return sharp(response.body).metadata();
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<GatewayError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(GatewayError);
-  return error as GatewayError;
-}
-
-const submittedInput = (): Record<string, unknown> => fake.requests.find((request) => request.method === 'POST')?.json as Record<string, unknown>;
+const submittedInput = (): Record<string, unknown> => upstream.fake.requests.find((request) => request.method === 'POST')?.json as Record<string, unknown>;
 
 /** Submits to the fake directly, as a previous gateway process would have. */
 async function submitDirectly(): Promise<UpstreamJobRef> {
-  const response = await http.request(`${fake.url}/fal-ai/flux/dev`, {
+  const response = await upstream.http.request(`${upstream.fake.url}/fal-ai/flux/dev`, {
     method: 'POST',
     headers: { authorization: `Key ${falFakeDefaultApiKey}` },
     json: { prompt: 'recorded', image_size: { width: 256, height: 256 } },
@@ -95,7 +61,7 @@ describe('fal adapter: the request it sends', () => {
       }),
     );
 
-    const submit = fake.requests[0];
+    const submit = upstream.fake.requests[0];
     expect(`${submit?.method} ${submit?.path}`).toBe('POST /fal-ai/flux/dev');
     expect(submit?.headers['authorization']).toBe(`Key ${falFakeDefaultApiKey}`);
     expect(submit?.json).toEqual({
@@ -109,22 +75,22 @@ describe('fal adapter: the request it sends', () => {
     });
 
     const requestId = result.upstreamRequestId ?? '';
-    const responseUrl = `${fake.url}/fal-ai/flux/requests/${requestId}`;
+    const responseUrl = `${upstream.fake.url}/fal-ai/flux/requests/${requestId}`;
     expect(jobs).toEqual([{ provider: 'fal', data: { request_id: requestId, status_url: `${responseUrl}/status`, response_url: responseUrl, cancel_url: `${responseUrl}/cancel` } }]);
-    const paths = fake.requests.map((request) => `${request.method} ${request.path}`);
+    const paths = upstream.fake.requests.map((request) => `${request.method} ${request.path}`);
     expect(paths).toContain(`GET /fal-ai/flux/requests/${requestId}/status?logs=0`);
     expect(paths).toContain(`GET /fal-ai/flux/requests/${requestId}`);
 
     expect(result.warnings).toEqual([]);
     expect(result.images).toHaveLength(2);
-    expect(await download(result.images[0])).toMatchObject({ format: 'jpeg', width: 512, height: 512 });
+    expect(await downloadedMetadata(upstream.http, result.images[0])).toMatchObject({ format: 'jpeg', width: 512, height: 512 });
   });
 
   it('sends a non-preset size as pixels, and asks for png when webp is wanted (the core transcodes)', async () => {
     const result = await createFalProvider(settings())('fal-ai/flux/dev').generate(callOptions({ outputFormat: 'webp' }));
     expect(submittedInput()).toMatchObject({ image_size: { width: 512, height: 384 }, output_format: 'png' });
     expect(result.warnings).toEqual([]);
-    expect(await download(result.images[0])).toMatchObject({ format: 'png', width: 512, height: 384 });
+    expect(await downloadedMetadata(upstream.http, result.images[0])).toMatchObject({ format: 'png', width: 512, height: 384 });
   });
 
   it('snaps a size off the 16-pixel grid and says so', async () => {
@@ -168,88 +134,80 @@ describe('fal adapter: the request it sends', () => {
 
 describe('fal adapter: the queue', () => {
   it('polls the status URL through IN_QUEUE and IN_PROGRESS until COMPLETED', async () => {
-    fake.switches.pollsBeforeReady = 4;
+    upstream.fake.switches.pollsBeforeReady = 4;
     const result = await createFalProvider(settings())('fal-ai/flux/dev').generate(callOptions());
     expect(result.images).toHaveLength(1);
-    expect(fake.requests.filter((request) => request.path.includes('/status')).length).toBe(5);
+    expect(upstream.fake.requests.filter((request) => request.path.includes('/status')).length).toBe(5);
   });
 
   it('resumes a recorded request without submitting again', async () => {
-    fake.switches.pollsBeforeReady = 2;
+    upstream.fake.switches.pollsBeforeReady = 2;
     const job = await submitDirectly();
     const result = await createFalProvider(settings())('fal-ai/flux/dev').resume?.(job, callOptions());
     expect(result?.images).toHaveLength(1);
     expect(result?.upstreamRequestId).toBe(job.data['request_id']);
-    expect(fake.submissions).toBe(1);
+    expect(upstream.fake.submissions).toBe(1);
   });
 
   it('cancels a recorded request through its cancel URL', async () => {
-    fake.switches.pollsBeforeReady = 100;
+    upstream.fake.switches.pollsBeforeReady = 100;
     const job = await submitDirectly();
     await createFalProvider(settings())('fal-ai/flux/dev').cancel?.(job);
-    expect(fake.cancels).toBe(1);
-    expect(fake.jobs.get(String(job.data['request_id']))?.canceled).toBe(true);
+    expect(upstream.fake.cancels).toBe(1);
+    expect(upstream.fake.jobs.get(String(job.data['request_id']))?.canceled).toBe(true);
   });
 
   it('refuses recorded URLs that point away from the configured queue', async () => {
     const job: UpstreamJobRef = { provider: 'fal', data: { request_id: 'x', status_url: 'http://127.0.0.1:1/a/b/requests/x/status', response_url: 'http://127.0.0.1:1/a/b/requests/x' } };
-    const error = await failureOf(createFalProvider(settings())('fal-ai/flux/dev').resume?.(job, callOptions()) ?? Promise.resolve());
+    const error = await gatewayErrorOf(createFalProvider(settings())('fal-ai/flux/dev').resume?.(job, callOptions()) ?? Promise.resolve());
     expect(error.code).toBe('server_error');
-    expect(fake.requests).toHaveLength(0);
+    expect(upstream.fake.requests).toHaveLength(0);
   });
 
   it('cancels upstream with PUT cancel_url and rethrows the reason when the caller aborts', async () => {
-    fake.switches.pollsBeforeReady = 10_000;
-    const controller = new AbortController();
+    upstream.fake.switches.pollsBeforeReady = 10_000;
     const reason = new GatewayError('upstream_timeout', 'client went away');
-    const outcome = createFalProvider(settings())('fal-ai/flux/dev').generate(
-      callOptions({
-        abortSignal: controller.signal,
-        onUpstreamJob: () => {
-          setTimeout(() => controller.abort(reason), 30);
-        },
-      }),
-    );
+    const outcome = createFalProvider(settings())('fal-ai/flux/dev').generate(callOptions(abortOnceJobRecorded(reason)));
     await expect(outcome).rejects.toBe(reason);
-    expect(fake.cancels).toBe(1);
-    expect(fake.requests.at(-1)?.method).toBe('PUT');
-    expect([...fake.jobs.values()][0]?.canceled).toBe(true);
+    expect(upstream.fake.cancels).toBe(1);
+    expect(upstream.fake.requests.at(-1)?.method).toBe('PUT');
+    expect([...upstream.fake.jobs.values()][0]?.canceled).toBe(true);
   });
 
   it('gives up with upstream_timeout when the request never completes, and cancels it', async () => {
-    fake.switches.pollsBeforeReady = 10_000;
-    const error = await failureOf(createFalProvider(settings({ timeoutMs: 150 }))('fal-ai/flux/dev').generate(callOptions()));
+    upstream.fake.switches.pollsBeforeReady = 10_000;
+    const error = await gatewayErrorOf(createFalProvider(settings({ timeoutMs: 150 }))('fal-ai/flux/dev').generate(callOptions()));
     expect(error.code).toBe('upstream_timeout');
-    expect(fake.cancels).toBe(1);
+    expect(upstream.fake.cancels).toBe(1);
   });
 });
 
 describe('fal adapter: moderation and short results', () => {
   it('never delivers black placeholders: all flagged is a content_policy_violation on the output', async () => {
-    fake.switches.moderation = 'output';
-    const error = await failureOf(createFalProvider(settings())('fal-ai/flux/dev').generate(callOptions({ n: 2 })));
+    upstream.fake.switches.moderation = 'output';
+    const error = await gatewayErrorOf(createFalProvider(settings())('fal-ai/flux/dev').generate(callOptions({ n: 2 })));
     expect(error.code).toBe('content_policy_violation');
     expect(error.details).toMatchObject({ moderation_details: { moderation_stage: 'output' } });
   });
 
   it('drops the flagged images, keeps the rest and warns', async () => {
-    fake.switches.flaggedImageIndexes = [1];
+    upstream.fake.switches.flaggedImageIndexes = [1];
     const result = await createFalProvider(settings())('fal-ai/flux/dev').generate(callOptions({ n: 3 }));
     expect(result.images).toHaveLength(2);
     const jobId = result.upstreamRequestId ?? '';
-    expect(result.images.map((image) => (image.kind === 'url' ? image.url : ''))).toEqual([`${fake.url}/files/${jobId}/0.png`, `${fake.url}/files/${jobId}/2.png`]);
+    expect(result.images.map((image) => (image.kind === 'url' ? image.url : ''))).toEqual([`${upstream.fake.url}/files/${jobId}/0.png`, `${upstream.fake.url}/files/${jobId}/2.png`]);
     expect(result.warnings).toEqual([expect.objectContaining({ type: 'other', message: expect.stringContaining('1 of 3') })]);
   });
 
   it('maps a content_policy_violation error on the prompt to an input moderation error', async () => {
-    fake.switches.moderation = 'input';
-    const error = await failureOf(createFalProvider(settings())('fal-ai/flux/dev').generate(callOptions()));
+    upstream.fake.switches.moderation = 'input';
+    const error = await gatewayErrorOf(createFalProvider(settings())('fal-ai/flux/dev').generate(callOptions()));
     expect(error.code).toBe('content_policy_violation');
     expect(error.details).toMatchObject({ moderation_details: { moderation_stage: 'input' } });
   });
 
   it('returns the images that came when there are fewer than num_images', async () => {
-    fake.switches.maxImages = 1;
+    upstream.fake.switches.maxImages = 1;
     const result = await createFalProvider(settings())('fal-ai/flux/dev').generate(callOptions({ n: 4 }));
     expect(submittedInput()['num_images']).toBe(4);
     expect(result.images).toHaveLength(1);
@@ -267,44 +225,44 @@ describe('fal adapter: failures', () => {
     createFalProvider(settings(overrides))('fal-ai/flux/dev').generate(callOptions(options));
 
   it('maps a rejected key to upstream_auth_failed without echoing it', async () => {
-    const error = await failureOf(generate({ apiKey: 'wrong-key-id:wrong-key-secret' }));
+    const error = await gatewayErrorOf(generate({ apiKey: 'wrong-key-id:wrong-key-secret' }));
     expect(error.code).toBe('upstream_auth_failed');
     expect(error.message).not.toContain('wrong-key');
   });
 
   it('maps an exhausted balance (403) to upstream_auth_failed', async () => {
-    fake.switches.failStatus = 403;
-    expect((await failureOf(generate())).code).toBe('upstream_auth_failed');
+    upstream.fake.switches.failStatus = 403;
+    expect((await gatewayErrorOf(generate())).code).toBe('upstream_auth_failed');
   });
 
   it('maps 429 to upstream_rate_limited with the retry-after seconds', async () => {
-    fake.switches.failStatus = 429;
-    fake.switches.retryAfterSeconds = 9;
-    const error = await failureOf(generate());
+    upstream.fake.switches.failStatus = 429;
+    upstream.fake.switches.retryAfterSeconds = 9;
+    const error = await gatewayErrorOf(generate());
     expect(error.code).toBe('upstream_rate_limited');
     expect(error.retryAfterSeconds).toBe(9);
   });
 
   it('maps 5xx to a retryable upstream_error', async () => {
-    fake.switches.failStatus = 500;
-    const error = await failureOf(generate());
+    upstream.fake.switches.failStatus = 500;
+    const error = await gatewayErrorOf(generate());
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(true);
   });
 
   it('maps a 422 validation error from the result fetch to invalid_value', async () => {
-    const error = await failureOf(generate({}, { providerOptions: { num_images: 9 } }));
+    const error = await gatewayErrorOf(generate({}, { providerOptions: { num_images: 9 } }));
     expect(error.code).toBe('invalid_value');
     expect(error.message).toContain('num_images');
   });
 
   it('times out a submission that never answers', async () => {
-    fake.switches.hang = true;
-    expect((await failureOf(generate({ timeoutMs: 200 }))).code).toBe('upstream_timeout');
+    upstream.fake.switches.hang = true;
+    expect((await gatewayErrorOf(generate({ timeoutMs: 200 }))).code).toBe('upstream_timeout');
   });
 
   it('reports a truncated result body as upstream_invalid_response', async () => {
-    fake.switches.malformed = true;
-    expect((await failureOf(generate())).code).toBe('upstream_invalid_response');
+    upstream.fake.switches.malformed = true;
+    expect((await gatewayErrorOf(generate())).code).toBe('upstream_invalid_response');
   });
 });

@@ -2,59 +2,26 @@
 // receives, how its answers become images, usage and warnings, and how every failure is reported.
 
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageModel, InputImage } from '../../core/ports/image-model.js';
-import { googleFakeDefaultApiKey, startGoogleFake, type GoogleFake } from '../../testing/fakes/google.js';
-import { createHttpClient, type GuardedHttpClient } from '../shared/http-client.js';
+import { googleFakeDefaultApiKey, startGoogleFake } from '../../testing/fakes/google.js';
+import { abortAfter, gatewayErrorOf, imageCallOptions, useUpstreamFake } from '../../testing/provider-test-kit.js';
 import type { ProviderSettings } from '../shared/types.js';
 import { createGoogleProvider } from './index.js';
 
-let fake: GoogleFake;
-let http: GuardedHttpClient;
-
-beforeAll(async () => {
-  fake = await startGoogleFake();
-  http = createHttpClient({ allowPrivateNetworks: true });
-});
-afterAll(async () => {
-  await http.close();
-  await fake.close();
-});
-afterEach(() => {
-  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
-});
+const upstream = useUpstreamFake(startGoogleFake, 'file');
 
 function model(name: string, settings: Partial<ProviderSettings> = {}): ImageModel {
-  return createGoogleProvider({ channel: 'google-test', baseURL: `${fake.url}/v1beta`, apiKey: googleFakeDefaultApiKey, http, ...settings })(name);
+  return createGoogleProvider({ channel: 'google-test', baseURL: `${upstream.fake.url}/v1beta`, apiKey: googleFakeDefaultApiKey, http: upstream.http, ...settings })(name);
 }
 
 function callOptions(overrides: Partial<ImageCallOptions> = {}): ImageCallOptions {
-  return {
-    model: 'gemini-2.5-flash-image',
-    prompt: 'a watercolor fox',
-    n: 1,
-    size: { width: 1024, height: 1024 },
-    aspectRatio: '1:1',
-    outputFormat: 'png',
-    providerOptions: {},
-    images: [],
-    abortSignal: new AbortController().signal,
-    ...overrides,
-  };
+  return imageCallOptions({ model: 'gemini-2.5-flash-image', prompt: 'a watercolor fox', size: { width: 1024, height: 1024 }, aspectRatio: '1:1', ...overrides });
 }
 
 function lastJson(): any {
-  return fake.requests.at(-1)?.json;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(GatewayError);
-  return error as GatewayError;
+  return upstream.fake.requests.at(-1)?.json;
 }
 
 async function dimensions(data: Buffer): Promise<[number | undefined, number | undefined]> {
@@ -68,7 +35,7 @@ describe('Gemini image models (generateContent)', () => {
     expect(gemini.maxImagesPerCall).toBe(1);
     const result = await gemini.generate(callOptions({ model: 'gemini-3-pro-image-preview', size: { width: 2048, height: 1152 }, aspectRatio: '16:9', seed: 42 }));
 
-    const sent = fake.requests.at(-1);
+    const sent = upstream.fake.requests.at(-1);
     expect(sent?.path).toBe('/v1beta/models/gemini-3-pro-image-preview:generateContent');
     expect(sent?.headers['x-goog-api-key']).toBe(googleFakeDefaultApiKey);
     expect(lastJson()).toEqual({
@@ -141,20 +108,20 @@ describe('Gemini image models (generateContent)', () => {
   });
 
   it('reports a blocked prompt as input moderation and a withheld image as output moderation', async () => {
-    fake.switches.moderation = 'input';
-    const input = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    upstream.fake.switches.moderation = 'input';
+    const input = await gatewayErrorOf(model('gemini-2.5-flash-image').generate(callOptions()));
     expect(input.code).toBe('content_policy_violation');
     expect(input.details).toEqual({ moderation_details: { moderation_stage: 'input', categories: ['PROHIBITED_CONTENT'] } });
 
-    fake.switches.moderation = 'output';
-    const output = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    upstream.fake.switches.moderation = 'output';
+    const output = await gatewayErrorOf(model('gemini-2.5-flash-image').generate(callOptions()));
     expect(output.code).toBe('content_policy_violation');
     expect(output.details).toEqual({ moderation_details: { moderation_stage: 'output', categories: ['IMAGE_SAFETY'] } });
   });
 
   it('fails clearly, without retry, when the model answers in prose instead of an image', async () => {
-    fake.switches.maxImages = 0;
-    const error = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    upstream.fake.switches.maxImages = 0;
+    const error = await gatewayErrorOf(model('gemini-2.5-flash-image').generate(callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('NO_IMAGE');
@@ -162,8 +129,8 @@ describe('Gemini image models (generateContent)', () => {
   });
 
   it('reports a truncated body as an invalid upstream response', async () => {
-    fake.switches.malformed = true;
-    const error = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    upstream.fake.switches.malformed = true;
+    const error = await gatewayErrorOf(model('gemini-2.5-flash-image').generate(callOptions()));
     expect(error.code).toBe('upstream_invalid_response');
     expect(error.retryable).toBe(true);
   });
@@ -177,7 +144,7 @@ describe('Imagen (predict)', () => {
     const result = await imagen.generate(
       callOptions({ model: 'imagen-4.0-generate-001', n: 3, size: { width: 1536, height: 1024 }, aspectRatio: '3:2', outputFormat: 'jpeg', outputCompression: 80 }),
     );
-    const sent = fake.requests.at(-1);
+    const sent = upstream.fake.requests.at(-1);
     expect(sent?.path).toBe('/v1beta/models/imagen-4.0-generate-001:predict');
     expect(sent?.headers['x-goog-api-key']).toBe(googleFakeDefaultApiKey);
     expect(lastJson()).toEqual({
@@ -201,7 +168,7 @@ describe('Imagen (predict)', () => {
   });
 
   it('returns the images that survived filtering, with a warning saying how many are missing', async () => {
-    fake.switches.maxImages = 1;
+    upstream.fake.switches.maxImages = 1;
     const result = await model('imagen-4.0-generate-001').generate(callOptions({ n: 4, providerOptions: { includeRaiReason: true } }));
     expect(result.images).toHaveLength(1);
     const warning = result.warnings.find((entry) => entry.param === 'n');
@@ -211,19 +178,19 @@ describe('Imagen (predict)', () => {
   });
 
   it('treats an answer with every image filtered as output moderation, and a refused prompt as input moderation', async () => {
-    fake.switches.moderation = 'output';
-    const output = await rejection(model('imagen-4.0-generate-001').generate(callOptions({ n: 2 })));
+    upstream.fake.switches.moderation = 'output';
+    const output = await gatewayErrorOf(model('imagen-4.0-generate-001').generate(callOptions({ n: 2 })));
     expect(output.code).toBe('content_policy_violation');
     expect(output.details).toMatchObject({ moderation_details: { moderation_stage: 'output' } });
 
-    fake.switches.moderation = 'input';
-    const input = await rejection(model('imagen-4.0-generate-001').generate(callOptions()));
+    upstream.fake.switches.moderation = 'input';
+    const input = await gatewayErrorOf(model('imagen-4.0-generate-001').generate(callOptions()));
     expect(input.code).toBe('content_policy_violation');
     expect(input.details).toMatchObject({ moderation_details: { moderation_stage: 'input' } });
   });
 
   it('reports a model that cannot make images as the upstream rejecting the request', async () => {
-    const error = await rejection(model('gemini-2.5-pro').generate(callOptions({ model: 'gemini-2.5-pro' })));
+    const error = await gatewayErrorOf(model('gemini-2.5-pro').generate(callOptions({ model: 'gemini-2.5-pro' })));
     expect(error.code).toBe('invalid_value');
     expect(error.status).toBe(400);
     expect(error.message).toContain('response modalities');
@@ -232,46 +199,44 @@ describe('Imagen (predict)', () => {
 
 describe('Google failures', () => {
   it('reports a wrong key (Google’s 400 API_KEY_INVALID) and a missing key (403) as credential failures without the key', async () => {
-    const wrong = await rejection(model('gemini-2.5-flash-image', { apiKey: 'AIzaWrongKey0123456789abcdefghij' }).generate(callOptions()));
+    const wrong = await gatewayErrorOf(model('gemini-2.5-flash-image', { apiKey: 'AIzaWrongKey0123456789abcdefghij' }).generate(callOptions()));
     expect(wrong.code).toBe('upstream_auth_failed');
     expect(wrong.retryable).toBe(false);
     expect(wrong.message).not.toContain('AIzaWrongKey');
 
-    const missing = await rejection(model('imagen-4.0-generate-001', { apiKey: '' }).generate(callOptions()));
+    const missing = await gatewayErrorOf(model('imagen-4.0-generate-001', { apiKey: '' }).generate(callOptions()));
     expect(missing.code).toBe('upstream_auth_failed');
   });
 
   it('reports RESOURCE_EXHAUSTED as rate limiting, with the wait from RetryInfo', async () => {
-    fake.switches.failStatus = 429;
-    fake.switches.retryAfterSeconds = 7;
-    const error = await rejection(model('gemini-2.5-flash-image').generate(callOptions()));
+    upstream.fake.switches.failStatus = 429;
+    upstream.fake.switches.retryAfterSeconds = 7;
+    const error = await gatewayErrorOf(model('gemini-2.5-flash-image').generate(callOptions()));
     expect(error.code).toBe('upstream_rate_limited');
     expect(error.retryable).toBe(true);
     expect(error.retryAfterSeconds).toBe(7);
   });
 
   it('reports 500 and 503 as retryable upstream errors with Google’s message', async () => {
-    fake.switches.failStatus = 503;
-    const error = await rejection(model('imagen-4.0-generate-001').generate(callOptions()));
+    upstream.fake.switches.failStatus = 503;
+    const error = await gatewayErrorOf(model('imagen-4.0-generate-001').generate(callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(true);
     expect(error.message).toContain('overloaded');
-    fake.switches.failStatus = 500;
-    expect((await rejection(model('gemini-2.5-flash-image').generate(callOptions()))).code).toBe('upstream_error');
+    upstream.fake.switches.failStatus = 500;
+    expect((await gatewayErrorOf(model('gemini-2.5-flash-image').generate(callOptions()))).code).toBe('upstream_error');
   });
 
   it('gives up on a hanging upstream with upstream_timeout', async () => {
-    fake.switches.hang = true;
-    const error = await rejection(model('gemini-2.5-flash-image', { timeoutMs: 200 }).generate(callOptions()));
+    upstream.fake.switches.hang = true;
+    const error = await gatewayErrorOf(model('gemini-2.5-flash-image', { timeoutMs: 200 }).generate(callOptions()));
     expect(error.code).toBe('upstream_timeout');
   });
 
   it('stops at once on abort and rethrows the caller’s reason', async () => {
-    fake.switches.hang = true;
-    const controller = new AbortController();
+    upstream.fake.switches.hang = true;
     const reason = new GatewayError('upstream_timeout', 'client went away');
-    const pending = model('imagen-4.0-generate-001').generate(callOptions({ abortSignal: controller.signal }));
-    setTimeout(() => controller.abort(reason), 20);
+    const pending = model('imagen-4.0-generate-001').generate(callOptions({ abortSignal: abortAfter(reason, 20) }));
     await expect(pending).rejects.toBe(reason);
   });
 });

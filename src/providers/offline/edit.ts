@@ -2,35 +2,24 @@
 // variation clients (and their tests) see output that depends on what they sent.
 
 import sharp from 'sharp';
-import type { Background, InputImage, OutputFormat } from '../../core/ports/image-model.js';
+import type { Background, InputImage } from '../../core/ports/image-model.js';
 import { GatewayError } from '../../core/errors.js';
-import { assertPixelSize, createRandom, encodeImage, renderSceneRaw } from './render.js';
+import { assertPixelSize, createRandom, encodeImage, renderSceneRaw, type SceneInput } from './render.js';
 
 /** Only the bytes are read; sizes are taken from the decoded image, not from the caller's claim. */
 export type ImageBytes = Pick<InputImage, 'data'>;
 
-export interface EditInput {
-  prompt: string;
-  seed: number;
-  width: number;
-  height: number;
-  background: Background;
-  format: OutputFormat;
-  compression?: number;
+/** An edit paints the prompt's scene into the caller's images, so it takes what a scene takes. */
+export interface EditInput extends SceneInput {
   /** The first image is the one edited (and the one a mask applies to); the others become inset thumbnails. */
   images: readonly ImageBytes[];
   /** Same size as the first image; alpha 0 marks the area to repaint. */
   mask?: ImageBytes;
 }
 
-export interface VariationInput {
+/** A variation has no prompt: only the seed's scene shows through. */
+export interface VariationInput extends Omit<SceneInput, 'prompt'> {
   image: ImageBytes;
-  seed: number;
-  width: number;
-  height: number;
-  background: Background;
-  format: OutputFormat;
-  compression?: number;
 }
 
 /** OpenAI accepts up to 16 input images for an edit. */

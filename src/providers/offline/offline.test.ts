@@ -3,32 +3,17 @@
 
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { ImageCallOptions, InputImage, ProviderImage } from '../../core/ports/image-model.js';
+import type { ImageCallOptions, InputImage } from '../../core/ports/image-model.js';
 import { GatewayError } from '../../core/errors.js';
 import { makeTestImage } from '../../testing/fakes/shared.js';
+import { bytesOf, imageCallOptions } from '../../testing/provider-test-kit.js';
 import { createOfflineProvider } from './index.js';
 import { renderScene } from './render.js';
 
 const model = createOfflineProvider()('gpt-image-1');
 
 function callOptions(overrides: Partial<ImageCallOptions> = {}): ImageCallOptions {
-  return {
-    model: 'gpt-image-1',
-    prompt: 'a quiet valley',
-    n: 1,
-    size: { width: 256, height: 256 },
-    aspectRatio: '1:1',
-    outputFormat: 'png',
-    providerOptions: {},
-    images: [],
-    abortSignal: new AbortController().signal,
-    ...overrides,
-  };
-}
-
-function bytesOf(image: ProviderImage | undefined): Buffer {
-  if (image?.kind !== 'bytes') throw new Error(`expected bytes, got ${JSON.stringify(image)}`);
-  return image.data;
+  return imageCallOptions({ model: 'gpt-image-1', prompt: 'a quiet valley', size: { width: 256, height: 256 }, aspectRatio: '1:1', ...overrides });
 }
 
 async function inputImage(width: number, height: number, seed: number): Promise<InputImage> {

@@ -3,31 +3,16 @@
 
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { ImageCallOptions, PartialImage, ProviderImage } from '../../core/ports/image-model.js';
+import type { ImageCallOptions, PartialImage } from '../../core/ports/image-model.js';
 import { GatewayError } from '../../core/errors.js';
 import { makeTestImage } from '../../testing/fakes/shared.js';
+import { bytesOf, imageCallOptions } from '../../testing/provider-test-kit.js';
 import { createOfflineProvider } from './index.js';
 
 const model = createOfflineProvider()('gpt-image-1');
 
 function callOptions(overrides: Partial<ImageCallOptions> = {}): ImageCallOptions {
-  return {
-    model: 'gpt-image-1',
-    prompt: 'a forest by a lake at sunset',
-    n: 1,
-    size: { width: 256, height: 192 },
-    aspectRatio: '4:3',
-    outputFormat: 'png',
-    providerOptions: {},
-    images: [],
-    abortSignal: new AbortController().signal,
-    ...overrides,
-  };
-}
-
-function bytesOf(image: ProviderImage | undefined): Buffer {
-  if (image?.kind !== 'bytes') throw new Error(`expected bytes, got ${JSON.stringify(image)}`);
-  return image.data;
+  return imageCallOptions({ model: 'gpt-image-1', prompt: 'a forest by a lake at sunset', size: { width: 256, height: 192 }, aspectRatio: '4:3', ...overrides });
 }
 
 /** Mean absolute RGB difference to the final picture, 0-255: how far a preview still is from it. */

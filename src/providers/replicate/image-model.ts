@@ -3,6 +3,7 @@
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ProviderImage, ProviderWarning, UpstreamJobRef } from '../../core/ports/image-model.js';
 import { pollUntilDone, type PollStepResult } from '../shared/poll.js';
+import { cancelUpstreamOnAbortOrTimeout, decodeBase64DataUri, sameOrigin, transientFailureAllowance } from '../shared/queue-jobs.js';
 import { mapSize } from '../shared/size-mapping.js';
 import type { HttpRequestOptions, HttpResponse, ProviderSettings } from '../shared/types.js';
 import { errorFromTransportFailure, errorFromUpstreamResponse, invalidUpstreamResponse, moderationError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
@@ -137,42 +138,38 @@ export function createReplicateImageModel(settings: ProviderSettings, upstreamMo
 
   /** Polls until terminal; on abort or time-out the prediction is cancelled upstream so it stops costing money. */
   const waitForPrediction = async (job: JobUrls, options: ImageCallOptions, deadline: number): Promise<Prediction> => {
-    let transientFailures = 0;
+    const failures = transientFailureAllowance(transientPollFailuresAllowed);
     const step = async (): Promise<PollStepResult<Prediction>> => {
       let response: HttpResponse;
       try {
         response = await send(job.getUrl, { method: 'GET' }, options.abortSignal, deadline);
       } catch (error) {
-        if (options.abortSignal.aborted || !isTransient(error) || ++transientFailures > transientPollFailuresAllowed) throw error;
+        if (options.abortSignal.aborted) throw error;
+        failures.rideOut(error);
         return { done: false };
       }
       if (response.status !== 200) {
-        const error = errorFromUpstreamResponse(replicateProviderName, response, { secrets });
-        if (!isTransient(error) || ++transientFailures > transientPollFailuresAllowed) throw error;
+        failures.rideOut(errorFromUpstreamResponse(replicateProviderName, response, { secrets }));
         return { done: false };
       }
-      transientFailures = 0;
+      failures.reset();
       const prediction = parsePrediction(response.body);
       if (isTerminal(prediction.status)) return { done: true, value: prediction };
       const progress = progressFromLogs(prediction.logs);
       return progress === undefined ? { done: false } : { done: false, progress };
     };
-    try {
-      return await pollUntilDone(step, {
-        intervalMs: pollIntervalMs,
-        timeoutMs: Math.max(0, deadline - Date.now()),
-        signal: options.abortSignal,
-        provider: replicateProviderName,
-        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-      });
-    } catch (error) {
-      if (options.abortSignal.aborted) {
-        await cancelBestEffort(job.cancelUrl);
-        throw options.abortSignal.reason;
-      }
-      if (error instanceof GatewayError && error.code === 'upstream_timeout') await cancelBestEffort(job.cancelUrl);
-      throw error;
-    }
+    return cancelUpstreamOnAbortOrTimeout(
+      () =>
+        pollUntilDone(step, {
+          intervalMs: pollIntervalMs,
+          timeoutMs: Math.max(0, deadline - Date.now()),
+          signal: options.abortSignal,
+          provider: replicateProviderName,
+          ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+        }),
+      options.abortSignal,
+      () => cancelBestEffort(job.cancelUrl),
+    );
   };
 
   const resultOf = (prediction: Prediction, warnings: ProviderWarning[]): ImageCallResult => {
@@ -273,18 +270,12 @@ function imagesOf(prediction: Prediction): ProviderImage[] {
 
 function imageFromOutput(output: string): ProviderImage {
   if (output.startsWith('data:')) {
-    const decoded = decodeDataUri(output);
+    const decoded = decodeBase64DataUri(output);
     if (decoded === undefined) throw invalidUpstreamResponse(replicateProviderName, 'an output data URI is not base64');
-    return { kind: 'bytes', data: decoded.data, mediaType: decoded.mediaType };
+    return { kind: 'bytes', data: decoded.data, mediaType: decoded.mediaType ?? 'application/octet-stream' };
   }
   if (!/^https?:\/\//i.test(output)) throw invalidUpstreamResponse(replicateProviderName, 'an output is not a URL');
   return { kind: 'url', url: output };
-}
-
-function decodeDataUri(uri: string): { data: Buffer; mediaType: string } | undefined {
-  const match = /^data:([\w.+-]+\/[\w.+-]+)?(?:;[\w-]+=[^;,]*)*;base64,(.*)$/s.exec(uri);
-  if (match === null || match[2] === undefined) return undefined;
-  return { data: Buffer.from(match[2], 'base64'), mediaType: match[1] ?? 'application/octet-stream' };
 }
 
 /**
@@ -309,16 +300,4 @@ function failureOf(prediction: Prediction, upstreamModel: string, secrets: strin
     retryable: true,
     cause: { provider: replicateProviderName, upstreamRequestId: prediction.id, message: detail },
   });
-}
-
-function isTransient(error: unknown): boolean {
-  return error instanceof GatewayError && error.retryable && (error.code === 'upstream_error' || error.code === 'upstream_rate_limited');
-}
-
-function sameOrigin(url: string, baseURL: string): boolean {
-  try {
-    return new URL(url).origin === new URL(baseURL).origin;
-  } catch {
-    return false;
-  }
 }

@@ -1,68 +1,34 @@
 // The Replicate adapter against the Replicate fake, through the real guarded HTTP client.
 
-import sharp from 'sharp';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../core/errors.js';
-import type { ImageCallOptions, ProviderImage, UpstreamJobRef } from '../../core/ports/image-model.js';
-import { replicateFakeDefaultApiKey, startReplicateFake, type ReplicateFake } from '../../testing/fakes/replicate.js';
-import { createHttpClient } from '../shared/http-client.js';
+import type { ImageCallOptions, UpstreamJobRef } from '../../core/ports/image-model.js';
+import { replicateFakeDefaultApiKey, startReplicateFake } from '../../testing/fakes/replicate.js';
+import { abortOnceJobRecorded, downloadedMetadata, gatewayErrorOf, imageCallOptions, useUpstreamFake } from '../../testing/provider-test-kit.js';
 import type { ProviderSettings } from '../shared/types.js';
 import { createReplicateProvider, moderationStageOf } from './index.js';
 
-const http = createHttpClient({ allowPrivateNetworks: true });
-let fake: ReplicateFake;
-
-beforeEach(async () => {
-  fake = await startReplicateFake();
-});
-
-afterEach(async () => {
-  await fake.close();
-});
-
-afterAll(async () => {
-  await http.close();
-});
+const upstream = useUpstreamFake(startReplicateFake, 'test');
 
 function settings(overrides: Partial<ProviderSettings> = {}): ProviderSettings {
-  return { channel: 'replicate-test', baseURL: `${fake.url}/v1`, apiKey: replicateFakeDefaultApiKey, http, pollIntervalMs: 5, timeoutMs: 5_000, ...overrides };
+  return { channel: 'replicate-test', baseURL: `${upstream.fake.url}/v1`, apiKey: replicateFakeDefaultApiKey, http: upstream.http, pollIntervalMs: 5, timeoutMs: 5_000, ...overrides };
 }
 
 function callOptions(overrides: Partial<ImageCallOptions> = {}): ImageCallOptions {
-  return {
+  return imageCallOptions({
     model: 'black-forest-labs/flux-schnell',
     prompt: 'a lighthouse at dusk',
-    n: 1,
     size: { width: 1024, height: 1024 },
     aspectRatio: '1:1',
-    outputFormat: 'png',
     // A quarter megapixel keeps the fake's images small and the tests fast.
     providerOptions: { megapixels: '0.25' },
-    images: [],
-    abortSignal: new AbortController().signal,
     ...overrides,
-  };
-}
-
-async function download(image: ProviderImage | undefined): Promise<sharp.Metadata> {
-  if (image?.kind !== 'url') throw new Error(`expected a url image, got ${image?.kind}`);
-  const response = await http.request(image.url);
-  expect(response.status).toBe(200);
-  return sharp(response.body).metadata();
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<GatewayError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(GatewayError);
-  return error as GatewayError;
+  });
 }
 
 /** Creates a prediction on the fake directly, as a previous gateway process would have. */
 async function createPredictionDirectly(): Promise<UpstreamJobRef> {
-  const response = await http.request(`${fake.url}/v1/models/black-forest-labs/flux-schnell/predictions`, {
+  const response = await upstream.http.request(`${upstream.fake.url}/v1/models/black-forest-labs/flux-schnell/predictions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${replicateFakeDefaultApiKey}` },
     json: { input: { prompt: 'recorded', megapixels: '0.25' } },
@@ -91,7 +57,7 @@ describe('Replicate adapter: the request it sends', () => {
       }),
     );
 
-    const create = fake.requests.find((request) => request.method === 'POST');
+    const create = upstream.fake.requests.find((request) => request.method === 'POST');
     expect(create?.path).toBe('/v1/models/black-forest-labs/flux-schnell/predictions');
     expect(create?.headers['authorization']).toBe(`Bearer ${replicateFakeDefaultApiKey}`);
     expect(create?.headers['prefer']).toMatch(/^wait=([1-9]|[1-5][0-9]|60)$/);
@@ -101,7 +67,7 @@ describe('Replicate adapter: the request it sends', () => {
 
     expect(result.warnings).toEqual([]);
     expect(result.images).toHaveLength(2);
-    const metadata = await download(result.images[0]);
+    const metadata = await downloadedMetadata(upstream.http, result.images[0]);
     expect(metadata.format).toBe('jpeg');
     expect((metadata.width ?? 0) / (metadata.height ?? 1)).toBeCloseTo(16 / 9, 1);
 
@@ -109,7 +75,7 @@ describe('Replicate adapter: the request it sends', () => {
     expect(jobs).toEqual([
       {
         provider: 'replicate',
-        data: { id: predictionId, get_url: `${fake.url}/v1/predictions/${predictionId}`, cancel_url: `${fake.url}/v1/predictions/${predictionId}/cancel` },
+        data: { id: predictionId, get_url: `${upstream.fake.url}/v1/predictions/${predictionId}`, cancel_url: `${upstream.fake.url}/v1/predictions/${predictionId}/cancel` },
       },
     ]);
   });
@@ -119,7 +85,7 @@ describe('Replicate adapter: the request it sends', () => {
     const result = await model.generate(
       callOptions({ size: { width: 1400, height: 1000 }, aspectRatio: '7:5', quality: 'high', style: 'vivid', background: 'transparent', user: 'user-1' }),
     );
-    expect((fake.requests[0]?.json as { input: Record<string, unknown> }).input['aspect_ratio']).toBe('4:3');
+    expect((upstream.fake.requests[0]?.json as { input: Record<string, unknown> }).input['aspect_ratio']).toBe('4:3');
     expect(result.warnings).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ type: 'mapped', param: 'size' }),
@@ -136,19 +102,19 @@ describe('Replicate adapter: the request it sends', () => {
     const model = createReplicateProvider(settings())('black-forest-labs/flux-1.1-pro');
     expect(model.maxImagesPerCall).toBe(1);
     const result = await model.generate(callOptions({ outputFormat: 'webp' }));
-    const input = (fake.requests[0]?.json as { input: Record<string, unknown> }).input;
+    const input = (upstream.fake.requests[0]?.json as { input: Record<string, unknown> }).input;
     expect(input).not.toHaveProperty('num_outputs');
     expect(input['output_format']).toBe('webp');
     expect(result.images).toHaveLength(1);
-    expect((await download(result.images[0])).format).toBe('webp');
+    expect((await downloadedMetadata(upstream.http, result.images[0])).format).toBe('webp');
   });
 
   it('uses /v1/predictions with the version id for the owner/name:version form', async () => {
     const version = 'b'.repeat(64);
     const model = createReplicateProvider(settings())(`black-forest-labs/flux-schnell:${version}`);
     const result = await model.generate(callOptions());
-    expect(fake.requests[0]?.path).toBe('/v1/predictions');
-    expect(fake.requests[0]?.json).toMatchObject({ version, input: { prompt: 'a lighthouse at dusk' } });
+    expect(upstream.fake.requests[0]?.path).toBe('/v1/predictions');
+    expect(upstream.fake.requests[0]?.json).toMatchObject({ version, input: { prompt: 'a lighthouse at dusk' } });
     expect(result.images).toHaveLength(1);
   });
 
@@ -159,69 +125,61 @@ describe('Replicate adapter: the request it sends', () => {
 
 describe('Replicate adapter: asynchronous predictions', () => {
   it('polls urls.get until the prediction succeeds, reporting progress from the logs', async () => {
-    fake.switches.pollsBeforeReady = 4;
+    upstream.fake.switches.pollsBeforeReady = 4;
     const progress: number[] = [];
     const result = await createReplicateProvider(settings())('black-forest-labs/flux-schnell').generate(callOptions({ onProgress: (percent) => progress.push(percent) }));
     expect(result.images).toHaveLength(1);
-    expect(fake.requests.filter((request) => request.method === 'GET' && request.path.startsWith('/v1/predictions/')).length).toBe(5);
+    expect(upstream.fake.requests.filter((request) => request.method === 'GET' && request.path.startsWith('/v1/predictions/')).length).toBe(5);
     expect(progress.length).toBeGreaterThan(0);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
   });
 
   it('resumes a recorded prediction without creating another one', async () => {
-    fake.switches.pollsBeforeReady = 2;
+    upstream.fake.switches.pollsBeforeReady = 2;
     const job = await createPredictionDirectly();
     const result = await createReplicateProvider(settings())('black-forest-labs/flux-schnell').resume?.(job, callOptions());
     expect(result?.images).toHaveLength(1);
-    expect(fake.submissions).toBe(1);
+    expect(upstream.fake.submissions).toBe(1);
   });
 
   it('cancels a recorded prediction through its cancel URL', async () => {
-    fake.switches.pollsBeforeReady = 100;
+    upstream.fake.switches.pollsBeforeReady = 100;
     const job = await createPredictionDirectly();
     await createReplicateProvider(settings())('black-forest-labs/flux-schnell').cancel?.(job);
-    expect(fake.cancels).toBe(1);
-    expect(fake.predictions.get(String(job.data['id']))?.status).toBe('canceled');
+    expect(upstream.fake.cancels).toBe(1);
+    expect(upstream.fake.predictions.get(String(job.data['id']))?.status).toBe('canceled');
   });
 
   it('refuses to follow recorded URLs that point away from the configured API', async () => {
     const job: UpstreamJobRef = { provider: 'replicate', data: { id: 'x', get_url: 'http://127.0.0.1:1/v1/predictions/x', cancel_url: 'http://127.0.0.1:1/v1/predictions/x/cancel' } };
-    const error = await failureOf(createReplicateProvider(settings())('black-forest-labs/flux-schnell').resume?.(job, callOptions()) ?? Promise.resolve());
+    const error = await gatewayErrorOf(createReplicateProvider(settings())('black-forest-labs/flux-schnell').resume?.(job, callOptions()) ?? Promise.resolve());
     expect(error.code).toBe('server_error');
-    expect(fake.requests).toHaveLength(0);
+    expect(upstream.fake.requests).toHaveLength(0);
   });
 
   it('cancels upstream and rethrows the reason when the caller aborts while polling', async () => {
-    fake.switches.pollsBeforeReady = 10_000;
-    const controller = new AbortController();
+    upstream.fake.switches.pollsBeforeReady = 10_000;
     const reason = new GatewayError('upstream_timeout', 'client went away');
-    const outcome = createReplicateProvider(settings())('black-forest-labs/flux-schnell').generate(
-      callOptions({
-        abortSignal: controller.signal,
-        onUpstreamJob: () => {
-          setTimeout(() => controller.abort(reason), 30);
-        },
-      }),
-    );
+    const outcome = createReplicateProvider(settings())('black-forest-labs/flux-schnell').generate(callOptions(abortOnceJobRecorded(reason)));
     await expect(outcome).rejects.toBe(reason);
-    expect(fake.cancels).toBe(1);
-    expect([...fake.predictions.values()][0]?.status).toBe('canceled');
+    expect(upstream.fake.cancels).toBe(1);
+    expect([...upstream.fake.predictions.values()][0]?.status).toBe('canceled');
   });
 
   it('gives up with upstream_timeout when the prediction does not finish in time, and cancels it', async () => {
-    fake.switches.pollsBeforeReady = 10_000;
-    const error = await failureOf(createReplicateProvider(settings({ timeoutMs: 150 }))('black-forest-labs/flux-schnell').generate(callOptions()));
+    upstream.fake.switches.pollsBeforeReady = 10_000;
+    const error = await gatewayErrorOf(createReplicateProvider(settings({ timeoutMs: 150 }))('black-forest-labs/flux-schnell').generate(callOptions()));
     expect(error.code).toBe('upstream_timeout');
-    expect(fake.cancels).toBe(1);
+    expect(upstream.fake.cancels).toBe(1);
   });
 
   it('reports deleted outputs (data_removed) instead of handing out dead URLs', async () => {
     const job = await createPredictionDirectly();
     const model = createReplicateProvider(settings())('black-forest-labs/flux-schnell');
     await model.resume?.(job, callOptions());
-    fake.switches.resultUrlTtlMs = 1;
+    upstream.fake.switches.resultUrlTtlMs = 1;
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const error = await failureOf(model.resume?.(job, callOptions()) ?? Promise.resolve());
+    const error = await gatewayErrorOf(model.resume?.(job, callOptions()) ?? Promise.resolve());
     expect(error.code).toBe('upstream_error');
     expect(error.message).toContain('data_removed');
   });
@@ -232,73 +190,73 @@ describe('Replicate adapter: failures', () => {
     createReplicateProvider(settings(overrides))('black-forest-labs/flux-schnell').generate(callOptions(options));
 
   it('maps a rejected token to upstream_auth_failed without echoing the key', async () => {
-    const error = await failureOf(generate({ apiKey: 'r8_not_the_right_token_at_all' }));
+    const error = await gatewayErrorOf(generate({ apiKey: 'r8_not_the_right_token_at_all' }));
     expect(error.code).toBe('upstream_auth_failed');
     expect(error.retryable).toBe(false);
     expect(error.message).not.toContain('r8_not_the_right_token_at_all');
   });
 
   it('maps 402 to a retryable upstream_error about credit', async () => {
-    fake.switches.failStatus = 402;
-    const error = await failureOf(generate());
+    upstream.fake.switches.failStatus = 402;
+    const error = await gatewayErrorOf(generate());
     expect(error.code).toBe('upstream_error');
     expect(error.message).toContain('insufficient credit');
   });
 
   it('maps 429 to upstream_rate_limited with the retry-after seconds', async () => {
-    fake.switches.failStatus = 429;
-    fake.switches.retryAfterSeconds = 7;
-    const error = await failureOf(generate());
+    upstream.fake.switches.failStatus = 429;
+    upstream.fake.switches.retryAfterSeconds = 7;
+    const error = await gatewayErrorOf(generate());
     expect(error.code).toBe('upstream_rate_limited');
     expect(error.retryable).toBe(true);
     expect(error.retryAfterSeconds).toBe(7);
   });
 
   it('maps 5xx to a retryable upstream_error', async () => {
-    fake.switches.failStatus = 503;
-    const error = await failureOf(generate());
+    upstream.fake.switches.failStatus = 503;
+    const error = await gatewayErrorOf(generate());
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(true);
   });
 
   it('maps a 422 validation failure to invalid_value with the upstream detail', async () => {
-    const error = await failureOf(generate({}, { providerOptions: { aspect_ratio: '7:3' } }));
+    const error = await gatewayErrorOf(generate({}, { providerOptions: { aspect_ratio: '7:3' } }));
     expect(error.code).toBe('invalid_value');
     expect(error.status).toBe(400);
     expect(error.message).toContain('aspect_ratio');
   });
 
   it('times out a create call that never answers', async () => {
-    fake.switches.hang = true;
-    const error = await failureOf(generate({ timeoutMs: 200 }));
+    upstream.fake.switches.hang = true;
+    const error = await gatewayErrorOf(generate({ timeoutMs: 200 }));
     expect(error.code).toBe('upstream_timeout');
   });
 
   it('reports a truncated prediction body as upstream_invalid_response', async () => {
-    fake.switches.malformed = true;
-    const error = await failureOf(generate());
+    upstream.fake.switches.malformed = true;
+    const error = await gatewayErrorOf(generate());
     expect(error.code).toBe('upstream_invalid_response');
   });
 
   it('maps an E005 sensitive-input failure to a content_policy_violation on the input', async () => {
-    fake.switches.moderation = 'input';
-    const error = await failureOf(generate());
+    upstream.fake.switches.moderation = 'input';
+    const error = await gatewayErrorOf(generate());
     expect(error.code).toBe('content_policy_violation');
     expect(error.details).toEqual({ moderation_details: { moderation_stage: 'input', categories: [] } });
   });
 
   it('maps an NSFW-detected failure to a content_policy_violation on the output', async () => {
-    fake.switches.moderation = 'output';
-    fake.switches.pollsBeforeReady = 1;
-    const error = await failureOf(generate());
+    upstream.fake.switches.moderation = 'output';
+    upstream.fake.switches.pollsBeforeReady = 1;
+    const error = await gatewayErrorOf(generate());
     expect(error.code).toBe('content_policy_violation');
     expect(error.details).toEqual({ moderation_details: { moderation_stage: 'output', categories: [] } });
   });
 
   it('returns the outputs that came when there are fewer than num_outputs', async () => {
-    fake.switches.maxImages = 1;
+    upstream.fake.switches.maxImages = 1;
     const result = await generate({}, { n: 3 });
-    expect((fake.requests[0]?.json as { input: Record<string, unknown> }).input['num_outputs']).toBe(3);
+    expect((upstream.fake.requests[0]?.json as { input: Record<string, unknown> }).input['num_outputs']).toBe(3);
     expect(result.images).toHaveLength(1);
   });
 

@@ -1,8 +1,6 @@
 // Opens the embedded SQLite database (better-sqlite3 behind Kysely) with the pragmas the stores rely on.
 
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-const require = createRequire(import.meta.url);
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDialectConfig } from 'kysely';
@@ -36,19 +34,15 @@ export function withStatementCache(database: Database.Database): SqliteDialectCo
   return {
     close: () => database.close(),
     prepare(sqlText: string) {
-      const cached0 = statements.get(sqlText);
-      const wrap = (st: Database.Statement) => { const g = globalThis as unknown as { __sql?: Map<string, [number, number]> }; const m = (g.__sql ??= new Map()); if (!(g as {__d?: boolean}).__d) { (g as {__d?: boolean}).__d = true; process.on('SIGTERM', () => { const rows = [...m].sort((a, b) => b[1][1] - a[1][1]).slice(0, 15); require('node:fs').writeFileSync('/tmp/sqlprof.txt', rows.map(([k, v]) => `${v[0]} calls ${v[1].toFixed(0)} ms ${k.slice(0, 300)}`).join('\n')); }); }
-        const proxy = new Proxy(st, { get(target, prop) { const v = Reflect.get(target, prop); if (prop === 'all' || prop === 'run') return (...a: unknown[]) => { const s0 = performance.now(); try { return (v as (...x: unknown[]) => unknown).apply(target, a); } finally { const e = m.get(sqlText) ?? [0, 0]; e[0]++; e[1] += performance.now() - s0; m.set(sqlText, e); } }; return typeof v === 'function' ? v.bind(target) : v; } });
-        return proxy; };
-      const cached = cached0;
-      if (cached !== undefined && !cached.busy) return wrap(cached);
+      const cached = statements.get(sqlText);
+      if (cached !== undefined && !cached.busy) return cached;
       const statement = database.prepare(sqlText);
       if (cached === undefined) {
         // The oldest text goes first when full; Map keeps insertion order.
         if (statements.size >= cachedStatements) statements.delete(statements.keys().next().value as string);
         statements.set(sqlText, statement);
       }
-      return wrap(statement);
+      return statement;
     },
   };
 }

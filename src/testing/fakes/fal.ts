@@ -3,7 +3,23 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import sharp from 'sharp';
-import { delay, makeTestImage, sendBytes, sendJson, startFakeServer, type FakeServer, type FakeSwitches, type RecordedRequest } from './shared.js';
+import {
+  createImageCache,
+  delay,
+  firstHeaderValue,
+  isRecord,
+  makeTestImage,
+  queueFakeHandle,
+  resultExpired,
+  sendBytes,
+  sendJson,
+  startFakeServer,
+  type FakeServer,
+  type FakeSwitches,
+  type QueueCounters,
+  type QueueFake,
+  type RecordedRequest,
+} from './shared.js';
 
 /**
  * How each switch looks on fal's wire:
@@ -35,12 +51,7 @@ export interface FalFakeOptions {
   switches?: FalFakeSwitches;
 }
 
-export interface FalFake extends FakeServer {
-  switches: FalFakeSwitches;
-  /** Submissions the queue accepted (after auth). */
-  readonly submissions: number;
-  /** Cancel calls received. */
-  readonly cancels: number;
+export interface FalFake extends QueueFake<FalFakeSwitches> {
   /** Queue requests by id, for assertions on what the fake holds. */
   jobs: ReadonlyMap<string, { modelId: string; input: Record<string, unknown>; canceled: boolean; completed: boolean }>;
 }
@@ -90,8 +101,8 @@ export async function startFalFake(options: FalFakeOptions = {}): Promise<FalFak
   const apiKey = options.apiKey ?? falFakeDefaultApiKey;
   const switches: FalFakeSwitches = options.switches ?? {};
   const jobs = new Map<string, FakeJob>();
-  const imageCache = new Map<string, Buffer>();
-  const counters = { submissions: 0, cancels: 0 };
+  const cachedImage = createImageCache();
+  const counters: QueueCounters = { submissions: 0, cancels: 0 };
   let baseUrl = '';
 
   const urlsOf = (job: FakeJob) => {
@@ -208,15 +219,11 @@ export async function startFalFake(options: FalFakeOptions = {}): Promise<FalFak
   const imageOf = async (job: FakeJob, index: number): Promise<Buffer | undefined> => {
     const file = job.files[index];
     if (file === undefined) return undefined;
-    const key = `${job.requestId}/${index}`;
-    let bytes = imageCache.get(key);
-    if (bytes === undefined) {
-      bytes = file.black
-        ? await sharp({ create: { width: file.width, height: file.height, channels: 3, background: { r: 0, g: 0, b: 0 } } }).toFormat(file.format).toBuffer()
-        : await makeTestImage(file.width, file.height, file.format, file.seed);
-      imageCache.set(key, bytes);
-    }
-    return bytes;
+    return cachedImage(`${job.requestId}/${index}`, () =>
+      file.black
+        ? sharp({ create: { width: file.width, height: file.height, channels: 3, background: { r: 0, g: 0, b: 0 } } }).toFormat(file.format).toBuffer()
+        : makeTestImage(file.width, file.height, file.format, file.seed),
+    );
   };
 
   const buildResult = async (job: FakeJob): Promise<Record<string, unknown>> => {
@@ -247,8 +254,7 @@ export async function startFalFake(options: FalFakeOptions = {}): Promise<FalFak
     const fileMatch = /^\/files\/([0-9a-f-]+)\/(\d+)\.(?:png|jpg)$/.exec(path);
     if (request.method === 'GET' && fileMatch) {
       const job = jobs.get(fileMatch[1] ?? '');
-      const ttl = switches.resultUrlTtlMs;
-      const expired = job?.resultIssuedAt !== null && job?.resultIssuedAt !== undefined && ttl !== undefined && Date.now() - job.resultIssuedAt >= ttl;
+      const expired = resultExpired(job?.resultIssuedAt, switches.resultUrlTtlMs);
       const bytes = job === undefined || expired ? undefined : await imageOf(job, Number(fileMatch[2]));
       if (job === undefined || bytes === undefined) {
         sendJson(response, 404, { detail: 'File not found' });
@@ -259,7 +265,7 @@ export async function startFalFake(options: FalFakeOptions = {}): Promise<FalFak
       return;
     }
 
-    if (headerValue(request.headers['authorization']) !== `Key ${apiKey}`) {
+    if (firstHeaderValue(request.headers['authorization']) !== `Key ${apiKey}`) {
       sendJson(response, 401, { detail: 'No user found for Key ID and Secret' });
       return;
     }
@@ -305,19 +311,7 @@ export async function startFalFake(options: FalFakeOptions = {}): Promise<FalFak
   }, options.port);
   baseUrl = server.url;
 
-  return {
-    url: server.url,
-    requests: server.requests,
-    close: server.close,
-    switches,
-    get submissions() {
-      return counters.submissions;
-    },
-    get cancels() {
-      return counters.cancels;
-    },
-    jobs,
-  };
+  return Object.assign(queueFakeHandle(server, switches, counters), { jobs });
 }
 
 /** Entry point for `npm run fake -- fal --port N`. */
@@ -402,12 +396,4 @@ function sizeOf(input: Record<string, unknown>): { width: number; height: number
     }
   }
   return falImageSizePresets['landscape_4_3'] ?? { width: 1024, height: 768 };
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -2,7 +2,23 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { delay, makeTestImage, sendBytes, sendJson, startFakeServer, type FakeServer, type FakeSwitches, type RecordedRequest } from './shared.js';
+import {
+  createImageCache,
+  delay,
+  firstHeaderValue,
+  isRecord,
+  makeTestImage,
+  queueFakeHandle,
+  resultExpired,
+  sendBytes,
+  sendJson,
+  startFakeServer,
+  type FakeServer,
+  type FakeSwitches,
+  type QueueCounters,
+  type QueueFake,
+  type RecordedRequest,
+} from './shared.js';
 
 /**
  * How each switch looks on Replicate's wire:
@@ -80,12 +96,8 @@ export interface ReplicateFakeOptions {
   switches?: FakeSwitches;
 }
 
-export interface ReplicateFake extends FakeServer {
-  switches: FakeSwitches;
-  /** Create-prediction calls the fake accepted (after auth). */
-  readonly submissions: number;
-  /** Cancel calls received. */
-  readonly cancels: number;
+/** `submissions` counts the create-prediction calls the fake accepted. */
+export interface ReplicateFake extends QueueFake<FakeSwitches> {
   /** Predictions by id, for assertions on what the fake holds. */
   predictions: ReadonlyMap<string, { status: PredictionStatus; input: Record<string, unknown>; model: string }>;
 }
@@ -97,8 +109,8 @@ export async function startReplicateFake(options: ReplicateFakeOptions = {}): Pr
   const apiKey = options.apiKey ?? replicateFakeDefaultApiKey;
   const switches: FakeSwitches = options.switches ?? {};
   const predictions = new Map<string, FakePrediction>();
-  const imageCache = new Map<string, Buffer>();
-  const counters = { submissions: 0, cancels: 0 };
+  const cachedImage = createImageCache();
+  const counters: QueueCounters = { submissions: 0, cancels: 0 };
   let baseUrl = '';
 
   const predictionBody = (prediction: FakePrediction): Record<string, unknown> => {
@@ -236,7 +248,7 @@ export async function startReplicateFake(options: ReplicateFakeOptions = {}): Pr
     predictions.set(prediction.id, prediction);
     // The model "runs" for pollsBeforeReady polls; a wait cannot make it faster, so only a
     // prediction that is ready at once comes back finished.
-    const preferWait = parsePreferWait(headerValue(request.headers['prefer']));
+    const preferWait = parsePreferWait(firstHeaderValue(request.headers['prefer']));
     if (preferWait !== undefined && pollsBeforeReady === 0) finish(prediction);
     if (switches.malformed) {
       const text = JSON.stringify(predictionBody(prediction));
@@ -254,12 +266,7 @@ export async function startReplicateFake(options: ReplicateFakeOptions = {}): Pr
       sendJson(response, 404, { detail: 'Not found' });
       return;
     }
-    const cacheKey = `${predictionId}/${index}`;
-    let bytes = imageCache.get(cacheKey);
-    if (bytes === undefined) {
-      bytes = await makeTestImage(file.width, file.height, file.format, file.seed);
-      imageCache.set(cacheKey, bytes);
-    }
+    const bytes = await cachedImage(`${predictionId}/${index}`, () => makeTestImage(file.width, file.height, file.format, file.seed));
     sendBytes(response, 200, bytes, `image/${file.format}`);
   };
 
@@ -274,7 +281,7 @@ export async function startReplicateFake(options: ReplicateFakeOptions = {}): Pr
       return;
     }
 
-    if (!isAuthorized(headerValue(request.headers['authorization']), apiKey)) {
+    if (!isAuthorized(firstHeaderValue(request.headers['authorization']), apiKey)) {
       sendJson(response, 401, { title: 'Unauthenticated', detail: 'You did not pass a valid authentication token', status: 401 });
       return;
     }
@@ -318,19 +325,7 @@ export async function startReplicateFake(options: ReplicateFakeOptions = {}): Pr
   }, options.port);
   baseUrl = server.url;
 
-  return {
-    url: server.url,
-    requests: server.requests,
-    close: server.close,
-    switches,
-    get submissions() {
-      return counters.submissions;
-    },
-    get cancels() {
-      return counters.cancels;
-    },
-    predictions,
-  };
+  return Object.assign(queueFakeHandle(server, switches, counters), { predictions });
 }
 
 /** Entry point for `npm run fake -- replicate --port N`. */
@@ -473,20 +468,11 @@ function isTerminal(status: PredictionStatus): boolean {
 }
 
 function isDataRemoved(prediction: FakePrediction, switches: FakeSwitches, now: number): boolean {
-  const ttl = switches.resultUrlTtlMs;
-  return ttl !== undefined && prediction.completedAt !== null && now - prediction.completedAt >= ttl;
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+  return resultExpired(prediction.completedAt, switches.resultUrlTtlMs, now);
 }
 
 function numberOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function randomHex(length: number): string {

@@ -130,3 +130,63 @@ export interface FakeSwitches {
   /** Artificial latency before answering each request. */
   latencyMs?: number;
 }
+
+/** The first value of a header that may have come more than once. */
+export function firstHeaderValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The result images a fake serves, rendered on first fetch and kept by key: rendering is the slow
+ * part, and a second fetch of the same URL must return the same bytes.
+ */
+export function createImageCache(): (key: string, render: () => Promise<Buffer>) => Promise<Buffer> {
+  const images = new Map<string, Buffer>();
+  return async (key, render) => {
+    let bytes = images.get(key);
+    if (bytes === undefined) {
+      bytes = await render();
+      images.set(key, bytes);
+    }
+    return bytes;
+  };
+}
+
+/** The `resultUrlTtlMs` switch: a result issued at `issuedAt` is gone once the TTL has passed; one not issued yet never is. */
+export function resultExpired(issuedAt: number | null | undefined, ttlMs: number | undefined, now = Date.now()): boolean {
+  return ttlMs !== undefined && issuedAt !== null && issuedAt !== undefined && now - issuedAt >= ttlMs;
+}
+
+/** What the queue-style fakes (fal, Replicate) count; read through getters, so a test sees the live numbers. */
+export interface QueueCounters {
+  submissions: number;
+  cancels: number;
+}
+
+export interface QueueFake<Switches extends FakeSwitches> extends FakeServer {
+  switches: Switches;
+  /** Submissions the fake accepted (after auth). */
+  readonly submissions: number;
+  /** Cancel calls received. */
+  readonly cancels: number;
+}
+
+/** The handle a queue-style fake hands to tests: the server, its live switches and its counters. */
+export function queueFakeHandle<Switches extends FakeSwitches>(server: FakeServer, switches: Switches, counters: QueueCounters): QueueFake<Switches> {
+  return {
+    url: server.url,
+    requests: server.requests,
+    close: server.close,
+    switches,
+    get submissions() {
+      return counters.submissions;
+    },
+    get cancels() {
+      return counters.cancels;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// The lifecycle of a background polling loop (task workers, webhook deliveries): started once, idle
+// between rounds for up to the poll interval, woken early when work is announced, and closed by
+// waking it and waiting for the round under way to end.
+
+export interface PollingLoop {
+  /** True once close() was called: the body checks it and returns. */
+  readonly closed: boolean;
+  /** Runs the body in the background; a second call, or one after close(), does nothing. */
+  start(): void;
+  /** Resolves after `ms`, or as soon as wake() or close() is called meanwhile. */
+  idle(ms: number): Promise<void>;
+  /** Ends the idle pause under way; while the body is busy it does nothing (it looks again anyway). */
+  wake(): void;
+  /** Marks the loop closed, wakes it and resolves once the body has returned. */
+  close(): Promise<void>;
+}
+
+export function createPollingLoop(body: () => Promise<void>): PollingLoop {
+  let closed = false;
+  let started = false;
+  let done: Promise<void> = Promise.resolve();
+  let wakeUp: (() => void) | undefined;
+  const wake = (): void => {
+    wakeUp?.();
+  };
+  return {
+    get closed() {
+      return closed;
+    },
+    start() {
+      if (started || closed) return;
+      started = true;
+      done = body();
+    },
+    async idle(ms) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+    },
+    wake,
+    async close() {
+      closed = true;
+      wake();
+      await done;
+    },
+  };
+}
