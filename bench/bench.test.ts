@@ -18,7 +18,7 @@ beforeAll(async () => {
     scenarios: [1, 2, 3, 4, 5],
     durationSeconds: 2,
     // A shorter hold keeps scenario 5 within its 2 seconds; one gateway for all scenarios starts once.
-    slowMs: 500,
+    slowMs: 300,
     gatewayPerScenario: false,
     log: () => undefined,
   });
@@ -65,10 +65,11 @@ describe('npm run bench, 2 seconds per scenario', () => {
     if (async?.status === 'measured') finiteAtLeast(async.tasksPerSecond, Number.MIN_VALUE);
   });
 
-  it('notes the skipped Portkey comparison and the machine it ran on', () => {
+  it('notes the skipped Portkey comparison, whether rate limits ran, and the machine', () => {
     if (!report.portkey.compared) expect(report.portkey.note).toMatch(/@portkey-ai\/gateway/);
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.machine.loadAverageAtStart).toHaveLength(3);
+    expect(['on', 'not available']).toContain(report.rateLimits);
   });
 
   it('prints one table row per scenario and writes the same figures as JSON, timestamped and as latest.json', async () => {

@@ -42,6 +42,8 @@ export interface BenchmarkReport {
   options: { scenarios: number[]; durationSeconds: number; slowMs: number; gatewayRoot?: string };
   machine: MachineFacts;
   portkey: { compared: boolean; note?: string };
+  /** Whether the benchmark key carried per-key rate limits (the limiter ran on every request). */
+  rateLimits: 'on' | 'not available';
   scenarios: ScenarioResult[];
 }
 
@@ -79,6 +81,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   let referenceRelay: UpstreamProcess | undefined;
   let shared: GatewayProcess | undefined;
   const results: ScenarioResult[] = [];
+  let rateLimited = false;
   const located = locatePortkey();
   let portkeyNote = 'skipped' in located ? located.skipped : undefined;
   try {
@@ -103,6 +106,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
             ...(options.gatewayRoot === undefined ? {} : { gatewayRoot: options.gatewayRoot }),
           }));
         if (!options.gatewayPerScenario) shared = gateway;
+        rateLimited = gateway.rateLimited;
         const result = await scenario.run({
           upstream,
           gateway,
@@ -141,6 +145,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     },
     machine: machineFacts(loadAverageAtStart),
     portkey: { compared: portkey !== undefined, ...(portkeyNote === undefined ? {} : { note: portkeyNote }) },
+    rateLimits: rateLimited ? 'on' : 'not available',
     scenarios: results,
   };
 }

@@ -2,6 +2,7 @@
 // with what the harness reads from outside them (listening address, peak RSS, event loop delay).
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +13,9 @@ import type { ProbeReport } from './gateway-probe.js';
 
 export const repositoryRoot = resolve(import.meta.dirname, '..');
 export const benchApiKey = 'sk-bench-0123456789abcdef0123456789';
+const benchAdminToken = 'bench-admin-token-0123456789abcdef';
+/** Per-key limits the benchmark key gets: checked on every request, never reached. */
+const benchRateLimits = { requests_per_minute: 100_000_000, images_per_minute: 100_000_000, concurrent_requests: 100_000 };
 export const upstreamApiKey = 'sk-bench-upstream-key';
 
 /** A child process with its recent stderr kept, so a failure to start can say why. */
@@ -22,12 +26,22 @@ interface Child {
   stdoutLines: string[];
 }
 
+/** Children still running and their data folders: stopped and removed when the harness exits, however it exits. */
+const running = new Set<ChildProcess>();
+const dataFolders = new Set<string>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGTERM');
+  for (const folder of dataFolders) rmSync(folder, { recursive: true, force: true });
+});
+
 function startChild(args: string[], env: Record<string, string>, withIpc: boolean, cwd = repositoryRoot): Child {
   const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, ...env },
     stdio: withIpc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
@@ -139,6 +153,8 @@ export interface GatewayProcess {
   url: string;
   pid: number;
   apiKey: string;
+  /** Whether `apiKey` carries per-key rate limits (made through the admin API), so the limiter runs on every request. */
+  rateLimited: boolean;
   dataDir: string;
   /** Starts a fresh peak-RSS and event-loop measurement. */
   resetMeasurements(): Promise<void>;
@@ -172,6 +188,22 @@ export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], 
  * imagegate as it runs in production (`src/main.ts`), with auth (IMAGEGATE_API_KEYS), validation,
  * routing and the request log on; only the probe is added, preloaded from bench/.
  */
+/**
+ * A key made through the admin API with rate limits far above any load here, so the limiter does its
+ * work on every request as it would for a real customer (the IMAGEGATE_API_KEYS key is unlimited and
+ * skips it). Undefined where this build has no admin API.
+ */
+async function createRateLimitedKey(gatewayUrl: string): Promise<string | undefined> {
+  const response = await fetch(`${gatewayUrl}/admin/v1/keys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${benchAdminToken}` },
+    body: JSON.stringify({ name: 'bench', unlimited: true, rate_limits: benchRateLimits }),
+  }).catch(() => undefined);
+  if (response?.status !== 201) return undefined;
+  const created = (await response.json()) as { secret?: unknown };
+  return typeof created.secret === 'string' ? created.secret : undefined;
+}
+
 export async function startGatewayProcess(options: {
   upstreamOrigin: string;
   channels: BenchChannel[];
@@ -179,11 +211,12 @@ export async function startGatewayProcess(options: {
   gatewayRoot?: string;
 }): Promise<GatewayProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
+  dataFolders.add(dataDir);
   const configFile = join(dataDir, 'imagegate.yaml');
   await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'))));
   const child = startChild(
     ['--import', 'tsx', '--import', pathToFileURL(join(repositoryRoot, 'bench', 'gateway-probe.ts')).href, 'src/main.ts'],
-    { IMAGEGATE_CONFIG: configFile, IMAGEGATE_API_KEYS: benchApiKey, PORT: '0' },
+    { IMAGEGATE_CONFIG: configFile, IMAGEGATE_API_KEYS: benchApiKey, IMAGEGATE_ADMIN_TOKEN: benchAdminToken, PORT: '0' },
     true,
     options.gatewayRoot ?? repositoryRoot,
   );
@@ -206,6 +239,7 @@ export async function startGatewayProcess(options: {
   } catch (error) {
     await stopChild(child.process);
     await rm(dataDir, { recursive: true, force: true });
+    dataFolders.delete(dataDir);
     throw error;
   }
 
@@ -228,6 +262,7 @@ export async function startGatewayProcess(options: {
     return match?.[1] === undefined ? 0 : Number(match[1]) * 1024;
   };
   // Where clear_refs cannot be written, the peak is what this sampling saw.
+  const rateLimitedKey = await createRateLimitedKey(url);
   let polledPeak = 0;
   let clearRefsWorks = true;
   const sampler = setInterval(() => {
@@ -239,7 +274,8 @@ export async function startGatewayProcess(options: {
   return {
     url,
     pid,
-    apiKey: benchApiKey,
+    apiKey: rateLimitedKey ?? benchApiKey,
+    rateLimited: rateLimitedKey !== undefined,
     dataDir,
     async resetMeasurements() {
       // Writing 5 to clear_refs resets the kernel's peak-RSS mark (VmHWM) for this process.
@@ -271,6 +307,7 @@ export async function startGatewayProcess(options: {
       clearInterval(sampler);
       await stopChild(child.process);
       await rm(dataDir, { recursive: true, force: true });
+      dataFolders.delete(dataDir);
     },
   };
 }

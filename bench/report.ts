@@ -73,6 +73,11 @@ export function formatReport(report: BenchmarkReport): string {
     if (result.note) notes.push(`${result.id}: ${result.note}`);
   }
   if (report.portkey.note) notes.push(`Portkey: ${report.portkey.note}`);
+  notes.push(
+    report.rateLimits === 'on'
+      ? 'imagegate ran with auth, validation, routing, billing, the request log and per-key rate limits (set far above the load) on every request.'
+      : 'imagegate ran with auth, validation, routing, billing and the request log on every request; per-key rate limits were not available in this build.',
+  );
   const machine = report.machine;
   notes.push(
     'CPU/req: CPU time imagegate spent per answered request (user + system, from /proc), the cost that does not change with what else the machine runs.',

@@ -56,6 +56,10 @@ async function main(): Promise<void> {
   if (report.scenarios.some((result) => result.status === 'failed')) process.exitCode = 1;
 }
 
+// Interrupted: exit normally, so the children are stopped (see processes.ts) rather than left running.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+
 main().catch((error: unknown) => {
   process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
   process.exit(1);

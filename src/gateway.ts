@@ -100,7 +100,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   await mkdir(dataDir, { recursive: true });
 
   const catalog = asConfigError(() => createCatalog(readCatalogFile(), config.catalog as CatalogOverrides));
-  const database = openSqliteDatabase({ file: join(dataDir, 'imagegate.sqlite') });
+  const database = openSqliteDatabase({ file: join(dataDir, 'imagegate.sqlite'), backgroundCheckpoints: true });
   await migrate(database.db);
   const keys = new SqliteKeyStore(database.db);
   const tasks = new SqliteTaskStore(database.db);
