@@ -140,8 +140,12 @@ export interface SubmissionGate {
   /** Submissions forwarded and not yet answered. */
   readonly inFlight: number;
   pause(): void;
-  /** Forwards the held submissions whose client is still connected. */
-  resume(): void;
+  /**
+   * Forwards the held submissions whose client is still connected. It first gives the sockets of a
+   * gateway that was just killed time to report their close: a submission sent on behalf of a dead
+   * process would otherwise reach the fake after the fact.
+   */
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -189,7 +193,8 @@ export async function startSubmissionGate(target: string): Promise<SubmissionGat
     pause() {
       paused = true;
     },
-    resume() {
+    async resume() {
+      await sleep(300);
       paused = false;
       const waiting = held;
       held = [];

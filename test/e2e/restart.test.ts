@@ -34,7 +34,7 @@ describe('a gateway killed with SIGKILL', () => {
     await quiesceSubmissions(gate, fake, dataDir);
     const before = queryDatabase<{ status: string; has_job: number }>(dataDir, 'SELECT status, upstream_job IS NOT NULL AS has_job FROM tasks');
     await kill9(gateway);
-    gate.resume();
+    await gate.resume();
     const runningWithJob = before.filter((row) => row.status === 'in_progress' && row.has_job === 1).length;
     expect(runningWithJob).toBeGreaterThan(0);
     expect(before.filter((row) => row.status === 'queued').length).toBeGreaterThan(0);

@@ -27,7 +27,7 @@ describe('two processes on one data dir', () => {
     const orphaned = heldByFirst().map((row) => row.id);
     expect(orphaned.length).toBeGreaterThan(0);
     await kill9(first);
-    gate.resume();
+    await gate.resume();
 
     const tasks = await waitForAll(second.url, ids, 40_000);
     expect(tasks.map((task) => task.status)).toEqual(Array(16).fill('succeeded'));
