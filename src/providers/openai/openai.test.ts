@@ -1,31 +1,25 @@
 // The openai adapter against the OpenAI fake over real HTTP: what the upstream receives, how results map, every failure mode.
 
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageModel, InputImage } from '../../core/ports/image-model.js';
 import { makeTestImage } from '../../testing/fakes/shared.js';
 import { startOpenAIFake, type OpenAIFake } from '../../testing/fakes/openai.js';
-import { createHttpClient, type GuardedHttpClient } from '../shared/http-client.js';
+import { useUpstreamFake } from '../../testing/provider-test-kit.js';
+import type { GuardedHttpClient } from '../shared/http-client.js';
 import type { ProviderSettings } from '../shared/types.js';
 import { createOpenAIProvider } from './index.js';
 
 const apiKey = 'sk-live-secretvalue0123456789';
+// One fake for the file, its switches cleared after each test (src/testing/provider-test-kit.ts).
+const upstream = useUpstreamFake(() => startOpenAIFake({ apiKey }), 'file');
 let fake: OpenAIFake;
 let http: GuardedHttpClient;
 
-beforeAll(async () => {
-  fake = await startOpenAIFake({ apiKey });
-  http = createHttpClient({ allowPrivateNetworks: true });
-});
-
-afterAll(async () => {
-  await http.close();
-  await fake.close();
-});
-
-afterEach(() => {
-  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
+beforeAll(() => {
+  fake = upstream.fake;
+  http = upstream.http;
 });
 
 function provider(overrides: Partial<ProviderSettings> = {}) {

@@ -2,32 +2,29 @@
 // upstream is asked for, previews relayed while the upstream is still generating, and stream failures.
 
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, PartialImage, ProviderImage } from '../../core/ports/image-model.js';
 import { startFakeServer, makeTestImage, type FakeServer } from '../../testing/fakes/shared.js';
 import { startOpenAIFake, type OpenAIFake } from '../../testing/fakes/openai.js';
-import { createHttpClient, type GuardedHttpClient } from '../shared/http-client.js';
+import { useUpstreamFake } from '../../testing/provider-test-kit.js';
+import type { GuardedHttpClient } from '../shared/http-client.js';
 import { createOpenAIProvider } from './index.js';
 import { createImageStreamReader } from './stream.js';
 import { classifyOpenAIModeration } from './wire.js';
 
 const apiKey = 'sk-live-secretvalue0123456789';
+// One fake for the file, its switches cleared after each test (src/testing/provider-test-kit.ts).
+const upstream = useUpstreamFake(() => startOpenAIFake({ apiKey }), 'file');
 let fake: OpenAIFake;
 let http: GuardedHttpClient;
 
-beforeAll(async () => {
-  fake = await startOpenAIFake({ apiKey });
-  http = createHttpClient({ allowPrivateNetworks: true });
-});
-
-afterAll(async () => {
-  await http.close();
-  await fake.close();
+beforeAll(() => {
+  fake = upstream.fake;
+  http = upstream.http;
 });
 
 afterEach(() => {
-  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
   fake.streamGate = undefined;
 });
 
