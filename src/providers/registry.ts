@@ -2,6 +2,7 @@
 
 import type { ImageModelFactory } from '../core/ports/image-model.js';
 import type { ProviderSettings } from './shared/types.js';
+import { createA1111Provider } from './a1111/index.js';
 import { createAzureProvider } from './azure/index.js';
 import { createBflProvider } from './bfl/index.js';
 import { createFalProvider } from './fal/index.js';
@@ -10,7 +11,7 @@ import { createOpenAIProvider } from './openai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
 import { createStabilityProvider } from './stability/index.js';
 
-export type UpstreamProviderName = 'openai' | 'azure' | 'bfl' | 'replicate' | 'fal' | 'google' | 'stability';
+export type UpstreamProviderName = 'openai' | 'azure' | 'bfl' | 'replicate' | 'fal' | 'google' | 'stability' | 'a1111';
 
 export const upstreamProviders: Record<UpstreamProviderName, (settings: ProviderSettings) => ImageModelFactory> = {
   openai: createOpenAIProvider,
@@ -20,6 +21,7 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   fal: createFalProvider,
   google: createGoogleProvider,
   stability: createStabilityProvider,
+  a1111: createA1111Provider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -31,4 +33,5 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   fal: 'https://queue.fal.run',
   google: 'https://generativelanguage.googleapis.com/v1beta',
   stability: 'https://api.stability.ai',
+  a1111: 'http://127.0.0.1:7860',
 };
