@@ -5,13 +5,14 @@ import type { ProviderSettings } from './shared/types.js';
 import { createA1111Provider } from './a1111/index.js';
 import { createAzureProvider } from './azure/index.js';
 import { createBflProvider } from './bfl/index.js';
+import { createComfyProvider } from './comfyui/index.js';
 import { createFalProvider } from './fal/index.js';
 import { createGoogleProvider } from './google/index.js';
 import { createOpenAIProvider } from './openai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
 import { createStabilityProvider } from './stability/index.js';
 
-export type UpstreamProviderName = 'openai' | 'azure' | 'bfl' | 'replicate' | 'fal' | 'google' | 'stability' | 'a1111';
+export type UpstreamProviderName = 'openai' | 'azure' | 'bfl' | 'replicate' | 'fal' | 'google' | 'stability' | 'a1111' | 'comfyui';
 
 export const upstreamProviders: Record<UpstreamProviderName, (settings: ProviderSettings) => ImageModelFactory> = {
   openai: createOpenAIProvider,
@@ -22,6 +23,7 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   google: createGoogleProvider,
   stability: createStabilityProvider,
   a1111: createA1111Provider,
+  comfyui: createComfyProvider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -34,4 +36,5 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   google: 'https://generativelanguage.googleapis.com/v1beta',
   stability: 'https://api.stability.ai',
   a1111: 'http://127.0.0.1:7860',
+  comfyui: 'http://127.0.0.1:8188',
 };

@@ -1,6 +1,6 @@
 // Building blocks for the in-repo fakes of upstream providers: a recording HTTP server and real images.
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 
@@ -23,8 +23,11 @@ export interface FakeServer {
 
 export type FakeHandler = (request: RecordedRequest, response: ServerResponse, raw: IncomingMessage) => void | Promise<void>;
 
-/** Starts an HTTP server on 127.0.0.1 that records every request before handing it to `handler`. */
-export async function startFakeServer(handler: FakeHandler, port = 0): Promise<FakeServer> {
+/**
+ * Starts an HTTP server on 127.0.0.1 that records every request before handing it to `handler`;
+ * `attach` gets the server before it listens (a fake that also speaks WebSocket hooks `upgrade` there).
+ */
+export async function startFakeServer(handler: FakeHandler, port = 0, attach?: (server: Server) => void): Promise<FakeServer> {
   const requests: RecordedRequest[] = [];
   const server = createServer(async (raw, response) => {
     const chunks: Buffer[] = [];
@@ -48,6 +51,7 @@ export async function startFakeServer(handler: FakeHandler, port = 0): Promise<F
     }
   });
   server.keepAliveTimeout = 5_000;
+  attach?.(server);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const { port: actualPort } = server.address() as AddressInfo;
   return {

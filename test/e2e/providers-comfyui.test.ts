@@ -1,0 +1,120 @@
+// ComfyUI end to end: OpenAI-format requests through the gateway over HTTP to the ComfyUI fake (the
+// shipped SDXL workflow templates, uploads for edits, async tasks), and a gateway killed with SIGKILL
+// while prompts run: the restarted gateway polls the recorded prompts instead of queueing them again.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ChannelConfig } from '../../src/config/schema.js';
+import { startComfyFake, type ComfyFake } from '../../src/testing/fakes/comfyui.js';
+import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
+import { apiKey, kill9, startChild, stop, waitForAll } from './child-gateway.js';
+import { edit, generate, imagesOf, inputImage } from './providers-support.js';
+import { call, queryDatabase, sleep, waitForTask } from './task-helpers.js';
+
+const checkpoint = 'sd_xl_base_1.0.safetensors';
+
+let fake: ComfyFake;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  fake = await startComfyFake();
+  const channel: ChannelConfig = {
+    name: 'comfy',
+    provider: 'comfyui',
+    base_url: fake.url,
+    api_key: '',
+    models: ['stable-diffusion-xl'],
+    model_map: { 'stable-diffusion-xl': checkpoint },
+    poll_interval_ms: 20,
+  };
+  gateway = await startTestGateway({ channels: [channel] });
+});
+afterAll(async () => {
+  await gateway.close();
+  await fake.close();
+});
+beforeEach(() => {
+  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
+});
+
+describe('ComfyUI through the gateway', () => {
+  it('generates n images from one queued workflow at the asked size', async () => {
+    const before = fake.prompts.length;
+    const answer = await generate(gateway, { model: 'stable-diffusion-xl', prompt: 'a red fox in snow', n: 2, size: '1216x832', steps: 30 });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('x-imagegate-provider')).toBe('comfyui');
+    const images = await imagesOf(gateway, answer);
+    expect(images.map((image) => [image.width, image.height])).toEqual([[1216, 832], [1216, 832]]);
+    expect(fake.prompts).toHaveLength(before + 1);
+    const workflow = fake.prompts.at(-1)?.workflow;
+    expect(workflow?.['4']?.inputs['ckpt_name']).toBe(checkpoint);
+    expect(workflow?.['3']?.inputs['steps']).toBe(30);
+  });
+
+  it('edits by uploading the image into the img2img workflow', async () => {
+    const answer = await edit(gateway, { model: 'stable-diffusion-xl', prompt: 'make it winter', size: '768x512' }, [await inputImage(768, 512)]);
+    expect(answer.status).toBe(200);
+    const [image] = await imagesOf(gateway, answer);
+    expect([image?.width, image?.height]).toEqual([768, 512]);
+    expect(String(fake.prompts.at(-1)?.workflow['10']?.inputs['image'])).toMatch(/^imagegate\//);
+  });
+
+  it('runs as an async task to succeeded', async () => {
+    const submitted = await call(gateway.url, '/v1/images/generations?async=true', { key: gateway.apiKey, json: { model: 'stable-diffusion-xl', prompt: 'a lighthouse', size: '512x512' } });
+    expect(submitted.status).toBe(202);
+    const task = await waitForTask(gateway.url, gateway.apiKey, submitted.body.id);
+    expect(task.status).toBe('succeeded');
+  });
+});
+
+describe('a gateway killed while ComfyUI prompts run', () => {
+  it('resumes the recorded prompts after a restart: every task succeeds and nothing is queued twice', { timeout: 90_000 }, async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'imagegate-comfy-restart-'));
+    const slow = await startComfyFake({ switches: { latencyMs: 1_500 } });
+    try {
+      const config = join(folder, 'config.yaml');
+      await writeFile(config, [
+        'channels:',
+        '  - name: comfy',
+        '    provider: comfyui',
+        `    base_url: ${slow.url}`,
+        '    models: [stable-diffusion-xl]',
+        `    model_map: { stable-diffusion-xl: ${checkpoint} }`,
+        '    poll_interval_ms: 50',
+        'tasks:',
+        '  lease_ms: 1500',
+        '',
+      ].join('\n'));
+      const dataDir = join(folder, 'data');
+      let child = await startChild(dataDir, config);
+      const submitted = await Promise.all(
+        Array.from({ length: 3 }, (_, index) => call(child.url, '/v1/images/generations?async=true', { key: apiKey, json: { model: 'stable-diffusion-xl', prompt: `durable ${index}`, size: '512x512' } })),
+      );
+      expect(submitted.map((response) => response.status)).toEqual([202, 202, 202]);
+      const ids = submitted.map((response) => String(response.body.id));
+      // Killed only once every prompt is queued upstream and recorded: the restart must poll them.
+      for (let tries = 0; ; tries += 1) {
+        const recorded = queryDatabase<{ n: number }>(dataDir, 'SELECT COUNT(*) AS n FROM tasks WHERE upstream_job IS NOT NULL')[0]?.n ?? 0;
+        if (recorded === 3) break;
+        if (tries > 400) throw new Error(`only ${recorded} prompts recorded:\n${child.output.join('').slice(-2000)}`);
+        await sleep(25);
+      }
+      await kill9(child);
+      child = await startChild(dataDir, config);
+      const tasks = await waitForAll(child.url, ids, 40_000);
+      expect(tasks.map((task) => task.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      expect(slow.prompts).toHaveLength(3);
+      const fetched = await call(child.url, `/v1/images/tasks/${ids[0]}`, { key: apiKey });
+      const entry = fetched.body.result?.data?.[0] as { url?: string; b64_json?: string } | undefined;
+      const bytes = entry?.b64_json !== undefined ? Buffer.from(entry.b64_json, 'base64') : Buffer.from(await (await fetch(String(entry?.url))).arrayBuffer());
+      expect((await sharp(bytes).metadata()).width).toBe(512);
+      await stop(child);
+    } finally {
+      await slow.close();
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+});
