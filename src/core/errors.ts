@@ -3,6 +3,8 @@
 
 export const errorTable = {
   invalid_value: { status: 400, type: 'invalid_request_error', retryable: false },
+  /** The HTTP message itself is malformed (framing: Content-Length, Transfer-Encoding, request line). */
+  invalid_request: { status: 400, type: 'invalid_request_error', retryable: false },
   missing_required_parameter: { status: 400, type: 'invalid_request_error', retryable: false },
   unknown_parameter: { status: 400, type: 'invalid_request_error', retryable: false },
   invalid_json: { status: 400, type: 'invalid_request_error', retryable: false },
@@ -20,8 +22,11 @@ export const errorTable = {
   model_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   conflict: { status: 409, type: 'invalid_request_error', retryable: false },
+  request_timeout: { status: 408, type: 'invalid_request_error', retryable: true },
   request_too_large: { status: 413, type: 'invalid_request_error', retryable: false },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', retryable: false },
+  range_not_satisfiable: { status: 416, type: 'invalid_request_error', retryable: false },
+  request_header_fields_too_large: { status: 431, type: 'invalid_request_error', retryable: false },
   rate_limit_exceeded: { status: 429, type: 'requests', retryable: true },
   insufficient_quota: { status: 429, type: 'insufficient_quota', retryable: false },
   upstream_rate_limited: { status: 429, type: 'server_error', retryable: true },

@@ -1,12 +1,14 @@
 // Builds the HTTP application: parsers, auth, the one error handler, the request log, and routes.
 
-import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { HttpDeps } from './deps.js';
 import { registerIdempotencyCapture } from '../idempotency/http.js';
 import { registerAuth } from './auth.js';
 import { registerErrorHandling } from './errors.js';
+import { answerClientError, answerFrameworkError, maxPathParameterLength } from './framing.js';
+import { registerQueryRules } from './query.js';
+import { requestIdFrom } from './request-id.js';
 import { registerRequestContext } from './request-context.js';
 import { registerEditsRoute } from './routes/edits.js';
 import { registerFilesRoute } from './routes/files.js';
@@ -16,12 +18,6 @@ import { registerModelsRoutes } from './routes/models.js';
 import { registerVariationsRoute } from './routes/variations.js';
 import { registerTasksRoutes } from './routes/tasks.js';
 
-/** Accept a caller's request id when it is a sane token, so ids can be traced across services. */
-function requestId(header: string | string[] | undefined): string {
-  if (typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header)) return header;
-  return `req_${randomUUID().replaceAll('-', '')}`;
-}
-
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // Typed with the base logger so route modules need not know pino's type.
   const app = Fastify({
@@ -29,8 +25,10 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // Per-request log lines cost throughput; the request log table records every request instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.settings.bodyLimitBytes,
-    routerOptions: { ignoreTrailingSlash: true },
-    genReqId: (raw) => requestId(raw.headers['x-request-id']),
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: maxPathParameterLength },
+    genReqId: (raw) => requestIdFrom(raw.headers['x-request-id']),
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
@@ -39,6 +37,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   registerRequestContext(app);
   registerErrorHandling(app);
+  registerQueryRules(app);
   registerAuth(app, { keys: deps.keys, clock: deps.clock });
   registerIdempotencyCapture(app);
   await app.register(multipart, {

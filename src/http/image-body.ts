@@ -3,6 +3,7 @@
 
 import type { FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart';
+import { describeDataUrlProblem, parseBase64DataUrl } from '../core/data-url.js';
 import { GatewayError } from '../core/errors.js';
 import type { RawImageRequest } from '../core/image-request.js';
 import type { RawImageInput } from '../core/image-inputs.js';
@@ -112,9 +113,9 @@ function collectReferences(body: RawImageRequest): { images: ImageReference[]; m
 }
 
 function decodeDataUrl(url: string, field: string): Buffer {
-  const match = /^data:([\w/+.-]*)?(;[\w=.-]+)*?;base64,(.*)$/s.exec(url);
-  if (!match) throw new GatewayError('invalid_image_url', `'${field}' has a data: URL that is not base64-encoded.`, { param: field });
-  return Buffer.from(match[3] ?? '', 'base64');
+  const parsed = parseBase64DataUrl(url);
+  if (!parsed.ok) throw new GatewayError('invalid_image_url', `'${field}' ${describeDataUrlProblem(parsed.problem)}.`, { param: field });
+  return parsed.data;
 }
 
 export async function fetchImageReferences(body: RawImageRequest, http: HttpClient, maxBytes: number, signal: AbortSignal): Promise<ParsedImageBody> {

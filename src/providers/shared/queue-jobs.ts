@@ -1,6 +1,7 @@
 // What the queue-style adapters (fal, Replicate, BFL) share: keeping the API key on the configured
 // host, riding out transient poll failures, cancelling upstream on abort or time-out, data-URI images.
 
+import { parseBase64DataUrl } from '../../core/data-url.js';
 import { GatewayError } from '../../core/errors.js';
 
 /** Whether `url` has the origin of `baseURL`; a URL that does not parse never does. */
@@ -17,9 +18,8 @@ export function sameOrigin(url: string, baseURL: string): boolean {
  * none, so the caller picks the fallback); undefined when the URI is not base64.
  */
 export function decodeBase64DataUri(uri: string): { data: Buffer; mediaType: string | undefined } | undefined {
-  const match = /^data:([\w.+-]+\/[\w.+-]+)?(?:;[\w-]+=[^;,]*)*;base64,(.*)$/s.exec(uri);
-  if (match === null || match[2] === undefined) return undefined;
-  return { data: Buffer.from(match[2], 'base64'), mediaType: match[1] };
+  const parsed = parseBase64DataUrl(uri);
+  return parsed.ok ? { data: parsed.data, mediaType: parsed.mediaType } : undefined;
 }
 
 /** A 429, a 5xx or a network failure while polling: the job upstream is most likely still running. */

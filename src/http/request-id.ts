@@ -1,0 +1,12 @@
+// Request ids: the caller's own when it is a sane token (so ids can be traced across services), else a fresh one.
+
+import { randomUUID } from 'node:crypto';
+
+export function newRequestId(): string {
+  return `req_${randomUUID().replaceAll('-', '')}`;
+}
+
+export function requestIdFrom(header: string | string[] | undefined): string {
+  if (typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header)) return header;
+  return newRequestId();
+}
