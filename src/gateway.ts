@@ -24,7 +24,8 @@ import { createKeyRateLimiter } from './ratelimit/key-rate-limiter.js';
 import { buildApp } from './http/app.js';
 import { createOfflineProvider } from './providers/offline/index.js';
 import { defaultBaseUrls, upstreamProviders, type UpstreamProviderName } from './providers/registry.js';
-import { createHttpClient } from './providers/shared/http-client.js';
+import type { ResolvedAddress } from './providers/shared/http-client.js';
+import { createOutboundClients } from './providers/shared/outbound-policies.js';
 import type { RandomSource } from './routing/channel-order.js';
 import { createChannelRegistry, type ChannelRegistry } from './routing/channel-registry.js';
 import { SqliteChannelStore } from './storage/sqlite/channel-store.js';
@@ -58,6 +59,8 @@ export interface GatewayOptions {
   /** Draws among channels of equal priority; tests pass a seeded one. */
   random?: RandomSource;
   logger?: Logger;
+  /** Name resolution of both outbound clients; tests fake DNS answers with it. */
+  resolveHost?: (hostname: string) => Promise<readonly ResolvedAddress[]>;
 }
 
 export function createLogger(level: string): Logger {
@@ -114,12 +117,16 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const channelHosts = config.channels.flatMap((channel) => (channel.base_url ? [new URL(channel.base_url).host] : []));
   // Channels added at run time are as trusted as those in the file: their hosts are asked live.
   let router: ChannelRegistry | undefined;
-  const http = createHttpClient({
+  // Two policies, two clients: operator trust for channel traffic, public-only for URLs from request bodies.
+  const outbound = createOutboundClients({
     allowPrivateNetworks: config.allowPrivateNetworks,
-    allowHosts: [...config.allowHosts, ...channelHosts],
-    isTrustedHost: (url) => router?.isChannelHost(url) ?? false,
+    channelAllowHosts: [...config.allowHosts, ...channelHosts],
+    isChannelHost: (url) => router?.isChannelHost(url) ?? false,
+    userUrlAllowHosts: config.userUrlAllowHosts,
     maxBytes: config.maxDownloadBytes,
+    ...(options.resolveHost === undefined ? {} : { resolveHost: options.resolveHost }),
   });
+  const http = outbound.channelTraffic;
 
   const offline = createOfflineProvider({ latencyMs: config.offlineLatencyMs });
   router = await createChannelRegistry({
@@ -151,7 +158,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const bootstrapKey = await bootstrapKeys(keys, config.apiKeys, clock.now());
   const taskRuntime = await createAsyncServices({
     ...{ db: database.db, dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks },
-    ...{ images, router, catalog, blobs, billing, clock, logger, http, signer },
+    ...{ images, router, catalog, blobs, billing, clock, logger, userUrls: outbound.userUrls, signer },
   });
 
   const app = await buildApp({
@@ -163,7 +170,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     rateLimiter: createKeyRateLimiter(),
     blobs,
     signer,
-    http,
+    userUrls: outbound.userUrls,
     clock,
     logger,
     describeRoute: (modelId) => router.describe(modelId),
@@ -174,7 +181,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     tasks: taskRuntime.tasks,
     idempotency: taskRuntime.idempotency,
     webhooks: taskRuntime.webhooks,
-    settings: { publicUrl: config.publicUrl, allowPrivateNetworks: config.allowPrivateNetworks, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, streamHeartbeatMs: config.streamHeartbeatMs },
+    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, streamHeartbeatMs: config.streamHeartbeatMs },
   });
 
   registerUsageRoute(app, { usage: billing });
@@ -200,7 +207,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
       clearTimeout(forced);
       await taskRuntime.close();
       await requestLog.close();
-      await http.close();
+      await outbound.close();
       await database.close();
     },
   };

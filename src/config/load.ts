@@ -140,6 +140,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     offlineLatencyMs: integerFromEnv(env, 'IMAGEGATE_OFFLINE_LATENCY_MS') ?? file.offline?.latency_ms ?? 0,
     allowPrivateNetworks: booleanFromEnv(env, 'IMAGEGATE_ALLOW_PRIVATE_NETWORKS') ?? file.network?.allow_private_networks ?? false,
     allowHosts: file.network?.allow_hosts ?? [],
+    userUrlAllowHosts: file.network?.user_url_allow_hosts ?? [],
     catalog: file.catalog ?? {},
     ...channelsWithDetected(env, file),
     routing: {

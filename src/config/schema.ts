@@ -71,7 +71,10 @@ export const ConfigFileSchema = Type.Object(
       Type.Object(
         {
           allow_private_networks: Type.Optional(Type.Boolean()),
+          /** Hosts channel traffic may reach on private addresses (besides the channels' own base URLs). */
           allow_hosts: Type.Optional(Type.Array(Type.String())),
+          /** Hosts a URL from a request body (edit image URLs, callback_url) may name on private addresses. */
+          user_url_allow_hosts: Type.Optional(Type.Array(Type.String())),
         },
         { additionalProperties: false },
       ),
@@ -155,7 +158,10 @@ export interface AppConfig {
   maxDownloadBytes: number;
   offlineLatencyMs: number;
   allowPrivateNetworks: boolean;
+  /** Operator trust for channel traffic (network.allow_hosts); never applies to URLs from a request body. */
   allowHosts: string[];
+  /** The separate allowlist for URLs from a request body (network.user_url_allow_hosts). */
+  userUrlAllowHosts: string[];
   catalog: NonNullable<ConfigFile['catalog']>;
   channels: ChannelConfig[];
   /** Channels found from provider keys in the environment: name → the variables (names only). */

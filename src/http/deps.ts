@@ -6,7 +6,7 @@ import type { ImageService } from '../core/generate-images.js';
 import type { Billing } from '../core/ports/billing.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { Clock } from '../core/ports/clock.js';
-import type { HttpClient } from '../core/ports/http-client.js';
+import type { UserUrlClient } from '../core/ports/http-client.js';
 import type { KeyStore } from '../core/ports/key-store.js';
 import type { RateLimiter } from '../core/ports/rate-limiter.js';
 import type { RequestLog } from '../core/ports/request-log.js';
@@ -24,7 +24,8 @@ export interface HttpDeps {
   rateLimiter: RateLimiter;
   blobs: BlobStore;
   signer: UrlSigner;
-  http: HttpClient;
+  /** The guarded client of URLs named in request bodies: public-only unless network.user_url_allow_hosts says otherwise. */
+  userUrls: UserUrlClient;
   clock: Clock;
   logger: Logger;
   /** Throws when a dependency (database, storage) is not usable. */
@@ -37,8 +38,6 @@ export interface HttpDeps {
   webhooks: { describe(taskId: string): Promise<WebhookView | undefined> };
   settings: {
     publicUrl: string | undefined;
-    /** Callback URLs on private addresses are accepted only when this is set. */
-    allowPrivateNetworks?: boolean;
     bodyLimitBytes: number;
     /** Between SSE heartbeat comments on image streams; 15 s when absent. */
     streamHeartbeatMs?: number;

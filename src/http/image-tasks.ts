@@ -34,14 +34,14 @@ export function wantsAsync(request: FastifyRequest, fields: RawImageRequest): bo
 }
 
 /** `callback_url` (alias `webhook_url`) and an optional `webhook_secret`, checked before any work. */
-export function callbackOf(fields: RawImageRequest, deps: HttpDeps, base: string): TaskCallback | undefined {
+export async function callbackOf(fields: RawImageRequest, deps: HttpDeps, base: string): Promise<TaskCallback | undefined> {
   const param = fields.callback_url !== undefined && fields.callback_url !== null ? 'callback_url' : 'webhook_url';
   const value = fields[param];
   if (value === undefined || value === null) {
     if (fields.webhook_secret !== undefined) throw new GatewayError('invalid_value', "'webhook_secret' needs a 'callback_url'.", { param: 'webhook_secret' });
     return undefined;
   }
-  const url = checkCallbackUrl(value, param, { allowPrivateNetworks: deps.settings.allowPrivateNetworks ?? false });
+  const url = await checkCallbackUrl(value, param, deps.userUrls);
   const secret = fields.webhook_secret;
   if (secret === undefined || secret === null) return { url, publicBase: base };
   if (typeof secret !== 'string' || !isValidWebhookSecret(secret)) {
@@ -80,7 +80,7 @@ export async function submitImageTask(
   const key = request.imagegate.key;
   if (!key) throw new GatewayError('invalid_api_key', 'This endpoint needs an API key.');
   if (imageRequest.stream) throw new GatewayError('invalid_value', "'stream' and 'async' cannot be combined: a task is fetched or delivered by webhook when done.", { param: 'stream' });
-  const callback = callbackOf(fields, deps, options.base);
+  const callback = await callbackOf(fields, deps, options.base);
   const taskId = newTaskId();
   const task = await deps.tasks.submit({ taskId, request: imageRequest, keyId: key.id, reservation: options.reservation(taskId), callback });
   const headers = { location: taskPath(task.id), 'x-imagegate-task-id': task.id };
@@ -103,7 +103,7 @@ export async function runWithinSyncLimit(
   if (!key) throw new GatewayError('invalid_api_key', 'This endpoint needs an API key.');
   let callback: TaskCallback | undefined;
   try {
-    callback = callbackOf(fields, deps, options.base);
+    callback = await callbackOf(fields, deps, options.base);
   } catch (error) {
     await deps.billing.release(options.reservationId);
     throw error;

@@ -26,8 +26,8 @@ export interface AsyncServicesDeps extends Pick<TaskServiceDeps, 'store' | 'imag
   tasks: TaskSettings;
   webhooks: WebhookSettings;
   logger: Logger;
-  /** The guarded client, for callback URLs. */
-  http: HttpClient;
+  /** The guarded client of user URLs (src/providers/shared/outbound-policies.ts), for callback URLs. */
+  userUrls: HttpClient;
   signer: UrlSigner;
 }
 
@@ -68,7 +68,7 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
 
   const webhooks = createWebhookDispatcher({
     store: new SqliteWebhookStore(deps.db),
-    http: deps.http,
+    http: deps.userUrls,
     clock: deps.clock,
     logger: deps.logger,
     secret: await loadWebhookSecret(deps.webhooks, deps.dataDir),

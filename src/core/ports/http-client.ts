@@ -37,6 +37,16 @@ export interface HttpClient {
   request(url: string, options?: HttpRequestOptions): Promise<HttpResponse>;
 }
 
+/**
+ * The client for URLs a request body names (edit image URLs, callback_url): the same guard, and
+ * `check`, which applies the very rule request() applies, without connecting, so a URL kept for
+ * later (a webhook) is refused when it is submitted rather than when it is called.
+ */
+export interface UserUrlClient extends HttpClient {
+  /** Resolves with the parsed URL, or rejects with HttpClientError (`invalid_url`, `blocked_address`). */
+  check(url: string): Promise<URL>;
+}
+
 export type HttpClientErrorReason = 'blocked_address' | 'invalid_url' | 'too_large' | 'timeout' | 'aborted' | 'network' | 'too_many_redirects';
 
 export class HttpClientError extends Error {

@@ -18,7 +18,7 @@ export function registerEditsRoute(app: FastifyInstance, deps: HttpDeps): void {
       throw new GatewayError('invalid_json', 'The request body must be a JSON object or multipart/form-data.');
     }
     const signal = AbortSignal.timeout(60_000);
-    const parsed = await fetchImageReferences(body as Record<string, unknown>, deps.http, deps.settings.maxImageBytes, signal);
+    const parsed = await fetchImageReferences(body as Record<string, unknown>, deps.userUrls, deps.settings.maxImageBytes, signal);
     return handleImageOperation('edit', parsed, request, reply, deps);
   });
 }

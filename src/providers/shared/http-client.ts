@@ -4,14 +4,15 @@ import { lookup as systemLookup, type LookupAddress, type LookupAllOptions } fro
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
-import { HttpClientError, type HttpClient, type HttpRequestOptions, type HttpResponse } from './types.js';
+import { HttpClientError, type HttpRequestOptions, type HttpResponse, type UserUrlClient } from './types.js';
 
 export interface HttpClientConfig {
   /** Lets every address through (tests against fakes on 127.0.0.1, trusted single-tenant setups). */
   allowPrivateNetworks?: boolean;
   /**
-   * Hosts the operator configured as upstreams (e.g. a LocalAI on `localhost:8080`), reachable even
-   * on private addresses. An entry is a hostname (any port) or `host:port`; IPv6 hosts in brackets.
+   * Hosts this client may reach even on private addresses. An entry is a hostname (any port) or
+   * `host:port`; IPv6 hosts in brackets. Which hosts a client trusts is its policy: the gateway
+   * builds one client per policy (src/providers/shared/outbound-policies.ts), never one for both.
    */
   allowHosts?: string[];
   /** Consulted after allowHosts: hosts that become trusted at run time (channels an operator adds). */
@@ -31,7 +32,7 @@ export interface ResolvedAddress {
   family: 4 | 6;
 }
 
-export type GuardedHttpClient = HttpClient & { close(): Promise<void> };
+export type GuardedHttpClient = UserUrlClient & { close(): Promise<void> };
 
 const defaultMaxBytes = 50 * 1024 * 1024;
 const defaultTimeoutMs = 60_000;
@@ -109,6 +110,28 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
     allowHosts.has(url.host.toLowerCase()) ||
     (config.isTrustedHost?.(url) ?? false);
 
+  /**
+   * The rule, without connecting: what request() would refuse before or while connecting is refused
+   * here too (the connect-time lookup still re-checks, so a DNS answer that changes cannot slip by).
+   */
+  async function check(urlText: string): Promise<URL> {
+    const url = parseOutboundUrl(urlText);
+    if (isTrustedHost(url)) return url;
+    refuseNonPublicHost(url);
+    const host = bareHostname(url);
+    if (ipaddr.isValid(host)) return url;
+    let addresses: readonly ResolvedAddress[];
+    try {
+      addresses = await resolveHost(host);
+    } catch (error) {
+      throw new HttpClientError('invalid_url', `${describeOrigin(url)} could not be resolved`, { cause: error });
+    }
+    if (!addresses.some((entry) => isPublicAddress(entry.address))) {
+      throw new HttpClientError('blocked_address', `${describeOrigin(url)} resolves only to addresses that are not public`);
+    }
+    return url;
+  }
+
   async function request(urlText: string, options: HttpRequestOptions = {}): Promise<HttpResponse> {
     const maxBytes = options.maxBytes ?? maxBytesDefault;
     const callerSignal = options.signal;
@@ -143,7 +166,7 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
     try {
       for (let hop = 0; ; hop += 1) {
         const trusted = isTrustedHost(url);
-        if (!trusted) checkLiteralAddress(url);
+        if (!trusted) refuseNonPublicHost(url);
         const response = await undiciRequest(url, {
           method: method as Dispatcher.HttpMethod,
           headers,
@@ -201,6 +224,7 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
 
   return {
     request,
+    check,
     close: async () => {
       await Promise.all([guardedAgent.close(), openAgent.close()]);
     },
@@ -217,8 +241,17 @@ async function resolveWithSystem(hostname: string): Promise<readonly ResolvedAdd
   });
 }
 
-/** Only http(s), and never credentials in the URL (they would be sent to whoever the URL names). */
+/**
+ * Only http(s), never credentials in the URL (they would be sent to whoever the URL names), and
+ * nothing that URL parsers read differently: with a backslash, `http://evil.com\\@10.0.0.1/` is
+ * evil.com to WHATWG parsers and 10.0.0.1 to RFC 3986 ones; whitespace and control characters
+ * are dropped or kept depending on the parser too.
+ */
 function parseOutboundUrl(text: string): URL {
+  // eslint-disable-next-line no-control-regex
+  if (/[\\\s\u0000-\u001f\u007f]/.test(text)) {
+    throw new HttpClientError('invalid_url', 'URLs with backslashes, spaces or control characters are not fetched');
+  }
   let url: URL;
   try {
     url = new URL(text);
@@ -234,11 +267,25 @@ function parseOutboundUrl(text: string): URL {
   return url;
 }
 
-/** The socket skips name lookup for literal IP hosts, so those are checked here instead. */
-function checkLiteralAddress(url: URL): void {
+/** The hostname without IPv6 brackets or the trailing dot of a fully qualified name. */
+function bareHostname(url: URL): string {
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (ipaddr.isValid(host) && !isPublicAddress(host)) {
-    throw new HttpClientError('blocked_address', `${describeOrigin(url)} is not a public address`);
+  return host.endsWith('.') ? host.slice(0, -1) : host;
+}
+
+/**
+ * The socket skips name lookup for literal IP hosts, so those are checked here instead; and names
+ * that are local by definition (RFC 6761 `localhost`, mDNS `.local`, `.internal`) are refused
+ * whatever a resolver would answer for them.
+ */
+function refuseNonPublicHost(url: URL): void {
+  const host = bareHostname(url).toLowerCase();
+  if (ipaddr.isValid(host)) {
+    if (!isPublicAddress(host)) throw new HttpClientError('blocked_address', `${describeOrigin(url)} is not a public address`);
+    return;
+  }
+  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal')) {
+    throw new HttpClientError('blocked_address', `${describeOrigin(url)} names a local host`);
   }
 }
 

@@ -2,7 +2,7 @@
 
 import type { Clock } from '../../core/ports/clock.js';
 
-export type { HttpClient, HttpRequestOptions, HttpResponse, HttpClientErrorReason } from '../../core/ports/http-client.js';
+export type { HttpClient, HttpRequestOptions, HttpResponse, HttpClientErrorReason, UserUrlClient } from '../../core/ports/http-client.js';
 export { HttpClientError } from '../../core/ports/http-client.js';
 import type { HttpClient } from '../../core/ports/http-client.js';
 
