@@ -35,6 +35,12 @@ export const errorTable = {
   server_error: { status: 500, type: 'server_error', retryable: false },
   upstream_error: { status: 502, type: 'server_error', retryable: true },
   upstream_auth_failed: { status: 502, type: 'server_error', retryable: false },
+  /**
+   * The channel's upstream account has no credit left (HTTP 402, fal's 403 "Exhausted balance",
+   * OpenAI's 429 `insufficient_quota`): another channel may serve the request, this one will not
+   * until the operator tops it up, so it is neither retried here nor a credentials problem.
+   */
+  upstream_out_of_funds: { status: 502, type: 'server_error', retryable: true },
   upstream_invalid_response: { status: 502, type: 'server_error', retryable: true },
   service_unavailable: { status: 503, type: 'server_error', retryable: true },
   /**

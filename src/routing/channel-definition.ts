@@ -35,6 +35,8 @@ export interface ChannelHealth {
   queued: number;
   /** Positions (0-based) of keys an upstream rejected; skipped until the channel is changed or enabled. */
   rejected_keys: number[];
+  /** Positions of keys whose upstream account is out of credit; skipped likewise until a top-up and an enable. */
+  out_of_funds_keys: number[];
 }
 
 /** A channel as the admin API shows it: every setting, keys masked, and its live health. */

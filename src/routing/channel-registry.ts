@@ -190,6 +190,7 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
       in_flight: load.inFlight,
       queued: load.queued,
       rejected_keys: live.rotation.rejected(),
+      out_of_funds_keys: live.rotation.outOfFunds(),
     };
   }
 
@@ -223,20 +224,32 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
     return view(next);
   }
 
-  /** An upstream rejected a key: skip it; with none left, disable the channel. */
-  async function rejectKey(live: LiveChannel, keyPosition: number): Promise<boolean> {
+  /**
+   * An upstream rejected a key, or said its account is out of credit: skip the key; with none left,
+   * disable the channel with the reason (`upstream_auth_failed` or `upstream_out_of_funds`), which
+   * the admin API shows and which is kept in the store, so every process sees it.
+   */
+  async function rejectKey(live: LiveChannel, keyPosition: number, error: GatewayError): Promise<boolean> {
     const name = live.record.name;
-    const keysLeft = live.rotation.reject(keyPosition);
+    const outOfFunds = error.code === 'upstream_out_of_funds';
+    const keysLeft = live.rotation.reject(keyPosition, outOfFunds ? 'funds' : 'credentials');
     // A channel changed meanwhile has other keys: this verdict is about the old ones.
     if (channels.get(name) !== live) return false;
     if (keysLeft) {
-      logger.warn({ event: 'channel_key_rejected', channel: name, keys_usable: live.rotation.usable() }, 'upstream rejected one of the channel keys; skipping it');
+      logger.warn(
+        { event: outOfFunds ? 'channel_key_out_of_funds' : 'channel_key_rejected', channel: name, keys_usable: live.rotation.usable() },
+        outOfFunds ? "the upstream account of one of the channel keys is out of credit; skipping it" : 'upstream rejected one of the channel keys; skipping it',
+      );
       return true;
     }
-    logger.warn({ event: 'channel_disabled', channel: name, reason: 'upstream_auth_failed' }, 'channel disabled: the upstream rejected its credentials');
+    const reason = outOfFunds ? 'upstream_out_of_funds' : 'upstream_auth_failed';
+    logger.warn(
+      { event: 'channel_disabled', channel: name, reason },
+      outOfFunds ? 'channel disabled: its upstream account is out of credit (top it up, then enable the channel)' : 'channel disabled: the upstream rejected its credentials',
+    );
     await serialized(async () => {
-      if (channels.get(name) === live) await setEnabled(name, false, 'upstream_auth_failed');
-    }).catch((error: unknown) => logger.error({ err: error, channel: name }, 'could not record the disabled channel'));
+      if (channels.get(name) === live) await setEnabled(name, false, reason);
+    }).catch((failure: unknown) => logger.error({ err: failure, channel: name }, 'could not record the disabled channel'));
     return false;
   }
 
@@ -257,7 +270,7 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
         const route: ModelRoute = { imageModel: imageModelFor(live, keyPosition, upstream), channel: live.record.name, provider: live.record.provider, key: keyPosition };
         return { route, keyPosition, warnings };
       },
-      rejectKey: (keyPosition) => rejectKey(live, keyPosition),
+      rejectKey: (keyPosition, error) => rejectKey(live, keyPosition, error),
     };
   }
 

@@ -14,8 +14,9 @@ export interface FailoverTarget {
   /** The route for the next attempt on this channel (rotating its keys); undefined when no key is left. */
   nextRoute(): { route: ModelRoute; keyPosition: number; warnings: string[] } | undefined;
   /**
-   * The upstream rejected the key at `keyPosition` (401/403). Resolves true when the channel has
-   * another key to try; false when it has none left (the channel is then disabled).
+   * The upstream rejected the key at `keyPosition` (401/403), or its account is out of credit.
+   * Resolves true when the channel has another key to try; false when it has none left (the channel
+   * is then disabled, with the reason).
    */
   rejectKey(keyPosition: number, error: GatewayError): Promise<boolean>;
 }
@@ -109,8 +110,9 @@ async function judge(error: unknown, target: FailoverTarget, keyPosition: number
     permit.neutral();
     return 'stop';
   }
-  if (error.code === 'upstream_auth_failed') {
-    // The client's request is fine; this key (or the channel) is broken.
+  if (error.code === 'upstream_auth_failed' || error.code === 'upstream_out_of_funds') {
+    // The client's request is fine; this key (or the channel's account) is unusable until the
+    // operator acts. Retrying it, or waiting as for a rate limit, never helps; the next channel may.
     permit.neutral();
     return (await target.rejectKey(keyPosition, error)) ? 'same_channel' : 'next_channel';
   }

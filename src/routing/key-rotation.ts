@@ -1,9 +1,11 @@
-// Round-robin over a channel's upstream keys, skipping keys an upstream rejected (401/403) until the
-// channel is changed or re-enabled. Works with positions only: the keys themselves never pass through here.
+// Round-robin over a channel's upstream keys, skipping keys an upstream rejected (401/403) or whose
+// account ran out of credit, until the channel is changed or re-enabled. Works with positions only: the keys themselves never pass through here.
+
+export type KeyRejection = 'credentials' | 'funds';
 
 export class KeyRotation {
   readonly #count: number;
-  readonly #rejected = new Set<number>();
+  readonly #rejected = new Map<number, KeyRejection>();
   #next = 0;
 
   constructor(count: number) {
@@ -24,9 +26,9 @@ export class KeyRotation {
     return undefined;
   }
 
-  /** Marks a key rejected; answers whether another key is still usable. */
-  reject(position: number): boolean {
-    this.#rejected.add(position);
+  /** Marks a key rejected (bad credentials, or an account out of credit); answers whether another key is still usable. */
+  reject(position: number, reason: KeyRejection = 'credentials'): boolean {
+    this.#rejected.set(position, reason);
     return this.usable() > 0;
   }
 
@@ -34,7 +36,20 @@ export class KeyRotation {
     return Math.max(1, this.#count) - this.#rejected.size;
   }
 
+  /** Keys rejected for their credentials. */
   rejected(): number[] {
-    return [...this.#rejected].sort((left, right) => left - right);
+    return this.#positions('credentials');
+  }
+
+  /** Keys whose upstream account is out of credit. */
+  outOfFunds(): number[] {
+    return this.#positions('funds');
+  }
+
+  #positions(reason: KeyRejection): number[] {
+    return [...this.#rejected]
+      .filter(([, why]) => why === reason)
+      .map(([position]) => position)
+      .sort((left, right) => left - right);
   }
 }

@@ -325,12 +325,12 @@ describe('BFL adapter: moderation and task failures', () => {
 });
 
 describe('BFL adapter: submit errors', () => {
-  it('402 → retryable upstream_error about credit', async () => {
+  it('402 → retryable upstream_out_of_funds', async () => {
     upstream.fake.switches.failStatus = 402;
     const error = await gatewayErrorOf(model('flux-1.1-pro').generate(callOptions()));
-    expect(error.code).toBe('upstream_error');
+    expect(error.code).toBe('upstream_out_of_funds');
     expect(error.retryable).toBe(true);
-    expect(error.message).toContain('insufficient credit');
+    expect(error.message).toContain('out of credit');
   });
 
   it('422 → invalid_value naming the field BFL rejected', async () => {

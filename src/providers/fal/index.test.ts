@@ -230,9 +230,10 @@ describe('fal adapter: failures', () => {
     expect(error.message).not.toContain('wrong-key');
   });
 
-  it('maps an exhausted balance (403) to upstream_auth_failed', async () => {
+  it('maps an exhausted balance (403 "User is locked") to upstream_out_of_funds, not a credentials failure (issue 10 item 10)', async () => {
     upstream.fake.switches.failStatus = 403;
-    expect((await gatewayErrorOf(generate())).code).toBe('upstream_auth_failed');
+    const error = await gatewayErrorOf(generate());
+    expect([error.code, error.retryable]).toEqual(['upstream_out_of_funds', true]);
   });
 
   it('maps 429 to upstream_rate_limited with the retry-after seconds', async () => {

@@ -13,7 +13,7 @@ import type {
 import { imageFromBase64Text, parseJsonLifting, type LiftedJson } from '../shared/json-base64.js';
 import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
 import type { HttpResponse } from '../shared/types.js';
-import { errorFromUpstreamResponse, invalidUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
+import { errorFromUpstreamResponse, invalidUpstreamResponse, moderationError, outOfFundsError } from '../shared/upstream-errors.js';
 
 /**
  * How OpenAI's own models differ on the wire. `compatible` is any other name: an OpenAI-compatible
@@ -412,6 +412,12 @@ export function errorFromImagesResponse(input: {
     if (stage !== undefined) {
       return moderationError({ provider, model: input.model, stage, ...(upstream.categories.length > 0 ? { reasons: upstream.categories } : {}) });
     }
+  }
+  // OpenAI's 429 `insufficient_quota` ("You exceeded your current quota, please check your plan and
+  // billing details", https://platform.openai.com/docs/guides/error-codes) is an empty account, not a
+  // rate limit: waiting never helps, another channel might. Older bodies carry it only in `type`.
+  if (response.status === 429 && (upstream?.code === 'insufficient_quota' || upstream?.type === 'insufficient_quota')) {
+    return outOfFundsError(provider, response.status);
   }
   if (upstream?.code === 'DeploymentNotFound') {
     // Azure: the channel names a deployment the resource lacks. The client's request is fine; the config is not.

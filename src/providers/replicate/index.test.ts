@@ -196,11 +196,11 @@ describe('Replicate adapter: failures', () => {
     expect(error.message).not.toContain('r8_not_the_right_token_at_all');
   });
 
-  it('maps 402 to a retryable upstream_error about credit', async () => {
+  it('maps 402 to a retryable upstream_out_of_funds', async () => {
     upstream.fake.switches.failStatus = 402;
     const error = await gatewayErrorOf(generate());
-    expect(error.code).toBe('upstream_error');
-    expect(error.message).toContain('insufficient credit');
+    expect(error.code).toBe('upstream_out_of_funds');
+    expect(error.message).toContain('out of credit');
   });
 
   it('maps 429 to upstream_rate_limited with the retry-after seconds', async () => {

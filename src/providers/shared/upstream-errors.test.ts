@@ -26,7 +26,7 @@ describe('errorFromUpstreamResponse', () => {
     [422, 'invalid_value', 400, false],
     [401, 'upstream_auth_failed', 502, false],
     [403, 'upstream_auth_failed', 502, false],
-    [402, 'upstream_error', 502, true],
+    [402, 'upstream_out_of_funds', 502, true],
     [408, 'upstream_timeout', 504, true],
     [429, 'upstream_rate_limited', 429, true],
     [500, 'upstream_error', 502, true],
@@ -63,8 +63,22 @@ describe('errorFromUpstreamResponse', () => {
     expect(error.message).not.toContain('garbage');
   });
 
-  it('says "insufficient credit at upstream" for a 402', () => {
-    expect(errorFromUpstreamResponse('replicate', upstream(402, { detail: 'pay up' })).message).toContain('insufficient credit at upstream');
+  it('says the channel is out of credit for a 402', () => {
+    expect(errorFromUpstreamResponse('replicate', upstream(402, { detail: 'pay up' })).message).toContain('out of credit');
+  });
+
+  // Issue 10 item 10: fal's wording, quoted from fal-ai/fal issues #1112 and #1147 (and awsl-project/maxx#843).
+  it.each([
+    'User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing.',
+    'User is locked. Reason: TOP_UP.',
+  ])('maps a 403 that says %j to upstream_out_of_funds, not a credentials failure', (detail) => {
+    const error = errorFromUpstreamResponse('fal', upstream(403, { detail }));
+    expect([error.code, error.status, error.retryable]).toEqual(['upstream_out_of_funds', 502, true]);
+    expect(error.message).not.toContain('API key');
+  });
+
+  it('keeps a plain 403 a credentials failure', () => {
+    expect(errorFromUpstreamResponse('fal', upstream(403, { detail: 'Invalid Key' })).code).toBe('upstream_auth_failed');
   });
 
   it('never shows the key on 401/403, even when the upstream quotes it', () => {

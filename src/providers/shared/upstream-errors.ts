@@ -107,6 +107,9 @@ export function errorFromUpstreamResponse(
   if (status === 400 || status === 404 || status === 422) {
     return new GatewayError('invalid_value', `${provider} rejected the request (HTTP ${status})${detail}`, { retryable: false, cause });
   }
+  if (status === 402 || ((status === 401 || status === 403) && saysOutOfFunds(upstreamText))) {
+    return outOfFundsError(provider, status);
+  }
   if (status === 401 || status === 403) {
     // The upstream's own words are left out: they may quote the key, and the client has no use for them.
     return new GatewayError(
@@ -114,9 +117,6 @@ export function errorFromUpstreamResponse(
       `${provider} rejected the gateway's credentials (HTTP ${status}); the channel's API key needs attention`,
       { retryable: false, cause: { provider, status } },
     );
-  }
-  if (status === 402) {
-    return new GatewayError('upstream_error', `${provider} refused the request: insufficient credit at upstream`, { retryable: true, cause });
   }
   if (status === 408) {
     return new GatewayError('upstream_timeout', `${provider} timed out handling the request${detail}`, { cause });
@@ -134,6 +134,29 @@ export function errorFromUpstreamResponse(
     return new GatewayError('upstream_error', `${provider} refused the request (HTTP ${status})${detail}`, { retryable: false, cause });
   }
   return invalidUpstreamResponse(provider, `unexpected HTTP status ${status}`);
+}
+
+/**
+ * Bodies that say the account ran out of credit although the status says "forbidden". fal answers
+ * 403 `{"detail":"User is locked. Reason: Exhausted balance. Top up your balance at
+ * fal.ai/dashboard/billing."}` (and `Reason: TOP_UP`), quoted from fal-ai/fal issues #1112 and #1147;
+ * fal's own key-check failures say nothing of balance or top-ups.
+ */
+const outOfFundsWording = /exhausted balance|reason:\s*top_up|top up your balance|insufficient (?:balance|credits?|funds)|out of credits?/i;
+
+export function saysOutOfFunds(message: string): boolean {
+  return outOfFundsWording.test(message);
+}
+
+/**
+ * The channel's upstream account has no credit: fail over (retryable) and let the router mark the
+ * channel out of funds. The upstream's words are left out, as for credential failures.
+ */
+export function outOfFundsError(provider: string, status: number): GatewayError {
+  return new GatewayError('upstream_out_of_funds', `${provider} refused the request (HTTP ${status}): the channel's upstream account is out of credit and needs a top-up`, {
+    retryable: true,
+    cause: { provider, status },
+  });
 }
 
 /** Maps a failure to get any answer at all (HttpClientError, or anything thrown on the way). */

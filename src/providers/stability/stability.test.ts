@@ -141,8 +141,8 @@ describe('Stability moderation and failures', () => {
     const core = model('stable-image-core');
     upstream.fake.switches.failStatus = 402;
     const payment = await gatewayErrorOf(core.generate(callOptions()));
-    expect([payment.code, payment.retryable]).toEqual(['upstream_error', true]);
-    expect(payment.message).toContain('insufficient credit');
+    expect([payment.code, payment.retryable]).toEqual(['upstream_out_of_funds', true]);
+    expect(payment.message).toContain('out of credit');
 
     upstream.fake.switches.failStatus = 413;
     const tooLarge = await gatewayErrorOf(core.generate(callOptions()));

@@ -1,6 +1,6 @@
 // Proves the fal fake speaks fal's queue wire format by driving it with the official `@fal-ai/client` SDK.
 
-import { createFalClient, type FalClient, ValidationError } from '@fal-ai/client';
+import { ApiError, createFalClient, type FalClient, ValidationError } from '@fal-ai/client';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { falContentPolicyMessage, falFakeDefaultApiKey, startFalFake, type FalFake } from './fal.js';
@@ -134,5 +134,12 @@ describe('fal fake, driven by the official client', () => {
     const error = await client.subscribe('fal-ai/flux/dev', { input: { prompt: 'x', num_images: 9 }, pollInterval: 5 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).getFieldErrors('num_images')).toHaveLength(1);
+  });
+
+  it('answers an account without credit with 403 "User is locked. Reason: Exhausted balance" (fal-ai/fal#1112, #1147)', async () => {
+    fake.switches.outOfFunds = true;
+    const error = await client.queue.submit('fal-ai/flux/dev', { input: { prompt: 'x' } }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 403, body: { detail: expect.stringContaining('User is locked. Reason: Exhausted balance') } });
   });
 });

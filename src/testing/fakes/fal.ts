@@ -25,6 +25,7 @@ import {
  * How each switch looks on fal's wire:
  * - failStatus: the submit call answers that status with `{"detail": "..."}` (429 with retry-after,
  *   5xx with `x-fal-retryable: true`, 403 "User is locked" for an exhausted balance).
+ * - outOfFunds: the submit call answers that 403 "User is locked. Reason: Exhausted balance".
  * - hang: the submit call never answers.
  * - moderation 'input': the run completes, and fetching the result answers 422 with a
  *   `detail[]` entry of type `content_policy_violation` on the prompt.
@@ -117,6 +118,10 @@ export async function startFalFake(options: FalFakeOptions = {}): Promise<FalFak
 
   const handleSubmit = (request: RecordedRequest, response: ServerResponse, modelId: string): void => {
     if (switches.hang) return;
+    if (switches.outOfFunds) {
+      sendFailure(response, 403, undefined);
+      return;
+    }
     if (switches.failStatus !== undefined) {
       sendFailure(response, switches.failStatus, switches.retryAfterSeconds);
       return;
@@ -325,6 +330,8 @@ function sendFailure(response: ServerResponse, status: number, retryAfterSeconds
     return;
   }
   if (status === 403) {
+    // fal's answer for an account without credit, quoted from fal-ai/fal issues #1112 and #1147
+    // (an account-level lock: a new key does not lift it).
     sendJson(response, 403, { detail: 'User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing.' });
     return;
   }

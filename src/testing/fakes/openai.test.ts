@@ -144,6 +144,14 @@ describe('edits and variations', () => {
 });
 
 describe('errors the SDK understands', () => {
+  it('answers an account without credit with 429 insufficient_quota and no retry-after, which the SDK raises as RateLimitError', async () => {
+    fake.switches.outOfFunds = true;
+    const error = await client.images.generate({ model: 'gpt-image-2', prompt: 'x' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(error).toMatchObject({ status: 429, code: 'insufficient_quota', type: 'insufficient_quota' });
+    expect((error as RateLimitError).headers.get('retry-after')).toBeNull();
+  });
+
   it('raises AuthenticationError with a masked key for a wrong key', async () => {
     const wrong = new OpenAI({ apiKey: 'sk-wrongkey1234567yz', baseURL: `${fake.url}/v1`, maxRetries: 0 });
     const error = await wrong.images.generate({ model: 'dall-e-2', prompt: 'x' }).catch((caught: unknown) => caught);

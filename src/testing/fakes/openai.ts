@@ -19,6 +19,7 @@
 //   resultUrlTtlMs    result URLs answer 403 AuthenticationFailed (Azure Blob style) after this long
 //                     (default 60 minutes, as OpenAI documents)
 //   latencyMs         delay before answering every request
+//   outOfFunds        429 `insufficient_quota` (no retry-after), as OpenAI answers an account without credit
 //   pollsBeforeReady  not applicable: the Images API is synchronous
 //
 // Streams (`stream: true`, gpt-image models) answer with OpenAI's image events: per image,
@@ -187,6 +188,10 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
       return;
     }
     if (switches.hang) return; // Never answered: the client has to time out or abort.
+    if (switches.outOfFunds) {
+      sendJson(response, 429, insufficientQuotaBody, idHeaders);
+      return;
+    }
     if (switches.failStatus) {
       const { body, headers } = switchFailure(switches.failStatus, dialect, switches.retryAfterSeconds ?? 1);
       sendJson(response, switches.failStatus, body, { ...idHeaders, ...headers });
@@ -348,6 +353,21 @@ function maskKey(key: string): string {
   if (key.length < 10) return '***';
   return `${key.slice(0, 5)}***${key.slice(-2)}`;
 }
+
+/**
+ * An account without credit. Body quoted from OpenAI's error-codes guide ("429 - You exceeded your
+ * current quota, please check your plan and billing details",
+ * https://platform.openai.com/docs/guides/error-codes/api-errors) as API clients report it
+ * (e.g. ChatGPTNextWeb/NextChat#3123): no retry-after, since waiting does not help.
+ */
+const insufficientQuotaBody = {
+  error: {
+    message: 'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+    type: 'insufficient_quota',
+    param: null,
+    code: 'insufficient_quota',
+  },
+};
 
 function switchFailure(status: number, dialect: Dialect, retryAfterSeconds: number): { body: unknown; headers: Record<string, string> } {
   const retryAfter: Record<string, string> = status === 429 ? { 'retry-after': String(retryAfterSeconds) } : {};

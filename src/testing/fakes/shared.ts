@@ -133,6 +133,12 @@ export interface FakeSwitches {
   resultUrlTtlMs?: number;
   /** Artificial latency before answering each request. */
   latencyMs?: number;
+  /**
+   * The account has no credit left: submissions are answered the way the provider says so (OpenAI
+   * 429 `insufficient_quota`, fal 403 "User is locked. Reason: Exhausted balance", BFL/Replicate/
+   * Stability 402).
+   */
+  outOfFunds?: boolean;
 }
 
 /** The first value of a header that may have come more than once. */
