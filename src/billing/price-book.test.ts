@@ -7,6 +7,8 @@ import { createCatalog } from '../core/catalog/catalog.js';
 import { creditsToUsd, usdToCredits } from '../core/money.js';
 import { computeCharge, estimateImageUsage, gptImage2OutputTokens, inputImageTokens, PriceBook, UnpricedError, type ChargeFacts, type PriceQuote } from './price-book.js';
 import { readPriceFile } from './price-file.js';
+import { createUsageEstimator } from './usage-estimate.js';
+import type { ImageRequest } from '../core/image-request.js';
 
 const book = new PriceBook(readPriceFile());
 
@@ -201,6 +203,32 @@ describe('published prices (pricing.md)', () => {
         }
       }
     }
+  });
+});
+
+// Issue 10 item 6: `auto` is what OpenAI's API defaults to and bills by the tokens it reports.
+describe('quality auto', () => {
+  it('reserves auto at high, the most it can cost, and settles reported usage as reported', () => {
+    expect(oneImage('gpt-image-2', '1024x1024', 'auto')).toBe(oneImage('gpt-image-2', '1024x1024', 'high'));
+    const reported = computeCharge(quote('gpt-image-2'), {
+      size: '1024x1024',
+      quality: 'auto',
+      images: 1,
+      promptCharacters: 0,
+      inputImageSizes: [],
+      usage: { inputTokens: 0, outputTokens: 1756, inputTextTokens: 0, inputImageTokens: 0 },
+    });
+    // Billed as the medium render it was: 1756 × $30/1M.
+    expect(creditsToUsd(reported.amount)).toBe('0.05268');
+  });
+
+  it("estimates an unreported auto render as medium (the engine's usage), never high", () => {
+    const catalog = createCatalog(readCatalogFile());
+    const estimate = createUsageEstimator(book);
+    const model = catalog.get('gpt-image-2')?.model;
+    if (model === undefined) throw new Error('gpt-image-2 missing');
+    const usage = estimate({ model, quality: 'auto', size: { width: 1024, height: 1024 }, prompt: '', images: [] } as unknown as ImageRequest, 1);
+    expect(usage?.outputTokens).toBe(gptImage2OutputTokens('medium', { width: 1024, height: 1024 }));
   });
 });
 

@@ -166,7 +166,12 @@ export function compileGroup(spec: unknown, what: string): PriceGroupSpec {
   return spec as PriceGroupSpec;
 }
 
-/** Image output tokens for one image (OpenAI's table, or the gpt-image-2 calculator formula). */
+/**
+ * Image output tokens for one image (OpenAI's table, or the gpt-image-2 calculator formula). A
+ * quality the table does not list — `auto`, or a retired model's `standard`/`hd` served by its
+ * successor — counts as `high`, the most it can cost: reservations never hold too little, and the
+ * settlement charges the tokens the upstream reports (docs/billing.md).
+ */
 export function imageOutputTokens(spec: OutputTokenSpec, quality: string | undefined, size: PixelSize): number {
   if ('formula' in spec && typeof spec.formula === 'string') return gptImage2OutputTokens(quality ?? 'high', size);
   const table = spec as Record<string, Record<string, number>>;

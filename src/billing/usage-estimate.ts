@@ -6,11 +6,17 @@ import type { ImageUsage } from '../core/ports/image-model.js';
 import { formatSize } from '../core/sizes.js';
 import type { PriceBook } from './price-book.js';
 
+/**
+ * Quality `auto` lets the model choose; an engine that reports no usage is taken to have chosen
+ * `medium`, the middle tier (docs/billing.md, "Quality auto"). Reservations still hold `high`.
+ */
+export const autoQualityEstimate = 'medium';
+
 export function createUsageEstimator(book: PriceBook): (request: ImageRequest, delivered: number) => ImageUsage | undefined {
   return (request, delivered) =>
     book.estimateUsage(request.model.id, {
       size: formatSize(request.size),
-      quality: request.quality,
+      quality: request.quality === 'auto' ? autoQualityEstimate : request.quality,
       images: delivered,
       promptCharacters: request.prompt.length,
       inputImageSizes: [...request.images, ...(request.mask ? [request.mask] : [])].map(({ width, height }) => ({ width, height })),

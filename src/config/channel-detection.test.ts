@@ -40,7 +40,7 @@ describe('detectChannels', () => {
       ['stability', 'stability', 'sk-stability'],
     ]);
     const byName = Object.fromEntries(channels.map((channel) => [channel.name, channel]));
-    expect(byName['openai']?.models).toEqual(['gpt-image-2', 'gpt-image-1.5', 'gpt-image-1', 'gpt-image-1-mini', 'dall-e-3', 'dall-e-2']);
+    expect(byName['openai']?.models).toEqual(['gpt-image-2', 'gpt-image-2-2026-04-21', 'chatgpt-image-latest', 'gpt-image-1.5', 'gpt-image-1', 'gpt-image-1-mini', 'dall-e-3', 'dall-e-2']);
     expect(byName['replicate']?.model_map?.['flux-schnell']).toBe('black-forest-labs/flux-schnell');
     expect(byName['fal']?.model_map?.['flux-schnell']).toBe('fal-ai/flux/schnell');
     expect(byName['bfl']?.model_map?.['flux-1.1-pro']).toBe('flux-pro-1.1');

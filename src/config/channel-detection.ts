@@ -11,6 +11,9 @@ export type ModelMap = Readonly<Record<string, string>>;
 /** OpenAI's own image models; the same names are deployments on Azure and model ids on compatible relays. */
 const openAIModels: ModelMap = {
   'gpt-image-2': 'gpt-image-2',
+  'gpt-image-2-2026-04-21': 'gpt-image-2-2026-04-21',
+  // Shut down upstream: listed so a detected channel answers them from their catalog successor.
+  'chatgpt-image-latest': 'chatgpt-image-latest',
   'gpt-image-1.5': 'gpt-image-1.5',
   'gpt-image-1': 'gpt-image-1',
   'gpt-image-1-mini': 'gpt-image-1-mini',

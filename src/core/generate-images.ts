@@ -29,6 +29,8 @@ export interface GenerationOutcome {
   images: DeliveredImage[];
   warnings: string[];
   usage?: ImageUsage;
+  /** The quality tier the upstream reported rendering, when it did (what `auto` became). */
+  quality?: string;
   provider: string;
   /** The channel that delivered. */
   channel: string;
@@ -127,7 +129,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       const recordedJobs = (options.resumeJobs ?? []).filter((job): job is UpstreamJobRef => job !== undefined);
       const recordedOn = recordedJobs.find((job) => job.channel !== undefined);
       const resume = recordedOn?.channel === undefined ? undefined : { channel: recordedOn.channel, key: recordedOn.channelKey };
-      const routeRequest = { operation: method, images: request.n, signal: options.signal, ...(resume === undefined ? {} : { resume }) };
+      const routeRequest = { operation: method, images: request.n, signal: options.signal, responseFormat: request.responseFormat, ...(resume === undefined ? {} : { resume }) };
       // The router tries the model's channels in turn; each attempt makes every upstream call on one route.
       const routed = await deps.router.run(request.model, routeRequest, async (route, control) => {
         // A recorded job was accepted upstream already: it is resumed, never submitted elsewhere.
@@ -214,6 +216,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         images,
         warnings: [...new Set(warnings)],
         usage,
+        ...qualityOf(results),
         provider: route.provider,
         channel: route.channel,
         attempts: routed.attempts,
@@ -236,6 +239,12 @@ function resumeCall(model: ImageModel, job: UpstreamJobRef, options: ImageCallOp
     );
   }
   return model.resume(job, options);
+}
+
+/** The tier the upstream reported rendering (the first call that said), for the response's `quality`. */
+function qualityOf(results: ImageCallResult[]): { quality?: string } {
+  const quality = results.find((result) => result.quality !== undefined)?.quality;
+  return quality === undefined ? {} : { quality };
 }
 
 function sumUsage(results: ImageCallResult[]): ImageUsage | undefined {

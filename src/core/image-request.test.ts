@@ -33,7 +33,8 @@ describe('models and defaults', () => {
     expect([dallE3.n, dallE3.quality, dallE3.style, dallE3.responseFormat, dallE3.outputFormat, dallE3.background]).toEqual([1, 'standard', 'vivid', 'url', 'png', 'auto']);
     expect(dallE3.size).toEqual({ width: 1024, height: 1024 });
     const gptImage = parse({ model: 'gpt-image-1', prompt: 'x' });
-    expect([gptImage.quality, gptImage.responseFormat]).toEqual(['high', 'b64_json']);
+    // OpenAI's default quality is `auto` (ImageGenerateParams.quality: "`auto` (default value)").
+    expect([gptImage.quality, gptImage.responseFormat]).toEqual(['auto', 'b64_json']);
     const flux = parse({ model: 'flux-1.1-pro', prompt: 'x' });
     expect([flux.outputFormat, flux.responseFormat, flux.quality, flux.style]).toEqual(['jpeg', 'url', undefined, undefined]);
     expect(flux.size).toEqual({ width: 1024, height: 768 });
@@ -140,10 +141,13 @@ describe('mappings and pass-through, each reported', () => {
     );
   });
 
-  it('quality auto resolves to the model default without a warning', () => {
-    const request = parse({ model: 'gpt-image-1-mini', prompt: 'x', quality: 'auto' });
-    expect(request.quality).toBe('medium');
-    expect(request.warnings).toEqual([]);
+  // Issue 10 item 6: `auto` is sent as `auto` (OpenAI's own default), never turned into `high`.
+  it('quality auto, asked or omitted, stays auto for gpt-image models, without a warning', () => {
+    for (const body of [{ model: 'gpt-image-2', prompt: 'x', quality: 'auto' }, { model: 'gpt-image-2', prompt: 'x' }, { model: 'gpt-image-1', prompt: 'x' }]) {
+      const request = parse(body);
+      expect(request.quality).toBe('auto');
+      expect(request.warnings).toEqual([]);
+    }
   });
 
   it('jpg is spelled jpeg, and said so', () => {

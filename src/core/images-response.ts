@@ -19,7 +19,7 @@ export interface ImagesResponseBody {
   };
 }
 
-type RenderedOutcome = Pick<GenerationOutcome, 'images' | 'usage' | 'createdAt'>;
+type RenderedOutcome = Pick<GenerationOutcome, 'images' | 'usage' | 'createdAt'> & { quality?: string };
 type RenderedRequest = Pick<ImageRequest, 'responseFormat' | 'model' | 'background' | 'outputFormat' | 'quality' | 'size'>;
 
 /** Base64 of an image: the text it arrived as when it passes through unchanged, else its bytes encoded. */
@@ -80,7 +80,8 @@ function buildBody(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (
   if (request.model.reports_output_details) {
     body.background = request.background === 'transparent' ? 'transparent' : 'opaque';
     body.output_format = request.outputFormat;
-    if (request.quality !== undefined) body.quality = request.quality;
+    const quality = outcome.quality ?? renderedQuality(request.quality);
+    if (quality !== undefined) body.quality = quality;
     body.size = formatSize(request.size);
   }
   if (outcome.usage) {
@@ -93,4 +94,13 @@ function buildBody(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (
     };
   }
   return body;
+}
+
+/**
+ * The quality to report when the upstream said nothing: `auto` is reported as `medium`, the tier an
+ * engine without usage is billed at (docs/billing.md), since OpenAI's ImagesResponse.quality is one
+ * of low, medium, high.
+ */
+export function renderedQuality(quality: string | undefined): string | undefined {
+  return quality === 'auto' ? 'medium' : quality;
 }

@@ -31,7 +31,7 @@ export interface HttpDeps {
   /** Throws when a dependency (database, storage) is not usable. */
   checkReadiness: () => Promise<void>;
   /** Which provider serves each model, for response headers and /v1/models. */
-  describeRoute: (modelId: string) => { provider: string; channel: string };
+  describeRoute: (modelId: string) => { provider: string; channel: string; servedAs?: string };
   /** Asynchronous tasks, idempotency keys and the webhooks of tasks (src/tasks, src/idempotency, src/webhooks). */
   tasks: TaskService;
   idempotency: IdempotencyService;

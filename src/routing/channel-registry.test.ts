@@ -272,7 +272,8 @@ describe('test()', () => {
   it('runs one small generation and reports ok, the format and the latency', async () => {
     const { registry, recorder } = await setup([openaiChannel('alpha', { models: ['dall-e-2', 'gpt-image-1'] })]);
     const result = await registry.test('alpha');
-    expect(result).toMatchObject({ ok: true, channel: 'alpha', model: 'dall-e-2', upstream_model: 'dall-e-2', format: 'png' });
+    // OpenAI shut dall-e-2 down: the catalog's successor serves it on an openai channel.
+    expect(result).toMatchObject({ ok: true, channel: 'alpha', model: 'dall-e-2', upstream_model: 'gpt-image-2', format: 'png' });
     expect(result.latency_ms).toBeGreaterThanOrEqual(0);
     expect(recorder.calls).toHaveLength(1);
   });

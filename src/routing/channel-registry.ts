@@ -30,6 +30,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { runWithFailover, type FailoverTarget } from './failover.js';
 import { KeyRotation } from './key-rotation.js';
+import { applyRetirements, retirementWarnings, shutDownError, type RetiredOnChannel } from './retired-models.js';
 
 /** Where routing events go; pino's logger fits. Never handed a key. */
 export interface RoutingLogger {
@@ -93,8 +94,10 @@ interface KeySlot {
 /** A channel compiled for routing. Replaced whole when the channel changes. */
 interface LiveChannel {
   record: ChannelRecord;
-  /** Catalog model id → upstream model name. */
+  /** Catalog model id → upstream model name (retired models: their successor's). */
   served: Map<string, string>;
+  /** Models the channel's upstream has shut down: served by a successor, or refused. */
+  retired: RetiredOnChannel;
   /** host[:port] of the base URL, lower case; undefined for the provider's default. */
   host: string | undefined;
   keys: KeySlot[];
@@ -144,6 +147,7 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
   /** Builds everything a channel routes with; provider setting errors surface here, not on a request. */
   function compile(record: ChannelRecord, strict: boolean, previous?: LiveChannel): LiveChannel {
     const served = servedModels(record, strict);
+    const retired = applyRetirements(record, catalog, served);
     const keyTexts = record.apiKeys.length === 0 ? [''] : record.apiKeys;
     let keys: KeySlot[];
     try {
@@ -166,7 +170,7 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
       onStateChange: (state, from) => logger.warn({ event: 'channel_circuit', channel: record.name, state, from }, `channel circuit ${state}`),
     });
     const host = record.baseUrl === null ? undefined : new URL(record.baseUrl).host.toLowerCase();
-    return { record, served, host, keys, rotation: new KeyRotation(record.apiKeys.length), breaker, limiter };
+    return { record, served, retired, host, keys, rotation: new KeyRotation(record.apiKeys.length), breaker, limiter };
   }
 
   function imageModelFor(live: LiveChannel, keyPosition: number, upstream: string): ImageModel {
@@ -205,7 +209,9 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
   /** Whether any channel (enabled or not) lists the model: such models never fall back to offline. */
   const listedAnywhere = (modelId: string): boolean => [...channels.values()].some((live) => live.served.has(modelId));
 
-  const enabledServing = (modelId: string): LiveChannel[] => [...channels.values()].filter((live) => live.record.enabled && live.served.has(modelId));
+  /** Enabled channels that can serve the model (a model their upstream shut down without a successor is not served). */
+  const enabledServing = (modelId: string): LiveChannel[] =>
+    [...channels.values()].filter((live) => live.record.enabled && live.served.has(modelId) && !live.retired.shutDown.has(modelId));
 
   const preferenceOrder = (candidates: LiveChannel[]): LiveChannel[] =>
     [...candidates].sort(
@@ -253,13 +259,17 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
     return false;
   }
 
-  /** Tells the client when a model_map served the catalog model with another upstream model. */
-  const mappingWarnings = (model: CatalogModel, upstream: string): string[] =>
-    upstream === model.id ? [] : [`model: ${model.id} was served by the upstream model '${upstream}'`];
+  /** Tells the client when a model_map, or a retirement, served the catalog model with another upstream model. */
+  function mappingWarnings(live: LiveChannel, model: CatalogModel, upstream: string, responseFormat: string | undefined): string[] {
+    const successorId = live.retired.successors.get(model.id);
+    const successor = successorId === undefined ? undefined : catalog.get(successorId)?.model;
+    if (successor !== undefined) return retirementWarnings(model, successor, live.record.provider, responseFormat);
+    return upstream === model.id ? [] : [`model: ${model.id} was served by the upstream model '${upstream}'`];
+  }
 
-  function targetFor(live: LiveChannel, model: CatalogModel): FailoverTarget {
+  function targetFor(live: LiveChannel, model: CatalogModel, responseFormat: string | undefined): FailoverTarget {
     const upstream = live.served.get(model.id) ?? model.id;
-    const warnings = mappingWarnings(model, upstream);
+    const warnings = mappingWarnings(live, model, upstream, responseFormat);
     return {
       channel: live.record.name,
       breaker: live.breaker,
@@ -289,7 +299,7 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
     const key = resume.key !== undefined && resume.key < live.keys.length ? resume.key : 0;
     const route: ModelRoute = { imageModel: imageModelFor(live, key, upstream), channel: live.record.name, provider: live.record.provider, key };
     const value = await attempt(route, { markAccepted: () => undefined });
-    return { value, route, attempts: 1, warnings: mappingWarnings(model, upstream) };
+    return { value, route, attempts: 1, warnings: mappingWarnings(live, model, upstream, undefined) };
   }
 
   function fallbackRoute(model: CatalogModel): ModelRoute | undefined {
@@ -352,6 +362,9 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
       if (request.resume !== undefined && request.resume.channel !== 'offline') return resumeOn(model, request.resume, attempt);
       const serving = enabledServing(model.id);
       if (serving.length === 0) {
+        const shutDownOn = [...channels.values()].filter((live) => live.record.enabled && live.retired.shutDown.has(model.id));
+        const retirement = shutDownOn[0]?.retired.shutDown.get(model.id);
+        if (retirement !== undefined) throw shutDownError(model, retirement, shutDownOn.map((live) => live.record.name));
         const fallback = listedAnywhere(model.id) ? undefined : fallbackRoute(model);
         if (fallback === undefined) throw new GatewayError('service_unavailable', `No enabled channel serves ${model.id}.`);
         if (!supports(fallback.imageModel, request.operation)) {
@@ -370,7 +383,7 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
         random,
       );
       return runWithFailover(
-        ordered.map(({ live }) => targetFor(live, model)),
+        ordered.map(({ live }) => targetFor(live, model, request.responseFormat)),
         {
           maxAttempts: options.routing.maxAttempts,
           signal: request.signal,
@@ -384,7 +397,10 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
 
     describe(modelId) {
       const first = preferenceOrder(enabledServing(modelId))[0];
-      if (first !== undefined) return { provider: first.record.provider, channel: first.record.name };
+      if (first !== undefined) {
+        const servedAs = first.retired.successors.get(modelId);
+        return { provider: first.record.provider, channel: first.record.name, ...(servedAs === undefined ? {} : { servedAs }) };
+      }
       if (!listedAnywhere(modelId) && options.fallback !== undefined) return { provider: 'offline', channel: 'offline' };
       return { provider: 'none', channel: 'none' };
     },

@@ -18,7 +18,7 @@ let fake: OpenAIFake;
 beforeAll(async () => {
   fake = await startOpenAIFake();
   gateway = await startBillingGateway({
-    channels: [{ name: 'openai-main', provider: 'openai', base_url: `${fake.url}/v1`, api_key: fake.apiKey, models: ['dall-e-3'] }],
+    channels: [{ name: 'openai-main', provider: 'openai', base_url: `${fake.url}/v1`, api_key: fake.apiKey, models: ['dall-e-3'], options: { serves_retired_models: true } }],
   });
 });
 afterAll(async () => {

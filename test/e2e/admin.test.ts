@@ -160,6 +160,8 @@ describe('admin API changes apply without a restart', () => {
       base_url: `${fake.url}/v1`,
       api_key: fake.apiKey,
       models: ['dall-e-3'],
+      // A relay that still serves DALL·E 3 under its name, at its price.
+      options: { serves_retired_models: true },
     });
     expect(created.status).toBe(201);
     expect((await admin(gateway, 'GET', '/channels')).body.data.map((channel: { name: string }) => channel.name)).toContain('openai-live');

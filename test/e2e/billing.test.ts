@@ -99,7 +99,8 @@ describe('billing through an upstream channel', () => {
   beforeAll(async () => {
     fake = await startOpenAIFake();
     gateway = await startBillingGateway({
-      channels: [{ name: 'openai-fake', provider: 'openai', base_url: `${fake.url}/v1`, api_key: fake.apiKey, models: ['dall-e-2', 'gpt-image-1'] }],
+      // A relay that still sells DALL·E 2 at its price (OpenAI itself shut it down).
+      channels: [{ name: 'openai-fake', provider: 'openai', base_url: `${fake.url}/v1`, api_key: fake.apiKey, models: ['dall-e-2', 'gpt-image-1'], options: { serves_retired_models: true } }],
     });
   });
   afterAll(async () => {

@@ -17,6 +17,8 @@ function openAIChannel(fake: OpenAIFake, overrides: Partial<ChannelConfig> = {})
     base_url: `${fake.url}/v1`,
     api_key: defaultOpenAIFakeApiKey,
     models: ['gpt-image-1', 'dall-e-2'],
+    // A relay that still serves DALL·E under its own name (OpenAI itself shut it down: see retired-models.test.ts).
+    options: { serves_retired_models: true },
     ...overrides,
   };
 }
@@ -28,7 +30,8 @@ function azureChannel(fake: OpenAIFake, overrides: Partial<ChannelConfig> = {}):
     base_url: fake.url,
     api_key: defaultOpenAIFakeApiKey,
     models: ['gpt-image-1.5', 'dall-e-3'],
-    options: { api_version: '2025-04-01-preview', deployments: { 'gpt-image-1.5': 'images-prod' } },
+    // A resource that still has a DALL·E 3 deployment.
+    options: { api_version: '2025-04-01-preview', deployments: { 'gpt-image-1.5': 'images-prod' }, serves_retired_models: true },
     ...overrides,
   };
 }
@@ -37,7 +40,8 @@ let fake: OpenAIFake;
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  fake = await startOpenAIFake({ azureDeployments: { 'images-prod': 'gpt-image-1.5', 'dall-e-3': 'dall-e-3' } });
+  // A relay that still serves the models OpenAI shut down (the channels below say so too).
+  fake = await startOpenAIFake({ azureDeployments: { 'images-prod': 'gpt-image-1.5', 'dall-e-3': 'dall-e-3' }, servesRetiredModels: true });
   // A compatible server that makes one image per call (as many local engines do), set by channel option.
   const oneAtATime = openAIChannel(fake, { name: 'one-at-a-time', models: ['gpt-image-1-mini'], options: { max_images_per_call: 1 } });
   gateway = await startTestGateway({ channels: [openAIChannel(fake), azureChannel(fake), oneAtATime] });

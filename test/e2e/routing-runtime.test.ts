@@ -17,8 +17,8 @@ afterEach(async () => {
   closers = [];
 });
 
-async function fake(apiKey?: string): Promise<OpenAIFake> {
-  const started = await startOpenAIFake(apiKey === undefined ? {} : { apiKey });
+async function fake(apiKey?: string, servesRetiredModels = false): Promise<OpenAIFake> {
+  const started = await startOpenAIFake({ ...(apiKey === undefined ? {} : { apiKey }), servesRetiredModels });
   closers.push(started.close);
   return started;
 }
@@ -111,15 +111,15 @@ describe('channels changed while the gateway runs', () => {
   it('never shows a channel key, and a model_map is announced in the warnings header', async () => {
     const upstream = await fake();
     const gateway = await startTestGateway({
-      channels: [openaiChannel('mapped', upstream, { model_map: { 'gpt-image-1': 'gpt-image-1-mini' } })],
+      channels: [openaiChannel('mapped', upstream, { model_map: { 'gpt-image-1': 'gpt-image-2-2026-04-21' } })],
     });
     closers.push(gateway.close);
 
     const answer = await ask(gateway);
     expect(answer.status).toBe(200);
     expect((await imagesOf(gateway, answer))[0]?.width).toBe(1024);
-    expect(answer.headers.get('x-imagegate-warnings')).toContain("gpt-image-1 was served by the upstream model 'gpt-image-1-mini'");
-    expect((upstream.requests.at(-1)?.json as { model?: string }).model).toBe('gpt-image-1-mini');
+    expect(answer.headers.get('x-imagegate-warnings')).toContain("gpt-image-1 was served by the upstream model 'gpt-image-2-2026-04-21'");
+    expect((upstream.requests.at(-1)?.json as { model?: string }).model).toBe('gpt-image-2-2026-04-21');
 
     const listed = JSON.stringify(gateway.gateway.router.list());
     expect(listed).not.toContain(upstream.apiKey);
@@ -129,8 +129,9 @@ describe('channels changed while the gateway runs', () => {
 
 describe('testing a channel', () => {
   it('reports ok with a real small generation, and the upstream error when it fails, without disabling anything', async () => {
-    const upstream = await fake();
-    const gateway = await startTestGateway({ channels: [openaiChannel('checked', upstream, { models: ['dall-e-2', 'gpt-image-1'] })] });
+    // A relay that still serves dall-e-2, the catalog's cheapest model to test with.
+    const upstream = await fake(undefined, true);
+    const gateway = await startTestGateway({ channels: [openaiChannel('checked', upstream, { models: ['dall-e-2', 'gpt-image-1'], options: { serves_retired_models: true } })] });
     closers.push(gateway.close);
     const registry = gateway.gateway.router;
 

@@ -31,7 +31,7 @@ let relayClient: OpenAI;
 const heartbeatMs = 50;
 
 function openaiChannel(upstream: OpenAIFake): ChannelConfig {
-  return { name: 'openai-fake', provider: 'openai', base_url: `${upstream.url}/v1`, api_key: upstream.apiKey, models: ['gpt-image-1', 'gpt-image-1.5'] };
+  return { name: 'openai-fake', provider: 'openai', base_url: `${upstream.url}/v1`, api_key: upstream.apiKey, models: ['gpt-image-1', 'gpt-image-2'] };
 }
 
 beforeAll(async () => {
@@ -96,7 +96,8 @@ describe('streaming from the offline engine through the openai SDK', () => {
     for (const event of events.slice(0, -1)) expect(Object.keys(event).sort()).toEqual(partialKeys);
     const completed = events.at(-1);
     expectCompletedShape(completed);
-    expect(completed).toMatchObject({ size: '1536x1024', quality: 'high', background: 'opaque', output_format: 'png' });
+    // The default quality is `auto`, reported as the tier it became (medium for the offline engine).
+    expect(completed).toMatchObject({ size: '1536x1024', quality: 'medium', background: 'opaque', output_format: 'png' });
     expect(Number.isInteger(completed?.created_at)).toBe(true);
     for (const event of events) expect(await decoded(event)).toEqual(['png', 1536, 1024]);
     // Previews are previews: none of them is the final picture.
@@ -247,7 +248,7 @@ describe('through an OpenAI-compatible channel', () => {
     fake.streamGate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const stream = await relayClient.images.generate({ model: 'gpt-image-1.5', prompt: 'an otter', size: '1024x1024', quality: 'low', stream: true, partial_images: 2 });
+    const stream = await relayClient.images.generate({ model: 'gpt-image-2', prompt: 'an otter', size: '1024x1024', quality: 'low', stream: true, partial_images: 2 });
     const iterator = stream[Symbol.asyncIterator]();
     // Should the partials not come while the fake holds back, the guard lets the stream end and the test fail.
     let heldBackTooLong = false;
@@ -276,7 +277,7 @@ describe('through an OpenAI-compatible channel', () => {
       release();
     }
     const upstream = fake.requests.at(-1)?.json as Record<string, unknown>;
-    expect(upstream).toMatchObject({ model: 'gpt-image-1.5', stream: true, partial_images: 2 });
+    expect(upstream).toMatchObject({ model: 'gpt-image-2', stream: true, partial_images: 2 });
   });
 
   it('shares usage over the completed events of n = 2 so they add up to the call', async () => {

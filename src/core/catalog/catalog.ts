@@ -62,6 +62,7 @@ export function createCatalog(file: CatalogFile, overrides: CatalogOverrides = {
   }
   // An alias named like a model replaces that model (checked above: no alias targets it).
   for (const alias of aliases.keys()) byId.delete(alias);
+  for (const model of byId.values()) checkSuccessor(model, byId);
 
   const models = [...byId.values()];
   const aliasList = [...aliases].map(([name, target]) => ({ name, model: byId.get(target) as CatalogModel }));
@@ -77,7 +78,7 @@ export function createCatalog(file: CatalogFile, overrides: CatalogOverrides = {
 }
 
 const requiredFields = ['owned_by', 'operations', 'prompt_max_length', 'max_n', 'sizes', 'backgrounds', 'output_formats', 'default_output_format', 'default_response_format'] as const;
-const optionalFields = ['qualities', 'default_quality', 'styles', 'default_style', 'moderation', 'revises_prompt', 'reports_output_details', 'streaming', 'edit'] as const;
+const optionalFields = ['qualities', 'default_quality', 'styles', 'default_style', 'moderation', 'revises_prompt', 'reports_output_details', 'streaming', 'edit', 'retired', 'shutdown_date'] as const;
 const typedFields = ['id', ...requiredFields, ...optionalFields];
 
 function assertComplete(entry: Partial<CatalogModel> & { id: string }): CatalogModel {
@@ -126,6 +127,7 @@ function checkModel(model: CatalogModel, knownFields: ReadonlySet<string>, what:
   for (const flag of ['revises_prompt', 'reports_output_details', 'streaming'] as const) {
     if (model[flag] !== undefined && typeof model[flag] !== 'boolean') fail(flag, 'true or false');
   }
+  checkRetirement(model, what);
   if (model.edit !== undefined) {
     const edit = model.edit as unknown as Record<string, unknown> | null;
     if (edit === null || typeof edit !== 'object' || !isPositiveInteger(edit.max_images) || !isPositiveInteger(edit.max_image_bytes) || !isStringList(edit.formats)) {
@@ -133,6 +135,39 @@ function checkModel(model: CatalogModel, knownFields: ReadonlySet<string>, what:
     }
   }
   return model;
+}
+
+const isDate = (value: unknown): boolean => typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value));
+
+function checkRetirement(model: CatalogModel, what: string): void {
+  const fail = (expected: string): never => {
+    throw new CatalogError(`${what} '${model.id}': 'retired' must be ${expected}, got ${JSON.stringify(model.retired)}`);
+  };
+  if (model.shutdown_date !== undefined && !isDate(model.shutdown_date)) {
+    throw new CatalogError(`${what} '${model.id}': 'shutdown_date' must be a YYYY-MM-DD date, got ${JSON.stringify(model.shutdown_date)}`);
+  }
+  const retired = model.retired as unknown as Record<string, unknown> | null | undefined;
+  if (retired === undefined) return;
+  if (retired === null || typeof retired !== 'object') fail('an object with upstreams, shutdown, successor and source');
+  const record = retired as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((field) => !['upstreams', 'shutdown', 'successor', 'source'].includes(field));
+  if (unknown.length > 0) fail(`an object without ${unknown.join(', ')}`);
+  if (!isStringList(record.upstreams)) fail('an object whose upstreams lists provider names');
+  if (!isDate(record.shutdown)) fail('an object whose shutdown is a YYYY-MM-DD date');
+  if (record.successor !== undefined && (typeof record.successor !== 'string' || record.successor === model.id)) fail('an object whose successor is another model');
+  if (typeof record.source !== 'string' || record.source === '') fail('an object whose source says where the shutdown is published');
+}
+
+/** A successor must exist and still be served where its predecessor is not (one step, no chains). */
+function checkSuccessor(model: CatalogModel, byId: ReadonlyMap<string, CatalogModel>): void {
+  const successorId = model.retired?.successor;
+  if (model.retired === undefined || successorId === undefined) return;
+  const successor = byId.get(successorId);
+  if (successor === undefined) throw new CatalogError(`catalog model '${model.id}': retired.successor '${successorId}' is not a catalog model`);
+  const overlap = (successor.retired?.upstreams ?? []).filter((upstream) => model.retired?.upstreams.includes(upstream));
+  if (overlap.length > 0) {
+    throw new CatalogError(`catalog model '${model.id}': its successor '${successorId}' is retired on ${overlap.join(', ')} too; name a live successor`);
+  }
 }
 
 function checkSizes(model: CatalogModel, fail: (field: string, expected: string) => never): void {

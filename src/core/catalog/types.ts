@@ -31,6 +31,23 @@ export interface EditLimits {
   input_fidelity?: string[];
 }
 
+/**
+ * A model some upstreams have shut down. On a channel of one of those providers, requests for it are
+ * served by `successor` (the channel's upstream name for that catalog model), with every translated
+ * parameter reported as a warning; without a successor they get a clear error, never the upstream's 404.
+ * A channel whose upstream still serves the old name (another relay) says `serves_retired_models: true`.
+ */
+export interface Retirement {
+  /** Provider kinds (channel `provider`) that no longer serve the model, e.g. [openai, azure]. */
+  upstreams: string[];
+  /** The date the upstream shut it down (YYYY-MM-DD), as it published it. */
+  shutdown: string;
+  /** The catalog model that serves its requests there. */
+  successor?: string;
+  /** Where the shutdown and the successor are published. */
+  source: string;
+}
+
 export interface CatalogModel {
   id: string;
   owned_by: string;
@@ -54,6 +71,10 @@ export interface CatalogModel {
   /** Models that can stream partial images. */
   streaming?: boolean;
   edit?: EditLimits;
+  /** Shut down by some upstreams (see Retirement). */
+  retired?: Retirement;
+  /** A published shutdown date still ahead (YYYY-MM-DD), shown in /v1/models as OpenAI's `shutdown_date`. */
+  shutdown_date?: string;
 }
 
 export interface CatalogFile {

@@ -109,6 +109,8 @@ export interface ImageCallResult {
   images: ProviderImage[];
   warnings: ProviderWarning[];
   usage?: ImageUsage;
+  /** The quality the upstream says it rendered (gpt-image answers echo it; `auto` becomes a tier). */
+  quality?: string;
   /** Upstream identifiers worth logging (request id, job id). */
   upstreamRequestId?: string;
 }

@@ -28,6 +28,8 @@ export interface RouteRequest {
   signal: AbortSignal;
   /** Resuming a job: only the channel (and key) that accepted it, without failover or breaker. */
   resume?: { channel: string; key?: number };
+  /** What the client asked the image back as, for the notices of a retired model served by its successor. */
+  responseFormat?: string;
 }
 
 export interface RoutedResult<T> {
@@ -49,6 +51,10 @@ export interface ModelRouter {
    * moves on to the next channel while no upstream has accepted the job; anything else is thrown.
    */
   run<T>(model: CatalogModel, request: RouteRequest, attempt: RouteAttempt<T>): Promise<RoutedResult<T>>;
-  /** The channel that would be tried first, for headers and /v1/models. */
-  describe(modelId: string): { provider: string; channel: string };
+  /**
+   * The channel that would be tried first, for headers and /v1/models. `servedAs`: the catalog model
+   * that channel serves the request with, when it is not `modelId` (a retired model's successor);
+   * requests are priced as that model.
+   */
+  describe(modelId: string): { provider: string; channel: string; servedAs?: string };
 }

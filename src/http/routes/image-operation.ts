@@ -86,14 +86,14 @@ export async function handleImageOperation(
   // The slot is held until the response is over, however it ends (sent, failed, or the client left).
   reply.raw.once('close', await deps.rateLimiter.enter(key));
   if (wantsAsync(request, input.fields)) {
-    const reservation = (taskId: string) => reservationFor(taskId, key.id, imageRequest);
+    const reservation = (taskId: string) => reservationFor(taskId, key.id, imageRequest, route.servedAs);
     return submitImageTask(imageRequest, input.fields, request, reply, deps, { base: publicBase(request, deps), reservation });
   }
 
   const controller = abortOnDisconnect(request, reply);
   const baseHeaders = { 'x-imagegate-provider': route.provider, 'x-request-id': request.id };
   const reservationId = request.id;
-  await deps.billing.reserve(reservationFor(reservationId, key.id, imageRequest));
+  await deps.billing.reserve(reservationFor(reservationId, key.id, imageRequest, route.servedAs));
 
   if (imageRequest.stream) {
     return streamImageOperation({
@@ -122,11 +122,15 @@ export async function handleImageOperation(
     .send(body);
 }
 
-export function reservationFor(reservationId: string, keyId: string, imageRequest: ImageRequest): ReservationRequest {
+/**
+ * The reservation of a request, priced as the model that will serve it: `servedAs` is the successor
+ * a retired model is served by on its first-choice channel (docs/billing.md, "Retired models").
+ */
+export function reservationFor(reservationId: string, keyId: string, imageRequest: ImageRequest, servedAs?: string): ReservationRequest {
   return {
     reservationId,
     keyId,
-    model: imageRequest.model.id,
+    model: servedAs ?? imageRequest.model.id,
     operation: imageRequest.operation,
     imagesRequested: imageRequest.n,
     size: formatSize(imageRequest.size),

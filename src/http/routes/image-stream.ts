@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GenerationOutcome } from '../../core/generate-images.js';
 import type { ImageRequest } from '../../core/image-request.js';
-import { renderImagesResponse, type ImagesResponseBody } from '../../core/images-response.js';
+import { renderedQuality, renderImagesResponse, type ImagesResponseBody } from '../../core/images-response.js';
 import type { PartialImage } from '../../core/ports/image-model.js';
 import { formatSize } from '../../core/sizes.js';
 import type { HttpDeps } from '../deps.js';
@@ -33,7 +33,7 @@ type StreamUsage = NonNullable<ImagesResponseBody['usage']>;
 function describedFields(imageRequest: ImageRequest) {
   return {
     size: formatSize(imageRequest.size),
-    quality: imageRequest.quality ?? 'auto',
+    quality: renderedQuality(imageRequest.quality) ?? 'auto',
     background: imageRequest.background === 'transparent' ? 'transparent' : 'opaque',
     output_format: imageRequest.outputFormat,
   };

@@ -96,10 +96,12 @@ export function createOpenAIStyleImageModel(config: OpenAIStyleModelConfig): Ima
       parsed = parseImagesResponse(config.provider, response, options.n);
     }
     const upstreamRequestId = response.headers[config.requestIdHeader];
+    const quality = 'quality' in parsed && typeof parsed.quality === 'string' ? parsed.quality : undefined;
     return {
       images: parsed.images,
       warnings: [...warnings, ...parsed.warnings],
       ...(parsed.usage === undefined ? {} : { usage: parsed.usage }),
+      ...(quality === undefined ? {} : { quality }),
       ...(upstreamRequestId === undefined ? {} : { upstreamRequestId }),
     };
   }

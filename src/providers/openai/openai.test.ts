@@ -13,7 +13,8 @@ import { createOpenAIProvider } from './index.js';
 
 const apiKey = 'sk-live-secretvalue0123456789';
 // One fake for the file, its switches cleared after each test (src/testing/provider-test-kit.ts).
-const upstream = useUpstreamFake(() => startOpenAIFake({ apiKey }), 'file');
+// A relay that still serves DALL·E and gpt-image-1.5: the adapter keeps their wire rules for such upstreams.
+const upstream = useUpstreamFake(() => startOpenAIFake({ apiKey, servesRetiredModels: true }), 'file');
 let fake: OpenAIFake;
 let http: GuardedHttpClient;
 
@@ -206,6 +207,28 @@ describe('generations', () => {
 });
 
 describe('edits and variations', () => {
+  // Issue 10 item 5: the fake refuses `moderation` on edits (unknown_parameter), as the API does.
+  it('sends moderation on generations but never on edits, where it is reported as unsupported', async () => {
+    const model = provider()('gpt-image-1');
+    await model.generate(callOptions({ moderation: 'low', quality: 'low' }));
+    expect(lastRequest().json).toMatchObject({ moderation: 'low' });
+    const edited = await model.edit?.(callOptions({ moderation: 'low', quality: 'low', images: [await inputImage()] }));
+    expect((await lastForm()).has('moderation')).toBe(false);
+    expect(edited?.warnings).toContainEqual(expect.objectContaining({ type: 'unsupported', param: 'moderation' }));
+  });
+
+  // Issue 10 item 12: gpt-image-2 and gpt-image-1-mini answer 400 invalid_input_fidelity_model.
+  it.each(['gpt-image-2', 'gpt-image-1-mini'])('leaves input_fidelity out for %s (it would be refused), with a warning', async (upstreamModel) => {
+    const edited = await provider()(upstreamModel).edit?.(callOptions({ model: upstreamModel, quality: 'low', providerOptions: { input_fidelity: 'high' }, images: [await inputImage()] }));
+    expect((await lastForm()).has('input_fidelity')).toBe(false);
+    expect(edited?.warnings).toContainEqual(expect.objectContaining({ type: 'unsupported', param: 'input_fidelity' }));
+  });
+
+  it('sends input_fidelity to gpt-image-1', async () => {
+    await provider()('gpt-image-1').edit?.(callOptions({ quality: 'low', providerOptions: { input_fidelity: 'high' }, images: [await inputImage()] }));
+    expect((await lastForm()).get('input_fidelity')).toBe('high');
+  });
+
   it('sends one image as `image`, with numbers as text', async () => {
     const result = await provider()('gpt-image-1').edit?.(callOptions({ n: 2, quality: 'low', images: [await inputImage(64, 64, 1, 'fox.png')] }));
     expect(lastRequest().path).toBe('/v1/images/edits');

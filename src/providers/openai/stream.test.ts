@@ -15,7 +15,8 @@ import { classifyOpenAIModeration } from './wire.js';
 
 const apiKey = 'sk-live-secretvalue0123456789';
 // One fake for the file, its switches cleared after each test (src/testing/provider-test-kit.ts).
-const upstream = useUpstreamFake(() => startOpenAIFake({ apiKey }), 'file');
+// A relay that still serves DALL·E (the adapter keeps its wire rules for such upstreams).
+const upstream = useUpstreamFake(() => startOpenAIFake({ apiKey, servesRetiredModels: true }), 'file');
 let fake: OpenAIFake;
 let http: GuardedHttpClient;
 

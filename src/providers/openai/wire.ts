@@ -141,7 +141,9 @@ export function buildImageFields(options: ImageCallOptions, operation: ImageOper
       else if (options.background !== 'auto') unsupported('background', options.background);
     }
     if (options.moderation !== undefined) {
-      if (!profile.unsupported.has('moderation')) fields['moderation'] = options.moderation;
+      // Generations only: CreateImageEditRequest (OpenAI's OpenAPI file) and ImageEditParams
+      // (openai-node 6.49) have no `moderation`, and the API answers 400 for it on edits.
+      if (!profile.unsupported.has('moderation') && operation === 'generate') fields['moderation'] = options.moderation;
       else if (options.moderation !== 'auto') unsupported('moderation', options.moderation);
     }
     // For DALL·E the core transcodes to the asked format, so leaving these out still honours them.
@@ -168,7 +170,23 @@ export function buildImageFields(options: ImageCallOptions, operation: ImageOper
   if (!isGptImageModel(options.model)) fields['response_format'] = 'b64_json';
 
   Object.assign(fields, options.providerOptions);
+  if (fields['input_fidelity'] !== undefined && family !== 'compatible' && !acceptsInputFidelity(options.model)) {
+    // A retired model's request (gpt-image-1.5 → gpt-image-2) may carry it; the successor answers
+    // 400 invalid_input_fidelity_model, so it is dropped and said.
+    unsupported('input_fidelity', fields['input_fidelity']);
+    delete fields['input_fidelity'];
+  }
   return { fields, warnings };
+}
+
+/**
+ * `input_fidelity`: "only supported for gpt-image-1 and gpt-image-1.5 and later models, unsupported
+ * for gpt-image-1-mini" (InputFidelity in OpenAI's OpenAPI file); gpt-image-2 and gpt-image-2.5
+ * answer 400 invalid_input_fidelity_model in live calls reported by several public projects, which
+ * we trust over the spec's "and later models".
+ */
+function acceptsInputFidelity(model: string): boolean {
+  return /^gpt-image-1(\.5)?(-\d{4}-\d{2}-\d{2})?$/i.test(model);
 }
 
 function upstreamSize(options: ImageCallOptions, profile: FamilyProfile, warnings: ProviderWarning[]): string {
@@ -238,6 +256,8 @@ export interface ParsedImages {
   images: ProviderImage[];
   warnings: ProviderWarning[];
   usage?: ImageUsage;
+  /** ImagesResponse.quality: the tier gpt-image rendered (`auto` resolved). */
+  quality?: string;
 }
 
 /** Reads an `ImagesResponse`: `data[].b64_json` → bytes, `data[].url` → URL, `revised_prompt` and `usage` kept. */
@@ -283,7 +303,8 @@ export function parseImagesResponse(provider: string, response: HttpResponse, re
     warnings.push({ type: 'other', param: 'n', message: `${provider} returned ${images.length} of the ${requested} images asked for.` });
   }
   const usage = readUsage(body['usage']);
-  return { images, warnings, ...(usage === undefined ? {} : { usage }) };
+  const quality = body['quality'];
+  return { images, warnings, ...(usage === undefined ? {} : { usage }), ...(quality === 'low' || quality === 'medium' || quality === 'high' ? { quality } : {}) };
 }
 
 /** Usage is informational: a shape we do not recognise is left out rather than failing a paid call. */

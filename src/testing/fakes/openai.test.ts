@@ -1,6 +1,6 @@
 // The OpenAI fake, driven by the official `openai` SDK: if the SDK is happy, clients of the gateway will be.
 
-import OpenAI, { AuthenticationError, BadRequestError, RateLimitError, toFile } from 'openai';
+import OpenAI, { AuthenticationError, BadRequestError, NotFoundError, RateLimitError, toFile } from 'openai';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestImage } from './shared.js';
@@ -10,7 +10,9 @@ let fake: OpenAIFake;
 let client: OpenAI;
 
 beforeAll(async () => {
-  fake = await startOpenAIFake({ apiKey: 'sk-abcdefghijklmnopxyz' });
+  // As a relay that still serves the retired models, so their wire rules stay tested; OpenAI's own
+  // refusal of them is tested below with a fake in its default mode.
+  fake = await startOpenAIFake({ apiKey: 'sk-abcdefghijklmnopxyz', servesRetiredModels: true });
   client = new OpenAI({ apiKey: fake.apiKey, baseURL: `${fake.url}/v1`, maxRetries: 0 });
 });
 
@@ -140,6 +142,43 @@ describe('edits and variations', () => {
     expect(result.data).toHaveLength(2);
     const metadata = await sharp(Buffer.from(result.data?.[1]?.b64_json ?? '', 'base64')).metadata();
     expect([metadata.width, metadata.height]).toEqual([512, 512]);
+  });
+});
+
+describe('rules of today\'s API (issue 10)', () => {
+  it.each(['dall-e-3', 'dall-e-2', 'gpt-image-1.5', 'gpt-image-1-mini', 'chatgpt-image-latest'])(
+    'OpenAI itself answers %s with 404 model_not_found: the model is shut down',
+    async (model) => {
+      const openai = await startOpenAIFake({ apiKey: fake.apiKey });
+      try {
+        const direct = new OpenAI({ apiKey: openai.apiKey, baseURL: `${openai.url}/v1`, maxRetries: 0 });
+        const error = await direct.images.generate({ model, prompt: 'x' }).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(NotFoundError);
+        expect(error).toMatchObject({ status: 404, code: 'model_not_found' });
+        expect((error as NotFoundError).message).toContain(`The model \`${model}\` has been deprecated`);
+        expect(openai.imageCalls).toBe(0);
+      } finally {
+        await openai.close();
+      }
+    },
+  );
+
+  it('refuses moderation on edits (not in ImageEditParams) but takes it on generations', async () => {
+    const edit = await client.images
+      // @ts-expect-error -- openai-node's ImageEditParams has no `moderation`; sent anyway, as a raw client would.
+      .edit({ model: 'gpt-image-1', prompt: 'x', image: await pngFile('a.png'), moderation: 'low' })
+      .catch((caught: unknown) => caught);
+    expect(edit).toBeInstanceOf(BadRequestError);
+    expect(edit).toMatchObject({ code: 'unknown_parameter', param: 'moderation' });
+    const generated = await client.images.generate({ model: 'gpt-image-1', prompt: 'x', moderation: 'low', quality: 'low', size: '1024x1024' });
+    expect(generated.data).toHaveLength(1);
+  });
+
+  it.each(['gpt-image-2', 'gpt-image-1-mini'])('answers input_fidelity on a %s edit with 400 invalid_input_fidelity_model', async (model) => {
+    const error = await client.images.edit({ model, prompt: 'x', image: await pngFile('a.png'), input_fidelity: 'high' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error).toMatchObject({ code: 'invalid_input_fidelity_model', param: 'input_fidelity' });
+    expect((error as BadRequestError).message).toContain(`The model '${model}' does not support the 'input_fidelity' parameter`);
   });
 });
 

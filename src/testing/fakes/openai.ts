@@ -39,6 +39,37 @@ export interface OpenAIFakeOptions {
   switches?: FakeSwitches;
   /** Azure deployments: deployment name → model. Without it, a deployment name is taken as the model name. */
   azureDeployments?: Record<string, string>;
+  /**
+   * Behave as a relay that still serves the models OpenAI shut down (`shutDownModels`). Off by
+   * default: OpenAI itself answers them 404 model_not_found.
+   */
+  servesRetiredModels?: boolean;
+}
+
+/**
+ * Models OpenAI no longer serves, with the date they stopped:
+ * - dall-e-2, dall-e-3: "has been deprecated and removed from the API"
+ *   (https://developers.openai.com/api/docs/models/dall-e-2, …/dall-e-3), shut down 2026-05-12.
+ * - gpt-image-1.5 (and its snapshot), gpt-image-1-mini, chatgpt-image-latest: shutdown date
+ *   Dec 1, 2026 on https://developers.openai.com/api/docs/deprecations.
+ */
+export const shutDownModels: Readonly<Record<string, string>> = {
+  'dall-e-2': '2026-05-12',
+  'dall-e-3': '2026-05-12',
+  'gpt-image-1.5': '2026-12-01',
+  'gpt-image-1.5-2025-12-16': '2026-12-01',
+  'gpt-image-1-mini': '2026-12-01',
+  'chatgpt-image-latest': '2026-12-01',
+};
+
+/**
+ * OpenAI's answer for a shut-down model: 404 model_not_found. The wording is as clients report it
+ * after the DALL·E shutdown ("The model `dall-e-3` has been deprecated. Learn more:
+ * https://platform.openai.com/docs/deprecations", dev.to/flarecanary, May 2026); OpenAI's own pages
+ * say only "removed from the API".
+ */
+function shutDownModelError(model: string): RequestRejected {
+  return invalidRequest(`The model \`${model}\` has been deprecated. Learn more: https://platform.openai.com/docs/deprecations`, null, 'model_not_found', 404);
 }
 
 export interface OpenAIFake extends FakeServer {
@@ -131,7 +162,10 @@ function rulesFor(model: string): ModelRules {
 
 const knownFields: Record<Operation, ReadonlySet<string>> = {
   generations: new Set(['prompt', 'model', 'n', 'quality', 'response_format', 'output_format', 'output_compression', 'stream', 'partial_images', 'size', 'moderation', 'background', 'style', 'user']),
-  edits: new Set(['image', 'image[]', 'images', 'prompt', 'mask', 'background', 'model', 'n', 'size', 'response_format', 'output_format', 'output_compression', 'user', 'input_fidelity', 'stream', 'partial_images', 'quality', 'moderation']),
+  // No `moderation` on edits: neither CreateImageEditRequest in OpenAI's OpenAPI file
+  // (shared/specs/openai-openapi.yaml) nor ImageEditParams in openai-node 6.49 (resources/images.d.ts)
+  // has it, and openai-python users report a 400 for it; ImageGenerateParams has it.
+  edits: new Set(['image', 'image[]', 'images', 'prompt', 'mask', 'background', 'model', 'n', 'size', 'response_format', 'output_format', 'output_compression', 'user', 'input_fidelity', 'stream', 'partial_images', 'quality']),
   variations: new Set(['image', 'model', 'n', 'response_format', 'size', 'user']),
 };
 
@@ -140,7 +174,7 @@ const rejectedByFamily: Record<Family, ReadonlySet<string>> = {
   'dall-e-2': new Set(['style', 'output_format', 'output_compression', 'background', 'moderation', 'stream', 'partial_images', 'input_fidelity']),
   'dall-e-3': new Set(['output_format', 'output_compression', 'background', 'moderation', 'stream', 'partial_images', 'input_fidelity']),
   'gpt-image': new Set(['response_format', 'style']),
-  'gpt-image-2': new Set(['response_format', 'style', 'input_fidelity']),
+  'gpt-image-2': new Set(['response_format', 'style']),
   compatible: new Set(),
 };
 
@@ -214,7 +248,7 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
 
     try {
       const parsed = await parseRequest(request, operation);
-      const call = validate(parsed, operation, deploymentModel);
+      const call = validate(parsed, operation, deploymentModel, dialect === 'openai' && options.servesRetiredModels !== true);
       const flaggedMidStream = call.stream && switches.moderation === 'output';
       if (switches.moderation && !flaggedMidStream) {
         sendJson(response, 400, moderationBody(call.model, switches.moderation, dialect, requestId), idHeaders);
@@ -539,10 +573,14 @@ function listValues(values: readonly string[]): string {
 
 const isGptFamily = (family: Family): boolean => family === 'gpt-image' || family === 'gpt-image-2';
 
-function validate(parsed: ParsedRequest, operation: Operation, deploymentModel: string | undefined): ValidatedCall {
+/** input_fidelity: gpt-image-1 and gpt-image-1.5 (OpenAPI InputFidelity); not mini, not gpt-image-2 and later (observed). */
+const supportsInputFidelity = (model: string): boolean => familyOf(model) === 'compatible' || /^gpt-image-1(\.5)?(-\d{4}-\d{2}-\d{2})?$/.test(model);
+
+function validate(parsed: ParsedRequest, operation: Operation, deploymentModel: string | undefined, refuseShutDown: boolean): ValidatedCall {
   const { fields } = parsed;
   const requestedModel = readString(fields, 'model');
   const model = deploymentModel ?? requestedModel ?? (operation === 'edits' ? 'gpt-image-1.5' : 'dall-e-2');
+  if (refuseShutDown && shutDownModels[model] !== undefined) throw shutDownModelError(model);
   const rules = rulesFor(model);
   const { family } = rules;
 
@@ -627,6 +665,12 @@ function validate(parsed: ParsedRequest, operation: Operation, deploymentModel: 
     throw invalidRequest("Transparent background is not supported for output_format 'jpeg'. Use 'png' or 'webp'.", 'background', 'invalid_value');
   }
   oneOf(fields, 'moderation', ['low', 'auto']);
+  if (operation === 'edits' && fields['input_fidelity'] !== undefined && !supportsInputFidelity(model)) {
+    // Observed answer (400 invalid_input_fidelity_model, "does not support the 'input_fidelity'
+    // parameter") reported from live calls to gpt-image-2-2026-04-21 and gpt-image-2.5 in several
+    // public projects; the OpenAPI file's InputFidelity says "unsupported for gpt-image-1-mini".
+    throw invalidRequest(`The model '${model}' does not support the 'input_fidelity' parameter.`, 'input_fidelity', 'invalid_input_fidelity_model');
+  }
   if (operation === 'edits') oneOf(fields, 'input_fidelity', ['high', 'low']);
   readString(fields, 'user');
   const stream = readBoolean(fields, 'stream') ?? false;
