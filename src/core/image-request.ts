@@ -136,7 +136,7 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
   let quality: string | undefined;
   const qualityText = optionalString(body, 'quality');
   if (model.qualities) {
-    if (qualityText !== undefined) oneOf('quality', qualityText, [...model.qualities, 'auto']);
+    if (qualityText !== undefined) oneOf('quality', qualityText, [...new Set([...model.qualities, 'auto'])]);
     quality = qualityText === undefined || qualityText === 'auto' ? model.default_quality : qualityText;
   } else if (qualityText !== undefined && qualityText !== 'auto') {
     warnings.push(`quality is not supported by ${model.id}; ignored`);

@@ -16,7 +16,8 @@ let gateway: TestGateway;
 let fake: OpenAIFake;
 
 beforeAll(async () => {
-  fake = await startOpenAIFake();
+  // A relay that still serves dall-e-3.
+  fake = await startOpenAIFake({ servesRetiredModels: true });
   gateway = await startBillingGateway({
     channels: [{ name: 'openai-main', provider: 'openai', base_url: `${fake.url}/v1`, api_key: fake.apiKey, models: ['dall-e-3'], options: { serves_retired_models: true } }],
   });

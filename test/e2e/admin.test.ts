@@ -41,7 +41,8 @@ describe('admin API changes apply without a restart', () => {
   let fake: OpenAIFake;
 
   beforeAll(async () => {
-    fake = await startOpenAIFake();
+    // A relay that still serves DALL·E, whose flat prices these tests use.
+    fake = await startOpenAIFake({ servesRetiredModels: true });
     gateway = await startBillingGateway({ allowHosts: ['127.0.0.1'] });
   });
   afterAll(async () => {

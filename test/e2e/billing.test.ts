@@ -97,7 +97,8 @@ describe('billing through an upstream channel', () => {
   let gateway: TestGateway;
 
   beforeAll(async () => {
-    fake = await startOpenAIFake();
+    // A relay that still serves DALL·E, whose flat prices these tests use.
+    fake = await startOpenAIFake({ servesRetiredModels: true });
     gateway = await startBillingGateway({
       // A relay that still sells DALL·E 2 at its price (OpenAI itself shut it down).
       channels: [{ name: 'openai-fake', provider: 'openai', base_url: `${fake.url}/v1`, api_key: fake.apiKey, models: ['dall-e-2', 'gpt-image-1'], options: { serves_retired_models: true } }],

@@ -46,7 +46,8 @@ describe('async submission and the task object', () => {
     // Exactly the keys a synchronous gpt-image-1 answer has.
     const sync = await call(gateway.url, '/v1/images/generations', { key: testApiKey, json: { model: 'gpt-image-1', prompt: 'a lighthouse at dusk', size: '1536x1024', n: 2 } });
     expect(Object.keys(done.result).sort()).toEqual(Object.keys(sync.body).sort());
-    expect(done.result).toMatchObject({ size: '1536x1024', output_format: 'png', quality: 'high', background: 'opaque' });
+    // Quality defaults to auto, reported as the tier the offline engine is billed at (docs/billing.md).
+    expect(done.result).toMatchObject({ size: '1536x1024', output_format: 'png', quality: 'medium', background: 'opaque' });
 
     // The aliases relay clients use serve the same object.
     for (const path of [`/v1/images/generations/${task.id}`, `/v1/tasks/${task.id}`]) {
