@@ -16,8 +16,9 @@ import { systemClock, type Clock } from './core/ports/clock.js';
 import { createUrlSigner } from './core/signed-urls.js';
 import { registerAdminApi } from './admin/index.js';
 import { readPriceFile } from './billing/price-file.js';
-import { SqliteBilling } from './billing/sqlite-billing.js';
-import { SqlitePriceStore } from './billing/sqlite-prices.js';
+import { PriceOverrides } from './billing/price-overrides.js';
+import type { BillingStore } from './core/ports/billing-store.js';
+import type { TaskStore } from './core/ports/task-store.js';
 import { createUsageEstimator } from './billing/usage-estimate.js';
 import { registerUsageRoute } from './http/routes/usage.js';
 import { createKeyRateLimiter } from './ratelimit/key-rate-limiter.js';
@@ -28,13 +29,7 @@ import type { ResolvedAddress } from './providers/shared/http-client.js';
 import { createOutboundClients } from './providers/shared/outbound-policies.js';
 import type { RandomSource } from './routing/channel-order.js';
 import { createChannelRegistry, type ChannelRegistry } from './routing/channel-registry.js';
-import { SqliteChannelStore } from './storage/sqlite/channel-store.js';
-import { LocalBlobStore } from './storage/local-blob-store.js';
-import { openSqliteDatabase } from './storage/sqlite/database.js';
-import { SqliteKeyStore } from './storage/sqlite/key-store.js';
-import { migrate } from './storage/sqlite/migrate.js';
-import { SqliteRequestLog } from './storage/sqlite/request-log.js';
-import { SqliteTaskStore } from './storage/sqlite/task-store.js';
+import { openStorage } from './storage/open-storage.js';
 import { createAsyncServices, type AsyncServices } from './tasks/async-services.js';
 
 export interface Gateway {
@@ -45,11 +40,11 @@ export interface Gateway {
   logger: Logger;
   /** The secret of a key created on this first start, to be shown once. */
   bootstrapKey: string | undefined;
-  tasks: SqliteTaskStore;
+  tasks: TaskStore;
   /** Task workers, webhooks, idempotency keys and retention (src/tasks/async-services.ts). */
   taskRuntime: AsyncServices;
   /** Balances, top-ups and usage rows (the admin API's, and tests' view of the books). */
-  billing: SqliteBilling;
+  billing: BillingStore;
   /** Drains in-flight requests for up to graceMs, then cuts remaining connections and closes storage. */
   close(graceMs?: number): Promise<void>;
 }
@@ -103,16 +98,10 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   await mkdir(dataDir, { recursive: true });
 
   const catalog = asConfigError(() => createCatalog(readCatalogFile(), config.catalog as CatalogOverrides));
-  const database = openSqliteDatabase({ file: join(dataDir, 'imagegate.sqlite'), backgroundCheckpoints: true });
-  await migrate(database.db);
-  const keys = new SqliteKeyStore(database.db);
-  const tasks = new SqliteTaskStore(database.db);
-  const prices = await SqlitePriceStore.open(database.db, readPriceFile(), clock);
-  const billing = new SqliteBilling({ db: database.db, prices: prices.book, clock });
-  const requestLog = new SqliteRequestLog(database.db, {
-    onError: (error, context) => logger.error({ err: error, ...context }, 'request log write failed'),
-  });
-  const blobs = new LocalBlobStore({ directory: join(dataDir, 'blobs'), fsync: config.fsyncBlobs });
+  const storage = await openStorage({ dataDir, fsyncBlobs: config.fsyncBlobs }, { clock, logger });
+  const { keys, tasks, requestLog, blobs } = storage;
+  const prices = await PriceOverrides.open(storage.prices, readPriceFile(), clock);
+  const billing = storage.billing(prices.book);
 
   const channelHosts = config.channels.flatMap((channel) => (channel.base_url ? [new URL(channel.base_url).host] : []));
   // Channels added at run time are as trusted as those in the file: their hosts are asked live.
@@ -130,7 +119,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
 
   const offline = createOfflineProvider({ latencyMs: config.offlineLatencyMs });
   router = await createChannelRegistry({
-    store: new SqliteChannelStore(database.db),
+    store: storage.channels,
     catalog,
     clock,
     logger,
@@ -157,7 +146,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const signer = createUrlSigner({ secret: await loadSigningSecret({ ...config, dataDir }), defaultTtlSeconds: config.urlTtlSeconds, clock });
   const bootstrapKey = await bootstrapKeys(keys, config.apiKeys, clock.now());
   const taskRuntime = await createAsyncServices({
-    ...{ db: database.db, dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks },
+    ...{ dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks, idempotencyStore: storage.idempotency, webhookStore: storage.webhooks },
     ...{ images, router, catalog, blobs, billing, clock, logger, userUrls: outbound.userUrls, signer },
   });
 
@@ -174,10 +163,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     clock,
     logger,
     describeRoute: (modelId) => router.describe(modelId),
-    checkReadiness: async () => {
-      await keys.count();
-      await blobs.ping();
-    },
+    checkReadiness: () => storage.ping(),
     tasks: taskRuntime.tasks,
     idempotency: taskRuntime.idempotency,
     webhooks: taskRuntime.webhooks,
@@ -206,9 +192,8 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
       await app.close();
       clearTimeout(forced);
       await taskRuntime.close();
-      await requestLog.close();
       await outbound.close();
-      await database.close();
+      await storage.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 // What the admin API is built from: the stores it changes and the services whose state it shows.
 
-import type { BillingStore } from '../billing/billing-store.js';
-import type { SqlitePriceStore } from '../billing/sqlite-prices.js';
+import type { BillingStore } from '../core/ports/billing-store.js';
+import type { PriceOverrides } from '../billing/price-overrides.js';
 import type { Catalog } from '../core/catalog/catalog.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { KeyStore } from '../core/ports/key-store.js';
@@ -13,7 +13,7 @@ export interface AdminDeps {
   token: string | undefined;
   keys: KeyStore;
   billing: BillingStore;
-  prices: SqlitePriceStore;
+  prices: PriceOverrides;
   requestLog: RequestLog;
   channels: ChannelRegistry;
   catalog: Catalog;

@@ -6,7 +6,8 @@ import { systemClock } from '../core/ports/clock.js';
 import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { readPriceFile } from './price-file.js';
 import { SqliteBilling } from './sqlite-billing.js';
-import { SqlitePriceStore } from './sqlite-prices.js';
+import { PriceOverrides } from './price-overrides.js';
+import { SqlitePriceStore } from '../storage/sqlite/price-store.js';
 
 export interface BillingRaceReport {
   charged: number;
@@ -19,7 +20,7 @@ if (file === undefined || keyId === undefined || attemptsText === undefined || o
   throw new Error('usage: billing-race <database file> <key id> <attempts> <owner>');
 }
 const database = openSqliteDatabase({ file });
-const prices = await SqlitePriceStore.open(database.db, readPriceFile(), systemClock);
+const prices = await PriceOverrides.open(new SqlitePriceStore(database.db), readPriceFile(), systemClock);
 const billing = new SqliteBilling({ db: database.db, prices: prices.book, clock: systemClock });
 
 const report: BillingRaceReport = { charged: 0, refused: 0, failures: [] };

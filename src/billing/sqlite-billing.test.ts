@@ -16,14 +16,15 @@ import { migrate } from '../storage/sqlite/migrate.js';
 import type { BillingRaceReport } from './billing-race.fixture.js';
 import { readPriceFile } from './price-file.js';
 import { SqliteBilling } from './sqlite-billing.js';
-import { SqlitePriceStore } from './sqlite-prices.js';
+import { PriceOverrides } from './price-overrides.js';
+import { SqlitePriceStore } from '../storage/sqlite/price-store.js';
 
 async function openBilling(clock = systemClock) {
   const folder = await mkdtemp(join(tmpdir(), 'imagegate-billing-'));
   const file = join(folder, 'billing.sqlite');
   const database = openSqliteDatabase({ file });
   await migrate(database.db);
-  const prices = await SqlitePriceStore.open(database.db, readPriceFile(), clock);
+  const prices = await PriceOverrides.open(new SqlitePriceStore(database.db), readPriceFile(), clock);
   return {
     file,
     keys: new SqliteKeyStore(database.db),

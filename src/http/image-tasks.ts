@@ -10,7 +10,7 @@ import type { ReservationRequest } from '../core/ports/billing.js';
 import type { TaskRecord } from '../core/ports/task-store.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
 import { idempotencyKeyOf } from '../idempotency/http.js';
-import type { StoredResponse } from '../idempotency/store.js';
+import type { StoredResponse } from '../core/ports/idempotency-store.js';
 import { newTaskId, type TaskCallback } from '../tasks/task-service.js';
 import { renderTask, type TaskView } from '../tasks/task-view.js';
 import { renderStoredResult, toStoredResult, type ResultRenderer } from '../tasks/stored-result.js';

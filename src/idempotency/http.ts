@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import type { IdempotencyTicket } from './service.js';
-import type { StoredResponse } from './store.js';
+import type { StoredResponse } from '../core/ports/idempotency-store.js';
 
 export interface IdempotencyState {
   ticket: IdempotencyTicket;

@@ -11,7 +11,7 @@ import { openSqliteDatabase, type SqliteDatabase } from '../storage/sqlite/datab
 import { migrate } from '../storage/sqlite/migrate.js';
 import { requestFingerprint } from './fingerprint.js';
 import { createIdempotencyService, type BeginResult } from './service.js';
-import { SqliteIdempotencyStore } from './sqlite-idempotency-store.js';
+import { SqliteIdempotencyStore } from '../storage/sqlite/idempotency-store.js';
 
 let folder: string;
 let database: SqliteDatabase;

@@ -5,7 +5,7 @@
 
 import { GatewayError } from '../core/errors.js';
 import type { Clock } from '../core/ports/clock.js';
-import type { IdempotencyStore, StoredResponse } from './store.js';
+import type { IdempotencyStore, StoredResponse } from '../core/ports/idempotency-store.js';
 
 export interface IdempotencyTicket {
   /** Stores the response for replays and releases the waiters. */

@@ -5,23 +5,22 @@ import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { TaskSettings, WebhookSettings } from '../config/schema.js';
 import type { HttpClient } from '../core/ports/http-client.js';
+import type { IdempotencyStore } from '../core/ports/idempotency-store.js';
+import type { WebhookStore } from '../core/ports/webhook-store.js';
 import type { UrlSigner } from '../core/signed-urls.js';
 import { createIdempotencyService, type IdempotencyService } from '../idempotency/service.js';
-import { SqliteIdempotencyStore } from '../idempotency/sqlite-idempotency-store.js';
-import type { DatabaseSchema } from '../storage/sqlite/schema.js';
 import { createWebhookDispatcher, type WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { generateWebhookSecret } from '../webhooks/signing.js';
-import { SqliteWebhookStore } from '../webhooks/sqlite-webhook-store.js';
 import { createTaskService, type TaskService, type TaskServiceDeps } from './task-service.js';
 import { renderTask } from './task-view.js';
 
 /** The task service's own parts are handed through as they are; the rest builds the services around it. */
 export interface AsyncServicesDeps extends Pick<TaskServiceDeps, 'store' | 'images' | 'router' | 'catalog' | 'blobs' | 'billing' | 'clock'> {
-  db: Kysely<DatabaseSchema>;
+  idempotencyStore: IdempotencyStore;
+  webhookStore: WebhookStore;
   dataDir: string;
   tasks: TaskSettings;
   webhooks: WebhookSettings;
@@ -67,7 +66,7 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
   const sweepEveryMs = Math.max(1000, Math.min(10 * 60 * 1000, Math.floor(retentionMs / 4)));
 
   const webhooks = createWebhookDispatcher({
-    store: new SqliteWebhookStore(deps.db),
+    store: deps.webhookStore,
     http: deps.userUrls,
     clock: deps.clock,
     logger: deps.logger,
@@ -95,13 +94,12 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
     owner,
   });
   const idempotency = createIdempotencyService({
-    store: new SqliteIdempotencyStore(deps.db),
+    store: deps.idempotencyStore,
     clock: deps.clock,
     owner,
     // A synchronous request holds its key at most until the time limit hands it over.
     lockMs: deps.tasks.syncTimeoutMs + 60_000,
   });
-  const webhookStore = new SqliteWebhookStore(deps.db);
 
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
@@ -111,7 +109,7 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
     const removedTasks = await deps.store.deleteOlderThan(cutoff);
     const blobs = await deps.blobs.deleteOlderThan(cutoff);
     const idempotencyKeys = await idempotency.sweep();
-    const removedWebhooks = await webhookStore.deleteOlderThan(cutoff);
+    const removedWebhooks = await deps.webhookStore.deleteOlderThan(cutoff);
     return { tasks: removedTasks, blobs, idempotencyKeys, webhooks: removedWebhooks };
   }
 

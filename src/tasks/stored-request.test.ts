@@ -11,7 +11,7 @@ import { createCatalog } from '../core/catalog/catalog.js';
 import { checkEditInputs } from '../core/image-inputs.js';
 import { parseImageRequest } from '../core/image-request.js';
 import { renderImagesResponse } from '../core/images-response.js';
-import { LocalBlobStore } from '../storage/local-blob-store.js';
+import { LocalBlobStore } from '../storage/blob/local/local-blob-store.js';
 import { reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
 import { renderStoredResult, toStoredResult } from './stored-result.js';
 

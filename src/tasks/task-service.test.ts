@@ -17,7 +17,7 @@ import type { ModelRoute, ModelRouter } from '../core/ports/model-router.js';
 import type { TaskRecord, TaskStore } from '../core/ports/task-store.js';
 import { createBflProvider } from '../providers/bfl/index.js';
 import { createHttpClient, type GuardedHttpClient } from '../providers/shared/http-client.js';
-import { LocalBlobStore } from '../storage/local-blob-store.js';
+import { LocalBlobStore } from '../storage/blob/local/local-blob-store.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../storage/sqlite/database.js';
 import { migrate } from '../storage/sqlite/migrate.js';
 import { SqliteTaskStore } from '../storage/sqlite/task-store.js';

@@ -10,7 +10,7 @@ import { createPollingLoop } from '../tasks/polling-loop.js';
 import type { TaskCallback, TaskWebhooks } from '../tasks/task-service.js';
 import type { WebhookView } from '../tasks/task-view.js';
 import { webhookHeaders } from './signing.js';
-import type { AttemptOutcome, WebhookDelivery, WebhookStore } from './store.js';
+import type { AttemptOutcome, WebhookDelivery, WebhookStore } from '../core/ports/webhook-store.js';
 
 export interface WebhookDispatcherDeps {
   store: WebhookStore;

@@ -3,7 +3,7 @@
 // That a half-written image is never served is the blob store's atomic write, proven for every
 // store by the BlobStore conformance suite ("never shows a reader part of an object while the same
 // key is written concurrently", src/testing/conformance/blob-store.conformance.ts), run for the disk
-// store in src/storage/local-blob-store.test.ts.
+// store in src/storage/blob/local/local-blob-store.test.ts.
 
 import { request as httpRequest } from 'node:http';
 import sharp from 'sharp';

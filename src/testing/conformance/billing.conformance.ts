@@ -3,7 +3,7 @@
 // (granted = balance + charged + held). Each implementation's test file runs it.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BillingStore } from '../../billing/billing-store.js';
+import type { BillingStore } from '../../core/ports/billing-store.js';
 import type { PriceSpec } from '../../billing/price-book.js';
 import { newKeyRecord } from '../../core/api-keys.js';
 import { GatewayError } from '../../core/errors.js';

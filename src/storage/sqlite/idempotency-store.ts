@@ -2,8 +2,8 @@
 // processes sharing the file agree on which of two identical requests runs.
 
 import type { Kysely, Selectable } from 'kysely';
-import type { DatabaseSchema, IdempotencyKeysTable } from '../storage/sqlite/schema.js';
-import type { IdempotencyRecord, IdempotencyStore, StoredResponse } from './store.js';
+import type { DatabaseSchema, IdempotencyKeysTable } from './schema.js';
+import type { IdempotencyRecord, IdempotencyStore, StoredResponse } from '../../core/ports/idempotency-store.js';
 
 export class SqliteIdempotencyStore implements IdempotencyStore {
   readonly #db: Kysely<DatabaseSchema>;

@@ -3,8 +3,8 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { GatewayError } from '../core/errors.js';
-import type { BlobStore, StoredBlob } from '../core/ports/blob-store.js';
+import { GatewayError } from '../../../core/errors.js';
+import type { BlobStore, StoredBlob } from '../../../core/ports/blob-store.js';
 
 export interface LocalBlobStoreOptions {
   /**

@@ -2,7 +2,7 @@
 // and usage APIs need. SQLite implements it today; a Postgres store would implement the same, and
 // the conformance suite in src/testing/conformance/billing.conformance.ts checks both.
 
-import type { Billing } from '../core/ports/billing.js';
+import type { Billing } from './billing.js';
 
 /** One settled charge, as the usage API and the admin API show it. */
 export interface UsageRecord {

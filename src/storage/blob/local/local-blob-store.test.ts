@@ -5,8 +5,8 @@ import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isGatewayError } from '../core/errors.js';
-import { describeBlobStoreConformance } from '../testing/conformance/blob-store.conformance.js';
+import { isGatewayError } from '../../../core/errors.js';
+import { describeBlobStoreConformance } from '../../../testing/conformance/blob-store.conformance.js';
 import { LocalBlobStore } from './local-blob-store.js';
 
 describeBlobStoreConformance('LocalBlobStore', async () => {

@@ -1,8 +1,8 @@
 // Webhook deliveries in the gateway's SQLite database (tables from migration 002).
 
 import type { Kysely, Selectable } from 'kysely';
-import type { DatabaseSchema, WebhookDeliveriesTable } from '../storage/sqlite/schema.js';
-import type { AttemptOutcome, WebhookAttempt, WebhookDelivery, WebhookState, WebhookStore } from './store.js';
+import type { DatabaseSchema, WebhookDeliveriesTable } from './schema.js';
+import type { AttemptOutcome, WebhookAttempt, WebhookDelivery, WebhookState, WebhookStore } from '../../core/ports/webhook-store.js';
 
 const finishedTaskStatuses = ['succeeded', 'failed', 'canceled'];
 

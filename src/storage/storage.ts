@@ -1,0 +1,42 @@
+// The whole storage of one gateway process — every store behind its port — as opened together by
+// src/storage/open-storage.ts from the configuration. Only the composition root sees this shape.
+
+import type { PriceBook } from '../billing/price-book.js';
+import type { BillingStore } from '../core/ports/billing-store.js';
+import type { BlobStore } from '../core/ports/blob-store.js';
+import type { ChannelStore } from '../core/ports/channel-store.js';
+import type { IdempotencyStore } from '../core/ports/idempotency-store.js';
+import type { KeyStore } from '../core/ports/key-store.js';
+import type { PriceStore } from '../core/ports/price-store.js';
+import type { RequestLog } from '../core/ports/request-log.js';
+import type { TaskStore } from '../core/ports/task-store.js';
+import type { WebhookStore } from '../core/ports/webhook-store.js';
+
+export type DatabaseBackend = 'sqlite' | 'postgres';
+
+export interface Storage {
+  readonly backend: DatabaseBackend;
+  keys: KeyStore;
+  tasks: TaskStore;
+  channels: ChannelStore;
+  prices: PriceStore;
+  /** Buffered: close() writes what is left. */
+  requestLog: RequestLog & { close(): Promise<void> };
+  idempotency: IdempotencyStore;
+  webhooks: WebhookStore;
+  blobs: BlobStore;
+  /**
+   * The billing store, pricing with `prices`. Made after opening because the price book is built
+   * from the stored overrides (`prices`) first.
+   */
+  billing(prices: PriceBook): BillingStore;
+  /** Throws when the database or the blob store is unusable (readiness). */
+  ping(): Promise<void>;
+  /** Writes the buffered request log, then closes the database; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export interface DatabaseStores extends Omit<Storage, 'blobs' | 'ping' | 'close'> {
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
