@@ -2,6 +2,7 @@
 
 import { loadConfig, ConfigError } from './config/load.js';
 import { createGateway } from './gateway.js';
+import { StorageUnavailableError } from './storage/storage.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,6 +16,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const gateway = await createGateway(config).catch((error: unknown) => {
+    if (error instanceof StorageUnavailableError) {
+      process.stderr.write(`imagegate: cannot start: ${error.message}\n`);
+      return process.exit(1);
+    }
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`imagegate: configuration error: ${error.message}\n`);
     return process.exit(2);

@@ -7,7 +7,7 @@ import { openSqliteDatabase } from '../storage/sqlite/database.js';
 import { readPriceFile } from './price-file.js';
 import { SqliteBilling } from './sqlite-billing.js';
 import { PriceOverrides } from './price-overrides.js';
-import { SqlitePriceStore } from '../storage/sqlite/price-store.js';
+import { SqlPriceStore } from '../storage/sql/price-store.js';
 
 export interface BillingRaceReport {
   charged: number;
@@ -20,7 +20,7 @@ if (file === undefined || keyId === undefined || attemptsText === undefined || o
   throw new Error('usage: billing-race <database file> <key id> <attempts> <owner>');
 }
 const database = openSqliteDatabase({ file });
-const prices = await PriceOverrides.open(new SqlitePriceStore(database.db), readPriceFile(), systemClock);
+const prices = await PriceOverrides.open(new SqlPriceStore(database.db), readPriceFile(), systemClock);
 const billing = new SqliteBilling({ db: database.db, prices: prices.book, clock: systemClock });
 
 const report: BillingRaceReport = { charged: 0, refused: 0, failures: [] };

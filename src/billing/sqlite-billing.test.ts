@@ -11,23 +11,23 @@ import { newKeyRecord } from '../core/api-keys.js';
 import { systemClock } from '../core/ports/clock.js';
 import { describeBillingConformance } from '../testing/conformance/billing.conformance.js';
 import { openSqliteDatabase } from '../storage/sqlite/database.js';
-import { SqliteKeyStore } from '../storage/sqlite/key-store.js';
+import { SqlKeyStore } from '../storage/sql/key-store.js';
 import { migrate } from '../storage/sqlite/migrate.js';
 import type { BillingRaceReport } from './billing-race.fixture.js';
 import { readPriceFile } from './price-file.js';
 import { SqliteBilling } from './sqlite-billing.js';
 import { PriceOverrides } from './price-overrides.js';
-import { SqlitePriceStore } from '../storage/sqlite/price-store.js';
+import { SqlPriceStore } from '../storage/sql/price-store.js';
 
 async function openBilling(clock = systemClock) {
   const folder = await mkdtemp(join(tmpdir(), 'imagegate-billing-'));
   const file = join(folder, 'billing.sqlite');
   const database = openSqliteDatabase({ file });
   await migrate(database.db);
-  const prices = await PriceOverrides.open(new SqlitePriceStore(database.db), readPriceFile(), clock);
+  const prices = await PriceOverrides.open(new SqlPriceStore(database.db), readPriceFile(), clock);
   return {
     file,
-    keys: new SqliteKeyStore(database.db),
+    keys: new SqlKeyStore(database.db),
     billing: new SqliteBilling({ db: database.db, prices: prices.book, clock }),
     prices,
     cleanup: async () => {

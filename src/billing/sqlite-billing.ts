@@ -8,7 +8,7 @@ import { GatewayError } from '../core/errors.js';
 import type { ReservationRequest, Settlement } from '../core/ports/billing.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { PixelSize } from '../core/ports/image-model.js';
-import type { BillingUsageTable, DatabaseSchema } from '../storage/sqlite/schema.js';
+import type { BillingUsageTable, DatabaseSchema } from '../storage/sql/schema.js';
 import { assertCredits, creditsToUsd } from '../core/money.js';
 import type { BillingStore, KeyAccount, UsageFilter, UsageRecord, UsageSummaryRow } from '../core/ports/billing-store.js';
 import { computeCharge, UnpricedError, type Charge, type ChargeFacts, type PriceBook, type PriceQuote } from './price-book.js';

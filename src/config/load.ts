@@ -98,6 +98,13 @@ function booleanFromEnv(env: Env, name: string): boolean | undefined {
   throw new ConfigError(`environment ${name}: expected true or false, got '${env[name]}'`);
 }
 
+/** The database URL, checked for a scheme the storage knows (the rest is checked when it is opened). */
+function databaseUrl(url: string | undefined): string | undefined {
+  if (url === undefined || url === '') return undefined;
+  if (/^sqlite:.+/.test(url) || /^postgres(ql)?:\/\/.+/.test(url)) return url;
+  throw new ConfigError(`IMAGEGATE_DATABASE_URL / database.url: expected sqlite:<path> or postgres://user:password@host:port/database, got '${url.replace(/\/\/[^@/]*@/, '//…@')}'`);
+}
+
 /** Configured channels plus those found from provider keys in the environment (OPENAI_API_KEY …). */
 function channelsWithDetected(env: Env, file: ConfigFile): Pick<AppConfig, 'channels' | 'detectedChannels'> {
   const { channels, detected } = detectChannels(env, file.channels ?? [], (message) => new ConfigError(message));
@@ -131,6 +138,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimitBytes: Math.round((file.server?.body_limit_mb ?? 64) * 1024 * 1024),
     streamHeartbeatMs: integerFromEnv(env, 'IMAGEGATE_STREAM_HEARTBEAT_MS', { min: 1 }) ?? file.server?.stream_heartbeat_ms ?? 15_000,
     dataDir: env.IMAGEGATE_DATA_DIR || file.storage?.data_dir || './data',
+    databaseUrl: databaseUrl(env.IMAGEGATE_DATABASE_URL || file.database?.url),
     fsyncBlobs: file.storage?.fsync ?? false,
     apiKeys: (env.IMAGEGATE_API_KEYS ?? '').split(',').map((key) => key.trim()).filter(Boolean),
     adminToken: env.IMAGEGATE_ADMIN_TOKEN || undefined,

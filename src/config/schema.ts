@@ -44,6 +44,15 @@ export const ConfigFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    database: Type.Optional(
+      Type.Object(
+        {
+          // sqlite:<path> (the default: <data_dir>/imagegate.sqlite) or postgres://user:password@host:port/db[?schema=name].
+          url: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     storage: Type.Optional(
       Type.Object(
         {
@@ -148,6 +157,8 @@ export interface AppConfig {
   /** Between SSE comment heartbeats on image streams, which keep proxies from closing long generations. */
   streamHeartbeatMs: number;
   dataDir: string;
+  /** `sqlite:<path>` or `postgres://…`; undefined: the SQLite file in the data dir. */
+  databaseUrl: string | undefined;
   /** fsync each stored image before it becomes visible (durable across power loss, slower). */
   fsyncBlobs: boolean;
   apiKeys: string[];

@@ -11,18 +11,18 @@ import { openSqliteDatabase, type SqliteDatabase } from '../storage/sqlite/datab
 import { migrate } from '../storage/sqlite/migrate.js';
 import { requestFingerprint } from './fingerprint.js';
 import { createIdempotencyService, type BeginResult } from './service.js';
-import { SqliteIdempotencyStore } from '../storage/sqlite/idempotency-store.js';
+import { SqlIdempotencyStore } from '../storage/sql/idempotency-store.js';
 
 let folder: string;
 let database: SqliteDatabase;
-let store: SqliteIdempotencyStore;
+let store: SqlIdempotencyStore;
 const clock = manualClock(1_700_000_000_000);
 
 beforeEach(async () => {
   folder = await mkdtemp(join(tmpdir(), 'imagegate-idempotency-'));
   database = openSqliteDatabase({ file: join(folder, 'imagegate.db') });
   await migrate(database.db);
-  store = new SqliteIdempotencyStore(database.db);
+  store = new SqlIdempotencyStore(database.db);
 });
 afterEach(async () => {
   await database.close();

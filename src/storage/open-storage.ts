@@ -1,21 +1,51 @@
-// The one place that opens "the storage" from the configuration: the database (the embedded SQLite
-// file in the data dir) and the blob store, returning every store behind its port.
+// The one place that opens "the storage" from the configuration: the database named by
+// `database.url` (the embedded SQLite file in the data dir by default, or PostgreSQL) and the blob
+// store, returning every store behind its port.
 
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/ports/clock.js';
 import { LocalBlobStore } from './blob/local/local-blob-store.js';
+import { openPostgresStorage } from './postgres/postgres-storage.js';
 import { openSqliteStorage } from './sqlite/sqlite-storage.js';
-import type { Storage } from './storage.js';
+import type { DatabaseStores, Storage } from './storage.js';
 
 export interface StorageSettings {
+  /** `sqlite:<path>`, `postgres://…`, or undefined for `<data dir>/imagegate.sqlite`. */
+  databaseUrl: string | undefined;
   dataDir: string;
   fsyncBlobs: boolean;
 }
 
+export type DatabaseLocation = { backend: 'sqlite'; file: string } | { backend: 'postgres'; url: string };
+
+/** Where the database is. A relative `sqlite:` path is taken from the working directory. Throws RangeError for anything else. */
+export function parseDatabaseUrl(url: string | undefined, dataDir: string): DatabaseLocation {
+  if (url === undefined || url === '') return { backend: 'sqlite', file: join(resolve(dataDir), 'imagegate.sqlite') };
+  if (url.startsWith('sqlite:')) {
+    // sqlite:relative/path, sqlite:/absolute/path and sqlite:///absolute/path all name a file.
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new RangeError('expected a file after sqlite:, e.g. sqlite:./data/imagegate.sqlite');
+    return { backend: 'sqlite', file: isAbsolute(path) ? path : resolve(path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    try {
+      new URL(url);
+    } catch {
+      throw new RangeError('not a valid postgres:// URL');
+    }
+    return { backend: 'postgres', url };
+  }
+  throw new RangeError('expected sqlite:<path> or postgres://user:password@host:port/database');
+}
+
+export async function openDatabaseStores(location: DatabaseLocation, deps: { clock: Clock; logger: Logger }): Promise<DatabaseStores> {
+  return location.backend === 'sqlite' ? openSqliteStorage({ file: location.file, ...deps }) : openPostgresStorage({ url: location.url, ...deps });
+}
+
 export async function openStorage(settings: StorageSettings, deps: { clock: Clock; logger: Logger }): Promise<Storage> {
   const dataDir = resolve(settings.dataDir);
-  const database = await openSqliteStorage({ file: join(dataDir, 'imagegate.sqlite'), ...deps });
+  const database = await openDatabaseStores(parseDatabaseUrl(settings.databaseUrl, dataDir), deps);
   const blobs = new LocalBlobStore({ directory: join(dataDir, 'blobs'), fsync: settings.fsyncBlobs });
   return {
     ...database,

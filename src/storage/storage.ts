@@ -40,3 +40,11 @@ export interface DatabaseStores extends Omit<Storage, 'blobs' | 'ping' | 'close'
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The configured database (or blob store) cannot be reached at start-up: the process should not start. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RequestLogsTable } from '../../src/storage/sqlite/schema.js';
+import type { RequestLogsTable } from '../../src/storage/sql/schema.js';
 import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
 
 /** A request_logs row as read back from the database file. */

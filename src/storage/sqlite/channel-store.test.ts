@@ -5,16 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeChannelStoreConformance } from '../../testing/conformance/channel-store.conformance.js';
 import { MemoryChannelStore } from '../../testing/memory-channel-store.js';
-import { SqliteChannelStore } from './channel-store.js';
+import { SqlChannelStore } from '../sql/channel-store.js';
 import { openSqliteDatabase } from './database.js';
 import { migrate } from './migrate.js';
 
-describeChannelStoreConformance('SqliteChannelStore', async () => {
+describeChannelStoreConformance('SqlChannelStore', async () => {
   const folder = await mkdtemp(join(tmpdir(), 'imagegate-channels-'));
   const database = openSqliteDatabase({ file: join(folder, 'imagegate.db') });
   await migrate(database.db);
   return {
-    store: new SqliteChannelStore(database.db),
+    store: new SqlChannelStore(database.db),
     cleanup: async () => {
       await database.close();
       await rm(folder, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDialectConfig } from 'kysely';
-import type { DatabaseSchema } from './schema.js';
+import type { DatabaseSchema } from '../sql/schema.js';
 
 export interface SqliteDatabase {
   db: Kysely<DatabaseSchema>;

@@ -2,7 +2,7 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { sql, type Kysely } from 'kysely';
-import type { DatabaseSchema } from './schema.js';
+import type { DatabaseSchema } from '../sql/schema.js';
 
 export interface Migration {
   version: number;

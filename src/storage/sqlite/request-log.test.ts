@@ -1,4 +1,4 @@
-// SqliteRequestLog's batching: the timer and the batch size write buffered entries, close() writes the
+// SqlRequestLog's batching: the timer and the batch size write buffered entries, close() writes the
 // rest, and a failed write keeps the entries for the next attempt (within a bound).
 
 import { sql } from 'kysely';
@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RequestLogEntry } from '../../core/ports/request-log.js';
 import { openSqliteDatabase, type SqliteDatabase } from './database.js';
 import { migrate } from './migrate.js';
-import { SqliteRequestLog, type SqliteRequestLogOptions } from './request-log.js';
+import { SqlRequestLog, type SqlRequestLogOptions } from '../sql/request-log.js';
 
 const hour = 3_600_000;
 
@@ -28,11 +28,11 @@ function entry(index: number): RequestLogEntry {
   };
 }
 
-describe('SqliteRequestLog batching', () => {
+describe('SqlRequestLog batching', () => {
   let database: SqliteDatabase;
-  const logs: SqliteRequestLog[] = [];
-  const createLog = (options: SqliteRequestLogOptions) => {
-    const log = new SqliteRequestLog(database.db, options);
+  const logs: SqlRequestLog[] = [];
+  const createLog = (options: SqlRequestLogOptions) => {
+    const log = new SqlRequestLog(database.db, options);
     logs.push(log);
     return log;
   };
@@ -103,7 +103,7 @@ describe('SqliteRequestLog batching', () => {
   });
 
   it('refuses settings that could never flush', () => {
-    expect(() => new SqliteRequestLog(database.db, { batchSize: 0 })).toThrow(RangeError);
-    expect(() => new SqliteRequestLog(database.db, { flushIntervalMs: -1 })).toThrow(RangeError);
+    expect(() => new SqlRequestLog(database.db, { batchSize: 0 })).toThrow(RangeError);
+    expect(() => new SqlRequestLog(database.db, { flushIntervalMs: -1 })).toThrow(RangeError);
   });
 });

@@ -5,15 +5,15 @@ import { sql } from 'kysely';
 import { SqliteBilling } from '../../billing/sqlite-billing.js';
 import type { Clock } from '../../core/ports/clock.js';
 import type { DatabaseStores } from '../storage.js';
-import { SqliteChannelStore } from './channel-store.js';
+import { SqlChannelStore } from '../sql/channel-store.js';
 import { openSqliteDatabase } from './database.js';
-import { SqliteIdempotencyStore } from './idempotency-store.js';
-import { SqliteKeyStore } from './key-store.js';
+import { SqlIdempotencyStore } from '../sql/idempotency-store.js';
+import { SqlKeyStore } from '../sql/key-store.js';
 import { migrate } from './migrate.js';
-import { SqlitePriceStore } from './price-store.js';
-import { SqliteRequestLog } from './request-log.js';
+import { SqlPriceStore } from '../sql/price-store.js';
+import { SqlRequestLog } from '../sql/request-log.js';
 import { SqliteTaskStore } from './task-store.js';
-import { SqliteWebhookStore } from './webhook-store.js';
+import { SqlWebhookStore } from '../sql/webhook-store.js';
 
 export interface SqliteStorageOptions {
   file: string;
@@ -29,19 +29,19 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     await database.close();
     throw error;
   }
-  const requestLog = new SqliteRequestLog(database.db, {
+  const requestLog = new SqlRequestLog(database.db, {
     onError: (error, context) => options.logger.error({ err: error, ...context }, 'request log write failed'),
   });
   let closing: Promise<void> | undefined;
   return {
     backend: 'sqlite',
-    keys: new SqliteKeyStore(database.db),
+    keys: new SqlKeyStore(database.db),
     tasks: new SqliteTaskStore(database.db),
-    channels: new SqliteChannelStore(database.db),
-    prices: new SqlitePriceStore(database.db),
+    channels: new SqlChannelStore(database.db),
+    prices: new SqlPriceStore(database.db),
     requestLog,
-    idempotency: new SqliteIdempotencyStore(database.db),
-    webhooks: new SqliteWebhookStore(database.db),
+    idempotency: new SqlIdempotencyStore(database.db),
+    webhooks: new SqlWebhookStore(database.db),
     billing: (prices) => new SqliteBilling({ db: database.db, prices, clock: options.clock }),
     ping: async () => {
       await sql`SELECT 1`.execute(database.db);

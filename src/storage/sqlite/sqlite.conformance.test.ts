@@ -7,9 +7,9 @@ import { describeKeyStoreConformance } from '../../testing/conformance/key-store
 import { describeRequestLogConformance } from '../../testing/conformance/request-log.conformance.js';
 import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
 import { openSqliteDatabase, type SqliteDatabase } from './database.js';
-import { SqliteKeyStore } from './key-store.js';
+import { SqlKeyStore } from '../sql/key-store.js';
 import { migrate } from './migrate.js';
-import { SqliteRequestLog } from './request-log.js';
+import { SqlRequestLog } from '../sql/request-log.js';
 import { SqliteTaskStore } from './task-store.js';
 
 async function openTemporaryDatabase(): Promise<{ database: SqliteDatabase; remove(): Promise<void> }> {
@@ -25,14 +25,14 @@ async function openTemporaryDatabase(): Promise<{ database: SqliteDatabase; remo
   };
 }
 
-describeKeyStoreConformance('SqliteKeyStore', async () => {
+describeKeyStoreConformance('SqlKeyStore', async () => {
   const { database, remove } = await openTemporaryDatabase();
-  return { store: new SqliteKeyStore(database.db), cleanup: remove };
+  return { store: new SqlKeyStore(database.db), cleanup: remove };
 });
 
-describeRequestLogConformance('SqliteRequestLog', async () => {
+describeRequestLogConformance('SqlRequestLog', async () => {
   const { database, remove } = await openTemporaryDatabase();
-  const store = new SqliteRequestLog(database.db);
+  const store = new SqlRequestLog(database.db);
   return {
     store,
     cleanup: async () => {

@@ -1,10 +1,10 @@
-// The request log in SQLite: record() only buffers; batches are written off the request path.
+// The request log in SQL (SQLite or Postgres): record() only buffers; batches are written off the request path.
 
 import type { Kysely, Selectable } from 'kysely';
 import type { RequestLog, RequestLogEntry, RequestLogQuery } from '../../core/ports/request-log.js';
 import type { DatabaseSchema, RequestLogsTable } from './schema.js';
 
-export interface SqliteRequestLogOptions {
+export interface SqlRequestLogOptions {
   /** How often buffered entries are written; default 250 ms. */
   flushIntervalMs?: number;
   /** A buffer this long is written at once instead of waiting for the timer; default 500. */
@@ -22,17 +22,17 @@ export interface SqliteRequestLogOptions {
 const rowsPerStatement = 200;
 const defaultQueryLimit = 100;
 
-export class SqliteRequestLog implements RequestLog {
+export class SqlRequestLog implements RequestLog {
   readonly #db: Kysely<DatabaseSchema>;
   readonly #batchSize: number;
   readonly #maxBufferedEntries: number;
-  readonly #onError: NonNullable<SqliteRequestLogOptions['onError']>;
+  readonly #onError: NonNullable<SqlRequestLogOptions['onError']>;
   readonly #timer: NodeJS.Timeout;
   #buffer: RequestLogEntry[] = [];
   #writing: Promise<void> | undefined;
   #closed = false;
 
-  constructor(db: Kysely<DatabaseSchema>, options: SqliteRequestLogOptions = {}) {
+  constructor(db: Kysely<DatabaseSchema>, options: SqlRequestLogOptions = {}) {
     this.#db = db;
     this.#batchSize = positiveInteger(options.batchSize ?? 500, 'batchSize');
     this.#maxBufferedEntries = positiveInteger(options.maxBufferedEntries ?? 50_000, 'maxBufferedEntries');

@@ -1,4 +1,4 @@
-// Webhook deliveries in the gateway's SQLite database (tables from migration 002).
+// Webhook deliveries in SQL, SQLite or Postgres (tables from migration 002).
 
 import type { Kysely, Selectable } from 'kysely';
 import type { DatabaseSchema, WebhookDeliveriesTable } from './schema.js';
@@ -6,15 +6,15 @@ import type { AttemptOutcome, WebhookAttempt, WebhookDelivery, WebhookState, Web
 
 const finishedTaskStatuses = ['succeeded', 'failed', 'canceled'];
 
-export class SqliteWebhookStore implements WebhookStore {
-  readonly #db: Kysely<DatabaseSchema>;
+export class SqlWebhookStore implements WebhookStore {
+  protected readonly database: Kysely<DatabaseSchema>;
 
   constructor(db: Kysely<DatabaseSchema>) {
-    this.#db = db;
+    this.database = db;
   }
 
   async register(delivery: Pick<WebhookDelivery, 'id' | 'taskId' | 'url' | 'secret' | 'publicBase' | 'createdAt'>): Promise<void> {
-    await this.#db
+    await this.database
       .insertInto('webhook_deliveries')
       .values({
         id: delivery.id,
@@ -34,7 +34,7 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   async remove(taskId: string): Promise<void> {
-    await this.#db.transaction().execute(async (transaction) => {
+    await this.database.transaction().execute(async (transaction) => {
       const row = await transaction.selectFrom('webhook_deliveries').select('id').where('task_id', '=', taskId).executeTakeFirst();
       if (!row) return;
       await transaction.deleteFrom('webhook_attempts').where('delivery_id', '=', row.id).execute();
@@ -43,7 +43,7 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   async activate(taskId: string, now: number): Promise<boolean> {
-    const result = await this.#db
+    const result = await this.database
       .updateTable('webhook_deliveries')
       .set({ state: 'pending', next_attempt_at: now })
       .where('task_id', '=', taskId)
@@ -53,7 +53,7 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   async activateFinished(now: number): Promise<number> {
-    const result = await this.#db
+    const result = await this.database
       .updateTable('webhook_deliveries')
       .set({ state: 'pending', next_attempt_at: now })
       .where('state', '=', 'waiting')
@@ -64,7 +64,7 @@ export class SqliteWebhookStore implements WebhookStore {
 
   /** One UPDATE … RETURNING: two processes can never take the same delivery. */
   async claimDue(owner: string, now: number, leaseUntil: number): Promise<WebhookDelivery | undefined> {
-    const row = await this.#db
+    const row = await this.database
       .updateTable('webhook_deliveries')
       .set({ lease_owner: owner, lease_expires_at: leaseUntil })
       .where('id', '=', (expression) =>
@@ -85,7 +85,7 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   async recordAttempt(deliveryId: string, owner: string, attempt: WebhookAttempt, outcome: AttemptOutcome): Promise<boolean> {
-    return this.#db.transaction().execute(async (transaction) => {
+    return this.database.transaction().execute(async (transaction) => {
       const updated = await transaction
         .updateTable('webhook_deliveries')
         .set({
@@ -117,9 +117,9 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   async forTask(taskId: string): Promise<{ delivery: WebhookDelivery; attempts: WebhookAttempt[] } | undefined> {
-    const row = await this.#db.selectFrom('webhook_deliveries').selectAll().where('task_id', '=', taskId).executeTakeFirst();
+    const row = await this.database.selectFrom('webhook_deliveries').selectAll().where('task_id', '=', taskId).executeTakeFirst();
     if (!row) return undefined;
-    const attempts = await this.#db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', row.id).orderBy('attempt').execute();
+    const attempts = await this.database.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', row.id).orderBy('attempt').execute();
     return {
       delivery: toDelivery(row),
       attempts: attempts.map((attempt) => ({
@@ -133,7 +133,7 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   async deleteOlderThan(cutoffMs: number): Promise<number> {
-    return this.#db.transaction().execute(async (transaction) => {
+    return this.database.transaction().execute(async (transaction) => {
       const doomed = await transaction
         .selectFrom('webhook_deliveries')
         .select('id')
@@ -151,7 +151,7 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 }
 
-function toDelivery(row: Selectable<WebhookDeliveriesTable>): WebhookDelivery {
+export function toDelivery(row: Selectable<WebhookDeliveriesTable>): WebhookDelivery {
   return {
     id: row.id,
     taskId: row.task_id,

@@ -1,11 +1,11 @@
-// Idempotency records in the gateway's SQLite database (migration 002); the primary key makes two
-// processes sharing the file agree on which of two identical requests runs.
+// Idempotency records in SQL, SQLite or Postgres (migration 002); the primary key makes two
+// processes sharing the database agree on which of two identical requests runs.
 
 import type { Kysely, Selectable } from 'kysely';
 import type { DatabaseSchema, IdempotencyKeysTable } from './schema.js';
 import type { IdempotencyRecord, IdempotencyStore, StoredResponse } from '../../core/ports/idempotency-store.js';
 
-export class SqliteIdempotencyStore implements IdempotencyStore {
+export class SqlIdempotencyStore implements IdempotencyStore {
   readonly #db: Kysely<DatabaseSchema>;
 
   constructor(db: Kysely<DatabaseSchema>) {

@@ -1,10 +1,10 @@
-// API keys in SQLite: looked up by the sha256 of the secret on every authenticated request.
+// API keys in SQL (SQLite or Postgres): looked up by the sha256 of the secret on every authenticated request.
 
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { ApiKeyPatch, ApiKeyRecord, KeyStore } from '../../core/ports/key-store.js';
 import type { ApiKeysTable, DatabaseSchema } from './schema.js';
 
-export class SqliteKeyStore implements KeyStore {
+export class SqlKeyStore implements KeyStore {
   readonly #db: Kysely<DatabaseSchema>;
 
   constructor(db: Kysely<DatabaseSchema>) {

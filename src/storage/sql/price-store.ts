@@ -1,10 +1,10 @@
-// Operators' price overrides in SQLite (tables from migration 004), as JSON text.
+// Operators' price overrides in SQL, SQLite or Postgres (tables from migration 004), as JSON text.
 
 import type { Kysely } from 'kysely';
 import type { PriceStore, StoredPriceOverrides } from '../../core/ports/price-store.js';
 import type { DatabaseSchema } from './schema.js';
 
-export class SqlitePriceStore implements PriceStore {
+export class SqlPriceStore implements PriceStore {
   readonly #db: Kysely<DatabaseSchema>;
 
   constructor(db: Kysely<DatabaseSchema>) {

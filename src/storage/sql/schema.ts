@@ -1,4 +1,6 @@
-// The Kysely table interfaces of the SQLite database: column names as stored (snake_case), times as ms since epoch.
+// The Kysely table interfaces of the database, the same on SQLite and Postgres (each backend's numbered
+// migrations create the same tables and columns): names as stored (snake_case), times as ms since epoch,
+// money as integer credits, flags as 1/0 and JSON as text, so every portable store runs on both.
 
 import type { Generated } from 'kysely';
 

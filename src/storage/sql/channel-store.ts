@@ -1,10 +1,10 @@
-// Channels in SQLite: read once at start and after every change, so lookups never sit on a request path.
+// Channels in SQL (SQLite or Postgres, the same Kysely queries): read once at start and after every change, so lookups never sit on a request path.
 
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { ChannelRecord, ChannelStore } from '../../core/ports/channel-store.js';
 import type { ChannelsTable, DatabaseSchema } from './schema.js';
 
-export class SqliteChannelStore implements ChannelStore {
+export class SqlChannelStore implements ChannelStore {
   readonly #db: Kysely<DatabaseSchema>;
 
   constructor(db: Kysely<DatabaseSchema>) {

@@ -1,0 +1,58 @@
+// Runs every storage conformance suite against the PostgreSQL stores, each test on a fresh schema
+// of the shared test server (migrated as a start-up would), dropped afterwards.
+
+import { readPriceFile } from '../../billing/price-file.js';
+import { PriceOverrides } from '../../billing/price-overrides.js';
+import { systemClock, type Clock } from '../../core/ports/clock.js';
+import { describeBillingConformance } from '../../testing/conformance/billing.conformance.js';
+import { describeChannelStoreConformance } from '../../testing/conformance/channel-store.conformance.js';
+import { describeKeyStoreConformance } from '../../testing/conformance/key-store.conformance.js';
+import { describeRequestLogConformance } from '../../testing/conformance/request-log.conformance.js';
+import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
+import { createTestSchema } from '../../testing/postgres.js';
+import pino from 'pino';
+import type { DatabaseStores } from '../storage.js';
+import { openPostgresStorage } from './postgres-storage.js';
+
+async function openFresh(clock: Clock = systemClock): Promise<{ stores: DatabaseStores; cleanup(): Promise<void> }> {
+  const schema = createTestSchema('conformance');
+  const stores = await openPostgresStorage({ url: schema.url, clock, logger: pino({ level: 'silent' }), maxConnections: 4 });
+  return {
+    stores,
+    cleanup: async () => {
+      await stores.close();
+      await schema.drop();
+    },
+  };
+}
+
+describeKeyStoreConformance('Postgres KeyStore', async () => {
+  const { stores, cleanup } = await openFresh();
+  return { store: stores.keys, cleanup };
+});
+
+describeRequestLogConformance('Postgres RequestLog', async () => {
+  const { stores, cleanup } = await openFresh();
+  return { store: stores.requestLog, cleanup };
+});
+
+describeTaskStoreConformance('PostgresTaskStore', async () => {
+  const { stores, cleanup } = await openFresh();
+  return { store: stores.tasks, cleanup };
+});
+
+describeChannelStoreConformance('Postgres ChannelStore', async () => {
+  const { stores, cleanup } = await openFresh();
+  return { store: stores.channels, cleanup };
+});
+
+describeBillingConformance('PostgresBilling', async (clock) => {
+  const { stores, cleanup } = await openFresh(clock);
+  const prices = await PriceOverrides.open(stores.prices, readPriceFile(), clock);
+  return {
+    billing: stores.billing(prices.book),
+    keys: stores.keys,
+    setPrice: async (model, spec) => void (await prices.setModelPrice(model, spec)),
+    cleanup,
+  };
+});
