@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   channels: async () => (await import('./commands/channels.js')).channelsCommand,
   generate: async () => (await import('./commands/generate.js')).generateCommand,
   tasks: async () => (await import('./commands/tasks.js')).tasksCommand,
+  db: async () => (await import('./commands/db.js')).dbCommand,
 };
 
 export function registerCommand(name: string, load: () => Promise<CliCommand>): void {

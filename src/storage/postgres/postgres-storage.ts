@@ -53,8 +53,9 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     idempotency: new SqlIdempotencyStore(database.db),
     webhooks: new PostgresWebhookStore(database.db),
     billing: (prices) => new PostgresBilling({ db: database.db, prices, clock: options.clock }),
+    // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.
     ping: async () => {
-      await sql`SELECT 1`.execute(database.db);
+      await sql`SELECT 1 FROM schema_migrations LIMIT 1`.execute(database.db);
     },
     close: () => {
       closing ??= requestLog.close().finally(() => database.close());

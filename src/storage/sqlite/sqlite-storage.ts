@@ -43,8 +43,9 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     idempotency: new SqlIdempotencyStore(database.db),
     webhooks: new SqlWebhookStore(database.db),
     billing: (prices) => new SqliteBilling({ db: database.db, prices, clock: options.clock }),
+    // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.
     ping: async () => {
-      await sql`SELECT 1`.execute(database.db);
+      await sql`SELECT 1 FROM schema_migrations LIMIT 1`.execute(database.db);
     },
     close: () => {
       closing ??= requestLog.close().finally(() => database.close());
