@@ -2,8 +2,13 @@
 // generations, edits, an async task, a metered key's quota, idempotency, the rows those leave in
 // the database, and /readyz following the database.
 
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
 import type { TestGateway } from '../../src/testing/gateway-harness.js';
 import { createTestSchema, runOnTestServer, type TestSchema } from '../../src/testing/postgres.js';
 import { admin, cheapImage, cheapImageCredits, createKey, generate, startBillingGateway } from './billing-support.js';
@@ -115,5 +120,32 @@ describe('a gateway on PostgreSQL', () => {
     const answer = await call(gateway.url, '/readyz');
     expect(answer.status).toBe(503);
     expect(answer.body.error.message).toMatch(/database/);
+  });
+});
+
+describe('starting on a PostgreSQL that is not there', () => {
+  it('exits with status 1 naming the server (password hidden) instead of serving', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-pg-down-'));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env: { ...process.env, PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_DATABASE_URL: 'postgres://postgres:hunter2-secret@127.0.0.1:1/test', IMAGEGATE_LOG_LEVEL: 'silent' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
+      expect(code).toBe(1);
+      expect(output).toContain('imagegate: cannot start: cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:1/test (ECONNREFUSED)');
+      expect(output).not.toContain('hunter2-secret');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('refuses a database.url of an unknown kind as a configuration error', async () => {
+    expect(() => loadConfig({ IMAGEGATE_DATABASE_URL: 'mysql://root:pw@db/imagegate' })).toThrow(ConfigError);
+    expect(() => loadConfig({ IMAGEGATE_DATABASE_URL: 'mysql://root:pw@db/imagegate' })).toThrow(/expected sqlite:<path> or postgres:\/\/.*got 'mysql:\/\/…@db\/imagegate'/);
+    expect(loadConfig({ IMAGEGATE_DATABASE_URL: 'postgres://u@h/db' }).databaseUrl).toBe('postgres://u@h/db');
   });
 });
