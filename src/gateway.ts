@@ -31,6 +31,7 @@ import type { RandomSource } from './routing/channel-order.js';
 import { createChannelRegistry, type ChannelRegistry } from './routing/channel-registry.js';
 import { openStorage } from './storage/open-storage.js';
 import { createAsyncServices, type AsyncServices } from './tasks/async-services.js';
+import { DialectRenderers } from './tasks/dialect-renderers.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -63,7 +64,7 @@ export function createLogger(level: string): Logger {
     level,
     // Secrets never reach the log, whatever object is logged.
     redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', '*.apiKey', '*.api_key', 'apiKey', 'api_key', '*.headers["x-key"]', '*.headers["api-key"]'],
+      paths: ['req.headers.authorization', 'headers.authorization', '*.apiKey', '*.api_key', 'apiKey', 'api_key', '*.headers["x-key"]', '*.headers["api-key"]', '*.headers["mj-api-secret"]'],
       censor: '[redacted]',
     },
   });
@@ -145,8 +146,9 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const images = createImageService({ router, blobs, http, clock, maxDownloadBytes: config.maxDownloadBytes, estimateUsage: createUsageEstimator(prices.book) });
   const signer = createUrlSigner({ secret: await loadSigningSecret({ ...config, dataDir }), defaultTtlSeconds: config.urlTtlSeconds, clock });
   const bootstrapKey = await bootstrapKeys(keys, config.apiKeys, clock.now());
+  const dialectRenderers = new DialectRenderers();
   const taskRuntime = await createAsyncServices({
-    ...{ dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks, idempotencyStore: storage.idempotency, webhookStore: storage.webhooks },
+    ...{ dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks, idempotencyStore: storage.idempotency, webhookStore: storage.webhooks, dialectRenderers },
     ...{ images, router, catalog, blobs, billing, clock, logger, userUrls: outbound.userUrls, signer },
   });
 
@@ -167,6 +169,8 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     tasks: taskRuntime.tasks,
     idempotency: taskRuntime.idempotency,
     webhooks: taskRuntime.webhooks,
+    scopedWebhookSecret: taskRuntime.scopedWebhookSecret,
+    dialectRenderers,
     settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, streamHeartbeatMs: config.streamHeartbeatMs },
   });
 

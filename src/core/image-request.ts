@@ -36,6 +36,17 @@ export interface ImageRequest {
   mask?: InputImage;
   providerOptions: Record<string, unknown>;
   warnings: string[];
+  /**
+   * Set when the request came in another API's dialect (BFL, Replicate, Midjourney-proxy): which one
+   * and what that dialect must remember to answer in its own shape later (its original input, its
+   * webhook filter …). Opaque to the core; kept with a task's request so it survives a restart.
+   */
+  dialect?: DialectContext;
+}
+
+export interface DialectContext {
+  name: string;
+  data: Record<string, unknown>;
 }
 
 /** Fields the gateway itself understands; anything else is a provider option. */

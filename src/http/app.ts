@@ -17,6 +17,8 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerModelsRoutes } from './routes/models.js';
 import { registerVariationsRoute } from './routes/variations.js';
 import { registerTasksRoutes } from './routes/tasks.js';
+import { bflRoutes } from '../dialects/bfl/routes.js';
+import { replicateRoutes } from '../dialects/replicate/routes.js';
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // Typed with the base logger so route modules need not know pino's type.
@@ -84,5 +86,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerVariationsRoute(app, deps);
   registerFilesRoute(app, deps);
   registerTasksRoutes(app, deps);
+  // The other API dialects relays sell (src/dialects): each an encapsulated plugin with its own error shape.
+  await app.register(async (scope) => bflRoutes(scope, deps));
+  await app.register(async (scope) => replicateRoutes(scope, deps));
   return app;
 }

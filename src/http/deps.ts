@@ -12,6 +12,7 @@ import type { RateLimiter } from '../core/ports/rate-limiter.js';
 import type { RequestLog } from '../core/ports/request-log.js';
 import type { UrlSigner } from '../core/signed-urls.js';
 import type { IdempotencyService } from '../idempotency/service.js';
+import type { DialectRenderers } from '../tasks/dialect-renderers.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { WebhookView } from '../tasks/task-view.js';
 
@@ -36,6 +37,10 @@ export interface HttpDeps {
   tasks: TaskService;
   idempotency: IdempotencyService;
   webhooks: { describe(taskId: string): Promise<WebhookView | undefined> };
+  /** A webhook secret of one scope (a key's Replicate webhooks), derived from the gateway's. */
+  scopedWebhookSecret?: (scope: string) => string;
+  /** Where the API dialects (src/dialects) register how their tasks are delivered to webhooks. */
+  dialectRenderers?: DialectRenderers;
   settings: {
     publicUrl: string | undefined;
     bodyLimitBytes: number;

@@ -13,8 +13,9 @@ import type { WebhookStore } from '../core/ports/webhook-store.js';
 import type { UrlSigner } from '../core/signed-urls.js';
 import { createIdempotencyService, type IdempotencyService } from '../idempotency/service.js';
 import { createWebhookDispatcher, type WebhookDispatcher } from '../webhooks/dispatcher.js';
-import { generateWebhookSecret } from '../webhooks/signing.js';
+import { deriveWebhookSecret, generateWebhookSecret } from '../webhooks/signing.js';
 import { createTaskService, type TaskService, type TaskServiceDeps } from './task-service.js';
+import type { DialectRenderers } from './dialect-renderers.js';
 import { renderTask } from './task-view.js';
 
 /** The task service's own parts are handed through as they are; the rest builds the services around it. */
@@ -28,6 +29,8 @@ export interface AsyncServicesDeps extends Pick<TaskServiceDeps, 'store' | 'imag
   /** The guarded client of user URLs (src/providers/shared/outbound-policies.ts), for callback URLs. */
   userUrls: HttpClient;
   signer: UrlSigner;
+  /** Tasks submitted through another API's dialect are delivered to webhooks in that dialect's shape. */
+  dialectRenderers?: DialectRenderers;
 }
 
 export interface SweepReport {
@@ -41,6 +44,8 @@ export interface AsyncServices {
   tasks: TaskService;
   idempotency: IdempotencyService;
   webhooks: WebhookDispatcher;
+  /** A webhook secret derived from the gateway's for one scope (a key's Replicate webhooks); see deriveWebhookSecret. */
+  scopedWebhookSecret(scope: string): string;
   /** Starts the workers, the webhook deliveries and the retention sweeper. */
   start(): void;
   /** Deletes what is older than the retention period: finished tasks, stored images, expired keys and deliveries. */
@@ -65,19 +70,21 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
   const retentionMs = deps.tasks.retentionHours * 60 * 60 * 1000;
   const sweepEveryMs = Math.max(1000, Math.min(10 * 60 * 1000, Math.floor(retentionMs / 4)));
 
+  const webhookSecret = await loadWebhookSecret(deps.webhooks, deps.dataDir);
   const webhooks = createWebhookDispatcher({
     store: deps.webhookStore,
     http: deps.userUrls,
     clock: deps.clock,
     logger: deps.logger,
-    secret: await loadWebhookSecret(deps.webhooks, deps.dataDir),
+    secret: webhookSecret,
     maxAttempts: deps.webhooks.maxAttempts,
     retryBaseMs: deps.webhooks.retryBaseMs,
     owner,
     renderTask: async (taskId, publicBase) => {
       const task = await deps.store.get(taskId);
       if (!task) return undefined;
-      return renderTask(task, { urlFor: (blobKey) => publicBase + deps.signer.sign(blobKey).path, blobs: deps.blobs });
+      const renderer = { urlFor: (blobKey: string) => publicBase + deps.signer.sign(blobKey).path, blobs: deps.blobs };
+      return (await deps.dialectRenderers?.render(task, renderer)) ?? renderTask(task, renderer);
     },
   });
   const tasks = createTaskService({
@@ -117,6 +124,7 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
     tasks,
     idempotency,
     webhooks,
+    scopedWebhookSecret: (scope) => deriveWebhookSecret(webhookSecret, scope),
     sweep,
     start() {
       tasks.start();

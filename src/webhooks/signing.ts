@@ -19,6 +19,14 @@ export function webhookKey(secret: string): Buffer {
   return key;
 }
 
+/**
+ * A secret of its own for one scope (e.g. one API key's Replicate webhooks), derived from the
+ * gateway's: a key holder can be told its secret without learning the gateway's or another key's.
+ */
+export function deriveWebhookSecret(secret: string, scope: string): string {
+  return `${secretPrefix}${createHmac('sha256', webhookKey(secret)).update(`scope:${scope}`).digest('base64')}`;
+}
+
 export function isValidWebhookSecret(secret: string): boolean {
   try {
     webhookKey(secret);
