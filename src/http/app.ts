@@ -19,6 +19,7 @@ import { registerVariationsRoute } from './routes/variations.js';
 import { registerTasksRoutes } from './routes/tasks.js';
 import { bflRoutes } from '../dialects/bfl/routes.js';
 import { replicateRoutes } from '../dialects/replicate/routes.js';
+import { midjourneyRoutes } from '../dialects/midjourney/routes.js';
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // Typed with the base logger so route modules need not know pino's type.
@@ -89,5 +90,6 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // The other API dialects relays sell (src/dialects): each an encapsulated plugin with its own error shape.
   await app.register(async (scope) => bflRoutes(scope, deps));
   await app.register(async (scope) => replicateRoutes(scope, deps));
+  await app.register(async (scope) => midjourneyRoutes(scope, deps));
   return app;
 }

@@ -86,6 +86,17 @@ export interface SyncInput {
   callback?: TaskCallback;
 }
 
+export interface FinishedInput {
+  taskId: string;
+  request: ImageRequest;
+  keyId: string;
+  /** The stored result (StoredImagesResult: blob keys already in the blob store). */
+  result: Record<string, unknown>;
+  /** Its price: reserved under the task id, settled once the task is recorded, released if it cannot be. */
+  reservation?: ReservationRequest;
+  callback?: TaskCallback;
+}
+
 export type SyncOutcome = { kind: 'completed'; outcome: GenerationOutcome } | { kind: 'handed_over'; task: TaskRecord };
 
 export type CancelOutcome = { kind: 'not_found' } | { kind: 'canceled'; task: TaskRecord } | { kind: 'already_finished'; task: TaskRecord };
@@ -97,6 +108,11 @@ export interface TaskService {
   readonly syncTimeoutMs: number;
   submit(input: SubmitInput): Promise<TaskRecord>;
   runSync(input: SyncInput): Promise<SyncOutcome>;
+  /**
+   * Records a task that is finished as it is created: work that needs no model (a Midjourney U1–U4
+   * hands out an image another task already made), charged its `reservation` if one is given; the webhook is due at once.
+   */
+  recordFinished(input: FinishedInput): Promise<TaskRecord>;
   /** The task, if it exists and belongs to the key. */
   get(id: string, keyId: string): Promise<TaskRecord | undefined>;
   list(filter: { keyId: string; status?: TaskStatus; limit: number; after?: string }): Promise<TaskRecord[]>;
@@ -347,6 +363,41 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         throw error;
       }
       wake();
+      return task;
+    },
+
+    async recordFinished(input) {
+      const now = clock.now();
+      const stored = await storeTaskRequest(input.request, { taskId: input.taskId, reservationId: input.taskId, blobs: deps.blobs, now });
+      const task: TaskRecord = {
+        id: input.taskId,
+        keyId: input.keyId,
+        operation: input.request.operation,
+        model: input.request.model.id,
+        status: 'succeeded',
+        progress: 100,
+        request: stored as unknown as Record<string, unknown>,
+        result: input.result,
+        error: null,
+        upstreamJob: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        attempts: 0,
+        createdAt: now,
+        startedAt: now,
+        completedAt: now,
+      };
+      if (input.reservation) await deps.billing.reserve(input.reservation);
+      try {
+        if (input.callback) await deps.webhooks?.register(input.taskId, input.callback);
+        await store.create(task);
+      } catch (error) {
+        if (input.reservation) await deps.billing.release(input.taskId).catch(() => undefined);
+        if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
+        throw error;
+      }
+      if (input.reservation) await deps.billing.settle(input.taskId, { imagesDelivered: 1 });
+      deps.webhooks?.taskFinished(input.taskId);
       return task;
     },
 

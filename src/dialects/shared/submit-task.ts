@@ -8,6 +8,7 @@ import { GatewayError } from '../../core/errors.js';
 import { checkEditInputs } from '../../core/image-inputs.js';
 import { parseImageRequest, type DialectContext, type ImageRequest, type RawImageRequest } from '../../core/image-request.js';
 import { assertModelAllowed } from '../../core/key-policy.js';
+import type { ReservationRequest } from '../../core/ports/billing.js';
 import type { ApiKeyRecord } from '../../core/ports/key-store.js';
 import type { TaskRecord } from '../../core/ports/task-store.js';
 import { formatSize } from '../../core/sizes.js';
@@ -25,6 +26,11 @@ export interface DialectSubmission {
   images: Array<{ url: string; field: string }>;
   dialect: DialectContext;
   callback?: TaskCallback;
+  /**
+   * Priced as this price-book entry, once per task, instead of per image of the model (midjourney-proxy's
+   * actions: `mj_imagine`, `mj_upscale` … as relays price them).
+   */
+  pricedAs?: string;
 }
 
 export function keyOf(request: FastifyRequest): ApiKeyRecord {
@@ -67,10 +73,15 @@ export async function submitDialectTask(request: FastifyRequest, reply: FastifyR
     taskId,
     request: imageRequest,
     keyId: key.id,
-    reservation: reservationFor(taskId, key.id, imageRequest),
+    reservation: submission.pricedAs === undefined ? reservationFor(taskId, key.id, imageRequest) : pricedPerTask(reservationFor(taskId, key.id, imageRequest), submission.pricedAs),
     ...(submission.callback === undefined ? {} : { callback: submission.callback }),
   });
   return { task, imageRequest };
+}
+
+/** A reservation for one task priced as a price-book entry of its own (a flat price per task). */
+export function pricedPerTask(reservation: ReservationRequest, priceEntry: string): ReservationRequest {
+  return { ...reservation, model: priceEntry, imagesRequested: 1 };
 }
 
 /** Signs result URLs against the gateway's public address (or this request's origin). */
