@@ -1,5 +1,5 @@
-// The task service with a real SQLite store, the real BFL adapter and the BFL fake: two workers
-// sharing one database, one of them frozen mid-task (as a paused or partitioned process would be),
+// The task service with a real store — SQLite, and PostgreSQL on a fresh schema — the real BFL
+// adapter and the BFL fake: two workers sharing one database, one of them frozen mid-task (as a paused or partitioned process would be),
 // and a billing double that counts every call by reservation id.
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,9 +18,9 @@ import type { TaskRecord, TaskStore } from '../core/ports/task-store.js';
 import { createBflProvider } from '../providers/bfl/index.js';
 import { createHttpClient, type GuardedHttpClient } from '../providers/shared/http-client.js';
 import { LocalBlobStore } from '../storage/blob/local/local-blob-store.js';
-import { openSqliteDatabase, type SqliteDatabase } from '../storage/sqlite/database.js';
-import { migrate } from '../storage/sqlite/migrate.js';
-import { SqliteTaskStore } from '../storage/sqlite/task-store.js';
+import { openDatabaseStores } from '../storage/open-storage.js';
+import type { DatabaseStores } from '../storage/storage.js';
+import { createTestSchema, type TestSchema } from '../testing/postgres.js';
 import { bflFakeApiKey, startBflFake, type BflFake } from '../testing/fakes/bfl.js';
 import { createTaskService, newTaskId, type TaskService } from './task-service.js';
 
@@ -82,30 +82,32 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000
 }
 
 let folder: string;
-let database: SqliteDatabase;
-let store: SqliteTaskStore;
+let database: DatabaseStores;
+let postgresSchema: TestSchema | undefined;
+let store: TaskStore;
 let fake: BflFake;
 let http: GuardedHttpClient;
 let blobs: LocalBlobStore;
 const services: TaskService[] = [];
 
-beforeEach(async () => {
+async function openBackend(backend: 'sqlite' | 'postgres'): Promise<void> {
   folder = await mkdtemp(join(tmpdir(), 'imagegate-task-service-'));
-  database = openSqliteDatabase({ file: join(folder, 'imagegate.db') });
-  await migrate(database.db);
-  store = new SqliteTaskStore(database.db);
+  postgresSchema = backend === 'postgres' ? createTestSchema('task_service') : undefined;
+  database = await openDatabaseStores(postgresSchema ? { backend: 'postgres', url: postgresSchema.url } : { backend: 'sqlite', file: join(folder, 'imagegate.db') }, { clock: systemClock, logger });
+  store = database.tasks;
   blobs = new LocalBlobStore({ directory: join(folder, 'blobs') });
   fake = await startBflFake({ switches: { pollsBeforeReady: 15 } });
   http = createHttpClient({ allowPrivateNetworks: true });
-});
+}
 
-afterEach(async () => {
+async function closeBackend(): Promise<void> {
   await Promise.all(services.splice(0).map((service) => service.close()));
   await http.close();
   await fake.close();
   await database.close();
+  await postgresSchema?.drop();
   await rm(folder, { recursive: true, force: true });
-});
+}
 
 function bflRouter(): ModelRouter {
   const factory = createBflProvider({ channel: 'bfl', baseURL: fake.url, apiKey: bflFakeApiKey, http, pollIntervalMs: 20 });
@@ -150,7 +152,10 @@ async function submit(target: TaskService, prompt: string): Promise<string> {
 
 const allTasks = async (ids: string[]): Promise<TaskRecord[]> => Promise.all(ids.map(async (id) => (await store.get(id)) as TaskRecord));
 
-describe('task service', () => {
+describe.each(['sqlite', 'postgres'] as const)('task service on %s', (backend) => {
+  beforeEach(() => openBackend(backend));
+  afterEach(() => closeBackend());
+
   it('a frozen worker that comes back after another took over neither charges nor writes', async () => {
     const billing = countingBilling();
     const frozen = freezable(store);
