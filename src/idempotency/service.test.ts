@@ -1,4 +1,4 @@
-// Idempotency-Key semantics against the SQLite store: one runner per key, replays, conflicts,
+// Idempotency-Key semantics against the stores of both databases (SQLite, and PostgreSQL on a fresh schema): one runner per key, replays, conflicts,
 // abandoned and expired keys, and a takeover when the owning process died.
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -6,34 +6,43 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../core/errors.js';
+import pino from 'pino';
+import type { IdempotencyStore } from '../core/ports/idempotency-store.js';
 import { manualClock } from '../core/ports/clock.js';
-import { openSqliteDatabase, type SqliteDatabase } from '../storage/sqlite/database.js';
-import { migrate } from '../storage/sqlite/migrate.js';
+import { openDatabaseStores } from '../storage/open-storage.js';
+import type { DatabaseStores } from '../storage/storage.js';
+import { createTestSchema, type TestSchema } from '../testing/postgres.js';
 import { requestFingerprint } from './fingerprint.js';
 import { createIdempotencyService, type BeginResult } from './service.js';
-import { SqlIdempotencyStore } from '../storage/sql/idempotency-store.js';
 
 let folder: string;
-let database: SqliteDatabase;
-let store: SqlIdempotencyStore;
+let database: DatabaseStores;
+let postgresSchema: TestSchema | undefined;
+let store: IdempotencyStore;
 const clock = manualClock(1_700_000_000_000);
 
-beforeEach(async () => {
+async function openBackend(backend: 'sqlite' | 'postgres'): Promise<void> {
   folder = await mkdtemp(join(tmpdir(), 'imagegate-idempotency-'));
-  database = openSqliteDatabase({ file: join(folder, 'imagegate.db') });
-  await migrate(database.db);
-  store = new SqlIdempotencyStore(database.db);
-});
-afterEach(async () => {
+  postgresSchema = backend === 'postgres' ? createTestSchema('idempotency') : undefined;
+  const location = postgresSchema ? { backend: 'postgres' as const, url: postgresSchema.url } : { backend: 'sqlite' as const, file: join(folder, 'imagegate.db') };
+  database = await openDatabaseStores(location, { clock, logger: pino({ level: 'silent' }) });
+  store = database.idempotency;
+}
+
+async function closeBackend(): Promise<void> {
   await database.close();
+  await postgresSchema?.drop();
   await rm(folder, { recursive: true, force: true });
-});
+}
 
 const scope = (requestHash = 'hash-a', idempotencyKey = 'key-1') => ({ keyId: 'api_key_1', idempotencyKey, requestHash });
 const response = (body: string) => ({ kind: 'json', status: 200, headers: { 'content-type': 'application/json' }, body });
 const conflictOf = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => (isGatewayError(error) ? error.code : String(error)));
 
-describe('idempotency service', () => {
+describe.each(['sqlite', 'postgres'] as const)('idempotency service on %s', (backend) => {
+  beforeEach(() => openBackend(backend));
+  afterEach(() => closeBackend());
+
   it('lets the first request run and replays its response to the next', async () => {
     const service = createIdempotencyService({ store, clock, owner: 'p1', lockMs: 60_000 });
     const first = await service.begin(scope());
