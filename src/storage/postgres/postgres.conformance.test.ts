@@ -9,6 +9,7 @@ import { describeChannelStoreConformance } from '../../testing/conformance/chann
 import { describeKeyStoreConformance } from '../../testing/conformance/key-store.conformance.js';
 import { describeRequestLogConformance } from '../../testing/conformance/request-log.conformance.js';
 import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
+import { describeWebhookStoreConformance } from '../../testing/conformance/webhook-store.conformance.js';
 import { createTestSchema } from '../../testing/postgres.js';
 import pino from 'pino';
 import type { DatabaseStores } from '../storage.js';
@@ -55,4 +56,9 @@ describeBillingConformance('PostgresBilling', async (clock) => {
     setPrice: async (model, spec) => void (await prices.setModelPrice(model, spec)),
     cleanup,
   };
+});
+
+describeWebhookStoreConformance('PostgresWebhookStore', async () => {
+  const { stores, cleanup } = await openFresh();
+  return { store: stores.webhooks, tasks: stores.tasks, cleanup };
 });

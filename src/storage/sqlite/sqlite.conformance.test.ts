@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { describeKeyStoreConformance } from '../../testing/conformance/key-store.conformance.js';
 import { describeRequestLogConformance } from '../../testing/conformance/request-log.conformance.js';
 import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
+import { describeWebhookStoreConformance } from '../../testing/conformance/webhook-store.conformance.js';
+import { SqlWebhookStore } from '../sql/webhook-store.js';
 import { openSqliteDatabase, type SqliteDatabase } from './database.js';
 import { SqlKeyStore } from '../sql/key-store.js';
 import { migrate } from './migrate.js';
@@ -45,4 +47,9 @@ describeRequestLogConformance('SqlRequestLog', async () => {
 describeTaskStoreConformance('SqliteTaskStore', async () => {
   const { database, remove } = await openTemporaryDatabase();
   return { store: new SqliteTaskStore(database.db), cleanup: remove };
+});
+
+describeWebhookStoreConformance('SqlWebhookStore on SQLite', async () => {
+  const { database, remove } = await openTemporaryDatabase();
+  return { store: new SqlWebhookStore(database.db), tasks: new SqliteTaskStore(database.db), cleanup: remove };
 });
