@@ -50,6 +50,9 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
+/** How often each process re-reads operators' price changes made through another process. */
+const priceRefreshMs = 5_000;
+
 export interface GatewayOptions {
   clock?: Clock;
   /** Draws among channels of equal priority; tests pass a seeded one. */
@@ -103,6 +106,11 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const { keys, tasks, requestLog, blobs } = storage;
   const prices = await PriceOverrides.open(storage.prices, readPriceFile(), clock);
   const billing = storage.billing(prices.book);
+  // Replicas sharing the database see each other's price changes within this long.
+  const priceRefresh = setInterval(() => {
+    prices.refresh().catch((error: unknown) => logger.error({ err: error }, 'refreshing prices from the database failed'));
+  }, priceRefreshMs);
+  priceRefresh.unref();
 
   const channelHosts = config.channels.flatMap((channel) => (channel.base_url ? [new URL(channel.base_url).host] : []));
   // Channels added at run time are as trusted as those in the file: their hosts are asked live.
@@ -195,6 +203,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
       forced.unref();
       await app.close();
       clearTimeout(forced);
+      clearInterval(priceRefresh);
       await taskRuntime.close();
       await outbound.close();
       await storage.close();
