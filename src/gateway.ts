@@ -102,7 +102,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   await mkdir(dataDir, { recursive: true });
 
   const catalog = asConfigError(() => createCatalog(readCatalogFile(), config.catalog as CatalogOverrides));
-  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDir, fsyncBlobs: config.fsyncBlobs }, { clock, logger });
+  const storage = await openStorage({ databaseUrl: config.databaseUrl, databaseMaxConnections: config.databaseMaxConnections, dataDir, fsyncBlobs: config.fsyncBlobs }, { clock, logger });
   const { keys, tasks, requestLog, blobs } = storage;
   const prices = await PriceOverrides.open(storage.prices, readPriceFile(), clock);
   const billing = storage.billing(prices.book);

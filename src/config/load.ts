@@ -139,6 +139,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     streamHeartbeatMs: integerFromEnv(env, 'IMAGEGATE_STREAM_HEARTBEAT_MS', { min: 1 }) ?? file.server?.stream_heartbeat_ms ?? 15_000,
     dataDir: env.IMAGEGATE_DATA_DIR || file.storage?.data_dir || './data',
     databaseUrl: databaseUrl(env.IMAGEGATE_DATABASE_URL || file.database?.url),
+    databaseMaxConnections: integerFromEnv(env, 'IMAGEGATE_DATABASE_MAX_CONNECTIONS', { min: 1, max: 1000 }) ?? file.database?.max_connections ?? 10,
     fsyncBlobs: file.storage?.fsync ?? false,
     apiKeys: (env.IMAGEGATE_API_KEYS ?? '').split(',').map((key) => key.trim()).filter(Boolean),
     adminToken: env.IMAGEGATE_ADMIN_TOKEN || undefined,

@@ -49,6 +49,8 @@ export const ConfigFileSchema = Type.Object(
         {
           // sqlite:<path> (the default: <data_dir>/imagegate.sqlite) or postgres://user:password@host:port/db[?schema=name].
           url: Type.Optional(Type.String({ minLength: 1 })),
+          // Connections in each process's PostgreSQL pool (ignored for SQLite); default 10.
+          max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
         },
         { additionalProperties: false },
       ),
@@ -159,6 +161,8 @@ export interface AppConfig {
   dataDir: string;
   /** `sqlite:<path>` or `postgres://…`; undefined: the SQLite file in the data dir. */
   databaseUrl: string | undefined;
+  /** Connections in this process's PostgreSQL pool. */
+  databaseMaxConnections: number;
   /** fsync each stored image before it becomes visible (durable across power loss, slower). */
   fsyncBlobs: boolean;
   apiKeys: string[];

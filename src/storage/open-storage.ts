@@ -13,11 +13,13 @@ import type { DatabaseStores, Storage } from './storage.js';
 export interface StorageSettings {
   /** `sqlite:<path>`, `postgres://…`, or undefined for `<data dir>/imagegate.sqlite`. */
   databaseUrl: string | undefined;
+  /** Connections in the PostgreSQL pool; default 10. */
+  databaseMaxConnections?: number;
   dataDir: string;
   fsyncBlobs: boolean;
 }
 
-export type DatabaseLocation = { backend: 'sqlite'; file: string } | { backend: 'postgres'; url: string };
+export type DatabaseLocation = { backend: 'sqlite'; file: string } | { backend: 'postgres'; url: string; maxConnections?: number };
 
 /** Where the database is. A relative `sqlite:` path is taken from the working directory. Throws RangeError for anything else. */
 export function parseDatabaseUrl(url: string | undefined, dataDir: string): DatabaseLocation {
@@ -40,12 +42,14 @@ export function parseDatabaseUrl(url: string | undefined, dataDir: string): Data
 }
 
 export async function openDatabaseStores(location: DatabaseLocation, deps: { clock: Clock; logger: Logger }): Promise<DatabaseStores> {
-  return location.backend === 'sqlite' ? openSqliteStorage({ file: location.file, ...deps }) : openPostgresStorage({ url: location.url, ...deps });
+  return location.backend === 'sqlite' ? openSqliteStorage({ file: location.file, ...deps }) : openPostgresStorage({ url: location.url, ...(location.maxConnections === undefined ? {} : { maxConnections: location.maxConnections }), ...deps });
 }
 
 export async function openStorage(settings: StorageSettings, deps: { clock: Clock; logger: Logger }): Promise<Storage> {
   const dataDir = resolve(settings.dataDir);
-  const database = await openDatabaseStores(parseDatabaseUrl(settings.databaseUrl, dataDir), deps);
+  const location = parseDatabaseUrl(settings.databaseUrl, dataDir);
+  if (location.backend === 'postgres' && settings.databaseMaxConnections !== undefined) location.maxConnections = settings.databaseMaxConnections;
+  const database = await openDatabaseStores(location, deps);
   const blobs = new LocalBlobStore({ directory: join(dataDir, 'blobs'), fsync: settings.fsyncBlobs });
   return {
     ...database,
