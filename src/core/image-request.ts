@@ -217,6 +217,7 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
   for (const [field, value] of Object.entries(body)) {
     if (!knownFields.has(field) && !gatewayControlFields.has(field)) providerOptions[field] = value;
   }
+  checkProviderOptionBounds(providerOptions);
   const passed = Object.keys(providerOptions);
   if (passed.length > 0) warnings.push(`passed to the provider as-is: ${passed.join(', ')}`);
 
@@ -248,3 +249,29 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
 }
 
 export const sizeLabel = (request: ImageRequest): string => formatSize(request.size);
+
+/**
+ * Bounds on the fields passed to the provider as-is, so a request cannot carry megabytes of them into
+ * an upstream call or a task row (the body limit alone would let 60 MB through). Generous for real
+ * extras (negative_prompt, guidance, LoRA lists) and far below any body limit.
+ */
+export const providerOptionLimits = { maxFields: 32, maxNameLength: 64, maxTotalBytes: 64 * 1024 } as const;
+
+function checkProviderOptionBounds(options: Record<string, unknown>): void {
+  const names = Object.keys(options);
+  if (names.length > providerOptionLimits.maxFields) {
+    throw new GatewayError('invalid_value', `The request has ${names.length} parameters this gateway does not know; at most ${providerOptionLimits.maxFields} are passed to a provider.`, {
+      param: names[providerOptionLimits.maxFields] ?? null,
+    });
+  }
+  let total = 0;
+  for (const name of names) {
+    if (name.length > providerOptionLimits.maxNameLength) {
+      throw new GatewayError('invalid_value', `Unknown parameter names may be at most ${providerOptionLimits.maxNameLength} characters long.`, { param: name.slice(0, 64) });
+    }
+    total += name.length + Buffer.byteLength(JSON.stringify(options[name]) ?? '');
+    if (total > providerOptionLimits.maxTotalBytes) {
+      throw new GatewayError('invalid_value', `Parameters passed to the provider as-is may total at most ${providerOptionLimits.maxTotalBytes} bytes; '${name}' passes that.`, { param: name });
+    }
+  }
+}

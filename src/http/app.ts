@@ -1,12 +1,12 @@
 // Builds the HTTP application: parsers, auth, the one error handler, the request log, and routes.
 
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import multipart from '@fastify/multipart';
 import type { HttpDeps } from './deps.js';
 import { registerIdempotencyCapture } from '../idempotency/http.js';
 import { registerAuth } from './auth.js';
 import { registerErrorHandling } from './errors.js';
 import { answerClientError, answerFrameworkError, maxPathParameterLength } from './framing.js';
+import { registerMultipartParser } from './multipart-body.js';
 import { registerQueryRules } from './query.js';
 import { requestIdFrom } from './request-id.js';
 import { registerRequestContext } from './request-context.js';
@@ -43,10 +43,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerQueryRules(app);
   registerAuth(app, { keys: deps.keys, clock: deps.clock });
   registerIdempotencyCapture(app);
-  await app.register(multipart, {
-    limits: { fileSize: deps.settings.maxImageBytes, files: 20, fields: 64, fieldSize: 1024 * 1024 },
-    throwFileSizeLimit: true,
-  });
+  registerMultipartParser(app);
 
   // Once closing has begun, every answer tells its keep-alive client to go, so each connection ends
   // with its in-flight response and close() (SIGTERM's drain) can finish instead of waiting forever.
@@ -56,7 +53,10 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
-    if (closing) reply.header('connection', 'close');
+    // Answered before its body was read to the end (413, 415, a framing error): where the next
+    // request would start on this connection is unknown, so it ends with this answer instead of
+    // leaving the client to wait on a socket nobody reads.
+    if (closing || !request.raw.complete) reply.header('connection', 'close');
     return payload;
   });
 

@@ -13,13 +13,8 @@ export function toGatewayError(error: unknown): GatewayError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new GatewayError('invalid_json', 'We could not parse the JSON body of your request. Send valid JSON with Content-Type: application/json.');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-    case 'FST_REQ_FILE_TOO_LARGE':
-    case 'FST_FILES_LIMIT':
-    case 'FST_PARTS_LIMIT':
-    case 'FST_FIELDS_LIMIT':
-      return new GatewayError('request_too_large', `The request body is too large: ${fastifyError.message ?? ''}`.trim());
+      return new GatewayError('request_too_large', `The request body is larger than this server accepts (${fastifyError.message ?? ''}).`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return new GatewayError('unsupported_media_type', 'Unsupported Content-Type. Send application/json (or multipart/form-data for edits and variations).');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new GatewayError('invalid_json', 'The Content-Length header does not match the body.');

@@ -1,8 +1,6 @@
-// Turns an edit/variation/generation request body (JSON or multipart as the openai SDK sends it)
-// into request fields plus raw image inputs. Image URLs are fetched through the guarded client.
+// Turns a JSON edit body into request fields plus raw image inputs: image URLs are fetched through
+// the user-URL client, data: URLs decoded. (Multipart bodies: multipart-body.ts.)
 
-import type { FastifyRequest } from 'fastify';
-import type {} from '@fastify/multipart';
 import { describeDataUrlProblem, parseBase64DataUrl } from '../core/data-url.js';
 import { GatewayError } from '../core/errors.js';
 import type { RawImageRequest } from '../core/image-request.js';
@@ -14,71 +12,6 @@ export interface ParsedImageBody {
   fields: RawImageRequest;
   images: RawImageInput[];
   mask: RawImageInput | undefined;
-}
-
-/** Multipart text fields that carry numbers or booleans (the SDK sends `n=2` as the text "2"). */
-const integerFields = new Set(['n', 'output_compression', 'partial_images', 'seed']);
-const booleanFields = new Set(['stream', 'async']);
-
-function convertField(name: string, value: string): unknown {
-  if (integerFields.has(name) && /^-?\d+$/.test(value.trim())) return Number(value);
-  if (booleanFields.has(name)) {
-    if (value === 'true') return true;
-    if (value === 'false') return false;
-  }
-  return value;
-}
-
-const imageFieldNames = new Set(['image', 'image[]', 'images', 'images[]']);
-
-/**
- * Reads a multipart body. `maxTotalBytes` (the server's body limit) bounds the whole upload, as
- * the JSON body limit bounds a JSON request: the multipart parser does not apply that limit itself.
- */
-export async function readMultipartBody(request: FastifyRequest, maxFileBytes: number, maxTotalBytes = Infinity): Promise<ParsedImageBody> {
-  try {
-    return await readMultipartParts(request, maxFileBytes, maxTotalBytes);
-  } catch (error) {
-    if (error instanceof GatewayError || isFrameworkError(error)) throw error;
-    // The parser throws plain Errors for a broken body (no boundary, truncated part): the client's fault.
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new GatewayError('invalid_value', `The multipart/form-data body could not be read: ${reason}.`, { cause: error });
-  }
-}
-
-/** Errors with a Fastify code (file too large, too many parts) have their own status in toGatewayError. */
-function isFrameworkError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('FST_');
-}
-
-async function readMultipartParts(request: FastifyRequest, maxFileBytes: number, maxTotalBytes: number): Promise<ParsedImageBody> {
-  const fields: RawImageRequest = {};
-  const images: RawImageInput[] = [];
-  let mask: RawImageInput | undefined;
-  let totalBytes = 0;
-  const fileSize = Math.min(maxFileBytes, maxTotalBytes);
-  for await (const part of request.parts({ limits: { fileSize, files: 20, fields: 64 } })) {
-    if (part.type === 'file') {
-      const data = await part.toBuffer();
-      totalBytes += data.length;
-      if (totalBytes > maxTotalBytes) {
-        throw new GatewayError('request_too_large', `The request body is too large: the files add up to more than ${maxTotalBytes} bytes.`);
-      }
-      const input: RawImageInput = { data, filename: part.filename, field: part.fieldname };
-      if (imageFieldNames.has(part.fieldname)) images.push(input);
-      else if (part.fieldname === 'mask') mask = input;
-      else throw new GatewayError('invalid_value', `Unexpected file field '${part.fieldname}'. Files go in 'image', 'image[]' or 'mask'.`, { param: part.fieldname });
-    } else {
-      const value = typeof part.value === 'string' ? part.value : String(part.value);
-      // Text parts named image[] (URLs) are treated as image references.
-      if (imageFieldNames.has(part.fieldname) || part.fieldname === 'mask') {
-        throw new GatewayError('invalid_value', `'${part.fieldname}' must be a file part in a multipart request.`, { param: part.fieldname });
-      }
-      fields[part.fieldname] = convertField(part.fieldname, value);
-    }
-  }
-  return { fields, images, mask };
 }
 
 interface ImageReference {

@@ -3,14 +3,15 @@
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
 import type { HttpDeps } from '../deps.js';
-import { fetchImageReferences, readMultipartBody } from '../image-body.js';
+import { fetchImageReferences } from '../image-body.js';
+import { defaultMultipartLimits, isMultipartRequest, readMultipartBody } from '../multipart-body.js';
 import { handleImageOperation } from './image-operation.js';
 
 export function registerEditsRoute(app: FastifyInstance, deps: HttpDeps): void {
   app.post('/v1/images/edits', { config: { endpoint: 'images.edits' }, preHandler: app.authenticate }, async (request, reply) => {
     request.imagegate.endpoint = 'images.edits';
-    if (request.isMultipart()) {
-      const parsed = await readMultipartBody(request, deps.settings.maxImageBytes, deps.settings.bodyLimitBytes);
+    if (isMultipartRequest(request)) {
+      const parsed = await readMultipartBody(request, { ...defaultMultipartLimits, maxFileBytes: deps.settings.maxImageBytes });
       return handleImageOperation('edit', parsed, request, reply, deps);
     }
     const body = request.body;

@@ -3,12 +3,13 @@
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
 import type { HttpDeps } from '../deps.js';
+import { isMultipartRequest } from '../multipart-body.js';
 import { handleImageOperation } from './image-operation.js';
 
 export function registerGenerationsRoute(app: FastifyInstance, deps: HttpDeps): void {
   app.post('/v1/images/generations', { config: { endpoint: 'images.generations' }, preHandler: app.authenticate }, async (request, reply) => {
     request.imagegate.endpoint = 'images.generations';
-    if (request.isMultipart()) {
+    if (isMultipartRequest(request)) {
       throw new GatewayError('unsupported_media_type', 'Image generation takes a JSON body (Content-Type: application/json).');
     }
     const body = request.body;
