@@ -179,7 +179,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     webhooks: taskRuntime.webhooks,
     scopedWebhookSecret: taskRuntime.scopedWebhookSecret,
     dialectRenderers,
-    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, streamHeartbeatMs: config.streamHeartbeatMs },
+    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, maxInputPixels: config.maxInputPixels, streamHeartbeatMs: config.streamHeartbeatMs },
   });
 
   registerUsageRoute(app, { usage: billing });

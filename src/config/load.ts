@@ -146,6 +146,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     signingSecret: env.IMAGEGATE_SIGNING_SECRET || file.images?.signing_secret,
     urlTtlSeconds: integerFromEnv(env, 'IMAGEGATE_URL_TTL_SECONDS', { min: 1 }) ?? file.images?.url_ttl_seconds ?? 3600,
     maxDownloadBytes: Math.round((file.images?.max_download_mb ?? 50) * 1024 * 1024),
+    maxInputPixels: Math.round((file.images?.max_input_megapixels ?? 40) * 1_000_000),
     offlineLatencyMs: integerFromEnv(env, 'IMAGEGATE_OFFLINE_LATENCY_MS') ?? file.offline?.latency_ms ?? 0,
     allowPrivateNetworks: booleanFromEnv(env, 'IMAGEGATE_ALLOW_PRIVATE_NETWORKS') ?? file.network?.allow_private_networks ?? false,
     allowHosts: file.network?.allow_hosts ?? [],

@@ -71,6 +71,8 @@ export const ConfigFileSchema = Type.Object(
           url_ttl_seconds: Type.Optional(Type.Integer({ minimum: 1 })),
           signing_secret: Type.Optional(Type.String({ minLength: 16 })),
           max_download_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          /** Largest input image (edits, variations), width × height in millions of pixels; default 40. */
+          max_input_megapixels: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 200 })),
         },
         { additionalProperties: false },
       ),
@@ -171,6 +173,8 @@ export interface AppConfig {
   signingSecret: string | undefined;
   urlTtlSeconds: number;
   maxDownloadBytes: number;
+  /** Largest input image in pixels (images.max_input_megapixels). */
+  maxInputPixels: number;
   offlineLatencyMs: number;
   allowPrivateNetworks: boolean;
   /** Operator trust for channel traffic (network.allow_hosts); never applies to URLs from a request body. */

@@ -47,5 +47,7 @@ export interface HttpDeps {
     /** Between SSE heartbeat comments on image streams; 15 s when absent. */
     streamHeartbeatMs?: number;
     maxImageBytes: number;
+    /** images.max_input_megapixels in pixels: the cap on any input image's width × height. */
+    maxInputPixels?: number;
   };
 }

@@ -29,6 +29,8 @@ export interface EditLimits {
   /** dall-e-2: without a mask the image itself must carry transparency. */
   alpha_required_without_mask?: boolean;
   input_fidelity?: string[];
+  /** Largest input image the model takes, in pixels (width × height); the gateway's own cap applies when lower or absent. */
+  max_input_pixels?: number;
 }
 
 /**

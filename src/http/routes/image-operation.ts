@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
 import { parseImageRequest, type ImageRequest, type RawImageRequest } from '../../core/image-request.js';
-import { checkEditInputs, checkVariationInput, type RawImageInput } from '../../core/image-inputs.js';
+import { checkEditInputs, checkVariationInput, type InputImageLimits, type RawImageInput } from '../../core/image-inputs.js';
 import { encodeImagesResponse } from '../../core/images-response.js';
 import { assertModelAllowed } from '../../core/key-policy.js';
 import type { Operation } from '../../core/catalog/types.js';
@@ -36,14 +36,14 @@ export function warningHeader(warnings: string[]): Record<string, string> {
   return { 'x-imagegate-warnings': text.length > 4000 ? `${text.slice(0, 3997)}...` : text };
 }
 
-async function attachImages(operation: Operation, request: ImageRequest, input: ImageOperationInput): Promise<void> {
+async function attachImages(operation: Operation, request: ImageRequest, input: ImageOperationInput, limits: InputImageLimits): Promise<void> {
   if (operation === 'edit') {
-    const checked = await checkEditInputs(request.model, input.images, input.mask);
+    const checked = await checkEditInputs(request.model, input.images, input.mask, limits);
     request.images = checked.images;
     request.mask = checked.mask;
   } else if (operation === 'variation') {
     if (input.images.length > 1) throw new GatewayError('invalid_value', 'Variations take exactly one image.', { param: 'image' });
-    request.images = [await checkVariationInput(input.images[0])];
+    request.images = [await checkVariationInput(input.images[0], request.model, limits)];
   }
 }
 
@@ -74,7 +74,7 @@ export async function handleImageOperation(
   context.imagesRequested = imageRequest.n;
   context.size = formatSize(imageRequest.size);
   assertModelAllowed(context.key, imageRequest.model.id, imageRequest.requestedModel);
-  await attachImages(operation, imageRequest, input);
+  await attachImages(operation, imageRequest, input, { maxInputPixels: deps.settings.maxInputPixels });
 
   const route = deps.describeRoute(imageRequest.model.id);
   context.provider = route.provider;
