@@ -71,6 +71,35 @@ export function describeBlobStoreConformance(name: string, create: () => Promise
       expect(await store.get('images/never/written.png')).toBeUndefined();
     });
 
+    it('reads a byte range with the size, type and etag of the whole object', async () => {
+      const data = Buffer.from(Array.from({ length: 10_000 }, (_, index) => (index * 7) % 256));
+      const { etag } = await store.put('ranges/one.png', data, 'image/png');
+      const cases: Array<[Parameters<BlobStore['getRange']>[1], number, number]> = [
+        [{ start: 0, end: 99 }, 0, 99],
+        [{ start: 5000, end: 5009 }, 5000, 5009],
+        [{ start: 9990 }, 9990, 9999],
+        [{ suffixLength: 16 }, 9984, 9999],
+        [{ suffixLength: 50_000 }, 0, 9999],
+        [{ start: 9000, end: 123_456 }, 9000, 9999],
+      ];
+      for (const [range, start, end] of cases) {
+        const part = await store.getRange('ranges/one.png', range);
+        expect(part && 'data' in part, JSON.stringify(range)).toBe(true);
+        if (!part || !('data' in part)) continue;
+        expect([part.start, part.end, part.size]).toEqual([start, end, data.length]);
+        expect(part.data.equals(data.subarray(start, end + 1))).toBe(true);
+        expect(part.etag).toBe(etag);
+        expect(part.contentType).toBe('image/png');
+      }
+    });
+
+    it('says a range past the end is unsatisfiable, and a missing key is undefined', async () => {
+      await store.put('ranges/two.png', Buffer.from('0123456789'), 'image/png');
+      expect(await store.getRange('ranges/two.png', { start: 10 })).toEqual({ unsatisfiable: true, size: 10 });
+      expect(await store.getRange('ranges/two.png', { suffixLength: 0 })).toEqual({ unsatisfiable: true, size: 10 });
+      expect(await store.getRange('ranges/never.png', { start: 0 })).toBeUndefined();
+    });
+
     it('replaces an object put again under the same key', async () => {
       await store.put('replace/me.png', Buffer.from('first version'), 'image/png');
       const { etag } = await store.put('replace/me.png', Buffer.from('second'), 'image/png');
