@@ -26,8 +26,8 @@ describe('repeated query parameters', () => {
     ['/v1/usage?from=1&from=2', 'from'],
     ['/v1/usage?group_by=model&group_by=day', 'group_by'],
     ['/v1/files/images/x.png?expires=1&expires=2&signature=a', 'expires'],
-    ['/admin/logs?limit=1&limit=2', 'limit', adminToken],
-    ['/admin/usage?model=a&model=b', 'model', adminToken],
+    ['/admin/v1/logs?limit=1&limit=2', 'limit', adminToken],
+    ['/admin/v1/usage?model=a&model=b', 'model', adminToken],
     ['/v1/models?x=1&x=2', 'x'],
   ];
   for (const [path, param, token] of cases) {

@@ -71,6 +71,8 @@ export class RawConnection {
       const parsed = parseResponse(this.#buffer);
       if (parsed !== undefined) {
         this.#buffer = this.#buffer.subarray(parsed.consumed);
+        // Interim answers (100 Continue) are Node's, written before the app sees the request: the final one follows.
+        if (parsed.response.status >= 100 && parsed.response.status < 200 && parsed.response.status !== 101) continue;
         return parsed.response;
       }
       if (this.#closed) throw new Error(`connection closed before a whole response arrived (${this.#buffer.length} bytes read)`);
@@ -136,7 +138,7 @@ function parseResponse(buffer: Buffer): { response: RawResponse; consumed: numbe
   }
   let offset = headEnd + 4;
   let body: Buffer;
-  if (status === 304 || status === 204) {
+  if (status === 304 || status === 204 || (status >= 100 && status < 200)) {
     body = Buffer.alloc(0);
   } else if (headers['transfer-encoding']?.toLowerCase() === 'chunked') {
     const chunks: Buffer[] = [];
