@@ -6,6 +6,7 @@ import { registerIdempotencyCapture } from '../idempotency/http.js';
 import { registerAuth } from './auth.js';
 import { registerErrorHandling } from './errors.js';
 import { answerClientError, answerFrameworkError, maxPathParameterLength } from './framing.js';
+import { registerJsonParser } from './json-body.js';
 import { registerMultipartParser } from './multipart-body.js';
 import { registerQueryRules } from './query.js';
 import { requestIdFrom } from './request-id.js';
@@ -44,6 +45,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerAuth(app, { keys: deps.keys, clock: deps.clock });
   registerIdempotencyCapture(app);
   registerMultipartParser(app);
+  registerJsonParser(app);
 
   // Once closing has begun, every answer tells its keep-alive client to go, so each connection ends
   // with its in-flight response and close() (SIGTERM's drain) can finish instead of waiting forever.

@@ -95,7 +95,7 @@ const imageBody = fc.record(
 const jsonBody = fc.oneof(
   imageBody.map((value) => JSON.stringify(value)),
   fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
-  fc.constantFrom('{', '{"a":', '[]', 'null', '"', '{"__proto__":{"x":1}}', `${'['.repeat(5000)}${']'.repeat(5000)}`),
+  fc.constantFrom('{', '{"a":', '[]', 'null', '"', '{"__proto__":{"x":1}}', `${'['.repeat(5000)}${']'.repeat(5000)}`, `{"model":"dall-e-2","prompt":"p","x":${'['.repeat(50_000)}${']'.repeat(50_000)}}`),
 );
 
 const boundary = 'fuzz-boundary';
