@@ -15,6 +15,7 @@ import { dialectOf } from '../../tasks/dialect-renderers.js';
 import { keyOf, resultRendererFor, setDialectErrorHandler, submitDialectTask } from '../shared/submit-task.js';
 import { replicateModel, translateReplicateInput } from './models.js';
 import { renderPrediction, replicateDialect, type ReplicateDialectData } from './render.js';
+import { exceedsDepth, maxJsonDepth } from '../../http/json-body.js';
 
 const prefix = '/replicate/v1';
 /** `Prefer` on create: "^wait(=([1-9]|[1-9][0-9]|60))?$ i.e. 1–60 s, default 60" (Replicate's OpenAPI schema). */
@@ -90,7 +91,10 @@ function acceptEmptyJson(app: FastifyInstance): void {
       return;
     }
     try {
-      done(null, JSON.parse(text as string));
+      const value: unknown = JSON.parse(text as string);
+      // The same nesting bound as every other JSON body (src/http/json-body.ts).
+      if (exceedsDepth(value, maxJsonDepth)) done(new GatewayError('invalid_json', `The JSON body is nested more than ${maxJsonDepth} levels deep.`), undefined);
+      else done(null, value);
     } catch {
       done(new GatewayError('invalid_json', 'We could not parse the JSON body of your request. Send valid JSON with Content-Type: application/json.'), undefined);
     }

@@ -52,8 +52,13 @@ const path = fc.oneof(
     '/admin/v1/usage',
     '/admin/v1/channels',
     '/admin/v1/prices',
+    '/bfl/v1/flux-kontext-pro',
+    '/flux/v1/get_result',
+    '/replicate/v1/predictions',
+    '/replicate/v1/models/black-forest-labs/flux-schnell/predictions',
     '/nowhere',
   ),
+  id.map((value) => `/replicate/v1/predictions/${encodeURIComponent(value)}`),
   id.map((value) => `/v1/images/tasks/${encodeURIComponent(value)}`),
   id.map((value) => `/v1/images/tasks/${encodeURIComponent(value)}/cancel`),
   id.map((value) => `/v1/models/${encodeURIComponent(value)}`),
@@ -62,7 +67,7 @@ const path = fc.oneof(
   text(30).map((value) => `/v1/${value.replaceAll('?', '').replaceAll('#', '')}`),
 );
 
-const query = fc.array(fc.tuple(fc.constantFrom('after', 'limit', 'status', 'from', 'to', 'group_by', 'async', 'expires', 'signature', 'x'), text(12)), { maxLength: 4 });
+const query = fc.array(fc.tuple(fc.constantFrom('after', 'limit', 'status', 'from', 'to', 'group_by', 'async', 'expires', 'signature', 'id', 'cursor', 'x'), text(12)), { maxLength: 4 });
 
 const jsonValue = fc.oneof(
   fc.constantFrom(null, true, false, 0, -1, 1, 2.5, 1e308, '', '1024x1024', 'auto', 'b64_json', 'url', 'png', 'webp', 'high'),
@@ -89,6 +94,9 @@ const imageBody = fc.record(
       jsonValue,
     ),
     extra: jsonValue,
+    input: fc.oneof(jsonValue, fc.record({ prompt: text(20), image: fc.constantFrom('http://10.0.0.1/a.png', 'data:image/png;base64,AA'), aspect_ratio: jsonValue }, { requiredKeys: [] })),
+    webhook: fc.constantFrom('http://localhost/x', 'https://hooks.example/x', 'nope'),
+    input_image: fc.constantFrom('http://127.0.0.1/a.png', 'AAAA', ''),
   },
   { requiredKeys: [] },
 );
