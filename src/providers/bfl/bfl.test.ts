@@ -200,6 +200,29 @@ describe('BFL adapter: edits', () => {
     expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'unsupported', param: 'mask' }));
   });
 
+  // Issue 10 item 12: the official SDK's catalogue (src/bfl/_catalog.py) gives klein 9B five
+  // reference slots and klein 4B four; the fake refuses a slot past the model's last.
+  it('takes five references on flux-2-klein-9b and refuses a fifth on flux-2-klein-4b', async () => {
+    upstream.fake.switches.pollsBeforeReady = 0;
+    const images = await Promise.all(Array.from({ length: 5 }, () => png(32, 32)));
+    await model('flux-2-klein-9b').edit!(callOptions({ images }));
+    expect(submittedBodies()[0]).toHaveProperty('input_image_5');
+
+    const error = await gatewayErrorOf(model('flux-2-klein-4b').edit!(callOptions({ images })));
+    expect([error.code, error.param]).toEqual(['invalid_value', 'image']);
+    expect(upstream.fake.submissions).toBe(1);
+  });
+
+  it('the fake refuses a reference slot the model does not have, as BFL validates the body', async () => {
+    const response = await upstream.http.request(`${upstream.fake.url}/v1/flux-2-klein-4b`, {
+      method: 'POST',
+      headers: { 'x-key': apiKey },
+      json: { prompt: 'x', input_image: 'https://example.com/a.png', input_image_5: 'https://example.com/e.png' },
+    });
+    expect(response.status).toBe(422);
+    expect(JSON.parse(response.body.toString('utf8'))).toMatchObject({ detail: [{ loc: ['body', 'input_image_5'], type: 'extra_forbidden' }] });
+  });
+
   it('takes up to 8 images on FLUX.2 pro and refuses a fifth on kontext', async () => {
     upstream.fake.switches.pollsBeforeReady = 0;
     const images = await Promise.all(Array.from({ length: 8 }, () => png(32, 32)));
@@ -315,6 +338,17 @@ describe('BFL adapter: moderation and task failures', () => {
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('Internal generation failure');
+  });
+
+  // Issue 10 item 12: as the official SDK (src/bfl/_jobs.py), an unrecognized status is raised at
+  // once, never polled until the timeout.
+  it('fails at the first poll that reports a status outside BFL’s enum, without resubmitting', async () => {
+    upstream.fake.switches.unknownStatus = 'Queued For Review';
+    const error = await gatewayErrorOf(model('flux-1.1-pro', { timeoutMs: 60_000 }).generate(callOptions()));
+    expect([error.code, error.retryable]).toEqual(['upstream_invalid_response', false]);
+    expect(error.message).toContain('Queued For Review');
+    expect(upstream.fake.polls).toBe(1);
+    expect(upstream.fake.submissions).toBe(1);
   });
 
   it('answers upstream_invalid_response when Ready carries no sample', async () => {

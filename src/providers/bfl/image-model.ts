@@ -102,8 +102,14 @@ export function createBflImageModel(modelId: string, config: BflImageModelConfig
       case 'Ready':
         return { done: true, value: answer.sample };
       case 'Pending':
-      case 'other':
         return answer.progress === undefined ? { done: false } : { done: false, progress: answer.progress };
+      case 'other':
+        // As the official SDK does (black-forest-labs/blackforest, src/bfl/_jobs.py: "Any
+        // *unrecognized* status is treated as a failure and raised — never polled to the timeout"):
+        // an unknown state is reported at once. Not retried: the task was accepted, and paid for.
+        throw new GatewayError('upstream_invalid_response', `${bflProviderName} task ${job.id} reported an unknown status ${JSON.stringify(answer.upstreamStatus.slice(0, 60))}`, {
+          retryable: false,
+        });
       case 'Request Moderated':
         throw moderationError({ provider: bflProviderName, model: modelId, stage: 'input', reasons: answer.reasons });
       case 'Content Moderated':

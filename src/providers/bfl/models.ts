@@ -30,6 +30,19 @@ const classicSize: SizeSpec = { kind: 'pixels', multiple: 32, minEdge: 256, maxE
 /** FLUX.2: multiples of 16, at least 64, at most 4 MP (2048 × 2048) in all. */
 const flux2Size: SizeSpec = { kind: 'pixels', multiple: 16, minEdge: 64, maxEdge: 4096, maxPixels: 2048 * 2048 };
 
+/**
+ * Reference images (`input_image`, `input_image_2` …) per FLUX.2 endpoint, from the official SDK's
+ * catalogue (black-forest-labs/blackforest, src/bfl/_catalog.py, `max_reference_images`): pro, max
+ * and flex 8, klein 9B 5, klein 4B 4.
+ */
+const flux2ReferenceSlots: Readonly<Record<string, number>> = {
+  'flux-2-pro': 8,
+  'flux-2-max': 8,
+  'flux-2-flex': 8,
+  'flux-2-klein-9b': 5,
+  'flux-2-klein-4b': 4,
+};
+
 /** Widest and tallest ratios BFL accepts for `aspect_ratio`. */
 const widestRatio = 21 / 9;
 const tallestRatio = 9 / 21;
@@ -46,8 +59,7 @@ export function bflModelProfile(modelName: string): BflModelProfile {
     case 'classic':
       return { endpoint, family, sizeSpec: classicSize, maxInputImages: 0 };
     case 'flux2':
-      // klein takes up to 4 references; pro, max and flex up to 8.
-      return { endpoint, family, sizeSpec: flux2Size, maxInputImages: endpoint.includes('klein') ? 4 : 8 };
+      return { endpoint, family, sizeSpec: flux2Size, maxInputImages: flux2ReferenceSlots[endpoint] ?? 8 };
     case 'ultra':
       return { endpoint, family, sizeSpec: { kind: 'aspect_ratio', ratios: commonRatios }, maxInputImages: 0, nativePixels: 4 * 1024 * 1024 };
     case 'kontext':

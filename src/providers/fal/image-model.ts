@@ -30,8 +30,16 @@ export const falUltraAspectRatios = ['21:9', '16:9', '4:3', '3:2', '1:1', '2:3',
  */
 const falPixelSizeSpec: SizeSpec = { kind: 'pixels', multiple: 16, minEdge: 256, maxEdge: 2048, maxPixels: 2048 * 2048 };
 
-/** `num_images` is 1–4 on the FLUX endpoints. */
+/** `num_images` is 1–4 on the FLUX.1 endpoints. */
 const falMaxImagesPerCall = 4;
+
+/**
+ * Endpoints without `num_images`: one image per job, so the core fans `n` out. From fal-js's
+ * generated types (@fal-ai/client 1.10.1, src/types/endpoints.d.ts): `Flux2ProInput = Flux2MaxInput`
+ * = {prompt, image_size, output_format, safety_tolerance, seed, sync_mode, enable_safety_checker};
+ * fal ignores an unknown `num_images` and answers one image (issue 10 item 3).
+ */
+const singleImageEndpoints = /^fal-ai\/flux-2-(pro|max)(\/edit)?$/;
 const defaultTimeoutMs = 300_000;
 const defaultPollIntervalMs = 1_000;
 /** A best-effort cancel gets this long on its own; the call it belongs to may already be aborted. */
@@ -54,6 +62,7 @@ export function createFalImageModel(settings: ProviderSettings, upstreamModel: s
   const timeoutMs = settings.timeoutMs ?? defaultTimeoutMs;
   const pollIntervalMs = settings.pollIntervalMs ?? defaultPollIntervalMs;
   const usesAspectRatio = /-ultra(\b|-|$)/.test(upstreamModel);
+  const takesNumImages = !singleImageEndpoints.test(upstreamModel);
   // Channel options are snake_case in the YAML config; the camelCase spelling is kept for older setups.
   const presetsOnly = (settings.options?.['image_size'] ?? settings.options?.['imageSize']) === 'preset';
   const authorization = { authorization: `Key ${settings.apiKey}` };
@@ -79,7 +88,7 @@ export function createFalImageModel(settings: ProviderSettings, upstreamModel: s
 
   const buildInput = (options: ImageCallOptions): { input: Record<string, unknown>; warnings: ProviderWarning[] } => {
     const warnings: ProviderWarning[] = [];
-    const input: Record<string, unknown> = { prompt: options.prompt, num_images: options.n };
+    const input: Record<string, unknown> = { prompt: options.prompt, ...(takesNumImages ? { num_images: options.n } : {}) };
     const sizeInput = { size: options.size, aspectRatio: options.aspectRatio };
     if (usesAspectRatio) {
       const mapped = mapSize(sizeInput, { kind: 'aspect_ratio', ratios: falUltraAspectRatios });
@@ -217,7 +226,7 @@ export function createFalImageModel(settings: ProviderSettings, upstreamModel: s
     specificationVersion: 'v1',
     provider: falProviderName,
     modelId: upstreamModel,
-    maxImagesPerCall: falMaxImagesPerCall,
+    maxImagesPerCall: takesNumImages ? falMaxImagesPerCall : 1,
     operations: ['generate'],
     generate,
     async resume(reference, options) {

@@ -42,6 +42,28 @@ async function submitDirectly(): Promise<UpstreamJobRef> {
   };
 }
 
+describe('fal adapter: endpoints without num_images (issue 10 item 3)', () => {
+  it.each(['fal-ai/flux-2-pro', 'fal-ai/flux-2-max'])('%s takes one image per call and is sent no num_images', async (endpoint) => {
+    const model = createFalProvider(settings())(endpoint);
+    expect(model.maxImagesPerCall).toBe(1);
+    const result = await model.generate(callOptions({ model: endpoint, n: 1 }));
+    expect(submittedInput()).not.toHaveProperty('num_images');
+    expect(result.images).toHaveLength(1);
+  });
+
+  it('the fake answers one image for flux-2-pro even when num_images is sent, as fal does', async () => {
+    const response = await upstream.http.request(`${upstream.fake.url}/fal-ai/flux-2-pro`, {
+      method: 'POST',
+      headers: { authorization: `Key ${falFakeDefaultApiKey}` },
+      json: { prompt: 'four?', num_images: 4, image_size: { width: 256, height: 256 } },
+    });
+    const submission = JSON.parse(response.body.toString('utf8')) as Record<string, string>;
+    const job = { provider: 'fal', data: { request_id: submission['request_id'], status_url: submission['status_url'], response_url: submission['response_url'] } };
+    const result = await createFalProvider(settings())('fal-ai/flux-2-pro').resume?.(job, callOptions({ model: 'fal-ai/flux-2-pro', n: 4 }));
+    expect(result?.images).toHaveLength(1);
+  });
+});
+
 describe('fal adapter: the request it sends', () => {
   it('submits to the queue with the Key header and every mapped input, then polls the returned URLs', async () => {
     const model = createFalProvider(settings())('fal-ai/flux/dev');

@@ -19,6 +19,11 @@ const defaultResultUrlTtlMs = 10 * 60 * 1000;
 export interface BflFakeSwitches extends FakeSwitches {
   /** End every new task in status `Error` with this text in `details` (the job ran and failed). */
   taskError?: string;
+  /**
+   * Polls answer this status, outside BFL's `StatusResponse` enum (a status added after a client
+   * was written), until the switch is cleared.
+   */
+  unknownStatus?: string;
 }
 
 export interface BflFakeOptions {
@@ -206,6 +211,7 @@ export async function startBflFake(options: BflFakeOptions = {}): Promise<BflFak
     const fields = body as Record<string, unknown>;
     const issues: ValidationIssue[] = [];
     validateCommon(fields, family, issues);
+    checkReferenceSlots(fields, model, issues);
     const size = await resolveSize(fields, family, issues);
     if (issues.length > 0 || size === undefined) {
       sendJson(response, 422, { detail: issues });
@@ -259,6 +265,10 @@ export async function startBflFake(options: BflFakeOptions = {}): Promise<BflFak
       return;
     }
     task.polls += 1;
+    if (switches.unknownStatus !== undefined) {
+      sendJson(response, 200, { id, status: switches.unknownStatus, result: null, progress: null, details: null, preview: null });
+      return;
+    }
     // A flagged prompt is refused before any work, so input moderation is reported on the first poll.
     if (task.moderation === 'input') {
       task.finalStatus = 'Request Moderated';
@@ -399,6 +409,32 @@ function validateCommon(fields: Record<string, unknown>, family: Family, issues:
   const webhookUrl = fields.webhook_url;
   if (webhookUrl !== undefined && webhookUrl !== null && (typeof webhookUrl !== 'string' || webhookUrl.length < 1 || webhookUrl.length > 2083)) {
     issues.push({ type: 'url_parsing', loc: ['body', 'webhook_url'], msg: 'Input should be a valid URL', input: webhookUrl });
+  }
+}
+
+/**
+ * Reference-image slots per endpoint, from the official SDK's catalogue (black-forest-labs/blackforest,
+ * src/bfl/_catalog.py, `max_reference_images`): FLUX.2 pro/max/flex 8, klein 9B 5, klein 4B 4, Kontext 4,
+ * FLUX.1 none. A slot past the model's last is refused as an unknown field [inferred: pydantic's
+ * extra_forbidden shape], so a reference is never silently dropped.
+ */
+const referenceSlots: Record<string, number> = {
+  'flux-2-pro': 8,
+  'flux-2-max': 8,
+  'flux-2-flex': 8,
+  'flux-2-klein-9b': 5,
+  'flux-2-klein-4b': 4,
+  'flux-kontext-pro': 4,
+  'flux-kontext-max': 4,
+};
+
+function checkReferenceSlots(fields: Record<string, unknown>, model: string, issues: ValidationIssue[]): void {
+  const slots = referenceSlots[model] ?? 1;
+  for (const name of Object.keys(fields)) {
+    const slot = /^input_image(?:_(\d+))?$/.exec(name);
+    if (slot === null || fields[name] === undefined || fields[name] === null) continue;
+    const position = slot[1] === undefined ? 1 : Number(slot[1]);
+    if (position > slots) issues.push({ type: 'extra_forbidden', loc: ['body', name], msg: 'Extra inputs are not permitted', input: '…' });
   }
 }
 

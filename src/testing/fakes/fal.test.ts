@@ -136,6 +136,11 @@ describe('fal fake, driven by the official client', () => {
     expect((error as ValidationError).getFieldErrors('num_images')).toHaveLength(1);
   });
 
+  it('has no num_images on fal-ai/flux-2-pro: one image whatever is sent (fal-js Flux2ProInput)', async () => {
+    const result = await client.subscribe('fal-ai/flux-2-pro', { input: { prompt: 'x', image_size: { width: 256, height: 256 } }, pollInterval: 5 });
+    expect((result.data as FluxOutput).images).toHaveLength(1);
+  });
+
   it('answers an account without credit with 403 "User is locked. Reason: Exhausted balance" (fal-ai/fal#1112, #1147)', async () => {
     fake.switches.outOfFunds = true;
     const error = await client.queue.submit('fal-ai/flux/dev', { input: { prompt: 'x' } }).catch((caught: unknown) => caught);

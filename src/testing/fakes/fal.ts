@@ -198,7 +198,8 @@ export async function startFalFake(options: FalFakeOptions = {}): Promise<FalFak
     }
     const input = job.input;
     if (job.files.length === 0) {
-      const wanted = typeof input['num_images'] === 'number' ? input['num_images'] : 1;
+      // FLUX.2 [pro]/[max] have no num_images (fal-js Flux2MaxInput): one image, whatever was sent.
+      const wanted = !takesNumImages(job.appPath) ? 1 : typeof input['num_images'] === 'number' ? input['num_images'] : 1;
       const count = Math.max(0, Math.min(wanted, job.maxImages ?? wanted));
       const { width, height } = sizeOf(input);
       const format = input['output_format'] === 'png' ? 'png' : 'jpeg';
@@ -403,4 +404,12 @@ function sizeOf(input: Record<string, unknown>): { width: number; height: number
     }
   }
   return falImageSizePresets['landscape_4_3'] ?? { width: 1024, height: 768 };
+}
+
+/**
+ * Endpoints whose input has `num_images` (fal-js @fal-ai/client 1.10.1, src/types/endpoints.d.ts):
+ * the FLUX.1 family does; `Flux2ProInput = Flux2MaxInput` has no such field.
+ */
+function takesNumImages(endpoint: string): boolean {
+  return !/^fal-ai\/flux-2-(pro|max)(\/edit)?$/.test(endpoint);
 }
