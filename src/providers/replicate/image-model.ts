@@ -4,18 +4,16 @@ import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ProviderImage, ProviderWarning, UpstreamJobRef } from '../../core/ports/image-model.js';
 import { pollUntilDone, type PollStepResult } from '../shared/poll.js';
 import { cancelUpstreamOnAbortOrTimeout, decodeBase64DataUri, sameOrigin, transientFailureAllowance } from '../shared/queue-jobs.js';
-import { mapSize } from '../shared/size-mapping.js';
+import { mapSize, nearestAspectRatio, parseAspectRatio } from '../shared/size-mapping.js';
+import { replicateModelSchema, type ReplicateModelSchema, type ReplicateOutputFormat } from './models.js';
 import type { HttpRequestOptions, HttpResponse, ProviderSettings } from '../shared/types.js';
 import { errorFromTransportFailure, errorFromUpstreamResponse, invalidUpstreamResponse, moderationError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
 import { isTerminal, outputStrings, parsePrediction, progressFromLogs, replicateProviderName, type Prediction } from './wire.js';
 
 export const replicateDefaultBaseURL = 'https://api.replicate.com/v1';
 
-/** The FLUX family's `aspect_ratio` enum on Replicate. */
+/** The FLUX.1 schnell/dev `aspect_ratio` enum on Replicate (other models have their own: models.ts). */
 export const replicateFluxAspectRatios = ['1:1', '16:9', '21:9', '3:2', '2:3', '4:5', '5:4', '3:4', '4:3', '9:16', '9:21'] as const;
-
-/** Models with a `num_outputs` input (1–4); the others return one image per prediction. */
-const multiOutputModels = new Set(['black-forest-labs/flux-schnell', 'black-forest-labs/flux-dev']);
 
 const defaultTimeoutMs = 300_000;
 const defaultPollIntervalMs = 1_000;
@@ -51,6 +49,7 @@ interface JobUrls {
 
 export function createReplicateImageModel(settings: ProviderSettings, upstreamModel: string): ImageModel {
   const reference = parseModelReference(upstreamModel);
+  const schema = replicateModelSchema(reference.modelName);
   const baseURL = (settings.baseURL === '' ? replicateDefaultBaseURL : settings.baseURL).replace(/\/+$/, '');
   const timeoutMs = settings.timeoutMs ?? defaultTimeoutMs;
   const pollIntervalMs = settings.pollIntervalMs ?? defaultPollIntervalMs;
@@ -59,7 +58,7 @@ export function createReplicateImageModel(settings: ProviderSettings, upstreamMo
   const maxImagesPerCall =
     typeof configuredMaximum === 'number' && Number.isInteger(configuredMaximum) && configuredMaximum >= 1
       ? configuredMaximum
-      : multiOutputModels.has(reference.modelName)
+      : schema.numOutputs
         ? 4
         : 1;
   const authorization = { authorization: `Bearer ${settings.apiKey}` };
@@ -105,18 +104,9 @@ export function createReplicateImageModel(settings: ProviderSettings, upstreamMo
   const buildInput = (options: ImageCallOptions): { input: Record<string, unknown>; warnings: ProviderWarning[] } => {
     const warnings: ProviderWarning[] = [];
     const input: Record<string, unknown> = { prompt: options.prompt };
-    if (maxImagesPerCall > 1) input['num_outputs'] = options.n;
-    const size = mapSize({ size: options.size, aspectRatio: options.aspectRatio }, { kind: 'aspect_ratio', ratios: replicateFluxAspectRatios });
-    if (size.value.kind === 'aspect_ratio') input['aspect_ratio'] = size.value.aspectRatio;
-    warnings.push(...size.warnings);
-    input['output_format'] = options.outputFormat === 'jpeg' ? 'jpg' : options.outputFormat;
-    if (options.outputCompression !== undefined) {
-      if (options.outputFormat === 'png') {
-        warnings.push({ type: 'unsupported', param: 'output_compression', message: 'output_compression applies to jpeg and webp only; Replicate ignores it for png.' });
-      } else {
-        input['output_quality'] = options.outputCompression;
-      }
-    }
+    if (maxImagesPerCall > 1 && schema.numOutputs) input['num_outputs'] = options.n;
+    Object.assign(input, sizeInput(options, schema, reference.modelName, warnings));
+    Object.assign(input, formatInput(options, schema, warnings));
     if (options.seed !== undefined) input['seed'] = options.seed;
     warnings.push(...unsupportedOptionWarnings(options));
     // Request fields the gateway does not model are the model's own inputs (guidance, go_fast …).
@@ -300,4 +290,69 @@ function failureOf(prediction: Prediction, upstreamModel: string, secrets: strin
     retryable: true,
     cause: { provider: replicateProviderName, upstreamRequestId: prediction.id, message: detail },
   });
+}
+
+/**
+ * The size inputs a model's schema takes for the asked size, with a warning for every substitution
+ * (issue 10 items 1, 8, 9): exact pixels through `aspect_ratio: "custom"` where the model has it,
+ * otherwise the nearest ratio of the model's own list (and for FLUX schnell/dev the nearest of its
+ * `megapixels` options).
+ */
+function sizeInput(options: ImageCallOptions, schema: ReplicateModelSchema, modelName: string, warnings: ProviderWarning[]): Record<string, unknown> {
+  const asked = options.size;
+  const askedText = `${asked.width}x${asked.height}`;
+  const size = schema.size;
+  if (size.kind === 'custom_pixels') {
+    const mapped = mapSize({ size: asked, aspectRatio: options.aspectRatio }, { kind: 'pixels', multiple: size.multiple, minEdge: size.minEdge, maxEdge: size.maxEdge });
+    warnings.push(...mapped.warnings);
+    if (mapped.value.kind !== 'pixels') throw new Error('pixel spec mapped to something else');
+    return { aspect_ratio: 'custom', width: mapped.value.width, height: mapped.value.height };
+  }
+  const ratio = nearestAspectRatio(asked, size.ratios);
+  const shape = parseAspectRatio(ratio);
+  let megapixels = size.kind === 'ratio' ? size.megapixels : 1;
+  const input: Record<string, unknown> = { aspect_ratio: ratio };
+  if (size.kind === 'ratio_megapixels') {
+    // The option nearest the asked area (compared in log space), as a string: the schema's enum is "1", "0.25".
+    const askedMegapixels = (asked.width * asked.height) / 1_048_576;
+    // A client's own `megapixels` (a provider option, sent as given) decides; the warning reflects it.
+    const given = options.providerOptions['megapixels'];
+    const chosen = typeof given === 'string' && size.megapixels.includes(given) ? given : [...size.megapixels].sort((left, right) => Math.abs(Math.log(Number(left) / askedMegapixels)) - Math.abs(Math.log(Number(right) / askedMegapixels)))[0] ?? '1';
+    megapixels = Number(chosen);
+    input['megapixels'] = chosen;
+  }
+  // What the model will render: about `megapixels` in the chosen ratio, edges on a 16-pixel grid.
+  const area = megapixels * 1_048_576;
+  const rendered = {
+    width: Math.round(Math.sqrt((area * shape.width) / shape.height) / 16) * 16,
+    height: Math.round(Math.sqrt((area * shape.height) / shape.width) / 16) * 16,
+  };
+  if (rendered.width !== asked.width || rendered.height !== asked.height) {
+    const ratioNote = ratio === options.aspectRatio ? '' : `aspect ratio ${ratio} (nearest of ${size.ratios.join(', ')}), `;
+    warnings.push({
+      type: 'mapped',
+      param: 'size',
+      message: `size ${askedText} is not available for ${modelName}; using ${ratioNote}about ${megapixels} megapixel${megapixels === 1 ? '' : 's'} (${rendered.width}x${rendered.height}).`,
+    });
+  }
+  return input;
+}
+
+/**
+ * `output_format` (and `output_quality`) as the model's schema has them. A format the model lacks
+ * (webp on Kontext/ultra) is asked for as lossless png and the gateway encodes the client's format,
+ * with its compression, from it (issue 10 item 2).
+ */
+function formatInput(options: ImageCallOptions, schema: ReplicateModelSchema, warnings: ProviderWarning[]): Record<string, unknown> {
+  const wanted: ReplicateOutputFormat = options.outputFormat === 'jpeg' ? 'jpg' : options.outputFormat;
+  const native = schema.outputFormats.includes(wanted) && (options.outputCompression === undefined || wanted === 'png' || schema.outputQuality);
+  const input: Record<string, unknown> = { output_format: native ? wanted : 'png' };
+  if (options.outputCompression !== undefined) {
+    if (options.outputFormat === 'png') {
+      warnings.push({ type: 'unsupported', param: 'output_compression', message: 'output_compression applies to jpeg and webp only; Replicate ignores it for png.' });
+    } else if (native) {
+      input['output_quality'] = options.outputCompression;
+    }
+  }
+  return input;
 }

@@ -65,7 +65,10 @@ describe('Replicate adapter: the request it sends', () => {
       input: { prompt: 'a lighthouse at dusk', num_outputs: 2, aspect_ratio: '16:9', output_format: 'jpg', output_quality: 70, seed: 42, megapixels: '0.25', go_fast: false },
     });
 
-    expect(result.warnings).toEqual([]);
+    // Issue 10 item 9: the asked 1792x1024 becomes about a quarter megapixel at 16:9, and says so.
+    expect(result.warnings).toEqual([
+      { type: 'mapped', param: 'size', message: 'size 1792x1024 is not available for black-forest-labs/flux-schnell; using about 0.25 megapixels (688x384).' },
+    ]);
     expect(result.images).toHaveLength(2);
     const metadata = await downloadedMetadata(upstream.http, result.images[0]);
     expect(metadata.format).toBe('jpeg');
@@ -265,5 +268,67 @@ describe('Replicate adapter: failures', () => {
     expect(moderationStageOf('The input or output was flagged as sensitive. Please try again with different inputs. (E005)')).toBe('input');
     expect(moderationStageOf('The output was flagged as sensitive. (E005)')).toBe('output');
     expect(moderationStageOf('CUDA out of memory')).toBeUndefined();
+  });
+});
+
+describe('Replicate adapter: each model by its own input schema (issue 10 items 1, 2, 8, 9)', () => {
+  const created = () => upstream.fake.requests.find((request) => request.method === 'POST')?.json as { input: Record<string, unknown> };
+
+  it('item 8: sends flux-1.1-pro exact pixels through aspect_ratio custom, and gets that size back', async () => {
+    const result = await createReplicateProvider(settings())('black-forest-labs/flux-1.1-pro').generate(
+      callOptions({ model: 'black-forest-labs/flux-1.1-pro', size: { width: 1344, height: 768 }, aspectRatio: '7:4', outputFormat: 'png', providerOptions: {} }),
+    );
+    expect(created().input).toMatchObject({ aspect_ratio: 'custom', width: 1344, height: 768 });
+    expect(result.warnings).toEqual([]);
+    const metadata = await downloadedMetadata(upstream.http, result.images[0]);
+    expect([metadata.width, metadata.height]).toEqual([1344, 768]);
+  });
+
+  it('item 1: never sends flux-1.1-pro a ratio outside its list (21:9 goes as custom pixels)', async () => {
+    await createReplicateProvider(settings())('black-forest-labs/flux-1.1-pro').generate(
+      callOptions({ model: 'black-forest-labs/flux-1.1-pro', size: { width: 1344, height: 576 }, aspectRatio: '21:9', providerOptions: {} }),
+    );
+    expect(created().input['aspect_ratio']).toBe('custom');
+  });
+
+  it('item 1: maps 21:9 to the nearest of flux-1.1-pro-ultra’s own ratios and kontext’s', async () => {
+    for (const model of ['black-forest-labs/flux-1.1-pro-ultra', 'black-forest-labs/flux-kontext-pro']) {
+      upstream.fake.requests.length = 0;
+      await createReplicateProvider(settings())(model).generate(callOptions({ model, size: { width: 1344, height: 576 }, aspectRatio: '21:9', providerOptions: {} }));
+      expect(created().input['aspect_ratio']).toBe('21:9');
+    }
+  });
+
+  it('item 2: asks kontext and ultra for png when webp (or compressed jpeg) is wanted, and sends no output_quality', async () => {
+    for (const model of ['black-forest-labs/flux-1.1-pro-ultra', 'black-forest-labs/flux-kontext-pro']) {
+      for (const format of [{ outputFormat: 'webp' as const }, { outputFormat: 'jpeg' as const, outputCompression: 60 }]) {
+        upstream.fake.requests.length = 0;
+        const result = await createReplicateProvider(settings())(model).generate(callOptions({ model, ...format, providerOptions: {} }));
+        expect(created().input).toMatchObject({ output_format: 'png' });
+        expect(created().input).not.toHaveProperty('output_quality');
+        expect(result.images).toHaveLength(1);
+      }
+    }
+    upstream.fake.requests.length = 0;
+    await createReplicateProvider(settings())('black-forest-labs/flux-kontext-pro').generate(callOptions({ model: 'black-forest-labs/flux-kontext-pro', outputFormat: 'jpeg', providerOptions: {} }));
+    expect(created().input['output_format']).toBe('jpg');
+  });
+
+  it('item 9: a size above a megapixel on flux-schnell is sent as megapixels "1" with a warning naming what is rendered', async () => {
+    const result = await createReplicateProvider(settings())('black-forest-labs/flux-schnell').generate(
+      callOptions({ size: { width: 2048, height: 2048 }, aspectRatio: '1:1', providerOptions: {} }),
+    );
+    expect(created().input).toMatchObject({ aspect_ratio: '1:1', megapixels: '1' });
+    expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'mapped', param: 'size', message: expect.stringContaining('size 2048x2048 is not available') }));
+    expect(result.warnings[0]?.message).toContain('1024x1024');
+  });
+
+  it('item 9: an exact 1 MP ratio size needs no warning; 512x512 is sent as megapixels "0.25"', async () => {
+    const exact = await createReplicateProvider(settings())('black-forest-labs/flux-schnell').generate(callOptions({ size: { width: 1024, height: 1024 }, providerOptions: {} }));
+    expect(exact.warnings).toEqual([]);
+    upstream.fake.requests.length = 0;
+    const quarter = await createReplicateProvider(settings())('black-forest-labs/flux-schnell').generate(callOptions({ size: { width: 512, height: 512 }, providerOptions: {} }));
+    expect(created().input['megapixels']).toBe('0.25');
+    expect(quarter.warnings).toEqual([]);
   });
 });

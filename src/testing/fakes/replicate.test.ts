@@ -105,6 +105,25 @@ describe('Replicate fake, driven by the official SDK', () => {
     expect(String((error as Error).message)).toContain('aspect_ratio must be one of the following');
   });
 
+  // Issue 10 items 1, 2, 8: each model's own input schema (replicate.com/…/versions/…/api).
+  it.each([
+    ['black-forest-labs/flux-1.1-pro', { aspect_ratio: '21:9' }, 'aspect_ratio must be one of the following: "custom", "1:1"'],
+    ['black-forest-labs/flux-1.1-pro-ultra', { output_format: 'webp' }, 'output_format must be one of the following: "jpg", "png"'],
+    ['black-forest-labs/flux-kontext-pro', { output_format: 'webp' }, 'output_format must be one of the following: "jpg", "png"'],
+    ['black-forest-labs/flux-schnell', { megapixels: '4' }, 'megapixels must be one of the following: "1", "0.25"'],
+  ] as const)('refuses what %s’s schema does not allow: %j', async (model, input, message) => {
+    const error = await client.predictions.create({ model, input: { prompt: 'x', ...input } }).catch((caught: unknown) => caught);
+    expect((error as { response: Response }).response.status).toBe(422);
+    // The SDK quotes the problem body as JSON text, so its quotes arrive escaped.
+    expect(String((error as Error).message).replaceAll('\\"', '"')).toContain(message);
+  });
+
+  it('renders flux-1.1-pro at the exact custom width and height, rounded to multiples of 32', async () => {
+    const output = await client.run('black-forest-labs/flux-1.1-pro', { input: { prompt: 'x', aspect_ratio: 'custom', width: 832, height: 1216, output_format: 'png' } });
+    const metadata = await imageAt(output as unknown as string);
+    expect([metadata.width, metadata.height]).toEqual([832, 1216]);
+  });
+
   it('answers 404 for a model it does not know', async () => {
     await expect(client.predictions.create({ model: 'nobody/nothing', input: { prompt: 'x' } })).rejects.toMatchObject({ response: { status: 404 } });
   });

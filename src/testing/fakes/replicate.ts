@@ -41,20 +41,70 @@ export const replicateFakeDefaultApiKey = 'r8_fake_replicate_token';
 
 type OutputShape = 'array' | 'string';
 
+/**
+ * One model's input schema, as Replicate publishes it per model version ("Input schema" on
+ * replicate.com/<owner>/<name>/versions/<id>/api, from the version's OpenAPI). Enum fields are
+ * validated (422 with `invalid_fields`); fields the schema does not have are ignored, as Cog does.
+ */
 interface FakeModel {
   output: OutputShape;
   aspectRatios: readonly string[];
+  /** `output_format` enum. */
+  outputFormats: readonly string[];
+  /** Rendered when `output_format` is absent. */
+  defaultOutputFormat: 'webp' | 'jpg' | 'png';
+  /** The schema has `num_outputs` (1–4); without it, one output whatever is sent. */
+  numOutputs: boolean;
+  /** `megapixels` enum, where the schema has it. */
+  megapixels?: readonly string[];
+  /** About this many pixels for a ratio, when not `custom`. */
+  pixels: number;
+  /** `width`/`height` "Only used when aspect_ratio=custom … rounded to nearest multiple of" this. */
+  customMultiple?: number;
 }
 
+/** flux-schnell / flux-dev: "aspect_ratio … 1:1, 16:9, 21:9, 3:2, 2:3, 4:5, 5:4, 3:4, 4:3, 9:16, 9:21". */
 const fluxAspectRatios = ['1:1', '16:9', '21:9', '3:2', '2:3', '4:5', '5:4', '3:4', '4:3', '9:16', '9:21'] as const;
+const megapixel = 1024 * 1024;
 
 /** The models the fake knows; any other name answers 404 like an unknown model does. */
 const fakeModels: Record<string, FakeModel> = {
-  'black-forest-labs/flux-schnell': { output: 'array', aspectRatios: fluxAspectRatios },
-  'black-forest-labs/flux-dev': { output: 'array', aspectRatios: fluxAspectRatios },
-  'black-forest-labs/flux-1.1-pro': { output: 'string', aspectRatios: [...fluxAspectRatios, 'custom'] },
-  'black-forest-labs/flux-1.1-pro-ultra': { output: 'string', aspectRatios: fluxAspectRatios },
-  'black-forest-labs/flux-kontext-pro': { output: 'string', aspectRatios: [...fluxAspectRatios, 'match_input_image'] },
+  // replicate.com/black-forest-labs/flux-schnell/api: megapixels "1" | "0.25", num_outputs 1–4,
+  // output_format webp | jpg | png (default webp), output_quality 0–100.
+  'black-forest-labs/flux-schnell': { output: 'array', aspectRatios: fluxAspectRatios, outputFormats: ['webp', 'jpg', 'png'], defaultOutputFormat: 'webp', numOutputs: true, megapixels: ['1', '0.25'], pixels: megapixel },
+  'black-forest-labs/flux-dev': { output: 'array', aspectRatios: fluxAspectRatios, outputFormats: ['webp', 'jpg', 'png'], defaultOutputFormat: 'webp', numOutputs: true, megapixels: ['1', '0.25'], pixels: megapixel },
+  // …/flux-1.1-pro/versions/96ccd0e7…/api: aspect_ratio "custom, 1:1, 16:9, 3:2, 2:3, 4:5, 5:4, 9:16,
+  // 3:4, 4:3" — no 21:9 or 9:21 — and width/height 256–1440, "Must be a multiple of 32 (if it's not,
+  // it will be rounded to nearest multiple of 32)".
+  'black-forest-labs/flux-1.1-pro': {
+    output: 'string',
+    aspectRatios: ['custom', '1:1', '16:9', '3:2', '2:3', '4:5', '5:4', '9:16', '3:4', '4:3'],
+    outputFormats: ['webp', 'jpg', 'png'],
+    defaultOutputFormat: 'webp',
+    numOutputs: false,
+    pixels: megapixel,
+    customMultiple: 32,
+  },
+  // …/flux-1.1-pro-ultra/versions/352185db…/api: aspect_ratio "21:9, 16:9, 3:2, 4:3, 5:4, 1:1, 4:5, 3:4,
+  // 2:3, 9:16, 9:21"; output_format "jpg, png" (default jpg); no output_quality; about 4 MP.
+  'black-forest-labs/flux-1.1-pro-ultra': {
+    output: 'string',
+    aspectRatios: ['21:9', '16:9', '3:2', '4:3', '5:4', '1:1', '4:5', '3:4', '2:3', '9:16', '9:21'],
+    outputFormats: ['jpg', 'png'],
+    defaultOutputFormat: 'jpg',
+    numOutputs: false,
+    pixels: 4 * megapixel,
+  },
+  // …/flux-kontext-pro/versions/0a138193…/api: aspect_ratio default "match_input_image"; output_format
+  // default png ("jpg, png"); no output_quality.
+  'black-forest-labs/flux-kontext-pro': {
+    output: 'string',
+    aspectRatios: ['match_input_image', '1:1', '16:9', '9:16', '4:3', '3:4', '3:2', '2:3', '4:5', '5:4', '21:9', '9:21', '2:1', '1:2'],
+    outputFormats: ['jpg', 'png'],
+    defaultOutputFormat: 'png',
+    numOutputs: false,
+    pixels: megapixel,
+  },
 };
 
 /** A bare 64-hex version id resolves to this model, so the version form can be exercised. */
@@ -155,10 +205,10 @@ export async function startReplicateFake(options: ReplicateFakeOptions = {}): Pr
     }
     const model = fakeModels[prediction.model];
     const input = prediction.input;
-    const wanted = model?.output === 'array' ? numberOr(input['num_outputs'], 1) : 1;
+    const wanted = model?.numOutputs === true ? numberOr(input['num_outputs'], 1) : 1;
     const count = Math.max(0, Math.min(wanted, prediction.maxImages ?? wanted));
-    const format = outputFormatOf(input['output_format']);
-    const { width, height } = outputSize(input);
+    const format = outputFormatOf(input['output_format'] ?? model?.defaultOutputFormat);
+    const { width, height } = outputSize(input, model);
     const extension = format === 'jpeg' ? 'jpg' : format;
     const seed = numberOr(input['seed'], 0);
     prediction.files = Array.from({ length: count }, (_, index) => ({ width, height, format, seed: seed + index }));
@@ -394,8 +444,8 @@ function validateInput(input: Record<string, unknown>, model: FakeModel): FieldP
     problems.push({ field: 'input.num_outputs', type: 'number_range', description: 'Must be between 1 and 4' });
   }
   const outputFormat = input['output_format'];
-  if (outputFormat !== undefined && !['webp', 'jpg', 'png'].includes(outputFormat as string)) {
-    problems.push({ field: 'input.output_format', type: 'enum', description: 'output_format must be one of the following: "webp", "jpg", "png"' });
+  if (outputFormat !== undefined && !model.outputFormats.includes(outputFormat as string)) {
+    problems.push({ field: 'input.output_format', type: 'enum', description: `output_format must be one of the following: ${model.outputFormats.map((format) => `"${format}"`).join(', ')}` });
   }
   const outputQuality = input['output_quality'];
   if (outputQuality !== undefined && (!Number.isInteger(outputQuality) || (outputQuality as number) < 0 || (outputQuality as number) > 100)) {
@@ -404,10 +454,10 @@ function validateInput(input: Record<string, unknown>, model: FakeModel): FieldP
   const seed = input['seed'];
   if (seed !== undefined && !Number.isInteger(seed)) problems.push({ field: 'input.seed', type: 'invalid_type', description: 'Invalid type. Expected: integer' });
   const megapixels = input['megapixels'];
-  if (megapixels !== undefined && megapixels !== '1' && megapixels !== '0.25') {
-    problems.push({ field: 'input.megapixels', type: 'enum', description: 'megapixels must be one of the following: "1", "0.25"' });
+  if (megapixels !== undefined && model.megapixels !== undefined && !model.megapixels.includes(megapixels as string)) {
+    problems.push({ field: 'input.megapixels', type: 'enum', description: `megapixels must be one of the following: ${model.megapixels.map((value) => `"${value}"`).join(', ')}` });
   }
-  if (aspectRatio === 'custom') {
+  if (aspectRatio === 'custom' && model.customMultiple !== undefined) {
     for (const field of ['width', 'height'] as const) {
       const value = input[field];
       if (!Number.isInteger(value) || (value as number) < 256 || (value as number) > 1440) {
@@ -418,15 +468,17 @@ function validateInput(input: Record<string, unknown>, model: FakeModel): FieldP
   return problems;
 }
 
-/** FLUX renders about one megapixel (or a quarter) in the asked ratio, edges rounded to 16. */
-function outputSize(input: Record<string, unknown>): { width: number; height: number } {
-  if (input['aspect_ratio'] === 'custom') {
-    return { width: roundTo16(numberOr(input['width'], 1024)), height: roundTo16(numberOr(input['height'], 1024)) };
+/** FLUX renders about the model's pixels (or the asked megapixels) in the asked ratio, edges rounded to 16; custom sizes to the schema's multiple. */
+function outputSize(input: Record<string, unknown>, model: FakeModel | undefined): { width: number; height: number } {
+  if (input['aspect_ratio'] === 'custom' && model?.customMultiple !== undefined) {
+    const multiple = model.customMultiple;
+    const round = (value: number) => Math.max(multiple, Math.round(value / multiple) * multiple);
+    return { width: round(numberOr(input['width'], 1024)), height: round(numberOr(input['height'], 1024)) };
   }
-  const ratioText = typeof input['aspect_ratio'] === 'string' ? input['aspect_ratio'] : '1:1';
+  const ratioText = typeof input['aspect_ratio'] === 'string' && input['aspect_ratio'] !== 'match_input_image' ? input['aspect_ratio'] : '1:1';
   const [ratioWidth, ratioHeight] = ratioText.split(':').map(Number);
   const ratio = ratioWidth !== undefined && ratioHeight !== undefined && ratioWidth > 0 && ratioHeight > 0 ? ratioWidth / ratioHeight : 1;
-  const area = input['megapixels'] === '0.25' ? 512 * 512 : 1024 * 1024;
+  const area = input['megapixels'] === '0.25' ? 512 * 512 : (model?.pixels ?? 1024 * 1024);
   const width = roundTo16(Math.sqrt(area * ratio));
   const height = roundTo16(Math.sqrt(area / ratio));
   return { width, height };
