@@ -1,5 +1,5 @@
 // Google end to end: OpenAI-format requests through the gateway over HTTP to the Gemini API fake
-// (Gemini `:generateContent` image models and Imagen `:predict`).
+// (Gemini `:generateContent` image models; Imagen, shut down there, served by its Gemini successor).
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config/schema.js';
@@ -15,9 +15,17 @@ function googleChannel(fake: GoogleFake, overrides: Partial<ChannelConfig> = {})
     provider: 'google',
     base_url: `${fake.url}/v1beta`,
     api_key: googleFakeDefaultApiKey,
-    models: ['gemini-2.5-flash-image', 'gemini-3-pro-image-preview', 'imagen-4.0-generate-001', 'imagen-4.0-fast-generate-001'],
+    // gemini-2.5-flash-image's wire rules stay tested as an upstream that still serves it (Google
+    // shut it down on 2026-10-02; the channel says its upstream still has it).
+    models: ['gemini-2.5-flash-image', 'gemini-3-pro-image-preview'],
+    options: { serves_retired_models: true },
     ...overrides,
   };
+}
+
+/** The Gemini API as it is today: Imagen and Gemini 2.5 Flash Image are served by the catalog's successor. */
+function todaysGoogleChannel(fake: GoogleFake): ChannelConfig {
+  return { name: 'google-today', provider: 'google', base_url: `${fake.url}/v1beta`, api_key: googleFakeDefaultApiKey, models: ['imagen-4.0-generate-001', 'imagen-4.0-fast-generate-001'] };
 }
 
 let fake: GoogleFake;
@@ -25,7 +33,7 @@ let gateway: TestGateway;
 
 beforeAll(async () => {
   fake = await startGoogleFake();
-  gateway = await startTestGateway({ channels: [googleChannel(fake)] });
+  gateway = await startTestGateway({ channels: [googleChannel(fake), todaysGoogleChannel(fake)] });
 });
 afterAll(async () => {
   await gateway.close();
@@ -104,48 +112,24 @@ describe('Gemini image models through the gateway', () => {
   });
 });
 
+// Issue 10 item 4: Imagen is shut down on the Gemini API; its catalog names are served by Gemini 3 Pro Image.
 describe('Imagen through the gateway', () => {
-  it('asks for up to four samples per call: n: 6 is two predict calls, at the asked ratio', async () => {
-    const before = fake.requests.filter((request) => request.path.endsWith(':predict')).length;
-    const answer = await generate(gateway, { model: 'imagen-4.0-fast-generate-001', prompt: 'six robots', n: 6, aspect_ratio: '9:16' });
-    const images = await imagesOf(gateway, answer);
-    expect(images).toHaveLength(6);
-    expect(images.every((image) => image.width === 768 && image.height === 1408)).toBe(true);
-    const calls = fake.requests.filter((request) => request.path.endsWith(':predict')).slice(before);
-    expect(calls.map((request) => (request.json as { parameters: { sampleCount: number } }).parameters.sampleCount).sort()).toEqual([2, 4]);
-    expect(calls[0]?.json).toMatchObject({ instances: [{ prompt: 'six robots' }], parameters: { aspectRatio: '9:16' } });
-  });
-
-  it('sends the 2K tier to imagen-4.0-generate-001 for a 2K size', async () => {
+  it('serves imagen-4.0-generate-001 from gemini-3-pro-image-preview over :generateContent, never :predict, and says so', async () => {
+    const predictsBefore = fake.counters.predict;
     const answer = await generate(gateway, { model: 'imagen-4.0-generate-001', prompt: 'a harbour', size: '2048x2048' });
+    expect(answer.status).toBe(200);
     const [image] = await imagesOf(gateway, answer);
     expect([image?.width, image?.height]).toEqual([2048, 2048]);
-    expect(lastBody('predict')?.['parameters']).toMatchObject({ sampleCount: 1, aspectRatio: '1:1', sampleImageSize: '2K' });
+    expect([...fake.requests].reverse().find((request) => request.path.endsWith(':generateContent'))?.path).toBe('/v1beta/models/gemini-3-pro-image-preview:generateContent');
+    expect(fake.counters.predict).toBe(predictsBefore);
+    expect(answer.headers.get('x-imagegate-warnings')).toContain('imagen-4.0-generate-001 was shut down by google on 2026-08-17; served by its successor gemini-3-pro-image-preview');
   });
 
-  it('delivers the images Imagen kept when its filter dropped some, with a warning naming the count', async () => {
-    fake.switches.maxImages = 2;
-    const answer = await generate(gateway, { model: 'imagen-4.0-fast-generate-001', prompt: 'four, maybe', n: 4 });
-    expect(answer.status).toBe(200);
-    expect(await imagesOf(gateway, answer)).toHaveLength(2);
-    const warnings = answer.headers.get('x-imagegate-warnings') ?? '';
-    expect(warnings).toContain('delivered 2 of 4 images');
-    expect(warnings).toContain('google returned 2 of 4 images');
-  });
-
-  it("maps Imagen's Responsible-AI refusal to content_policy_violation about the input", async () => {
-    fake.switches.moderation = 'input';
-    const answer = await generate(gateway, { model: 'imagen-4.0-fast-generate-001', prompt: 'flagged words' });
-    expect(answer.status).toBe(400);
-    expect(answer.body.error?.code).toBe('content_policy_violation');
-    expect(answer.body.error?.['moderation_details']).toMatchObject({ moderation_stage: 'input' });
-  });
-
-  it('maps an answer with every image filtered to content_policy_violation about the output', async () => {
-    fake.switches.moderation = 'output';
-    const answer = await generate(gateway, { model: 'imagen-4.0-fast-generate-001', prompt: 'all filtered' });
-    expect(answer.status).toBe(400);
-    expect(answer.body.error?.['moderation_details']).toMatchObject({ moderation_stage: 'output' });
+  it('fans n: 3 of imagen-4.0-fast-generate-001 out into three Gemini calls (one image each)', async () => {
+    const before = fake.counters.generateContent;
+    const answer = await generate(gateway, { model: 'imagen-4.0-fast-generate-001', prompt: 'three robots', n: 3, aspect_ratio: '9:16' });
+    expect(await imagesOf(gateway, answer)).toHaveLength(3);
+    expect(fake.counters.generateContent - before).toBe(3);
   });
 });
 

@@ -136,64 +136,29 @@ describe('Gemini image models (generateContent)', () => {
   });
 });
 
-describe('Imagen (predict)', () => {
-  it('asks for n samples at the nearest of its five ratios, in JPEG when JPEG is wanted, and returns them all', async () => {
-    const imagen = model('imagen-4.0-generate-001');
-    expect(imagen.maxImagesPerCall).toBe(4);
-    expect(imagen.operations).toEqual(['generate']);
-    const result = await imagen.generate(
-      callOptions({ model: 'imagen-4.0-generate-001', n: 3, size: { width: 1536, height: 1024 }, aspectRatio: '3:2', outputFormat: 'jpeg', outputCompression: 80 }),
-    );
-    const sent = upstream.fake.requests.at(-1);
-    expect(sent?.path).toBe('/v1beta/models/imagen-4.0-generate-001:predict');
-    expect(sent?.headers['x-goog-api-key']).toBe(googleFakeDefaultApiKey);
-    expect(lastJson()).toEqual({
-      instances: [{ prompt: 'a watercolor fox' }],
-      parameters: { sampleCount: 3, aspectRatio: '4:3', sampleImageSize: '2K', outputOptions: { mimeType: 'image/jpeg', compressionQuality: 80 } },
+// Issue 10 item 4: Imagen was shut down on the Gemini API on 2026-08-17; the fake answers :predict 404.
+describe('Imagen on the Gemini API', () => {
+  it('is refused when a channel is built for it, saying why, so no request reaches the dead endpoint', () => {
+    const before = upstream.fake.requests.length;
+    let error: unknown;
+    try {
+      model('imagen-4.0-generate-001');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(GatewayError);
+    expect((error as GatewayError).code).toBe('model_not_found');
+    expect((error as GatewayError).message).toContain('shut Imagen down there on 2026-08-17');
+    expect(upstream.fake.requests).toHaveLength(before);
+  });
+
+  it('the fake answers Imagen’s :predict with 404, as the Gemini API does since the shutdown', async () => {
+    const response = await upstream.http.request(`${upstream.fake.url}/v1beta/models/imagen-4.0-generate-001:predict`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': googleFakeDefaultApiKey },
+      json: { instances: [{ prompt: 'x' }], parameters: { sampleCount: 1 } },
     });
-    expect(result.images).toHaveLength(3);
-    const first = result.images[0];
-    if (first?.kind !== 'bytes') throw new Error('expected bytes');
-    expect(first.mediaType).toBe('image/jpeg');
-    expect(await dimensions(first.data)).toEqual([2560, 1792]);
-    expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'mapped', param: 'size' }));
-  });
-
-  it('puts provider options inside parameters, sends no size tier to the fast model, and reports the seed it cannot send', async () => {
-    const result = await model('imagen-4.0-fast-generate-001').generate(
-      callOptions({ model: 'imagen-4.0-fast-generate-001', seed: 5, providerOptions: { personGeneration: 'dont_allow' } }),
-    );
-    expect(lastJson().parameters).toEqual({ sampleCount: 1, aspectRatio: '1:1', outputOptions: { mimeType: 'image/png' }, personGeneration: 'dont_allow' });
-    expect(result.warnings).toContainEqual(expect.objectContaining({ type: 'unsupported', param: 'seed' }));
-  });
-
-  it('returns the images that survived filtering, with a warning saying how many are missing', async () => {
-    upstream.fake.switches.maxImages = 1;
-    const result = await model('imagen-4.0-generate-001').generate(callOptions({ n: 4, providerOptions: { includeRaiReason: true } }));
-    expect(result.images).toHaveLength(1);
-    const warning = result.warnings.find((entry) => entry.param === 'n');
-    expect(warning?.type).toBe('other');
-    expect(warning?.message).toContain('1 of 4');
-    expect(warning?.message).toContain('Support codes');
-  });
-
-  it('treats an answer with every image filtered as output moderation, and a refused prompt as input moderation', async () => {
-    upstream.fake.switches.moderation = 'output';
-    const output = await gatewayErrorOf(model('imagen-4.0-generate-001').generate(callOptions({ n: 2 })));
-    expect(output.code).toBe('content_policy_violation');
-    expect(output.details).toMatchObject({ moderation_details: { moderation_stage: 'output' } });
-
-    upstream.fake.switches.moderation = 'input';
-    const input = await gatewayErrorOf(model('imagen-4.0-generate-001').generate(callOptions()));
-    expect(input.code).toBe('content_policy_violation');
-    expect(input.details).toMatchObject({ moderation_details: { moderation_stage: 'input' } });
-  });
-
-  it('reports a model that cannot make images as the upstream rejecting the request', async () => {
-    const error = await gatewayErrorOf(model('gemini-2.5-pro').generate(callOptions({ model: 'gemini-2.5-pro' })));
-    expect(error.code).toBe('invalid_value');
-    expect(error.status).toBe(400);
-    expect(error.message).toContain('response modalities');
+    expect(response.status).toBe(404);
   });
 });
 
@@ -204,7 +169,7 @@ describe('Google failures', () => {
     expect(wrong.retryable).toBe(false);
     expect(wrong.message).not.toContain('AIzaWrongKey');
 
-    const missing = await gatewayErrorOf(model('imagen-4.0-generate-001', { apiKey: '' }).generate(callOptions()));
+    const missing = await gatewayErrorOf(model('gemini-3-pro-image-preview', { apiKey: '' }).generate(callOptions()));
     expect(missing.code).toBe('upstream_auth_failed');
   });
 
@@ -219,7 +184,7 @@ describe('Google failures', () => {
 
   it('reports 500 and 503 as retryable upstream errors with Google’s message', async () => {
     upstream.fake.switches.failStatus = 503;
-    const error = await gatewayErrorOf(model('imagen-4.0-generate-001').generate(callOptions()));
+    const error = await gatewayErrorOf(model('gemini-3-pro-image-preview').generate(callOptions()));
     expect(error.code).toBe('upstream_error');
     expect(error.retryable).toBe(true);
     expect(error.message).toContain('overloaded');
@@ -236,7 +201,7 @@ describe('Google failures', () => {
   it('stops at once on abort and rethrows the caller’s reason', async () => {
     upstream.fake.switches.hang = true;
     const reason = new GatewayError('upstream_timeout', 'client went away');
-    const pending = model('imagen-4.0-generate-001').generate(callOptions({ abortSignal: abortAfter(reason, 20) }));
+    const pending = model('gemini-3-pro-image-preview').generate(callOptions({ abortSignal: abortAfter(reason, 20) }));
     await expect(pending).rejects.toBe(reason);
   });
 });

@@ -9,7 +9,8 @@ let fake: GoogleFake;
 let client: GoogleGenAI;
 
 beforeAll(async () => {
-  fake = await startGoogleFake();
+  // The fake's Imagen rules stay tested as they were before Google shut Imagen down on the Gemini API.
+  fake = await startGoogleFake({ servesImagen: true });
   client = new GoogleGenAI({ apiKey: googleFakeDefaultApiKey, httpOptions: { baseUrl: fake.url} });
 });
 afterAll(() => fake.close());

@@ -11,6 +11,8 @@ export interface GoogleFakeOptions {
   /** The key the fake accepts; any other key is answered the way Google answers an invalid key. */
   apiKey?: string;
   switches?: FakeSwitches;
+  /** Answer Imagen's `:predict` as before its shutdown on the Gemini API (2026-08-17); off: 404. */
+  servesImagen?: boolean;
 }
 
 export interface GoogleFake extends FakeServer {
@@ -261,7 +263,10 @@ export async function startGoogleFake(options: GoogleFakeOptions = {}): Promise<
   }
 
   async function answerPredict(model: string, body: Record<string, unknown>, response: ServerResponse): Promise<void> {
-    if (!model.startsWith('imagen-')) {
+    // Imagen on the Gemini API was discontinued on 2026-08-17: "After that date those model IDs
+    // return 404 Not Found" (azmym/gemini-mcp v0.2.1 release notes; Google's deprecations pages list
+    // Imagen 4 as shut down). `servesImagen` keeps the old endpoint for tests of old behaviour.
+    if (!model.startsWith('imagen-') || options.servesImagen !== true) {
       sendGoogleError(response, 404, `models/${model} is not found for API version v1beta, or is not supported for predict. Call ListModels to see the list of available models and their supported methods.`);
       return;
     }
