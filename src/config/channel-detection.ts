@@ -36,6 +36,11 @@ export const detectableModels = {
     'flux-1.1-pro-ultra': 'flux-pro-1.1-ultra',
     'flux-dev': 'flux-dev',
     'flux-2-pro': 'flux-2-pro',
+    'flux-2-max': 'flux-2-max',
+    'flux-2-flex': 'flux-2-flex',
+    'flux-2-klein-9b': 'flux-2-klein-9b',
+    'flux-2-klein-4b': 'flux-2-klein-4b',
+    'flux-pro': 'flux-pro',
   },
   fal: {
     'flux-schnell': 'fal-ai/flux/schnell',
