@@ -16,6 +16,11 @@ export interface ImageRequest {
   model: CatalogModel;
   /** The model name the client sent (an alias stays visible in logs). */
   requestedModel: string;
+  /**
+   * False when the client gave neither `size` (other than `auto`) nor `aspect_ratio`: an edit then
+   * keeps its input image's shape (sizes.ts, sizeKeepingShape) once the image is known.
+   */
+  sizeGiven?: boolean;
   prompt: string;
   n: number;
   size: PixelSize;
@@ -229,6 +234,7 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
     n,
     size: resolvedSize.size,
     aspectRatio: resolvedSize.aspectRatio,
+    sizeGiven: (sizeText !== undefined && sizeText !== 'auto') || aspectRatio !== undefined,
     quality,
     style,
     background,

@@ -18,6 +18,7 @@ import {
   ruleViolation,
   simplifyRatio,
   sizeForRatio,
+  sizeKeepingShape,
 } from './sizes.js';
 
 const catalog = createCatalog(readCatalogFile());
@@ -260,5 +261,23 @@ describe('sizeForRatio', () => {
     const size = sizeForRatio(9 / 21, 256 * 256, 32, rule);
     expect(Math.min(size.width, size.height)).toBeGreaterThanOrEqual(256);
     expect(ruleViolation(size, rule)).toBeUndefined();
+  });
+});
+
+// Issue 10 item 7: the size an edit gets when none was asked for.
+describe('sizeKeepingShape', () => {
+  it('picks the listed size, the rule size or the aspect ratio nearest the input’s shape', () => {
+    expect(sizeKeepingShape(model('gpt-image-1'), { width: 300, height: 200 }).size).toEqual({ width: 1536, height: 1024 });
+    expect(sizeKeepingShape(model('gpt-image-1'), { width: 200, height: 300 }).size).toEqual({ width: 1024, height: 1536 });
+    expect(sizeKeepingShape(model('flux-kontext-pro'), { width: 1600, height: 900 }).aspectRatio).toBe('16:9');
+    expect(sizeKeepingShape(model('gemini-3-pro-image-preview'), { width: 1200, height: 900 }).aspectRatio).toBe('4:3');
+    const square = sizeKeepingShape(model('gpt-image-1'), { width: 640, height: 640 });
+    expect([square.size, square.warnings]).toEqual([{ width: 1024, height: 1024 }, []]);
+  });
+
+  it('warns when the model cannot keep the shape', () => {
+    const wide = sizeKeepingShape(model('gpt-image-1'), { width: 2000, height: 500 });
+    expect(wide.size).toEqual({ width: 1536, height: 1024 });
+    expect(wide.warnings[0]).toContain("the input image's shape (2000x500) is not available for gpt-image-1");
   });
 });

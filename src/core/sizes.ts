@@ -216,6 +216,38 @@ export function resolveSize(model: CatalogModel, input: { size?: string; aspectR
   return { size, aspectRatio: simplifyRatio(size), warnings };
 }
 
+/**
+ * The size an edit gets when the client asked for none: the input image's shape, as near as the model
+ * allows (issue 10 item 7) — the nearest listed size, the input's ratio at the model's default pixel
+ * count within its rule, or the nearest of its aspect ratios — instead of the model's square default.
+ * A warning only when the model cannot keep the shape.
+ */
+export function sizeKeepingShape(model: CatalogModel, input: PixelSize): ResolvedSize {
+  const spec = model.sizes;
+  const ratio = input.width / input.height;
+  const shape = `${input.width}x${input.height}`;
+  const warnings: string[] = [];
+  let size: PixelSize;
+  let aspectRatio: string;
+  if ('enum' in spec) {
+    const sizes = [spec.default, ...spec.enum.filter((s) => s !== spec.default)].map((s) => parseSize(s) as PixelSize);
+    size = nearestBy(sizes, (s) => s.width / s.height, ratio);
+    aspectRatio = simplifyRatio(size);
+  } else if ('rule' in spec) {
+    const maxRatio = spec.rule.max_ratio;
+    const usable = maxRatio === undefined ? ratio : Math.min(Math.max(ratio, 1 / maxRatio), maxRatio);
+    size = fitRatioBound(sizeForRatio(usable, defaultPixels(model), spec.rule.multiple_of, spec.rule), spec.rule);
+    aspectRatio = simplifyRatio(size);
+  } else {
+    aspectRatio = nearestRatioName(input, spec.aspect_ratios);
+    size = sizeForRatio(parseRatio(aspectRatio) ?? 1, defaultPixels(model), 32);
+  }
+  if (ratioDistance(size.width / size.height, ratio) > ratioTolerance) {
+    warnings.push(`size: the input image's shape (${shape}) is not available for ${model.id}; the edit uses the nearest, ${formatSize(size)}`);
+  }
+  return { size, aspectRatio, warnings };
+}
+
 /** 1024x768 → "4:3"; sizes near a relay ratio take its name (1792x1024 → "16:9"). */
 export function simplifyRatio(size: PixelSize): string {
   const near = nearestRatioName(size, relayAspectRatios);

@@ -1,6 +1,7 @@
 // The shared request flow of generations, edits and variations: validate, run, answer as JSON or SSE.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sizeKeepingShape } from '../../core/sizes.js';
 import { GatewayError } from '../../core/errors.js';
 import { parseImageRequest, type ImageRequest, type RawImageRequest } from '../../core/image-request.js';
 import { checkEditInputs, checkVariationInput, type InputImageLimits, type RawImageInput } from '../../core/image-inputs.js';
@@ -41,6 +42,14 @@ async function attachImages(operation: Operation, request: ImageRequest, input: 
     const checked = await checkEditInputs(request.model, input.images, input.mask, limits);
     request.images = checked.images;
     request.mask = checked.mask;
+    // No size asked for: the edit keeps the (first) input image's shape, not the model's square default.
+    const first = request.images[0];
+    if (request.sizeGiven === false && first !== undefined) {
+      const kept = sizeKeepingShape(request.model, first);
+      request.size = kept.size;
+      request.aspectRatio = kept.aspectRatio;
+      request.warnings.push(...kept.warnings);
+    }
   } else if (operation === 'variation') {
     if (input.images.length > 1) throw new GatewayError('invalid_value', 'Variations take exactly one image.', { param: 'image' });
     request.images = [await checkVariationInput(input.images[0], request.model, limits)];
@@ -75,6 +84,7 @@ export async function handleImageOperation(
   context.size = formatSize(imageRequest.size);
   assertModelAllowed(context.key, imageRequest.model.id, imageRequest.requestedModel);
   await attachImages(operation, imageRequest, input, { maxInputPixels: deps.settings.maxInputPixels });
+  context.size = formatSize(imageRequest.size);
 
   const route = deps.describeRoute(imageRequest.model.id);
   context.provider = route.provider;
