@@ -119,7 +119,8 @@ describe('dall-e-3 from the seed documents, served by its successor', () => {
     expect(answer.headers.get('x-imagegate-provider')).toBe('openai');
     expect(lastUpstreamBody()).toMatchObject({ model: 'gpt-image-2', quality: 'high' });
     const models = await fetch(`${gateway.url}/v1/models/dall-e-3`, { headers: { authorization: `Bearer ${gateway.apiKey}` } });
-    expect(((await models.json()) as { imagegate: { provider: string } }).imagegate.provider).toBe('openai');
+    const listed = (await models.json()) as { imagegate: { provider: string; served_as: string | null; retired: { shutdown: string } | null } };
+    expect(listed.imagegate).toMatchObject({ provider: 'openai', served_as: 'gpt-image-2', retired: { shutdown: '2026-05-12' } });
   });
 
   it('serves gpt-image-1.5 (shut down 2026-12-01) from gpt-image-2, dropping input_fidelity the successor refuses', async () => {

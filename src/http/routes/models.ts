@@ -10,7 +10,7 @@ import type { HttpDeps } from '../deps.js';
 const catalogEpoch = 1_700_000_000;
 
 /** `name` is the alias a client asked for, when it is not the model's own id. */
-export function describeModel(model: CatalogModel, route: { provider: string; channel: string }, name: string = model.id) {
+export function describeModel(model: CatalogModel, route: { provider: string; channel: string; servedAs?: string }, name: string = model.id) {
   return {
     id: name,
     object: 'model' as const,
@@ -31,6 +31,9 @@ export function describeModel(model: CatalogModel, route: { provider: string; ch
       output_formats: model.output_formats,
       default_response_format: model.default_response_format,
       edit: model.edit ?? null,
+      // A model its upstream shut down: when and where, and the successor the first channel serves it with.
+      retired: model.retired ?? null,
+      served_as: route.servedAs ?? null,
     },
   };
 }

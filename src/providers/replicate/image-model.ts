@@ -319,7 +319,8 @@ function sizeInput(options: ImageCallOptions, schema: ReplicateModelSchema, mode
     const given = options.providerOptions['megapixels'];
     const chosen = typeof given === 'string' && size.megapixels.includes(given) ? given : [...size.megapixels].sort((left, right) => Math.abs(Math.log(Number(left) / askedMegapixels)) - Math.abs(Math.log(Number(right) / askedMegapixels)))[0] ?? '1';
     megapixels = Number(chosen);
-    input['megapixels'] = chosen;
+    // "1" is the schema's default: left out, so a client's own input (the Replicate dialect) reaches Replicate as it was sent.
+    if (chosen !== '1') input['megapixels'] = chosen;
   }
   // What the model will render: about `megapixels` in the chosen ratio, edges on a 16-pixel grid.
   const area = megapixels * 1_048_576;
