@@ -20,6 +20,7 @@ import { PriceOverrides } from './billing/price-overrides.js';
 import type { BillingStore } from './core/ports/billing-store.js';
 import type { TaskStore } from './core/ports/task-store.js';
 import { createUsageEstimator } from './billing/usage-estimate.js';
+import { startReservationUpkeep } from './billing/reservation-upkeep.js';
 import { registerUsageRoute } from './http/routes/usage.js';
 import { createKeyRateLimiter } from './ratelimit/key-rate-limiter.js';
 import { buildApp } from './http/app.js';
@@ -111,6 +112,13 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     prices.refresh().catch((error: unknown) => logger.error({ err: error }, 'refreshing prices from the database failed'));
   }, priceRefreshMs);
   priceRefresh.unref();
+  // The lease is taken before anything is served; the sweep returns what crashed processes held.
+  const reservationUpkeep = await startReservationUpkeep({
+    billing,
+    leaseMs: config.tasks.leaseMs,
+    heldLongerThanMs: config.tasks.syncTimeoutMs + config.tasks.leaseMs,
+    logger,
+  });
 
   const channelHosts = config.channels.flatMap((channel) => (channel.base_url ? [new URL(channel.base_url).host] : []));
   // Channels added at run time are as trusted as those in the file: their hosts are asked live.
@@ -205,6 +213,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
       clearTimeout(forced);
       clearInterval(priceRefresh);
       await taskRuntime.close();
+      await reservationUpkeep.stop();
       await outbound.close();
       await storage.close();
     },

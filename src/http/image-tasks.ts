@@ -105,7 +105,7 @@ export async function runWithinSyncLimit(
   try {
     callback = await callbackOf(fields, deps, options.base);
   } catch (error) {
-    await deps.billing.release(options.reservationId);
+    await deps.billing.release({ keyId: key.id, reservationId: options.reservationId });
     throw error;
   }
   const idempotency = request.idempotency;

@@ -11,7 +11,7 @@ import { readCatalogFile } from '../config/catalog-file.js';
 import { createCatalog } from '../core/catalog/catalog.js';
 import { createImageService } from '../core/generate-images.js';
 import { parseImageRequest } from '../core/image-request.js';
-import type { Billing, ReservationRequest } from '../core/ports/billing.js';
+import type { Billing, ReservationRef, ReservationRequest } from '../core/ports/billing.js';
 import { systemClock } from '../core/ports/clock.js';
 import type { ModelRoute, ModelRouter } from '../core/ports/model-router.js';
 import type { TaskRecord, TaskStore } from '../core/ports/task-store.js';
@@ -42,8 +42,9 @@ function countingBilling(): CountingBilling {
   return {
     calls,
     reserve: async (request: ReservationRequest) => void (entry(request.reservationId).reserve += 1),
-    settle: async (id: string) => void (entry(id).settle += 1),
-    release: async (id: string) => void (entry(id).release += 1),
+    settle: async ({ reservationId }: ReservationRef) => void (entry(reservationId).settle += 1),
+    release: async ({ reservationId }: ReservationRef) => void (entry(reservationId).release += 1),
+    handOver: async () => undefined,
   };
 }
 

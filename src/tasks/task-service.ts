@@ -8,7 +8,7 @@ import type { Catalog } from '../core/catalog/catalog.js';
 import { GatewayError, isGatewayError, type OpenAIErrorObject } from '../core/errors.js';
 import type { GenerationOutcome, ImageService } from '../core/generate-images.js';
 import type { ImageRequest } from '../core/image-request.js';
-import type { Billing, ReservationRequest, Settlement } from '../core/ports/billing.js';
+import type { Billing, ReservationRef, ReservationRequest, Settlement } from '../core/ports/billing.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { UpstreamJobRef } from '../core/ports/image-model.js';
@@ -198,22 +198,22 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     );
 
   /** Success: charge once (the lease confirmed just before), then record the result. */
-  async function succeed(execution: TaskExecution, request: ImageRequest, reservationId: string, outcome: GenerationOutcome): Promise<void> {
+  async function succeed(execution: TaskExecution, request: ImageRequest, reservation: ReservationRef, outcome: GenerationOutcome): Promise<void> {
     if (execution.detached) return;
     const stored = toStoredResult(await persistImages(outcome, request, deps.blobs, clock.now()), request);
     // Settling before the final write: a crash in between re-runs the task, whose second settle is a no-op.
     if (!(await execution.stillHeld())) return;
-    await deps.billing.settle(reservationId, settlementOf(outcome));
+    await deps.billing.settle(reservation, settlementOf(outcome));
     const written = await execution.finish({ status: 'succeeded', progress: 100, result: stored, error: null, completedAt: clock.now() });
     if (written) deps.webhooks?.taskFinished(execution.taskId);
   }
 
-  async function fail(execution: TaskExecution, reservationId: string, error: unknown): Promise<void> {
+  async function fail(execution: TaskExecution, reservation: ReservationRef, error: unknown): Promise<void> {
     // Canceled, taken over or shutting down: whoever holds the task now decides its end.
     if (execution.detached) return;
     const written = await execution.finish({ status: 'failed', error: errorObjectOf(error), completedAt: clock.now() });
     if (!written) return;
-    await deps.billing.release(reservationId);
+    await deps.billing.release(reservation);
     deps.webhooks?.taskFinished(execution.taskId);
   }
 
@@ -223,7 +223,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     const execution = newExecution(task.id, { jobs: unpackJobs(task.upstreamJob), progress: task.progress });
     running.set(task.id, execution);
     execution.startHeartbeat();
-    const reservationId = reservationIdOf(task.request, task.id);
+    const reservation = { keyId: task.keyId, reservationId: reservationIdOf(task.request, task.id) };
     try {
       if (task.attempts > maxAttempts) {
         throw new GatewayError('server_error', `The task was interrupted ${task.attempts - 1} times (its worker stopped each time); it is not tried again.`);
@@ -236,9 +236,9 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         onUpstreamJob: execution.recordJob,
         onProgress: execution.reportProgress,
       });
-      await succeed(execution, request, reservationId, outcome);
+      await succeed(execution, request, reservation, outcome);
     } catch (error) {
-      await fail(execution, reservationId, error).catch((failure: unknown) => logger.error({ err: failure, taskId: task.id }, 'could not record a task failure'));
+      await fail(execution, reservation, error).catch((failure: unknown) => logger.error({ err: failure, taskId: task.id }, 'could not record a task failure'));
     } finally {
       execution.detach();
       running.delete(task.id);
@@ -317,6 +317,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       completedAt: null,
     };
     await store.create(task);
+    // The task holds the reservation now: whichever process resumes it settles it.
+    await deps.billing.handOver({ keyId: input.keyId, reservationId: input.reservationId });
     return task;
   }
 
@@ -358,10 +360,12 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         if (input.callback) await deps.webhooks?.register(input.taskId, input.callback);
         await store.create(task);
       } catch (error) {
-        await deps.billing.release(input.taskId).catch(() => undefined);
+        await deps.billing.release({ keyId: input.keyId, reservationId: input.taskId }).catch(() => undefined);
         if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
         throw error;
       }
+      // Until here a crash leaves the reservation to the sweep (no task was made); from here the task holds it.
+      await deps.billing.handOver({ keyId: input.keyId, reservationId: input.taskId });
       wake();
       return task;
     },
@@ -402,6 +406,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     },
 
     async runSync(input) {
+      const reservation: ReservationRef = { keyId: input.keyId, reservationId: input.reservationId };
       const taskId = newTaskId();
       const startedAt = clock.now();
       const work = new AbortController();
@@ -443,10 +448,10 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       if (first.done) {
         input.signal.removeEventListener('abort', onClientGone);
         if ('error' in first) {
-          await deps.billing.release(input.reservationId);
+          await deps.billing.release(reservation);
           throw first.error;
         }
-        await deps.billing.settle(input.reservationId, settlementOf(first.outcome));
+        await deps.billing.settle(reservation, settlementOf(first.outcome));
         return { kind: 'completed', outcome: first.outcome };
       }
 
@@ -458,7 +463,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       } catch (error) {
         work.abort(error);
         running$.catch(() => undefined);
-        await deps.billing.release(input.reservationId);
+        await deps.billing.release(reservation);
         throw new GatewayError('server_error', 'The request ran past the synchronous time limit and could not be turned into a task.', { cause: error });
       }
       const channel = channelOf(task.model);
@@ -467,8 +472,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       execution.startHeartbeat();
       void running$
         .then(
-          (outcome) => succeed(execution, input.request, input.reservationId, outcome),
-          (error: unknown) => fail(execution, input.reservationId, error),
+          (outcome) => succeed(execution, input.request, reservation, outcome),
+          (error: unknown) => fail(execution, reservation, error),
         )
         .catch((error: unknown) => logger.error({ err: error, taskId }, 'could not record the end of a handed-over request'))
         .finally(() => {
@@ -505,7 +510,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
           if (job) await cancelUpstream(task, job).catch((error: unknown) => logger.warn({ err: error, taskId: id }, 'upstream cancel failed'));
         }
       }
-      await deps.billing.release(reservationIdOf(task.request, task.id));
+      await deps.billing.release({ keyId: task.keyId, reservationId: reservationIdOf(task.request, task.id) });
       deps.webhooks?.taskFinished(id);
       const canceled = await store.get(id);
       return { kind: 'canceled', task: canceled ?? { ...task, status: 'canceled' } };

@@ -24,7 +24,7 @@ export interface ChildGateway {
 /** Every child still running, so a failed test can kill what it started. */
 export const children = new Set<ChildProcess>();
 
-export async function startChild(dataDir: string, configFile: string): Promise<ChildGateway> {
+export async function startChild(dataDir: string, configFile: string, extraEnv: Record<string, string> = {}): Promise<ChildGateway> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     // A clean environment: nothing from this one (provider keys) may add channels.
@@ -38,6 +38,7 @@ export async function startChild(dataDir: string, configFile: string): Promise<C
       IMAGEGATE_LOG_LEVEL: 'info',
       PORT: '0',
       HOST: '127.0.0.1',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,6 @@
 // The billing store: the Billing port the request flow calls, plus the ledger operations the admin
-// and usage APIs need. SQLite implements it today; a Postgres store would implement the same, and
+// and usage APIs need and the crash recovery (process leases, the sweep of abandoned reservations).
+// SQLite implements it (src/storage/sqlite/billing.ts); a Postgres store implements the same, and
 // the conformance suite in src/testing/conformance/billing.conformance.ts checks both.
 
 import type { Billing } from './billing.js';
@@ -55,7 +56,29 @@ export interface KeyAccount {
   held: number;
 }
 
+export interface SweepOptions {
+  /**
+   * Only reservations held at least this long: the longest a synchronous request can live (past the
+   * synchronous limit it becomes a task, which takes its reservation over). A second guard beside the
+   * process lease, for a process that is alive but missed its heartbeats.
+   */
+  heldLongerThanMs: number;
+}
+
 export interface BillingStore extends Billing {
+  /**
+   * Records that this store's process is alive until now + leaseMs (creating its row on the first
+   * call). Reservations it holds are safe from the sweep while the lease runs.
+   */
+  renewProcessLease(leaseMs: number): Promise<void>;
+  /** Ends this process's lease at once (a clean shutdown, once no request is in flight). */
+  endProcessLease(): Promise<void>;
+  /**
+   * Returns every reservation still held by a process whose lease has lapsed (it crashed or was
+   * killed) and held longer than `heldLongerThanMs`. Safe to run from several processes at once: each
+   * reservation is returned once. Answers how many were returned.
+   */
+  sweepAbandoned(options: SweepOptions): Promise<number>;
   /** Adds credits to a metered key; answers the new balance. GatewayError `conflict` for an unlimited key. */
   topUp(keyId: string, amount: number, note: string | null, kind?: 'initial' | 'topup'): Promise<number>;
   /** Makes a key unlimited (its balance written off) or metered from `initialCredits`; answers the balance (null = unlimited). */

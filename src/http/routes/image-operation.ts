@@ -103,6 +103,7 @@ export async function handleImageOperation(
   const controller = abortOnDisconnect(request, reply);
   const baseHeaders = { 'x-imagegate-provider': route.provider, 'x-request-id': request.id };
   const reservationId = request.id;
+  const reservation = { keyId: key.id, reservationId };
   await deps.billing.reserve(reservationFor(reservationId, key.id, imageRequest, route.servedAs));
 
   if (imageRequest.stream) {
@@ -113,8 +114,8 @@ export async function handleImageOperation(
       deps,
       signal: controller.signal,
       headers: { ...baseHeaders, ...warningHeader(imageRequest.warnings) },
-      settle: (outcome) => deps.billing.settle(reservationId, settlementOf(outcome)),
-      release: () => deps.billing.release(reservationId),
+      settle: (outcome) => deps.billing.settle(reservation, settlementOf(outcome)),
+      release: () => deps.billing.release(reservation),
     });
   }
 

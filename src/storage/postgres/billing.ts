@@ -2,8 +2,11 @@
 // the rows it changes (`SELECT … FOR UPDATE` on the reservation and the key), so reservations from
 // any number of processes serialise on the key's row: a balance can reach zero but never pass it
 // (and the guarded `UPDATE … WHERE balance >= $n` plus the CHECK on the column say so twice more).
-// Settle and release are idempotent per reservation id.
+// Settle and release are idempotent per reservation (key and id). Every reservation names the process
+// holding it until a task takes it over (handOver); sweepAbandoned returns what processes whose lease
+// lapsed still hold, each reservation once (its row is locked and re-checked).
 
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { PriceBook, PriceQuote } from '../../billing/price-book.js';
 import {
@@ -16,31 +19,39 @@ import {
 } from '../../billing/reservation-charge.js';
 import { GatewayError } from '../../core/errors.js';
 import { assertCredits } from '../../core/money.js';
-import type { ReservationRequest, Settlement } from '../../core/ports/billing.js';
-import type { BillingStore, KeyAccount, UsageFilter, UsageRecord, UsageSummaryRow } from '../../core/ports/billing-store.js';
+import type { ReservationRef, ReservationRequest, Settlement } from '../../core/ports/billing.js';
+import type { BillingStore, KeyAccount, SweepOptions, UsageFilter, UsageRecord, UsageSummaryRow } from '../../core/ports/billing-store.js';
 import type { Clock } from '../../core/ports/clock.js';
-import type { BillingUsageTable, DatabaseSchema } from '../sql/schema.js';
+import type { BillingReservationsTable, BillingUsageTable, DatabaseSchema } from '../sql/schema.js';
 
 type Connection = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
 
 const defaultUsageLimit = 100;
 const maxUsageLimit = 1000;
+/** Reservations one sweep returns at most; the next round takes the rest. */
+const sweepBatch = 500;
+/** Lease rows of processes gone this long are deleted. */
+const forgetProcessesAfterMs = 24 * 60 * 60 * 1000;
 
 export interface PostgresBillingOptions {
   db: Kysely<DatabaseSchema>;
   prices: PriceBook;
   clock: Clock;
+  /** Names this process in reservation rows and its lease; unique per process by default. */
+  processId?: string;
 }
 
 export class PostgresBilling implements BillingStore {
   readonly #db: Kysely<DatabaseSchema>;
   readonly #prices: PriceBook;
   readonly #clock: Clock;
+  readonly #processId: string;
 
   constructor(options: PostgresBillingOptions) {
     this.#db = options.db;
     this.#prices = options.prices;
     this.#clock = options.clock;
+    this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
   }
 
   async reserve(request: ReservationRequest): Promise<void> {
@@ -67,10 +78,11 @@ export class PostgresBilling implements BillingStore {
           estimated,
           debited: metered ? estimated : 0,
           status: 'held',
+          holder: this.#processId,
           created_at: this.#clock.now(),
           closed_at: null,
         })
-        .onConflict((conflict) => conflict.column('id').doNothing())
+        .onConflict((conflict) => conflict.columns(['key_id', 'id']).doNothing())
         .executeTakeFirst();
       if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw reservationConflictError(request.reservationId);
       if (!metered || estimated === 0) return;
@@ -85,13 +97,14 @@ export class PostgresBilling implements BillingStore {
     });
   }
 
-  async settle(reservationId: string, settlement: Settlement): Promise<void> {
+  async settle(ref: ReservationRef, settlement: Settlement): Promise<void> {
     await this.#db.transaction().execute(async (transaction) => {
       const reservation = await transaction
         .selectFrom('billing_reservations')
         .selectAll()
-        .where('id', '=', reservationId)
-        .where('status', '=', 'held')
+        .where('key_id', '=', ref.keyId)
+        .where('id', '=', ref.reservationId)
+        .where('status', 'in', ['held', 'swept'])
         .forUpdate()
         .executeTakeFirst();
       if (!reservation) return;
@@ -101,14 +114,16 @@ export class PostgresBilling implements BillingStore {
       const delivered = Math.min(settlement.imagesDelivered, reservation.images_requested);
       const charge = chargeForDelivery(quote, reservation, facts, delivered, settlement);
       const now = this.#clock.now();
+      // A swept reservation's debit went back to the key: its charge is taken afresh.
+      const debited = reservation.status === 'swept' ? 0 : reservation.debited;
       let collected = charge.amount;
       const detail: Record<string, unknown> = { ...charge.detail, estimated: reservation.estimated };
       if (facts.metered) {
-        if (charge.amount <= reservation.debited) {
-          await refund(transaction, reservation.key_id, reservation.debited - charge.amount, key?.balance ?? null, now);
+        if (charge.amount <= debited) {
+          await refund(transaction, reservation.key_id, debited - charge.amount, key?.balance ?? null, now);
         } else {
           // Reported usage above the estimate: take what the balance still holds, never more.
-          const extra = Math.min(charge.amount - reservation.debited, key?.balance ?? 0);
+          const extra = Math.min(charge.amount - debited, key?.balance ?? 0);
           if (extra > 0) {
             await transaction
               .updateTable('api_keys')
@@ -117,15 +132,20 @@ export class PostgresBilling implements BillingStore {
               .where('balance', '>=', extra)
               .execute();
           }
-          collected = reservation.debited + extra;
+          collected = debited + extra;
           if (collected < charge.amount) detail.uncollected = charge.amount - collected;
         }
       }
-      await transaction.updateTable('billing_reservations').set({ status: 'settled', closed_at: now }).where('id', '=', reservationId).execute();
+      await transaction
+        .updateTable('billing_reservations')
+        .set({ status: 'settled', holder: null, closed_at: now })
+        .where('key_id', '=', ref.keyId)
+        .where('id', '=', ref.reservationId)
+        .execute();
       await transaction
         .insertInto('billing_usage')
         .values({
-          reservation_id: reservationId,
+          reservation_id: ref.reservationId,
           key_id: reservation.key_id,
           model: reservation.model,
           operation: reservation.operation,
@@ -150,23 +170,73 @@ export class PostgresBilling implements BillingStore {
     });
   }
 
-  async release(reservationId: string): Promise<void> {
+  async release(ref: ReservationRef): Promise<void> {
     await this.#db.transaction().execute(async (transaction) => {
       const reservation = await transaction
         .selectFrom('billing_reservations')
-        .select(['key_id', 'debited'])
-        .where('id', '=', reservationId)
+        .selectAll()
+        .where('key_id', '=', ref.keyId)
+        .where('id', '=', ref.reservationId)
         .where('status', '=', 'held')
         .forUpdate()
         .executeTakeFirst();
-      if (!reservation) return;
-      const now = this.#clock.now();
-      await transaction.updateTable('billing_reservations').set({ status: 'released', closed_at: now }).where('id', '=', reservationId).execute();
-      if (reservation.debited > 0) {
-        const key = await lockKey(transaction, reservation.key_id);
-        await refund(transaction, reservation.key_id, reservation.debited, key?.balance ?? null, now);
-      }
+      if (reservation) await this.#returnReservation(transaction, reservation, 'released');
     });
+  }
+
+  async handOver(ref: ReservationRef): Promise<void> {
+    await this.#db.updateTable('billing_reservations').set({ holder: null }).where('key_id', '=', ref.keyId).where('id', '=', ref.reservationId).where('status', '=', 'held').execute();
+  }
+
+  async renewProcessLease(leaseMs: number): Promise<void> {
+    const now = this.#clock.now();
+    await this.#db
+      .insertInto('gateway_processes')
+      .values({ id: this.#processId, started_at: now, lease_expires_at: now + leaseMs })
+      .onConflict((conflict) => conflict.column('id').doUpdateSet({ lease_expires_at: now + leaseMs }))
+      .execute();
+  }
+
+  async endProcessLease(): Promise<void> {
+    await this.#db.deleteFrom('gateway_processes').where('id', '=', this.#processId).execute();
+  }
+
+  async sweepAbandoned(options: SweepOptions): Promise<number> {
+    const now = this.#clock.now();
+    return this.#db.transaction().execute(async (transaction) => {
+      // SKIP LOCKED: a reservation another sweep (or its own settle) holds is left to that one.
+      const rows = await transaction
+        .selectFrom('billing_reservations as reservation')
+        .selectAll()
+        .where('reservation.status', '=', 'held')
+        .where('reservation.holder', 'is not', null)
+        .where('reservation.created_at', '<=', now - options.heldLongerThanMs)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('gateway_processes as process').select('process.id').whereRef('process.id', '=', 'reservation.holder').where('process.lease_expires_at', '>', now))),
+        )
+        .limit(sweepBatch)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      for (const row of rows) await this.#returnReservation(transaction, row, 'swept');
+      await transaction.deleteFrom('gateway_processes').where('lease_expires_at', '<', now - forgetProcessesAfterMs).execute();
+      return rows.length;
+    });
+  }
+
+  /** Returns a held reservation's whole debit: released by its request, or swept. */
+  async #returnReservation(transaction: Transaction<DatabaseSchema>, reservation: Selectable<BillingReservationsTable>, status: 'released' | 'swept'): Promise<void> {
+    const now = this.#clock.now();
+    await transaction
+      .updateTable('billing_reservations')
+      .set({ status, holder: null, closed_at: now })
+      .where('key_id', '=', reservation.key_id)
+      .where('id', '=', reservation.id)
+      .execute();
+    if (reservation.debited > 0) {
+      const key = await lockKey(transaction, reservation.key_id);
+      await refund(transaction, reservation.key_id, reservation.debited, key?.balance ?? null, now);
+    }
   }
 
   async topUp(keyId: string, amount: number, note: string | null, kind: 'initial' | 'topup' = 'topup'): Promise<number> {

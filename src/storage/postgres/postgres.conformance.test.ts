@@ -15,11 +15,12 @@ import pino from 'pino';
 import type { DatabaseStores } from '../storage.js';
 import { openPostgresStorage } from './postgres-storage.js';
 
-async function openFresh(clock: Clock = systemClock): Promise<{ stores: DatabaseStores; cleanup(): Promise<void> }> {
+async function openFresh(clock: Clock = systemClock): Promise<{ stores: DatabaseStores; url: string; cleanup(): Promise<void> }> {
   const schema = createTestSchema('conformance');
   const stores = await openPostgresStorage({ url: schema.url, clock, logger: pino({ level: 'silent' }), maxConnections: 4 });
   return {
     stores,
+    url: schema.url,
     cleanup: async () => {
       await stores.close();
       await schema.drop();
@@ -48,13 +49,23 @@ describeChannelStoreConformance('Postgres ChannelStore', async () => {
 });
 
 describeBillingConformance('PostgresBilling', async (clock) => {
-  const { stores, cleanup } = await openFresh(clock);
+  const { stores, url, cleanup } = await openFresh(clock);
   const prices = await PriceOverrides.open(stores.prices, readPriceFile(), clock);
+  const others: DatabaseStores[] = [];
   return {
     billing: stores.billing(prices.book),
+    // Another process: its own pool on the same schema, its own process id.
+    otherProcess: async () => {
+      const other = await openPostgresStorage({ url, clock, logger: pino({ level: 'silent' }), maxConnections: 2 });
+      others.push(other);
+      return other.billing((await PriceOverrides.open(other.prices, readPriceFile(), clock)).book);
+    },
     keys: stores.keys,
     setPrice: async (model, spec) => void (await prices.setModelPrice(model, spec)),
-    cleanup,
+    cleanup: async () => {
+      for (const other of others) await other.close();
+      await cleanup();
+    },
   };
 });
 

@@ -30,7 +30,7 @@ async function raceBilling(keyId: string, attempts: number, owner: string): Prom
         else report.failures.push(String(error));
         return;
       }
-      await billing.settle(reservationId, { imagesDelivered: 1 });
+      await billing.settle({ keyId, reservationId }, { imagesDelivered: 1 });
       report.charged += 1;
     }),
   );

@@ -19,6 +19,7 @@ export interface DatabaseSchema {
   billing_reservations: BillingReservationsTable;
   billing_usage: BillingUsageTable;
   billing_ledger: BillingLedgerTable;
+  gateway_processes: GatewayProcessesTable;
 }
 
 export interface SchemaMigrationsTable {
@@ -129,10 +130,10 @@ export interface BillingPriceGroupsTable {
   updated_at: number;
 }
 
-/** 004_billing: one per request or task that reserved credits. */
+/** 004_billing, 006_billing_group_commit: one per request or task that reserved credits, keyed by (key_id, id). */
 export interface BillingReservationsTable {
-  id: string;
   key_id: string;
+  id: string;
   model: string;
   operation: string;
   images_requested: number;
@@ -145,9 +146,19 @@ export interface BillingReservationsTable {
   facts: string;
   estimated: number;
   debited: number;
-  status: 'held' | 'settled' | 'released';
+  /** swept: returned by the sweep after its holder died. */
+  status: 'held' | 'settled' | 'released' | 'swept';
+  /** The process whose request holds it; null once a task holds it (or it is closed). */
+  holder: string | null;
   created_at: number;
   closed_at: number | null;
+}
+
+/** 006_billing_group_commit: one per running gateway process, its lease renewed by heartbeats. */
+export interface GatewayProcessesTable {
+  id: string;
+  started_at: number;
+  lease_expires_at: number;
 }
 
 /** 004_billing: one per settled charge. */

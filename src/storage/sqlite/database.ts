@@ -10,6 +10,12 @@ import type { DatabaseSchema } from '../sql/schema.js';
 
 export interface SqliteDatabase {
   db: Kysely<DatabaseSchema>;
+  /**
+   * The same connection without the query builder, for hot paths that run prepared statements in
+   * one synchronous transaction. Use it only inside `db.connection().execute(…)`, which holds
+   * Kysely's connection lock, so it never runs inside a Kysely transaction that is awaiting.
+   */
+  native: Database.Database;
   /** Closes the connection; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -119,6 +125,7 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   let closing: Promise<void> | undefined;
   return {
     db,
+    native: database,
     close: () => {
       // The checkpointer stops first; the last connection to close then checkpoints what is left.
       closing ??= (stopCheckpoints?.() ?? Promise.resolve()).then(() => db.destroy());

@@ -2,7 +2,7 @@
 
 import type { Logger } from 'pino';
 import { sql } from 'kysely';
-import { SqliteBilling } from '../../billing/sqlite-billing.js';
+import { SqliteBilling } from './billing.js';
 import type { Clock } from '../../core/ports/clock.js';
 import type { DatabaseStores } from '../storage.js';
 import { SqlChannelStore } from '../sql/channel-store.js';
@@ -42,7 +42,7 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     requestLog,
     idempotency: new SqlIdempotencyStore(database.db),
     webhooks: new SqlWebhookStore(database.db),
-    billing: (prices) => new SqliteBilling({ db: database.db, prices, clock: options.clock }),
+    billing: (prices) => new SqliteBilling({ database, prices, clock: options.clock }),
     // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.
     ping: async () => {
       await sql`SELECT 1 FROM schema_migrations LIMIT 1`.execute(database.db);

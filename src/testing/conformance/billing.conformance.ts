@@ -1,6 +1,7 @@
 // The behaviour every BillingStore (SQLite, Postgres …) must show: reserve / settle / release,
-// idempotency, quota refusal under concurrency, usage rows, price snapshots, and books that balance
-// (granted = balance + charged + held). Each implementation's test file runs it.
+// idempotency, ids scoped to their key, quota refusal under concurrency, usage rows, price snapshots,
+// books that balance (granted = balance + charged + held), and the sweep of reservations whose
+// process died. Each implementation's test file runs it.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BillingStore } from '../../core/ports/billing-store.js';
@@ -13,6 +14,8 @@ import type { KeyStore } from '../../core/ports/key-store.js';
 
 export interface BillingUnderTest {
   billing: BillingStore;
+  /** Another process's billing store on the same database (its own process id and lease). */
+  otherProcess(): Promise<BillingStore>;
   /** The key store the billing store shares its keys (and balances) with. */
   keys: KeyStore;
   /** Changes a model's price the way the admin API does. */
@@ -69,7 +72,7 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       const request = dalle2(keyId, 4);
       await billing.reserve(request);
       expect(await billing.balance(keyId)).toBe(100_000 - 64_000);
-      await billing.settle(request.reservationId, { imagesDelivered: 2, channel: 'openai-main', provider: 'openai' });
+      await billing.settle(request, { imagesDelivered: 2, channel: 'openai-main', provider: 'openai' });
       expect(await billing.balance(keyId)).toBe(100_000 - 32_000);
       const [usage] = await billing.listUsage({ keyId });
       expect(usage).toMatchObject({
@@ -95,17 +98,17 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       const keyId = await makeKey(50_000);
       const request = dalle2(keyId, 2);
       await billing.reserve(request);
-      await billing.release(request.reservationId);
-      await billing.release(request.reservationId);
-      await billing.settle(request.reservationId, { imagesDelivered: 2 });
+      await billing.release(request);
+      await billing.release(request);
+      await billing.settle(request, { imagesDelivered: 2 });
       expect(await billing.balance(keyId)).toBe(50_000);
       expect(await billing.listUsage({ keyId })).toHaveLength(0);
 
       const settled = dalle2(keyId, 1);
       await billing.reserve(settled);
-      await billing.settle(settled.reservationId, { imagesDelivered: 1 });
-      await billing.settle(settled.reservationId, { imagesDelivered: 1 });
-      await billing.release(settled.reservationId);
+      await billing.settle(settled, { imagesDelivered: 1 });
+      await billing.settle(settled, { imagesDelivered: 1 });
+      await billing.release(settled);
       expect(await billing.balance(keyId)).toBe(34_000);
       expect(await billing.listUsage({ keyId })).toHaveLength(1);
       await expectBooksBalance(keyId);
@@ -125,7 +128,7 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       const keyId = await makeKey(100_000);
       const request = dalle2(keyId);
       await billing.reserve(request);
-      await billing.settle(request.reservationId, { imagesDelivered: 1 });
+      await billing.settle(request, { imagesDelivered: 1 });
       const error = (await billing.reserve(request).catch((caught: unknown) => caught)) as GatewayError;
       expect([error.status, error.code]).toEqual([409, 'conflict']);
       expect(await billing.balance(keyId)).toBe(84_000);
@@ -145,7 +148,7 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       const keyId = await makeKey(null, 'dev');
       const request = dalle2(keyId, 3);
       await billing.reserve(request);
-      await billing.settle(request.reservationId, { imagesDelivered: 3 });
+      await billing.settle(request, { imagesDelivered: 3 });
       expect(await billing.balance(keyId)).toBeNull();
       const [usage] = await billing.listUsage({ keyId });
       expect([usage?.amount, usage?.metered]).toEqual([48_000, false]);
@@ -158,7 +161,7 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       const unlimited = await makeKey(null, 'dev');
       const request = dalle2(unlimited, 1, { model: 'no-such-price' });
       await billing.reserve(request);
-      await billing.settle(request.reservationId, { imagesDelivered: 1 });
+      await billing.settle(request, { imagesDelivered: 1 });
       expect((await billing.listUsage({ keyId: unlimited }))[0]?.amount).toBe(0);
     });
 
@@ -168,7 +171,7 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       const request = dalle2(keyId, 1, { model: 'gpt-image-1', size: '1024x1024', quality: 'low', promptCharacters: 40 });
       await billing.reserve(request);
       expect(await billing.balance(keyId)).toBe(1000);
-      await billing.settle(request.reservationId, { imagesDelivered: 1, usage: { inputTokens: 1000, outputTokens: 272, inputTextTokens: 1000, inputImageTokens: 0 } });
+      await billing.settle(request, { imagesDelivered: 1, usage: { inputTokens: 1000, outputTokens: 272, inputTextTokens: 1000, inputImageTokens: 0 } });
       expect(await billing.balance(keyId)).toBe(0);
       const [usage] = await billing.listUsage({ keyId });
       const wanted = 1000 * 5 + 272 * 40;
@@ -181,11 +184,11 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       const first = dalle2(keyId);
       await billing.reserve(first);
       await subject.setPrice('dall-e-2', { per_image: '0.1' });
-      await billing.settle(first.reservationId, { imagesDelivered: 1 });
+      await billing.settle(first, { imagesDelivered: 1 });
       expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000);
       const second = dalle2(keyId);
       await billing.reserve(second);
-      await billing.settle(second.reservationId, { imagesDelivered: 1 });
+      await billing.settle(second, { imagesDelivered: 1 });
       expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000 - 100_000);
     });
 
@@ -195,7 +198,7 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       await billing.reserve(held);
       expect(await billing.topUp(keyId, 5_000, 'more')).toBe(13_000);
       expect(await billing.setMetered(keyId, false)).toBeNull();
-      await billing.release(held.reservationId);
+      await billing.release(held);
       expect(await billing.balance(keyId)).toBeNull();
       await expectBooksBalance(keyId);
       expect(await billing.setMetered(keyId, true, 7_000)).toBe(7_000);
@@ -204,12 +207,85 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       expect(error.code).toBe('conflict');
     });
 
+    it('scopes reservation ids to the key: another tenant may use the same request id', async () => {
+      const tenantA = await makeKey(100_000, 'tenant-a');
+      const tenantB = await makeKey(100_000, 'tenant-b');
+      const shared = 'client-chosen-id';
+      await billing.reserve(dalle2(tenantA, 1, { reservationId: shared }));
+      await billing.reserve(dalle2(tenantB, 2, { reservationId: shared }));
+      await billing.settle({ keyId: tenantB, reservationId: shared }, { imagesDelivered: 2 });
+      // B's settle touched only B's reservation: A's is still held, and A releases it in full.
+      expect((await billing.account(tenantA)).held).toBe(16_000);
+      await billing.release({ keyId: tenantA, reservationId: shared });
+      expect(await billing.balance(tenantA)).toBe(100_000);
+      expect(await billing.balance(tenantB)).toBe(100_000 - 32_000);
+      expect((await billing.listUsage({ keyId: tenantB })).map((row) => row.reservationId)).toEqual([shared]);
+      expect(await billing.listUsage({ keyId: tenantA })).toHaveLength(0);
+      await expectBooksBalance(tenantA);
+      await expectBooksBalance(tenantB);
+    });
+
+    it("sweeps a dead process's held reservations, once, and leaves live processes' and tasks' alone", async () => {
+      const keyId = await makeKey(1_000_000);
+      const dead = await subject.otherProcess();
+      const alive = await subject.otherProcess();
+      await dead.renewProcessLease(1_000);
+      await alive.renewProcessLease(60_000);
+      await billing.renewProcessLease(60_000);
+      const crashed = [dalle2(keyId), dalle2(keyId, 2)];
+      for (const request of crashed) await dead.reserve(request);
+      const becameTask = dalle2(keyId);
+      await dead.reserve(becameTask);
+      await dead.handOver(becameTask);
+      const inFlight = dalle2(keyId);
+      await alive.reserve(inFlight);
+      expect((await billing.account(keyId)).held).toBe(5 * 16_000);
+
+      // The dead process's lease runs out, but its reservations are younger than a request can live.
+      clock.advance(2_000);
+      expect(await billing.sweepAbandoned({ heldLongerThanMs: 10_000 })).toBe(0);
+      clock.advance(10_000);
+      // Two processes sweeping at once return each reservation once.
+      const swept = await Promise.all([billing.sweepAbandoned({ heldLongerThanMs: 10_000 }), alive.sweepAbandoned({ heldLongerThanMs: 10_000 })]);
+      expect(swept[0] + swept[1]).toBe(2);
+      expect(await billing.sweepAbandoned({ heldLongerThanMs: 10_000 })).toBe(0);
+      expect(await billing.balance(keyId)).toBe(1_000_000 - 2 * 16_000);
+      expect((await billing.account(keyId)).held).toBe(2 * 16_000);
+      await expectBooksBalance(keyId);
+
+      // A swept reservation is not charged by a late release; the task's and the live request's settle normally.
+      await dead.release(crashed[0]!);
+      await alive.settle(inFlight, { imagesDelivered: 1 });
+      await billing.settle(becameTask, { imagesDelivered: 1 });
+      const account = await billing.account(keyId);
+      expect([account.held, account.charged, account.balance]).toEqual([0, 2 * 16_000, 1_000_000 - 2 * 16_000]);
+      await expectBooksBalance(keyId);
+    });
+
+    it('a process that ended its lease cleanly has its leftovers swept; a settle after the sweep charges once', async () => {
+      const keyId = await makeKey(100_000);
+      const other = await subject.otherProcess();
+      await other.renewProcessLease(60_000);
+      const request = dalle2(keyId);
+      await other.reserve(request);
+      await other.endProcessLease();
+      clock.advance(1_000);
+      expect(await billing.sweepAbandoned({ heldLongerThanMs: 500 })).toBe(1);
+      expect(await billing.balance(keyId)).toBe(100_000);
+      // A task made just before its process died settles the swept reservation: charged afresh, once.
+      await billing.settle(request, { imagesDelivered: 1 });
+      await billing.settle(request, { imagesDelivered: 1 });
+      expect(await billing.balance(keyId)).toBe(100_000 - 16_000);
+      expect(await billing.listUsage({ keyId })).toHaveLength(1);
+      await expectBooksBalance(keyId);
+    });
+
     it('totals usage per model and per UTC day', async () => {
       const keyId = await makeKey(10_000_000);
       const run = async (overrides: Partial<ReservationRequest>, delivered: number) => {
         const request = dalle2(keyId, delivered, overrides);
         await billing.reserve(request);
-        await billing.settle(request.reservationId, { imagesDelivered: delivered });
+        await billing.settle(request, { imagesDelivered: delivered });
       };
       clock.set(Date.UTC(2027, 0, 1, 23, 0));
       await run({}, 2);

@@ -2,12 +2,12 @@
 // reserving and settling one-image requests as fast as it can, then reporting how many got through.
 // Usage: fork('billing-race.fixture.ts', [databaseFile, keyId, attempts, owner], { execArgv: ['--import', 'tsx'] })
 
-import { systemClock } from '../core/ports/clock.js';
-import { openSqliteDatabase } from '../storage/sqlite/database.js';
-import { readPriceFile } from './price-file.js';
-import { SqliteBilling } from './sqlite-billing.js';
-import { PriceOverrides } from './price-overrides.js';
-import { SqlPriceStore } from '../storage/sql/price-store.js';
+import { systemClock } from '../../core/ports/clock.js';
+import { openSqliteDatabase } from './database.js';
+import { readPriceFile } from '../../billing/price-file.js';
+import { SqliteBilling } from './billing.js';
+import { PriceOverrides } from '../../billing/price-overrides.js';
+import { SqlPriceStore } from '../sql/price-store.js';
 
 export interface BillingRaceReport {
   charged: number;
@@ -21,7 +21,7 @@ if (file === undefined || keyId === undefined || attemptsText === undefined || o
 }
 const database = openSqliteDatabase({ file });
 const prices = await PriceOverrides.open(new SqlPriceStore(database.db), readPriceFile(), systemClock);
-const billing = new SqliteBilling({ db: database.db, prices: prices.book, clock: systemClock });
+const billing = new SqliteBilling({ database, prices: prices.book, clock: systemClock });
 
 const report: BillingRaceReport = { charged: 0, refused: 0, failures: [] };
 // Every attempt in flight at once within this process too: the lock has to hold across both.
@@ -35,7 +35,7 @@ await Promise.all(
       else report.failures.push(String(error));
       return;
     }
-    await billing.settle(reservationId, { imagesDelivered: 1 });
+    await billing.settle({ keyId, reservationId }, { imagesDelivered: 1 });
     report.charged += 1;
   }),
 );

@@ -7,17 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { newKeyRecord } from '../core/api-keys.js';
-import { systemClock } from '../core/ports/clock.js';
-import { describeBillingConformance } from '../testing/conformance/billing.conformance.js';
-import { openSqliteDatabase } from '../storage/sqlite/database.js';
-import { SqlKeyStore } from '../storage/sql/key-store.js';
-import { migrate } from '../storage/sqlite/migrate.js';
+import { newKeyRecord } from '../../core/api-keys.js';
+import { systemClock } from '../../core/ports/clock.js';
+import { describeBillingConformance } from '../../testing/conformance/billing.conformance.js';
+import { openSqliteDatabase } from './database.js';
+import { SqlKeyStore } from '../sql/key-store.js';
+import { migrate } from './migrate.js';
 import type { BillingRaceReport } from './billing-race.fixture.js';
-import { readPriceFile } from './price-file.js';
-import { SqliteBilling } from './sqlite-billing.js';
-import { PriceOverrides } from './price-overrides.js';
-import { SqlPriceStore } from '../storage/sql/price-store.js';
+import { readPriceFile } from '../../billing/price-file.js';
+import { SqliteBilling } from './billing.js';
+import { PriceOverrides } from '../../billing/price-overrides.js';
+import { SqlPriceStore } from '../sql/price-store.js';
 
 async function openBilling(clock = systemClock) {
   const folder = await mkdtemp(join(tmpdir(), 'imagegate-billing-'));
@@ -25,12 +25,21 @@ async function openBilling(clock = systemClock) {
   const database = openSqliteDatabase({ file });
   await migrate(database.db);
   const prices = await PriceOverrides.open(new SqlPriceStore(database.db), readPriceFile(), clock);
+  const others: Array<{ close(): Promise<void> }> = [];
   return {
     file,
     keys: new SqlKeyStore(database.db),
-    billing: new SqliteBilling({ db: database.db, prices: prices.book, clock }),
+    billing: new SqliteBilling({ database, prices: prices.book, clock }),
     prices,
+    /** Another process: its own connection to the file, its own process id. */
+    otherProcess: async () => {
+      const other = openSqliteDatabase({ file });
+      others.push(other);
+      const otherPrices = await PriceOverrides.open(new SqlPriceStore(other.db), readPriceFile(), clock);
+      return new SqliteBilling({ database: other, prices: otherPrices.book, clock });
+    },
     cleanup: async () => {
+      for (const other of others) await other.close();
       await database.close();
       await rm(folder, { recursive: true, force: true });
     },
@@ -41,6 +50,7 @@ describeBillingConformance('SqliteBilling', async (clock) => {
   const opened = await openBilling(clock);
   return {
     billing: opened.billing,
+    otherProcess: opened.otherProcess,
     keys: opened.keys,
     setPrice: async (model, spec) => void (await opened.prices.setModelPrice(model, spec)),
     cleanup: opened.cleanup,
