@@ -47,6 +47,9 @@ export interface BenchmarkReport {
   scenarios: ScenarioResult[];
 }
 
+/** Scenarios that also measure the bare reference relay. */
+const relayedByReference = new Set([1, 2, 6, 7]);
+
 export const defaultOptions: Omit<BenchmarkOptions, 'log'> = {
   scenarios: scenarios.map((scenario) => scenario.id),
   durationSeconds: 15,
@@ -92,7 +95,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
         return undefined;
       });
     }
-    if (chosen.some((scenario) => scenario.id === 1 || scenario.id === 2)) {
+    if (chosen.some((scenario) => relayedByReference.has(scenario.id))) {
       options.log('starting the bare reference relay');
       referenceRelay = await startReferenceRelayProcess(upstream.origin);
     }

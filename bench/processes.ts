@@ -15,6 +15,8 @@ export const repositoryRoot = resolve(import.meta.dirname, '..');
 export const benchApiKey = 'sk-bench-0123456789abcdef0123456789';
 const benchAdminToken = 'bench-admin-token-0123456789abcdef';
 /** Per-key limits the benchmark key gets: checked on every request, never reached. */
+/** $1,000,000: about 60 million small images, more than any run spends. */
+const benchQuotaCredits = 1_000_000_000_000;
 const benchRateLimits = { requests_per_minute: 100_000_000, images_per_minute: 100_000_000, concurrent_requests: 100_000 };
 export const upstreamApiKey = 'sk-bench-upstream-key';
 
@@ -189,15 +191,16 @@ export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], 
  * routing and the request log on; only the probe is added, preloaded from bench/.
  */
 /**
- * A key made through the admin API with rate limits far above any load here, so the limiter does its
- * work on every request as it would for a real customer (the IMAGEGATE_API_KEYS key is unlimited and
- * skips it). Undefined where this build has no admin API.
+ * A key made through the admin API as a paying customer's is: metered (a quota far above what any
+ * run spends, so every request reserves and settles credits) and with rate limits far above any load
+ * here, so the limiter does its work on every request (the IMAGEGATE_API_KEYS key is unlimited and
+ * skips both). Undefined where this build has no admin API.
  */
 async function createRateLimitedKey(gatewayUrl: string): Promise<string | undefined> {
   const response = await fetch(`${gatewayUrl}/admin/v1/keys`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${benchAdminToken}` },
-    body: JSON.stringify({ name: 'bench', unlimited: true, rate_limits: benchRateLimits }),
+    body: JSON.stringify({ name: 'bench', quota: benchQuotaCredits, rate_limits: benchRateLimits }),
   }).catch(() => undefined);
   if (response?.status !== 201) return undefined;
   const created = (await response.json()) as { secret?: unknown };

@@ -25,6 +25,8 @@ export interface PreparedResponse {
 export interface UpstreamBodies {
   smallPng: Buffer;
   largePng: Buffer;
+  /** 256x256, about 3 KB: its base64 answer is about 4 KB, a dall-e-2 256x256 `b64_json`. */
+  tilePng: Buffer;
 }
 
 /**
@@ -37,7 +39,19 @@ export async function makeImages(): Promise<UpstreamBodies> {
   for (let index = 0; index < pixels.length; index += 1) pixels[index] = (pixels[index] ?? 0) % 12;
   const largePng = await sharp(pixels, { raw: { width: side, height: side, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
   const smallPng = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#3366ff' } }).png().toBuffer();
-  return { smallPng, largePng };
+  // A 22 x 22 grid of random colours compresses to about 3 KB.
+  const tileSide = 256;
+  const cells = 22;
+  const colours = randomBytes(cells * cells * 3);
+  const tilePixels = Buffer.alloc(tileSide * tileSide * 3);
+  for (let y = 0; y < tileSide; y += 1) {
+    for (let x = 0; x < tileSide; x += 1) {
+      const cell = (Math.floor((y * cells) / tileSide) * cells + Math.floor((x * cells) / tileSide)) * 3;
+      colours.copy(tilePixels, (y * tileSide + x) * 3, cell, cell + 3);
+    }
+  }
+  const tilePng = await sharp(tilePixels, { raw: { width: tileSide, height: tileSide, channels: 3 } }).png({ compressionLevel: 9 }).toBuffer();
+  return { smallPng, largePng, tilePng };
 }
 
 function jsonResponse(value: unknown): PreparedResponse {
@@ -61,6 +75,8 @@ export function prepareResponses(images: UpstreamBodies, origin: string): Map<st
     ['GET /files/small.png', { status: 200, headers: { 'content-type': 'image/png', 'content-length': images.smallPng.length }, body: images.smallPng }],
     ['POST /small-b64/v1/images/generations', smallB64],
     ['POST /large-b64/v1/images/generations', imagesBody({ b64_json: images.largePng.toString('base64') })],
+    // A 256x256 request on the same route (dall-e-2 256x256 b64_json, scenario 6) gets a 256x256 image.
+    ['POST /large-b64/v1/images/generations 256x256', imagesBody({ b64_json: images.tilePng.toString('base64') })],
     ['POST /slow/v1/images/generations', smallB64],
   ]);
 }
@@ -76,10 +92,14 @@ export async function startUpstream(options: { port: number; slowMs: number }): 
   };
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const path = request.url ?? '/';
-    const prepared = responses.get(`${request.method} ${path.split('?')[0]}`) ?? { ...notFound, status: 404 };
-    // The body is drained, not parsed: the answer does not depend on it.
-    request.resume();
+    const route = `${request.method} ${path.split('?')[0]}`;
+    // The body is drained, not parsed: only the route that answers by size looks for "256x256" in it.
+    const sized = responses.has(`${route} 256x256`);
+    let asksTile = false;
+    if (sized) request.on('data', (chunk: Buffer) => (asksTile ||= chunk.includes('"256x256"')));
+    else request.resume();
     request.on('end', () => {
+      const prepared = (asksTile ? responses.get(`${route} 256x256`) : responses.get(route)) ?? { ...notFound, status: 404 };
       if (path.startsWith('/slow/')) setTimeout(() => send(response, prepared), options.slowMs);
       else send(response, prepared);
     });

@@ -7,6 +7,7 @@ import { GatewayError, errorTable, type ErrorCode } from '../core/errors.js';
 import type { GenerationOutcome } from '../core/generate-images.js';
 import type { ImageRequest, RawImageRequest } from '../core/image-request.js';
 import type { ReservationRequest } from '../core/ports/billing.js';
+import type { RequestAbort } from '../core/request-abort.js';
 import type { TaskRecord } from '../core/ports/task-store.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
 import { idempotencyKeyOf } from '../idempotency/http.js';
@@ -97,7 +98,7 @@ export async function runWithinSyncLimit(
   fields: RawImageRequest,
   request: FastifyRequest,
   deps: HttpDeps,
-  options: { signal: AbortSignal; reservationId: string; base: string },
+  options: { abort: RequestAbort; reservationId: string; base: string },
 ): Promise<GenerationOutcome> {
   const key = request.imagegate.key;
   if (!key) throw new GatewayError('invalid_api_key', 'This endpoint needs an API key.');
@@ -112,7 +113,7 @@ export async function runWithinSyncLimit(
   if (idempotency) idempotency.workStarted = true;
   // A replay of b64_json reads the images back from the blob store instead of keeping base64 in the database.
   const persist = idempotency !== null && imageRequest.responseFormat === 'b64_json';
-  const result = await deps.tasks.runSync({ request: imageRequest, keyId: key.id, reservationId: options.reservationId, signal: options.signal, persist, callback });
+  const result = await deps.tasks.runSync({ request: imageRequest, keyId: key.id, reservationId: options.reservationId, abort: options.abort, persist, callback });
   if (result.kind === 'handed_over') {
     if (idempotency) idempotency.replayAs = { kind: 'handover', status: 504, headers: {}, task_id: result.task.id };
     throw handedOverError(result.task.id, deps.tasks.syncTimeoutMs);

@@ -1,18 +1,24 @@
-// The per-key limiter: OpenAI's headers, refusals with retry-after, images counted per request,
+// The per-key limiters: OpenAI's headers, refusals with retry-after, images counted per request,
 // concurrency slots given back, and keys without limits untouched.
 
 import { describe, expect, it } from 'vitest';
 import { newKeyRecord } from '../core/api-keys.js';
 import { GatewayError } from '../core/errors.js';
 import type { ApiKeyRecord, KeyRateLimits } from '../core/ports/key-store.js';
-import { createKeyRateLimiter, formatResetDuration } from './key-rate-limiter.js';
+import { createKeyRateLimiter, formatResetDuration, memoryLimiters } from './key-rate-limiter.js';
 
 function key(limits: Partial<KeyRateLimits>, name = 'limited'): ApiKeyRecord {
   const record = newKeyRecord(`sk-${name}-${Math.random()}`, { name, source: 'admin', now: Date.now() });
   return { ...record, rateLimits: { ...record.rateLimits, ...limits } };
 }
 
-describe('key rate limiter', () => {
+// The same behaviour from the in-process counters and from a store-backed limiter (rate-limiter-flexible's memory store standing in for Redis).
+const variants = [
+  ['in-process counters', () => createKeyRateLimiter()],
+  ['store-backed limiters', () => createKeyRateLimiter({ limiters: memoryLimiters })],
+] as const;
+
+describe.each(variants)('key rate limiter: %s', (_, createLimiter) => {
   it('formats reset times as OpenAI does', () => {
     expect([formatResetDuration(20), formatResetDuration(1000), formatResetDuration(1001), formatResetDuration(360_000), formatResetDuration(3_723_000)]).toEqual([
       '20ms',
@@ -24,7 +30,7 @@ describe('key rate limiter', () => {
   });
 
   it('counts requests per minute and refuses the one over the limit with retry-after and headers', async () => {
-    const limiter = createKeyRateLimiter();
+    const limiter = createLimiter();
     const limited = key({ requestsPerMinute: 2 });
     const first = await limiter.consume(limited, 1);
     expect(first).toMatchObject({ 'x-ratelimit-limit-requests': '2', 'x-ratelimit-remaining-requests': '1' });
@@ -42,7 +48,7 @@ describe('key rate limiter', () => {
   });
 
   it('counts images per minute by n, and a refused request does not use up the minute', async () => {
-    const limiter = createKeyRateLimiter();
+    const limiter = createLimiter();
     const limited = key({ imagesPerMinute: 5 });
     expect((await limiter.consume(limited, 3))['x-ratelimit-remaining-images']).toBe('2');
     const error = (await limiter.consume(limited, 3).catch((caught: unknown) => caught)) as GatewayError;
@@ -52,7 +58,7 @@ describe('key rate limiter', () => {
   });
 
   it('holds concurrency slots until released, once each', async () => {
-    const limiter = createKeyRateLimiter();
+    const limiter = createLimiter();
     const limited = key({ concurrentRequests: 2 });
     const leaveFirst = await limiter.enter(limited);
     const leaveSecond = await limiter.enter(limited);
@@ -69,7 +75,7 @@ describe('key rate limiter', () => {
   });
 
   it('leaves keys without limits alone', async () => {
-    const limiter = createKeyRateLimiter();
+    const limiter = createLimiter();
     const free = key({});
     for (let index = 0; index < 100; index += 1) expect(await limiter.consume(free, 10)).toEqual({});
     const leaves = await Promise.all(Array.from({ length: 50 }, () => limiter.enter(free)));

@@ -1,11 +1,17 @@
-// Per-key rate limits on rate-limiter-flexible: requests per minute, images per minute and
-// concurrent requests, answered with OpenAI's x-ratelimit-* headers. The limiters come from a
-// factory, so the in-memory store can be swapped for its Redis store without touching this logic.
+// Per-key rate limits: requests per minute, images per minute and concurrent requests, answered with
+// OpenAI's x-ratelimit-* headers. With a shared store (a LimiterFactory of rate-limiter-flexible
+// limiters, e.g. its Redis store) every process counts in the same place; without one, the process
+// counts alone with plain synchronous counters (./in-process-rate-limiter.ts).
 
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { GatewayError } from '../core/errors.js';
+import type { Clock } from '../core/ports/clock.js';
+import { systemClock } from '../core/ports/clock.js';
 import type { ApiKeyRecord } from '../core/ports/key-store.js';
 import type { RateLimiter, RateLimitHeaders } from '../core/ports/rate-limiter.js';
+import { createInProcessRateLimiter } from './in-process-rate-limiter.js';
+import { concurrencyRefused, limitRefused, windowHeaders, type Dimension } from './limit-answers.js';
+
+export { formatResetDuration } from './limit-answers.js';
 
 /** Builds one limiter allowing `points` per `durationSeconds` (0 = never reset, for concurrency slots). */
 export type LimiterFactory = (options: { keyPrefix: string; points: number; durationSeconds: number }) => RateLimiterAbstract;
@@ -14,37 +20,19 @@ export const memoryLimiters: LimiterFactory = ({ keyPrefix, points, durationSeco
   new RateLimiterMemory({ keyPrefix, points, duration: durationSeconds });
 
 export interface KeyRateLimiterOptions {
-  /** Defaults to the in-memory store. */
+  /** A shared store's limiters; unset = this process counts alone (synchronous in-process counters). */
   limiters?: LimiterFactory;
-}
-
-type Dimension = 'requests' | 'images';
-
-const dimensionNames: Record<Dimension, string> = { requests: 'requests per minute (RPM)', images: 'images per minute (IPM)' };
-
-/** OpenAI writes reset times as Go durations: `20ms`, `1s`, `6m0s`, `1h2m3s`. */
-export function formatResetDuration(milliseconds: number): string {
-  const ms = Math.max(0, Math.ceil(milliseconds));
-  if (ms < 1000) return `${ms}ms`;
-  const totalSeconds = Math.ceil(ms / 1000);
-  const hours = Math.floor(totalSeconds / 3600);
-  const minutes = Math.floor((totalSeconds % 3600) / 60);
-  const seconds = totalSeconds % 60;
-  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
-  if (minutes > 0) return `${minutes}m${seconds}s`;
-  return `${seconds}s`;
+  /** The in-process counters' clock. */
+  clock?: Clock;
 }
 
 function headersFor(dimension: Dimension, limit: number, result: RateLimiterRes): RateLimitHeaders {
-  return {
-    [`x-ratelimit-limit-${dimension}`]: String(limit),
-    [`x-ratelimit-remaining-${dimension}`]: String(Math.max(0, result.remainingPoints)),
-    [`x-ratelimit-reset-${dimension}`]: formatResetDuration(result.msBeforeNext),
-  };
+  return windowHeaders(dimension, limit, result.remainingPoints, result.msBeforeNext);
 }
 
 export function createKeyRateLimiter(options: KeyRateLimiterOptions = {}): RateLimiter {
-  const factory = options.limiters ?? memoryLimiters;
+  if (options.limiters === undefined) return createInProcessRateLimiter(options.clock ?? systemClock);
+  const factory = options.limiters;
   // One limiter per distinct limit value: keys share it, separated by their id, and a key whose
   // limit an operator changes simply moves to the limiter of its new value.
   const limiters = new Map<string, RateLimiterAbstract>();
@@ -68,13 +56,8 @@ export function createKeyRateLimiter(options: KeyRateLimiterOptions = {}): RateL
       // Images refused are not images used: give the points back so one oversized request does not block the minute.
       if (dimension === 'images') await limiter.reward(key.id, points);
       const used = Math.max(0, Math.min(limit, rejection.consumedPoints - points));
-      Object.assign(headers, headersFor(dimension, limit, rejection), { [`x-ratelimit-remaining-${dimension}`]: String(Math.max(0, limit - used)) });
-      const wait = formatResetDuration(rejection.msBeforeNext);
-      throw new GatewayError(
-        'rate_limit_exceeded',
-        `Rate limit reached for key ${key.prefix}… on ${dimensionNames[dimension]}: Limit ${limit}, Used ${used}, Requested ${points}. Please try again in ${wait}.`,
-        { retryAfterSeconds: rejection.msBeforeNext / 1000, headers },
-      );
+      Object.assign(headers, windowHeaders(dimension, limit, limit - used, rejection.msBeforeNext));
+      throw limitRefused(dimension, key, { limit, used, requested: points, msBeforeNext: rejection.msBeforeNext, headers });
     }
   }
 
@@ -97,11 +80,7 @@ export function createKeyRateLimiter(options: KeyRateLimiterOptions = {}): RateL
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
         // The refused request never held a slot.
         await limiter.reward(key.id, 1);
-        throw new GatewayError(
-          'rate_limit_exceeded',
-          `Rate limit reached for key ${key.prefix}… on concurrent requests: Limit ${limit}. Wait for one of your requests to finish, then try again.`,
-          { retryAfterSeconds: 1 },
-        );
+        throw concurrencyRefused(key, limit);
       }
       let released = false;
       return () => {

@@ -105,11 +105,6 @@ export class TaskExecution {
     }
   };
 
-  /** Records a job seen before this execution existed (a synchronous request handed over). */
-  rememberJob(job: UpstreamJobRef, callIndex: number): void {
-    this.#jobs[callIndex] = job;
-  }
-
   readonly reportProgress = (percent: number): void => {
     // Several calls report their own progress; the task shows the furthest, and 100 only when done.
     const value = Math.min(99, Math.max(this.#progress, Math.round(percent)));
@@ -122,11 +117,6 @@ export class TaskExecution {
     }, progressWriteDelayMs);
     this.#progressTimer.unref();
   };
-
-  /** Progress seen before this execution writes anything (a synchronous request not yet handed over). */
-  rememberProgress(percent: number): void {
-    this.#progress = Math.min(99, Math.max(this.#progress, Math.round(percent)));
-  }
 
   get progress(): number {
     return this.#progress;

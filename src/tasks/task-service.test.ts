@@ -12,6 +12,7 @@ import { createCatalog } from '../core/catalog/catalog.js';
 import { createImageService } from '../core/generate-images.js';
 import { parseImageRequest } from '../core/image-request.js';
 import type { Billing, ReservationRef, ReservationRequest } from '../core/ports/billing.js';
+import { createRequestAbort } from '../core/request-abort.js';
 import { systemClock } from '../core/ports/clock.js';
 import type { ModelRoute, ModelRouter } from '../core/ports/model-router.js';
 import type { TaskRecord, TaskStore } from '../core/ports/task-store.js';
@@ -218,7 +219,7 @@ describe.each(['sqlite', 'postgres'] as const)('task service on %s', (backend) =
   it('hands a synchronous run over at the time limit: the task records the job, finishes, and settles the request reservation once', async () => {
     const billing = countingBilling();
     const worker = service('worker-a', store, billing, { syncTimeoutMs: 100 });
-    const outcome = await worker.runSync({ request: request('sync'), keyId: 'key_1', reservationId: 'req_1', signal: new AbortController().signal, persist: false });
+    const outcome = await worker.runSync({ request: request('sync'), keyId: 'key_1', reservationId: 'req_1', abort: createRequestAbort(), persist: false });
     expect(outcome.kind).toBe('handed_over');
     const taskId = outcome.kind === 'handed_over' ? outcome.task.id : '';
     await until(async () => (await store.get(taskId))?.status === 'succeeded');
@@ -238,7 +239,7 @@ describe.each(['sqlite', 'postgres'] as const)('task service on %s', (backend) =
     fake.switches.pollsBeforeReady = 0;
     const billing = countingBilling();
     const worker = service('worker-a', store, billing, { syncTimeoutMs: 10_000 });
-    const outcome = await worker.runSync({ request: request('quick'), keyId: 'key_1', reservationId: 'req_2', signal: new AbortController().signal, persist: false });
+    const outcome = await worker.runSync({ request: request('quick'), keyId: 'key_1', reservationId: 'req_2', abort: createRequestAbort(), persist: false });
     expect(outcome.kind).toBe('completed');
     expect(outcome.kind === 'completed' ? outcome.outcome.images : []).toHaveLength(1);
     expect(await store.list({ keyId: 'key_1', limit: 10 })).toEqual([]);

@@ -17,6 +17,8 @@ import type { TaskRecord, TaskStatus, TaskStore } from '../core/ports/task-store
 import { TaskExecution, type TaskLogger } from './execution.js';
 import { createPollingLoop } from './polling-loop.js';
 import { reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
+import { createSyncDeadlines } from './sync-deadlines.js';
+import type { RequestAbort } from '../core/request-abort.js';
 import { persistImages, toStoredResult } from './stored-result.js';
 import { packJobs, unpackJobs } from './upstream-jobs.js';
 
@@ -79,8 +81,8 @@ export interface SyncInput {
   keyId: string;
   /** Already reserved by the caller; settled or released here (also when the work becomes a task). */
   reservationId: string;
-  /** The client's connection: aborting it stops the work, until the work has become a task. */
-  signal: AbortSignal;
+  /** The request's one abort controller: the client leaving stops the work, until the work has become a task. */
+  abort: RequestAbort;
   /** Store every image (an idempotent request replays from the blob store). */
   persist: boolean;
   callback?: TaskCallback;
@@ -147,19 +149,6 @@ class CanceledByClient extends Error {
   }
 }
 
-interface Timer {
-  promise: Promise<void>;
-  cancel(): void;
-}
-
-function timer(ms: number): Timer {
-  let handle: NodeJS.Timeout | undefined;
-  const promise = new Promise<void>((resolve) => {
-    handle = setTimeout(resolve, ms);
-  });
-  return { promise, cancel: () => clearTimeout(handle) };
-}
-
 export function createTaskService(deps: TaskServiceDeps): TaskService {
   const { store, clock, logger, settings } = deps;
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -171,6 +160,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   const servedKeys = new Map<string, true>();
   const runningByChannel = new Map<string, number>();
   const claimLoop = createPollingLoop(() => loop());
+  const syncDeadlines = createSyncDeadlines();
   const wake = claimLoop.wake;
 
   const channelOf = (modelId: string): string => deps.router.describe(modelId).channel;
@@ -407,46 +397,33 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
 
     async runSync(input) {
       const reservation: ReservationRef = { keyId: input.keyId, reservationId: input.reservationId };
-      const taskId = newTaskId();
+      const work = input.abort;
       const startedAt = clock.now();
-      const work = new AbortController();
-      const execution = newExecution(taskId);
+      // Jobs and progress seen before a hand-over; the task's execution (and its controller) exists only after one.
+      const jobs: Array<UpstreamJobRef | undefined> = [];
+      let progress = 0;
+      let execution: TaskExecution | undefined;
       let handedOver: Promise<TaskRecord> | undefined;
-      const onClientGone = (): void => {
-        if (handedOver === undefined) work.abort(input.signal.reason);
-      };
-      if (input.signal.aborted) onClientGone();
-      else input.signal.addEventListener('abort', onClientGone, { once: true });
-      // Cancel (once it is a task) aborts the execution's controller; the work listens to both.
-      execution.controller.signal.addEventListener('abort', () => work.abort(execution.controller.signal.reason), { once: true });
 
       const running$ = deps.images.run(input.request, {
         signal: work.signal,
         persist: input.persist,
         onUpstreamJob: async (job, callIndex) => {
           if (handedOver === undefined) {
-            execution.rememberJob(job, callIndex);
+            jobs[callIndex] = job;
             return;
           }
           await handedOver;
-          await execution.recordJob(job, callIndex);
+          await execution?.recordJob(job, callIndex);
         },
         onProgress: (percent) => {
-          if (handedOver === undefined) execution.rememberProgress(percent);
+          if (execution === undefined) progress = Math.min(99, Math.max(progress, Math.round(percent)));
           else execution.reportProgress(percent);
         },
       });
-      const limit = timer(settings.syncTimeoutMs);
-      const first = await Promise.race([
-        running$.then(
-          (outcome) => ({ done: true as const, outcome }),
-          (error: unknown) => ({ done: true as const, error }),
-        ),
-        limit.promise.then(() => ({ done: false as const })),
-      ]);
-      limit.cancel();
+      // No timer per request: the process's one deadline sweep (./sync-deadlines.ts) ends the wait.
+      const first = await syncDeadlines.race(running$, settings.syncTimeoutMs);
       if (first.done) {
-        input.signal.removeEventListener('abort', onClientGone);
         if ('error' in first) {
           await deps.billing.release(reservation);
           throw first.error;
@@ -455,8 +432,15 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         return { kind: 'completed', outcome: first.outcome };
       }
 
+      const taskId = newTaskId();
+      const taskExecution = newExecution(taskId, { jobs, progress });
+      execution = taskExecution;
+      // Cancel (once it is a task) aborts the execution's controller, which stops the work.
+      const cancel = taskExecution.controller.signal;
+      cancel.addEventListener('abort', () => work.abort(cancel.reason), { once: true });
+      work.detachFromClient();
       // Past the limit: the work goes on as a task this process holds, and the client is told its id.
-      handedOver = handOver(input, taskId, startedAt, execution);
+      handedOver = handOver(input, taskId, startedAt, taskExecution);
       let task: TaskRecord;
       try {
         task = await handedOver;
@@ -468,16 +452,16 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       }
       const channel = channelOf(task.model);
       countRunning(channel, 1);
-      running.set(taskId, execution);
-      execution.startHeartbeat();
+      running.set(taskId, taskExecution);
+      taskExecution.startHeartbeat();
       void running$
         .then(
-          (outcome) => succeed(execution, input.request, reservation, outcome),
-          (error: unknown) => fail(execution, reservation, error),
+          (outcome) => succeed(taskExecution, input.request, reservation, outcome),
+          (error: unknown) => fail(taskExecution, reservation, error),
         )
         .catch((error: unknown) => logger.error({ err: error, taskId }, 'could not record the end of a handed-over request'))
         .finally(() => {
-          execution.detach();
+          taskExecution.detach();
           running.delete(taskId);
           countRunning(channel, -1);
           wake();

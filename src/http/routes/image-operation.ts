@@ -10,6 +10,7 @@ import { assertModelAllowed } from '../../core/key-policy.js';
 import type { Operation } from '../../core/catalog/types.js';
 import type { GenerationOutcome } from '../../core/generate-images.js';
 import type { ReservationRequest, Settlement } from '../../core/ports/billing.js';
+import { createRequestAbort, type RequestAbort } from '../../core/request-abort.js';
 import { formatSize } from '../../core/sizes.js';
 import type { HttpDeps } from '../deps.js';
 import { sendError } from '../errors.js';
@@ -56,14 +57,15 @@ async function attachImages(operation: Operation, request: ImageRequest, input: 
   }
 }
 
-/** Aborts when the client goes away before the answer is complete. */
-function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): AbortController {
-  const controller = new AbortController();
+/** The request's one abort controller, aborted when the client goes away before the answer is complete. */
+function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): RequestAbort {
+  const abort = createRequestAbort();
+  const gone = (): void => abort.clientGone(new GatewayError('server_error', 'The client closed the connection.'));
   reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new GatewayError('server_error', 'The client closed the connection.'));
+    if (!reply.raw.writableFinished) gone();
   });
-  request.raw.on('aborted', () => controller.abort(new GatewayError('server_error', 'The client closed the connection.')));
-  return controller;
+  request.raw.on('aborted', gone);
+  return abort;
 }
 
 export async function handleImageOperation(
@@ -100,7 +102,7 @@ export async function handleImageOperation(
     return submitImageTask(imageRequest, input.fields, request, reply, deps, { base: publicBase(request, deps), reservation });
   }
 
-  const controller = abortOnDisconnect(request, reply);
+  const abort = abortOnDisconnect(request, reply);
   const baseHeaders = { 'x-imagegate-provider': route.provider, 'x-request-id': request.id };
   const reservationId = request.id;
   const reservation = { keyId: key.id, reservationId };
@@ -112,7 +114,7 @@ export async function handleImageOperation(
       request,
       reply,
       deps,
-      signal: controller.signal,
+      signal: abort.signal,
       headers: { ...baseHeaders, ...warningHeader(imageRequest.warnings) },
       settle: (outcome) => deps.billing.settle(reservation, settlementOf(outcome)),
       release: () => deps.billing.release(reservation),
@@ -121,7 +123,7 @@ export async function handleImageOperation(
 
   const base = publicBase(request, deps);
   // Settled or released inside; past the synchronous time limit it throws the 504 naming the task the work became.
-  const outcome = await runWithinSyncLimit(imageRequest, input.fields, request, deps, { signal: controller.signal, reservationId, base });
+  const outcome = await runWithinSyncLimit(imageRequest, input.fields, request, deps, { abort, reservationId, base });
   context.imagesDelivered = outcome.images.length;
   context.provider = outcome.provider;
   context.channel = outcome.channel;

@@ -1,0 +1,81 @@
+// The per-key limiter of a single process with no shared store: plain synchronous counters in fixed
+// one-minute windows (a key's window starts at its first request, as rate-limiter-flexible's memory
+// store does) and a count of concurrent slots. Same answers and headers as the store-backed limiter
+// (./key-rate-limiter.ts), without its four promise-returning store operations per request.
+
+import type { ApiKeyRecord } from '../core/ports/key-store.js';
+import type { Clock } from '../core/ports/clock.js';
+import type { RateLimiter, RateLimitHeaders } from '../core/ports/rate-limiter.js';
+import { concurrencyRefused, limitRefused, windowHeaders, type Dimension } from './limit-answers.js';
+
+interface Window {
+  used: number;
+  endsAt: number;
+}
+
+const windowMs = 60_000;
+/** Past this many windows, expired ones are dropped (keys that stopped sending keep no memory). */
+const pruneAbove = 10_000;
+
+export function createInProcessRateLimiter(clock: Clock): RateLimiter {
+  const windows = new Map<string, Window>();
+  const slots = new Map<string, number>();
+
+  const prune = (now: number): void => {
+    for (const [name, window] of windows) if (window.endsAt <= now) windows.delete(name);
+  };
+
+  /** Counts `points` against one dimension; throws with every header gathered so far when over. */
+  const take = (dimension: Dimension, key: ApiKeyRecord, limit: number, points: number, headers: RateLimitHeaders): void => {
+    const now = clock.now();
+    const name = `${dimension}:${key.id}`;
+    let window = windows.get(name);
+    if (window === undefined || window.endsAt <= now) {
+      if (windows.size >= pruneAbove) prune(now);
+      window = { used: 0, endsAt: now + windowMs };
+      windows.set(name, window);
+    }
+    const msBeforeNext = window.endsAt - now;
+    // Requests count even when refused (a client hammering past its limit stays limited); images
+    // refused are not images used, so one oversized request does not block the minute.
+    if (dimension === 'requests') window.used += points;
+    const used = dimension === 'requests' ? window.used : window.used + points;
+    if (used > limit) {
+      const usedBefore = Math.min(limit, used - points);
+      Object.assign(headers, windowHeaders(dimension, limit, limit - usedBefore, msBeforeNext));
+      throw limitRefused(dimension, key, { limit, used: usedBefore, requested: points, msBeforeNext, headers });
+    }
+    if (dimension === 'images') window.used = used;
+    Object.assign(headers, windowHeaders(dimension, limit, limit - used, msBeforeNext));
+  };
+
+  return {
+    consume(key, images) {
+      const headers: RateLimitHeaders = {};
+      const { requestsPerMinute, imagesPerMinute } = key.rateLimits;
+      try {
+        if (requestsPerMinute !== null) take('requests', key, requestsPerMinute, 1, headers);
+        if (imagesPerMinute !== null) take('images', key, imagesPerMinute, images, headers);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return Promise.resolve(headers);
+    },
+
+    enter(key) {
+      const limit = key.rateLimits.concurrentRequests;
+      if (limit === null) return Promise.resolve(() => undefined);
+      const held = slots.get(key.id) ?? 0;
+      if (held >= limit) return Promise.reject(concurrencyRefused(key, limit));
+      slots.set(key.id, held + 1);
+      let released = false;
+      return Promise.resolve(() => {
+        if (released) return;
+        released = true;
+        const now = (slots.get(key.id) ?? 1) - 1;
+        if (now <= 0) slots.delete(key.id);
+        else slots.set(key.id, now);
+      });
+    },
+  };
+}
