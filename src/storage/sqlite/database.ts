@@ -30,34 +30,68 @@ export interface SqliteDatabaseOptions {
    * The gateway turns this on; short-lived uses (tests, the CLI) keep SQLite's default.
    */
   backgroundCheckpoints?: boolean;
+  /** Bounds of the WAL file the background checkpointer keeps (default defaultWalBounds). */
+  walBounds?: WalBounds;
 }
 
 /** How often the background checkpointer runs; the WAL then holds at most a quarter second of writes. */
 const checkpointIntervalMs = 250;
 
+export interface WalBounds {
+  /** Past this size the checkpointer runs a TRUNCATE checkpoint: writers start over on an empty WAL file. */
+  restartAboveBytes: number;
+  /** What the WAL file is cut back to when writers start it over (SQLite's journal_size_limit). */
+  keepBytes: number;
+}
+
 /**
- * The checkpointer: its own connection in a worker thread, running PASSIVE checkpoints (they never
- * wait for or block the writer). CommonJS source evaluated in the worker, so it needs no loader.
+ * Passive checkpoints never finish while writes keep arriving (frames are appended behind them), and
+ * SQLite only starts the WAL over once everything in it is checkpointed: under sustained load the
+ * file grew without bound (2.4 GB after 30 s). So past `restartAboveBytes` the checkpointer runs a
+ * TRUNCATE checkpoint (it briefly holds writers back while it copies what the passive rounds left and
+ * empties the file), and once the database is idle another, so an idle WAL file is empty.
+ */
+export const defaultWalBounds: WalBounds = { restartAboveBytes: 16 * 1024 * 1024, keepBytes: 4 * 1024 * 1024 };
+
+/**
+ * The checkpointer: its own connection in a worker thread. Every round it runs a PASSIVE checkpoint
+ * (never waits for or blocks the writer); a WAL past the bound gets a TRUNCATE, and so does one that stopped
+ * growing (no commit since the last round) a TRUNCATE. CommonJS source evaluated in the worker, so it
+ * needs no loader.
  */
 const checkpointerSource = `
+const { statSync } = require('node:fs');
 const { workerData, parentPort } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const database = new Database(workerData.file);
 database.pragma('busy_timeout = 5000');
+const walFile = workerData.file + '-wal';
+const walBytes = () => { try { return statSync(walFile).size; } catch { return 0; } };
+let lastFrames = -1;
+let tick = 0;
 const timer = setInterval(() => {
-  try { database.pragma('wal_checkpoint(PASSIVE)'); } catch { /* busy or closing: the next round catches up */ }
-}, workerData.intervalMs);
+  try {
+    // The size is looked at every tick (a stat), so a burst is cut short early; checkpoints run every fifth.
+    if (walBytes() > workerData.restartAboveBytes) { database.pragma('wal_checkpoint(TRUNCATE)'); return; }
+    tick += 1;
+    if (tick % 5 !== 0) return;
+    const [passive] = database.pragma('wal_checkpoint(PASSIVE)');
+    const idle = passive.log === lastFrames && passive.log === passive.checkpointed;
+    lastFrames = passive.log;
+    if (idle && passive.log > 0) { database.pragma('wal_checkpoint(TRUNCATE)'); lastFrames = 0; }
+  } catch { /* busy or closing: the next round catches up */ }
+}, workerData.intervalMs / 5);
 parentPort.on('message', () => { clearInterval(timer); database.close(); process.exit(0); });
 `;
 
 /** Starts the checkpointer; if it ever stops, SQLite's automatic checkpoints are switched back on. */
-function startBackgroundCheckpoints(database: Database.Database, file: string): () => Promise<void> {
+function startBackgroundCheckpoints(database: Database.Database, file: string, bounds: WalBounds): () => Promise<void> {
   database.pragma('wal_autocheckpoint = 0');
-  // A burst may still grow the WAL; once checkpointed it is cut back to this size rather than kept.
-  database.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
+  // Once a checkpoint let writers start the WAL over, the file is cut back to this size rather than kept.
+  database.pragma(`journal_size_limit = ${bounds.keepBytes}`);
   const worker = new Worker(checkpointerSource, {
     eval: true,
-    workerData: { file, driver: createRequire(import.meta.url).resolve('better-sqlite3'), intervalMs: checkpointIntervalMs },
+    workerData: { file, driver: createRequire(import.meta.url).resolve('better-sqlite3'), intervalMs: checkpointIntervalMs, restartAboveBytes: bounds.restartAboveBytes },
   });
   // The checkpointer must never be what keeps a process alive.
   worker.unref();
@@ -119,7 +153,7 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
-  const stopCheckpoints = options.backgroundCheckpoints === true && !inMemory ? startBackgroundCheckpoints(database, options.file) : undefined;
+  const stopCheckpoints = options.backgroundCheckpoints === true && !inMemory ? startBackgroundCheckpoints(database, options.file, options.walBounds ?? defaultWalBounds) : undefined;
 
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   let closing: Promise<void> | undefined;
