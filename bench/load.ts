@@ -122,3 +122,70 @@ export async function runSpread(target: LoadTarget, options: { connections: numb
     durationSeconds: elapsed,
   };
 }
+
+/**
+ * Open-loop load: requests arrive at random (a Poisson process of `rate` per second) whether or not
+ * earlier ones were answered, as independent clients' do. Latency runs from each request's scheduled
+ * arrival, so time a request spent waiting behind a slow one counts (a closed loop, or autocannon's
+ * fixed rate, would hide it: they send late instead). Seeded, so both sides see the same arrivals.
+ */
+export async function runOpenLoop(target: LoadTarget, options: { rate: number; durationSeconds: number; seed?: number }): Promise<LoadResult> {
+  const url = new URL(target.url);
+  // Connections enough for every request in flight at once; an open loop never waits for one.
+  const pool = new Pool(url.origin, { connections: 512, keepAliveTimeout: 60_000, pipelining: 1 });
+  let state = options.seed ?? 0x9e3779b9;
+  const random = (): number => {
+    // xorshift32: deterministic and fast; the gaps only need to be exponential, not secret.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return ((state >>> 0) + 1) / 4_294_967_297;
+  };
+  const latencies: number[] = [];
+  const failedStatuses: Record<string, number> = {};
+  let failed = 0;
+  const inFlight: Array<Promise<void>> = [];
+  const started = performance.now();
+  const end = started + options.durationSeconds * 1000;
+  let nextArrival = started;
+  const send = (scheduledAt: number): Promise<void> =>
+    pool
+      .request({ path: url.pathname + url.search, method: target.method, headers: target.headers, body: target.body ?? null })
+      .then(async (answer) => {
+        await answer.body.dump();
+        if (answer.statusCode >= 200 && answer.statusCode < 300) latencies.push(performance.now() - scheduledAt);
+        else {
+          failed += 1;
+          failedStatuses[String(answer.statusCode)] = (failedStatuses[String(answer.statusCode)] ?? 0) + 1;
+        }
+      })
+      .catch(() => {
+        failed += 1;
+        failedStatuses['connection errors'] = (failedStatuses['connection errors'] ?? 0) + 1;
+      });
+  try {
+    while (nextArrival < end) {
+      const now = performance.now();
+      // Every arrival that is due goes out now, stamped with when it was due.
+      while (nextArrival <= now && nextArrival < end) {
+        inFlight.push(send(nextArrival));
+        nextArrival += (-Math.log(random()) / options.rate) * 1000;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(nextArrival, end) - performance.now())));
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await pool.close();
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  const at = (fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
+  return {
+    requestsPerSecond: sorted.length / elapsed,
+    latencyMs: { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 },
+    succeeded: sorted.length,
+    failed,
+    failedStatuses,
+    durationSeconds: elapsed,
+  };
+}

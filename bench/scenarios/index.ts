@@ -5,9 +5,10 @@ import { asyncTasksScenario } from './async-tasks.js';
 import { largeB64Scenario } from './large-b64.js';
 import { rehostUrlScenario } from './rehost-url.js';
 import { slowUpstreamScenario } from './slow-upstream.js';
+import { openLoopScenario } from './open-loop.js';
 import { smallB64Scenario } from './small-b64.js';
 import { smallUrlScenario } from './small-url.js';
 
-export const scenarios: readonly Scenario[] = [smallUrlScenario, largeB64Scenario, rehostUrlScenario, asyncTasksScenario, slowUpstreamScenario, smallB64Scenario];
+export const scenarios: readonly Scenario[] = [smallUrlScenario, largeB64Scenario, rehostUrlScenario, asyncTasksScenario, slowUpstreamScenario, smallB64Scenario, openLoopScenario];
 
 export { benchChannels } from './channels.js';

@@ -1,0 +1,49 @@
+// Scenario 7: latency at half of imagegate's maximum throughput, with random (Poisson) arrivals. The
+// small-b64 request of scenario 6; first imagegate's maximum with 64 closed-loop connections, then
+// the same seeded arrivals at half that rate direct and through imagegate. Added p99 is imagegate's
+// p99 minus the direct p99, each measured from the scheduled arrival (queueing included).
+
+import { runLoad, runOpenLoop } from '../load.js';
+import { upstreamApiKey } from '../processes.js';
+import { check, jsonPost, phaseSeconds, profiled, sideFigures, type Scenario } from '../scenario.js';
+import { firstImage, send } from './verify.js';
+
+const body = { model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '256x256', response_format: 'b64_json' };
+
+export const openLoopScenario: Scenario = {
+  id: 7,
+  title: 'open-loop latency at half of max (small b64)',
+  connections: 64,
+  async run(context) {
+    const direct = jsonPost(`${context.upstream.origin}/large-b64/v1/images/generations`, body, upstreamApiKey);
+    const gateway = jsonPost(`${context.gateway.url}/v1/images/generations`, body, context.gateway.apiKey);
+    if (typeof firstImage(await send(gateway), 'imagegate')['b64_json'] !== 'string') throw new Error('imagegate did not answer b64_json');
+
+    const total = context.durationSeconds;
+    context.log(`imagegate's maximum, ${this.connections} connections, ${phaseSeconds(total, 0.25, 1)} s`);
+    await runLoad(gateway, { connections: this.connections, durationSeconds: phaseSeconds(total, 0.1) });
+    const maximum = await runLoad(gateway, { connections: this.connections, durationSeconds: phaseSeconds(total, 0.25, 1) });
+    const rate = Math.max(1, Math.round(maximum.requestsPerSecond / 2));
+    const seconds = phaseSeconds(total, 0.3, 1);
+    context.log(`random arrivals at ${rate} req/s, ${seconds} s each side`);
+    const directOpen = await runOpenLoop(direct, { rate, durationSeconds: seconds });
+    await context.gateway.resetMeasurements();
+    const gatewayOpen = await profiled(context, this.id, () => runOpenLoop(gateway, { rate, durationSeconds: seconds }));
+    const probe = await context.gateway.probe();
+    const addedP99 = gatewayOpen.latencyMs.p99 - directOpen.latencyMs.p99;
+    return {
+      id: this.id,
+      title: this.title,
+      connections: this.connections,
+      status: 'measured',
+      direct: sideFigures(directOpen),
+      gateway: sideFigures(gatewayOpen),
+      ratio: directOpen.requestsPerSecond > 0 ? gatewayOpen.requestsPerSecond / directOpen.requestsPerSecond : 0,
+      addedLatencyMs: { p50: gatewayOpen.latencyMs.p50 - directOpen.latencyMs.p50, p99: addedP99, atRequestsPerSecond: rate },
+      peakRssBytes: await context.gateway.peakRssBytes(),
+      eventLoopDelayMs: { p50: probe.eventLoopDelayMs.p50, p99: probe.eventLoopDelayMs.p99, max: probe.eventLoopDelayMs.max },
+      note: `maximum ${Math.round(maximum.requestsPerSecond)} req/s (closed loop); open loop at ${rate} req/s: direct p99 ${directOpen.latencyMs.p99.toFixed(1)} ms, imagegate p99 ${gatewayOpen.latencyMs.p99.toFixed(1)} ms${gatewayOpen.failed > 0 ? `; ${gatewayOpen.failed} failed ${JSON.stringify(gatewayOpen.failedStatuses)}` : ''}`,
+      targets: [check('p99 added ≤ 5 ms (open loop, half of max)', addedP99, (added) => added <= 5)],
+    };
+  },
+};
