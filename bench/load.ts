@@ -34,6 +34,19 @@ export interface LoadResult {
   durationSeconds: number;
 }
 
+/**
+ * runLoad, repeated for twice as long (up to 16 times the asked duration) while no request was
+ * answered: on a heavily loaded machine a short phase of slow requests can end before the first
+ * answer, and a figure must rest on answers, not on an empty phase.
+ */
+export async function runLoadAnswered(target: LoadTarget, options: LoadOptions): Promise<LoadResult> {
+  let result = await runLoad(target, options);
+  for (let seconds = options.durationSeconds * 2; result.succeeded === 0 && seconds <= options.durationSeconds * 16; seconds *= 2) {
+    result = await runLoad(target, { ...options, durationSeconds: seconds });
+  }
+  return result;
+}
+
 export async function runLoad(target: LoadTarget, options: LoadOptions): Promise<LoadResult> {
   const url = new URL(target.url);
   const request: AutocannonRequest = { method: target.method, path: url.pathname + url.search, headers: target.headers };

@@ -3,7 +3,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runLoad, type LoadResult, type LoadTarget } from './load.js';
+import { runLoad, runLoadAnswered, type LoadResult, type LoadTarget } from './load.js';
 import { cpuSecondsOf, type GatewayProcess, type UpstreamProcess } from './processes.js';
 import type { PortkeyProcess } from './portkey.js';
 
@@ -151,20 +151,20 @@ export async function measureRelay(
 
   context.log(`direct upstream, ${connections} connections, ${full} s`);
   await runLoad(options.direct, { connections, durationSeconds: warm });
-  const direct = await withCpuCost(context.upstream.pid, () => runLoad(options.direct, { connections, durationSeconds: full }));
+  const direct = await withCpuCost(context.upstream.pid, () => runLoadAnswered(options.direct, { connections, durationSeconds: full }));
 
   context.log(`through imagegate, ${connections} connections, ${full} s`);
   await runLoad(options.gateway, { connections, durationSeconds: warm });
   await context.gateway.resetMeasurements();
   const gateway = await profiled(context, options.scenarioId, () =>
-    withCpuCost(context.gateway.pid, () => runLoad(options.gateway, { connections, durationSeconds: full })),
+    withCpuCost(context.gateway.pid, () => runLoadAnswered(options.gateway, { connections, durationSeconds: full })),
   );
 
   // Half of imagegate's own rate: a fixed rate for both sides, so the difference is what imagegate adds.
   const rate = Math.max(1, Math.round(gateway.result.requestsPerSecond / 2));
   context.log(`latency at ${rate} req/s, ${half} s each`);
-  const halfDirect = await runLoad(options.direct, { connections, durationSeconds: half, overallRate: rate });
-  const halfGateway = await runLoad(options.gateway, { connections, durationSeconds: half, overallRate: rate });
+  const halfDirect = await runLoadAnswered(options.direct, { connections, durationSeconds: half, overallRate: rate });
+  const halfGateway = await runLoadAnswered(options.gateway, { connections, durationSeconds: half, overallRate: rate });
   const peakRssBytes = await context.gateway.peakRssBytes();
   const probe = await context.gateway.probe();
 
@@ -173,7 +173,7 @@ export async function measureRelay(
     const target = options.reference;
     context.log(`through the bare reference relay, ${connections} connections, ${full} s`);
     await runLoad(target, { connections, durationSeconds: warm });
-    reference = await withCpuCost(context.referenceRelay.pid, () => runLoad(target, { connections, durationSeconds: full }));
+    reference = await withCpuCost(context.referenceRelay.pid, () => runLoadAnswered(target, { connections, durationSeconds: full }));
   }
 
   let portkey: LoadResult | undefined;
