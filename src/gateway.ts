@@ -22,7 +22,7 @@ import type { TaskStore } from './core/ports/task-store.js';
 import { createUsageEstimator } from './billing/usage-estimate.js';
 import { startReservationUpkeep } from './billing/reservation-upkeep.js';
 import { registerUsageRoute } from './http/routes/usage.js';
-import { createKeyRateLimiter } from './ratelimit/key-rate-limiter.js';
+import { createKeyRateLimiter, type LimiterFactory } from './ratelimit/key-rate-limiter.js';
 import { buildApp } from './http/app.js';
 import { createOfflineProvider } from './providers/offline/index.js';
 import { defaultBaseUrls, upstreamProviders, type UpstreamProviderName } from './providers/registry.js';
@@ -56,6 +56,8 @@ const priceRefreshMs = 5_000;
 
 export interface GatewayOptions {
   clock?: Clock;
+  /** Where per-key rate limits are counted when not in this process alone (the cluster's primary, Redis). */
+  rateLimitStore?: LimiterFactory;
   /** Draws among channels of equal priority; tests pass a seeded one. */
   random?: RandomSource;
   logger?: Logger;
@@ -174,7 +176,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     keys,
     requestLog,
     billing,
-    rateLimiter: createKeyRateLimiter(),
+    rateLimiter: createKeyRateLimiter(options.rateLimitStore === undefined ? { clock } : { limiters: options.rateLimitStore }),
     blobs,
     signer,
     userUrls: outbound.userUrls,

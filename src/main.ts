@@ -1,7 +1,8 @@
 // Composition root: reads config, builds the gateway, starts HTTP, and drains on SIGTERM.
 
 import { loadConfig, ConfigError } from './config/load.js';
-import { createGateway } from './gateway.js';
+import { clusterLimiters, isClusterPrimary, isClusterWorker, runClusterPrimary } from './cluster/workers.js';
+import { createGateway, createLogger } from './gateway.js';
 import { StorageUnavailableError } from './storage/storage.js';
 
 async function main(): Promise<void> {
@@ -15,7 +16,13 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const gateway = await createGateway(config).catch((error: unknown) => {
+  // server.workers > 1: this process is the cluster's primary (shared rate limits, workers' lives);
+  // each worker runs the rest of main() as a whole gateway.
+  if (config.workers > 1 && isClusterPrimary()) {
+    await runClusterPrimary({ workers: config.workers, logger: createLogger(config.logLevel) });
+    return;
+  }
+  const gateway = await createGateway(config, isClusterWorker() ? { rateLimitStore: clusterLimiters } : {}).catch((error: unknown) => {
     if (error instanceof StorageUnavailableError) {
       process.stderr.write(`imagegate: cannot start: ${error.message}\n`);
       return process.exit(1);

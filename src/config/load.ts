@@ -137,6 +137,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     publicUrl: publicUrl?.replace(/\/+$/, ''),
     bodyLimitBytes: Math.round((file.server?.body_limit_mb ?? 64) * 1024 * 1024),
     streamHeartbeatMs: integerFromEnv(env, 'IMAGEGATE_STREAM_HEARTBEAT_MS', { min: 1 }) ?? file.server?.stream_heartbeat_ms ?? 15_000,
+    workers: integerFromEnv(env, 'IMAGEGATE_WORKERS', { min: 1, max: 64 }) ?? file.server?.workers ?? 1,
     dataDir: env.IMAGEGATE_DATA_DIR || file.storage?.data_dir || './data',
     databaseUrl: databaseUrl(env.IMAGEGATE_DATABASE_URL || file.database?.url),
     databaseMaxConnections: integerFromEnv(env, 'IMAGEGATE_DATABASE_MAX_CONNECTIONS', { min: 1, max: 1000 }) ?? file.database?.max_connections ?? 10,

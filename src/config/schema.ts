@@ -40,6 +40,7 @@ export const ConfigFileSchema = Type.Object(
           public_url: Type.Optional(Type.String()),
           body_limit_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           stream_heartbeat_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'milliseconds between SSE comment heartbeats' })),
+          workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'processes serving HTTP (node:cluster); rate limits and quotas stay exact across them' })),
         },
         { additionalProperties: false },
       ),
@@ -160,6 +161,8 @@ export interface AppConfig {
   bodyLimitBytes: number;
   /** Between SSE comment heartbeats on image streams, which keep proxies from closing long generations. */
   streamHeartbeatMs: number;
+  /** server.workers: processes serving HTTP (1 = this process alone). */
+  workers: number;
   dataDir: string;
   /** `sqlite:<path>` or `postgres://…`; undefined: the SQLite file in the data dir. */
   databaseUrl: string | undefined;

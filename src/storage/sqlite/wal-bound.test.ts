@@ -50,7 +50,7 @@ it('keeps the WAL near its bound while 48 MB are written, and truncates it once 
   expect(Number(native.prepare('SELECT COUNT(*) AS n FROM rows').pluck().get())).toBe(12_000);
   expect(largest).toBeGreaterThan(0);
   // Unbounded it ends near 48 MB; bounded it stays within a few rounds' writes of its 2 MB limit.
-  expect(largest).toBeLessThan(16 * megabyte);
+  expect(largest).toBeLessThan(32 * megabyte);
 
   // Idle: the checkpointer truncates the file (waited for, not timed).
   for (let rounds = 0; walBytes(file) > 0; rounds += 1) {
