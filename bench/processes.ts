@@ -171,9 +171,9 @@ export interface GatewayProcess {
   close(): Promise<void>;
 }
 
-export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], dataDir: string): Record<string, unknown> {
+export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], dataDir: string, workers = 1): Record<string, unknown> {
   return {
-    server: { port: 0, host: '127.0.0.1' },
+    server: { port: 0, host: '127.0.0.1', ...(workers > 1 ? { workers } : {}) },
     storage: { data_dir: dataDir },
     log_level: 'info',
     channels: channels.map((channel) => ({
@@ -182,6 +182,8 @@ export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], 
       base_url: `${upstreamOrigin}${channel.path}`,
       api_key: upstreamApiKey,
       models: channel.models,
+      // The fake is a relay that still serves every name it is sent (dall-e-2 included), as relays do.
+      options: { serves_retired_models: true },
     })),
   };
 }
@@ -212,11 +214,13 @@ export async function startGatewayProcess(options: {
   channels: BenchChannel[];
   /** Another checkout to run imagegate from (to compare before and after a change); default: this one. */
   gatewayRoot?: string;
+  /** server.workers (node:cluster); default one process. */
+  workers?: number;
 }): Promise<GatewayProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
   dataFolders.add(dataDir);
   const configFile = join(dataDir, 'imagegate.yaml');
-  await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'))));
+  await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'), options.workers)));
   const child = startChild(
     ['--import', 'tsx', '--import', pathToFileURL(join(repositoryRoot, 'bench', 'gateway-probe.ts')).href, 'src/main.ts'],
     { IMAGEGATE_CONFIG: configFile, IMAGEGATE_API_KEYS: benchApiKey, IMAGEGATE_ADMIN_TOKEN: benchAdminToken, PORT: '0' },

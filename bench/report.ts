@@ -16,7 +16,8 @@ const memory = (bytes: number | undefined) => (bytes === undefined ? '–' : `${
 
 function targetsText(result: ScenarioResult): string {
   if (result.targets.length === 0) return '–';
-  return result.targets.map((target) => `${target.met === undefined ? '?' : target.met ? 'met' : 'MISSED'}: ${target.goal}`).join('; ');
+  const figure = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? '–' : Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(2));
+  return result.targets.map((target) => `${target.met === undefined ? '?' : target.met ? 'met' : 'MISSED'}: ${target.goal} = ${figure(target.value)}`).join('; ');
 }
 
 function row(result: ScenarioResult, withPortkey: boolean): string[] {

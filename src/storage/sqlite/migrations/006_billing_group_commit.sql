@@ -25,7 +25,7 @@ CREATE TABLE billing_reservations_new (
   created_at INTEGER NOT NULL,
   closed_at INTEGER,
   PRIMARY KEY (key_id, id)
-) WITHOUT ROWID;
+);
 
 INSERT INTO billing_reservations_new
   (key_id, id, model, operation, images_requested, size, quality, price_group, pricing, facts, estimated, debited, status, holder, created_at, closed_at)

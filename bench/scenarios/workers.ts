@@ -1,0 +1,48 @@
+// Scenario 9: multi-core (issue 15, target 7). The small-b64 request of scenario 6, 64 connections,
+// through the scenario's own single-process imagegate and then through a second one started with
+// `server.workers: 2`, back to back in the same run. Rate limits (counted in the cluster's primary)
+// and quotas (in the shared SQLite file) stay exact across workers; test/e2e/workers.test.ts proves it.
+
+import { runLoadAnswered } from '../load.js';
+import { startGatewayProcess } from '../processes.js';
+import { check, jsonPost, phaseSeconds, sideFigures, type Scenario } from '../scenario.js';
+import { benchChannels } from './channels.js';
+
+const body = { model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '256x256', response_format: 'b64_json' };
+
+export const workersScenario: Scenario = {
+  id: 9,
+  title: 'server.workers: 2 vs 1 (small b64)',
+  connections: 64,
+  async run(context) {
+    const seconds = phaseSeconds(context.durationSeconds, 0.35, 1);
+    const warm = phaseSeconds(context.durationSeconds, 0.1);
+    const one = jsonPost(`${context.gateway.url}/v1/images/generations`, body, context.gateway.apiKey);
+    context.log(`one process, ${this.connections} connections, ${seconds} s`);
+    await runLoadAnswered(one, { connections: this.connections, durationSeconds: warm });
+    const single = await runLoadAnswered(one, { connections: this.connections, durationSeconds: seconds });
+
+    const clustered = await startGatewayProcess({ upstreamOrigin: context.upstream.origin, channels: benchChannels, workers: 2 });
+    try {
+      const two = jsonPost(`${clustered.url}/v1/images/generations`, body, clustered.apiKey);
+      context.log(`two workers, ${this.connections} connections, ${seconds} s`);
+      // The warm-up also gives the second worker time to listen beside the first.
+      await runLoadAnswered(two, { connections: this.connections, durationSeconds: Math.max(2, warm) });
+      const double = await runLoadAnswered(two, { connections: this.connections, durationSeconds: seconds });
+      const scaling = single.requestsPerSecond > 0 ? double.requestsPerSecond / single.requestsPerSecond : undefined;
+      return {
+        id: this.id,
+        title: this.title,
+        connections: this.connections,
+        status: 'measured',
+        direct: sideFigures(single),
+        gateway: sideFigures(double),
+        ...(scaling === undefined ? {} : { ratio: scaling }),
+        note: `one process ${Math.round(single.requestsPerSecond)} req/s, two workers ${Math.round(double.requestsPerSecond)} req/s (the "direct" column is the single process here)`,
+        targets: [check('2 workers ≥ 1.6× one process (×)', scaling, (times) => times >= 1.6)],
+      };
+    } finally {
+      await clustered.close();
+    }
+  },
+};
