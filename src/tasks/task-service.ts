@@ -386,11 +386,11 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         if (input.callback) await deps.webhooks?.register(input.taskId, input.callback);
         await store.create(task);
       } catch (error) {
-        if (input.reservation) await deps.billing.release(input.taskId).catch(() => undefined);
+        if (input.reservation) await deps.billing.release({ keyId: input.keyId, reservationId: input.taskId }).catch(() => undefined);
         if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
         throw error;
       }
-      if (input.reservation) await deps.billing.settle(input.taskId, { imagesDelivered: 1 });
+      if (input.reservation) await deps.billing.settle({ keyId: input.keyId, reservationId: input.taskId }, { imagesDelivered: 1 });
       deps.webhooks?.taskFinished(input.taskId);
       return task;
     },
