@@ -101,7 +101,20 @@ function booleanFromEnv(env: Env, name: string): boolean | undefined {
 /** The database URL, checked for a scheme the storage knows (the rest is checked when it is opened). */
 function databaseUrl(url: string | undefined): string | undefined {
   if (url === undefined || url === '') return undefined;
-  if (/^sqlite:.+/.test(url) || /^postgres(ql)?:\/\/.+/.test(url)) return url;
+  if (/^sqlite:.+/.test(url)) return url;
+  if (/^postgres(ql)?:\/\/.+/.test(url)) {
+    let schema: string | null;
+    try {
+      schema = new URL(url).searchParams.get('schema');
+    } catch {
+      throw new ConfigError('IMAGEGATE_DATABASE_URL / database.url: not a valid postgres:// URL');
+    }
+    // Interpolated into search_path: only plain lower-case identifiers.
+    if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      throw new ConfigError(`IMAGEGATE_DATABASE_URL / database.url: schema '${schema}' must be lower-case letters, digits and _ (at most 63)`);
+    }
+    return url;
+  }
   throw new ConfigError(`IMAGEGATE_DATABASE_URL / database.url: expected sqlite:<path> or postgres://user:password@host:port/database, got '${url.replace(/\/\/[^@/]*@/, '//…@')}'`);
 }
 

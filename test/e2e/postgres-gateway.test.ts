@@ -147,6 +147,7 @@ describe('starting on a PostgreSQL that is not there', () => {
     expect(() => loadConfig({ IMAGEGATE_DATABASE_URL: 'mysql://root:pw@db/imagegate' })).toThrow(ConfigError);
     expect(() => loadConfig({ IMAGEGATE_DATABASE_URL: 'mysql://root:pw@db/imagegate' })).toThrow(/expected sqlite:<path> or postgres:\/\/.*got 'mysql:\/\/…@db\/imagegate'/);
     expect(loadConfig({ IMAGEGATE_DATABASE_URL: 'postgres://u@h/db' }).databaseUrl).toBe('postgres://u@h/db');
+    expect(() => loadConfig({ IMAGEGATE_DATABASE_URL: 'postgres://u@h/db?schema=Robert%27;DROP' })).toThrow(/schema 'Robert';DROP' must be lower-case letters/);
     expect(loadConfig({ IMAGEGATE_DATABASE_MAX_CONNECTIONS: '3' }).databaseMaxConnections).toBe(3);
     expect(() => loadConfig({ IMAGEGATE_DATABASE_MAX_CONNECTIONS: '0' })).toThrow(/IMAGEGATE_DATABASE_MAX_CONNECTIONS/);
   });
