@@ -76,6 +76,8 @@ export function openPostgresDatabase(options: PostgresDatabaseOptions): Postgres
     types,
     // A start against an unreachable server fails in seconds, not after the OS's TCP timeout.
     connectionTimeoutMillis: 5_000,
+    // How an operator tells imagegate's connections apart in pg_stat_activity.
+    application_name: 'imagegate',
     // Every connection looks in the configured schema first; `public` stays reachable for extensions.
     options: `-c search_path=${schema},public`,
   });
