@@ -31,6 +31,10 @@ import { createOutboundClients } from './providers/shared/outbound-policies.js';
 import type { RandomSource } from './routing/channel-order.js';
 import { createChannelRegistry, type ChannelRegistry } from './routing/channel-registry.js';
 import { openStorage } from './storage/open-storage.js';
+import { announcingChannelStore, announcingKeyStore } from './shared-state/announcing-stores.js';
+import { openSharedState } from './shared-state/scale-out.js';
+import { createResultLinks } from './core/result-links.js';
+import { readinessChecks } from './http/routes/health.js';
 import { createAsyncServices, type AsyncServices } from './tasks/async-services.js';
 import { DialectRenderers } from './tasks/dialect-renderers.js';
 
@@ -105,8 +109,24 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   await mkdir(dataDir, { recursive: true });
 
   const catalog = asConfigError(() => createCatalog(readCatalogFile(), config.catalog as CatalogOverrides));
-  const storage = await openStorage({ databaseUrl: config.databaseUrl, databaseMaxConnections: config.databaseMaxConnections, dataDir, fsyncBlobs: config.fsyncBlobs }, { clock, logger });
-  const { keys, tasks, requestLog, blobs } = storage;
+  const storage = await openStorage({ databaseUrl: config.databaseUrl, databaseMaxConnections: config.databaseMaxConnections, dataDir, fsyncBlobs: config.fsyncBlobs, s3: config.s3 }, { clock, logger });
+  const { tasks, requestLog, blobs } = storage;
+  const shared = await openSharedState(config, storage.changeVersions, logger).catch(async (error: unknown) => {
+    await storage.close();
+    throw error;
+  });
+  if (config.s3 !== undefined) {
+    // A bucket that cannot be written stops the start, as an unreachable Redis does, instead of failing every image later.
+    await blobs.ping().catch(async (error: unknown) => {
+      await shared.close();
+      await storage.close();
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw new ConfigError(`storage.s3: cannot write to the bucket '${config.s3?.bucket}'${config.s3?.endpoint ? ` at ${config.s3.endpoint}` : ''} (${reason})`);
+    });
+  }
+  const announceFailed = (error: unknown) => logger.warn({ err: error, event: 'change_announcement_failed' }, 'a change could not be announced to the other processes; they see it at their next poll');
+  // Writes through these announce themselves, so the other processes drop cached keys and rebuild channels.
+  const keys = announcingKeyStore(storage.keys, shared.feed, announceFailed);
   const prices = await PriceOverrides.open(storage.prices, readPriceFile(), clock);
   const billing = storage.billing(prices.book);
   // Replicas sharing the database see each other's price changes within this long.
@@ -138,7 +158,8 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
 
   const offline = createOfflineProvider({ latencyMs: config.offlineLatencyMs });
   router = await createChannelRegistry({
-    store: storage.channels,
+    store: announcingChannelStore(storage.channels, shared.feed, announceFailed),
+    ...(shared.slots === undefined ? {} : { sharedSlots: shared.slots }),
     catalog,
     clock,
     logger,
@@ -163,11 +184,13 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   });
   const images = createImageService({ router, blobs, http, clock, maxDownloadBytes: config.maxDownloadBytes, estimateUsage: createUsageEstimator(prices.book) });
   const signer = createUrlSigner({ secret: await loadSigningSecret({ ...config, dataDir }), defaultTtlSeconds: config.urlTtlSeconds, clock });
+  const redis = shared.redis;
+  const links = createResultLinks({ mode: config.urlMode, signer, blobs, ttlSeconds: config.urlTtlSeconds });
   const bootstrapKey = await bootstrapKeys(keys, config.apiKeys, clock.now());
   const dialectRenderers = new DialectRenderers();
   const taskRuntime = await createAsyncServices({
     ...{ dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks, idempotencyStore: storage.idempotency, webhookStore: storage.webhooks, dialectRenderers },
-    ...{ images, router, catalog, blobs, billing, clock, logger, userUrls: outbound.userUrls, signer },
+    ...{ images, router, catalog, blobs, billing, clock, logger, userUrls: outbound.userUrls, links },
   });
 
   const app = await buildApp({
@@ -176,14 +199,25 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     keys,
     requestLog,
     billing,
-    rateLimiter: createKeyRateLimiter(options.rateLimitStore === undefined ? { clock } : { limiters: options.rateLimitStore }),
+    rateLimiter: createKeyRateLimiter(
+      shared.limiters !== undefined
+        ? { limiters: shared.limiters, ...(shared.slots === undefined ? {} : { slots: shared.slots }) }
+        : options.rateLimitStore === undefined
+          ? { clock }
+          : { limiters: options.rateLimitStore },
+    ),
     blobs,
     signer,
     userUrls: outbound.userUrls,
+    links,
     clock,
     logger,
     describeRoute: (modelId) => router.describe(modelId),
-    checkReadiness: () => storage.ping(),
+    checkReadiness: readinessChecks({
+      database: () => storage.pingDatabase(),
+      'image storage': () => blobs.ping(),
+      ...(redis === undefined ? {} : { redis: () => redis.client.ping() }),
+    }),
     tasks: taskRuntime.tasks,
     idempotency: taskRuntime.idempotency,
     webhooks: taskRuntime.webhooks,
@@ -194,6 +228,11 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
 
   registerUsageRoute(app, { usage: billing });
   await registerAdminApi(app, { token: config.adminToken, keys, billing, prices, requestLog, channels: router, catalog, clock });
+  // Changes made by other processes (admin API on another replica): drop cached keys, rebuild channels.
+  shared.feed.subscribe((topic) => {
+    if (topic === 'keys') app.forgetCachedKeys();
+    else void router.reload().catch((error: unknown) => logger.error({ err: error, event: 'channel_reload_failed' }, 'could not apply channel changes from the store'));
+  });
   // Workers start with the gateway: tasks queued before a restart (or left by a dead process) are picked up at once.
   taskRuntime.start();
 

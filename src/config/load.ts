@@ -124,6 +124,49 @@ function channelsWithDetected(env: Env, file: ConfigFile): Pick<AppConfig, 'chan
   return { channels, detectedChannels: detected };
 }
 
+/** storage.s3 with its IMAGEGATE_S3_* overrides; a bucket from either place turns S3 on. */
+function s3Settings(env: Env, file: ConfigFile): AppConfig['s3'] {
+  const section = file.storage?.s3;
+  const bucket = env.IMAGEGATE_S3_BUCKET || section?.bucket;
+  if (bucket === undefined) return undefined;
+  const endpoint = env.IMAGEGATE_S3_ENDPOINT || section?.endpoint;
+  if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint)) {
+    throw new ConfigError(`IMAGEGATE_S3_ENDPOINT / storage.s3.endpoint: expected an absolute http(s) URL, got '${endpoint}'`);
+  }
+  const accessKeyId = env.IMAGEGATE_S3_ACCESS_KEY_ID || section?.access_key_id;
+  const secretAccessKey = env.IMAGEGATE_S3_SECRET_ACCESS_KEY || section?.secret_access_key;
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError('storage.s3: access_key_id and secret_access_key (IMAGEGATE_S3_ACCESS_KEY_ID / IMAGEGATE_S3_SECRET_ACCESS_KEY) go together; set both, or neither to use the AWS default credentials');
+  }
+  return {
+    bucket,
+    region: env.IMAGEGATE_S3_REGION || section?.region || 'us-east-1',
+    endpoint,
+    prefix: env.IMAGEGATE_S3_PREFIX ?? section?.prefix ?? '',
+    forcePathStyle: booleanFromEnv(env, 'IMAGEGATE_S3_FORCE_PATH_STYLE') ?? section?.force_path_style ?? false,
+    credentials: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
+    partSizeBytes: Math.round((section?.part_size_mb ?? 8) * 1024 * 1024),
+  };
+}
+
+function redisSettings(env: Env, file: ConfigFile): AppConfig['redis'] {
+  const url = env.IMAGEGATE_REDIS_URL || file.redis?.url;
+  if (url === undefined) return undefined;
+  if (!/^rediss?:\/\/./.test(url)) throw new ConfigError("IMAGEGATE_REDIS_URL / redis.url: expected a redis:// or rediss:// URL");
+  const prefix = env.IMAGEGATE_REDIS_PREFIX ?? file.redis?.prefix ?? 'imagegate:';
+  if (!/^[A-Za-z0-9:_.-]*$/.test(prefix)) throw new ConfigError('IMAGEGATE_REDIS_PREFIX / redis.prefix: expected letters, digits and : _ . -');
+  return { url, prefix };
+}
+
+function urlMode(env: Env, file: ConfigFile, s3: AppConfig['s3']): AppConfig['urlMode'] {
+  const mode = env.IMAGEGATE_URL_MODE || file.images?.url_mode || 'gateway';
+  if (mode !== 'gateway' && mode !== 'presigned') throw new ConfigError(`IMAGEGATE_URL_MODE / images.url_mode: expected gateway or presigned, got '${mode}'`);
+  if (mode === 'presigned' && s3 === undefined) {
+    throw new ConfigError('images.url_mode: presigned needs the images in S3 (storage.s3.bucket); local images are served by the gateway');
+  }
+  return mode;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const configFile = env.IMAGEGATE_CONFIG || undefined;
   let file: ConfigFile = {};
@@ -144,6 +187,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (webhookSecret !== undefined && !/^whsec_[A-Za-z0-9+/=]{16,}$/.test(webhookSecret)) {
     throw new ConfigError('IMAGEGATE_WEBHOOK_SECRET / webhooks.secret: expected whsec_ followed by base64 (at least 12 bytes)');
   }
+  const s3 = s3Settings(env, file);
   return {
     port: integerFromEnv(env, 'PORT', { max: 65535 }) ?? file.server?.port ?? 8080,
     host: env.HOST || file.server?.host || '127.0.0.1',
@@ -155,6 +199,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseUrl: databaseUrl(env.IMAGEGATE_DATABASE_URL || file.database?.url),
     databaseMaxConnections: integerFromEnv(env, 'IMAGEGATE_DATABASE_MAX_CONNECTIONS', { min: 1, max: 1000 }) ?? file.database?.max_connections ?? 10,
     fsyncBlobs: file.storage?.fsync ?? false,
+    s3,
+    redis: redisSettings(env, file),
+    urlMode: urlMode(env, file, s3),
     apiKeys: (env.IMAGEGATE_API_KEYS ?? '').split(',').map((key) => key.trim()).filter(Boolean),
     adminToken: env.IMAGEGATE_ADMIN_TOKEN || undefined,
     signingSecret: env.IMAGEGATE_SIGNING_SECRET || file.images?.signing_secret,

@@ -62,6 +62,22 @@ export const ConfigFileSchema = Type.Object(
           data_dir: Type.Optional(Type.String()),
           // fsync each stored image before it is served (see LocalBlobStoreOptions.fsync); default false.
           fsync: Type.Optional(Type.Boolean()),
+          // Images in an S3-compatible bucket instead of <data dir>/blobs (src/storage/blob/s3-blob-store.ts).
+          s3: Type.Optional(
+            Type.Object(
+              {
+                bucket: Type.String({ minLength: 1 }),
+                region: Type.Optional(Type.String({ minLength: 1 })),
+                endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: 'an http(s) URL' })),
+                prefix: Type.Optional(Type.String()),
+                force_path_style: Type.Optional(Type.Boolean()),
+                access_key_id: Type.Optional(Type.String({ minLength: 1 })),
+                secret_access_key: Type.Optional(Type.String({ minLength: 1 })),
+                part_size_mb: Type.Optional(Type.Number({ minimum: 5, maximum: 5120 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -74,6 +90,8 @@ export const ConfigFileSchema = Type.Object(
           max_download_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           /** Largest input image (edits, variations), width × height in millions of pixels; default 40. */
           max_input_megapixels: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 200 })),
+          // gateway: signed /v1/files URLs; presigned: the S3 store's own presigned GET (needs storage.s3).
+          url_mode: Type.Optional(Type.Union([Type.Literal('gateway'), Type.Literal('presigned')])),
         },
         { additionalProperties: false },
       ),
@@ -135,6 +153,16 @@ export const ConfigFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    // Shared rate limits, concurrency slots and change notices between replicas (src/shared-state/).
+    redis: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ pattern: '^rediss?://', description: 'a redis:// or rediss:// URL' }),
+          prefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9:_.-]*$', description: 'letters, digits and : _ . -' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log_level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },
@@ -170,6 +198,12 @@ export interface AppConfig {
   databaseMaxConnections: number;
   /** fsync each stored image before it becomes visible (durable across power loss, slower). */
   fsyncBlobs: boolean;
+  /** Images in an S3-compatible bucket; undefined: on local disk under the data dir. */
+  s3: S3Settings | undefined;
+  /** Redis shared by the replicas; undefined: none (changes propagate by polling the database). */
+  redis: RedisSettings | undefined;
+  /** Hosted-result URLs: signed gateway links, or the S3 store's presigned GETs. */
+  urlMode: 'gateway' | 'presigned';
   apiKeys: string[];
   adminToken: string | undefined;
   /** HMAC secret for signed URLs; when absent, one is generated and kept in the data dir. */
@@ -195,6 +229,23 @@ export interface AppConfig {
   webhooks: WebhookSettings;
   /** Where the config came from, for the start-up log. */
   configFile: string | undefined;
+}
+
+export interface S3Settings {
+  bucket: string;
+  region: string;
+  endpoint: string | undefined;
+  prefix: string;
+  forcePathStyle: boolean;
+  /** Both or neither; without them the AWS SDK's default credential chain applies. */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  partSizeBytes: number;
+}
+
+export interface RedisSettings {
+  url: string;
+  /** Put before every key and channel name, so several deployments (or tests) can share one Redis. */
+  prefix: string;
 }
 
 export interface TaskSettings {

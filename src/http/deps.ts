@@ -10,6 +10,7 @@ import type { UserUrlClient } from '../core/ports/http-client.js';
 import type { KeyStore } from '../core/ports/key-store.js';
 import type { RateLimiter } from '../core/ports/rate-limiter.js';
 import type { RequestLog } from '../core/ports/request-log.js';
+import type { ResultLinks } from '../core/result-links.js';
 import type { UrlSigner } from '../core/signed-urls.js';
 import type { IdempotencyService } from '../idempotency/service.js';
 import type { DialectRenderers } from '../tasks/dialect-renderers.js';
@@ -27,6 +28,8 @@ export interface HttpDeps {
   signer: UrlSigner;
   /** The guarded client of URLs named in request bodies: public-only unless network.user_url_allow_hosts says otherwise. */
   userUrls: UserUrlClient;
+  /** Hosted-result URLs (gateway-signed or presigned by the object store). */
+  links: ResultLinks;
   clock: Clock;
   logger: Logger;
   /** Throws when a dependency (database, storage) is not usable. */

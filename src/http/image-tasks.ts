@@ -52,7 +52,7 @@ export async function callbackOf(fields: RawImageRequest, deps: HttpDeps, base: 
 }
 
 function resultRenderer(deps: HttpDeps, base: string): ResultRenderer {
-  return { urlFor: (blobKey) => base + deps.signer.sign(blobKey).path, blobs: deps.blobs };
+  return { urlFor: (blobKey) => deps.links.urlFor(blobKey, base), blobs: deps.blobs };
 }
 
 export async function renderTaskForClient(task: TaskRecord, deps: HttpDeps, base: string): Promise<TaskView> {

@@ -8,6 +8,7 @@ import type { Clock } from '../core/ports/clock.js';
 import { systemClock } from '../core/ports/clock.js';
 import type { ApiKeyRecord } from '../core/ports/key-store.js';
 import type { RateLimiter, RateLimitHeaders } from '../core/ports/rate-limiter.js';
+import type { SlotPool } from '../core/ports/slot-pool.js';
 import { createInProcessRateLimiter } from './in-process-rate-limiter.js';
 import { concurrencyRefused, limitRefused, windowHeaders, type Dimension } from './limit-answers.js';
 
@@ -24,6 +25,8 @@ export interface KeyRateLimiterOptions {
   limiters?: LimiterFactory;
   /** The in-process counters' clock. */
   clock?: Clock;
+  /** With `limiters`: concurrency slots as leases in a shared pool (Redis), so a dead process's slots come back. */
+  slots?: SlotPool;
 }
 
 function headersFor(dimension: Dimension, limit: number, result: RateLimiterRes): RateLimitHeaders {
@@ -73,6 +76,11 @@ export function createKeyRateLimiter(options: KeyRateLimiterOptions = {}): RateL
     async enter(key) {
       const limit = key.rateLimits.concurrentRequests;
       if (limit === null) return () => undefined;
+      if (options.slots !== undefined) {
+        const lease = await options.slots.tryAcquire(`key:${key.id}`, limit, 1);
+        if (lease === undefined) throw concurrencyRefused(key, limit);
+        return () => lease.release();
+      }
       const limiter = limiterFor('concurrent', limit, 0);
       try {
         await limiter.consume(key.id, 1);

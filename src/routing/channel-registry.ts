@@ -28,6 +28,8 @@ import {
 import { runChannelTest, type ChannelTestResult } from './channel-test.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
+import { sharedConcurrency } from './shared-concurrency.js';
+import type { SlotPool } from '../core/ports/slot-pool.js';
 import { runWithFailover, type FailoverTarget } from './failover.js';
 import { KeyRotation } from './key-rotation.js';
 import { applyRetirements, retirementWarnings, shutDownError, type RetiredOnChannel } from './retired-models.js';
@@ -57,6 +59,8 @@ export interface ChannelRegistryOptions {
   http: HttpClient;
   /** Queue length of channels that set none. */
   defaultMaxQueue?: number;
+  /** Concurrency slots shared with the other replicas (Redis); each process caps its own calls when absent. */
+  sharedSlots?: SlotPool;
 }
 
 /** A candidate channel for a model, in preference order, as the admin API shows it. */
@@ -84,6 +88,11 @@ export interface ChannelRegistry extends ModelRouter {
   routes(model: CatalogModel): RouteCandidate[];
   /** Whether a URL's host is a channel's base URL host (operator-trusted, even on a private network). */
   isChannelHost(url: URL): boolean;
+  /**
+   * Reads the store again and applies what another process changed (created, edited, enabled,
+   * disabled, removed). Unchanged channels keep their breaker, key rotation and in-flight slots.
+   */
+  reload(): Promise<void>;
 }
 
 interface KeySlot {
@@ -270,10 +279,20 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
   function targetFor(live: LiveChannel, model: CatalogModel, responseFormat: string | undefined): FailoverTarget {
     const upstream = live.served.get(model.id) ?? model.id;
     const warnings = mappingWarnings(live, model, upstream, responseFormat);
+    const sharedSlots = options.sharedSlots;
     return {
       channel: live.record.name,
       breaker: live.breaker,
-      limiter: live.limiter,
+      limiter:
+        sharedSlots === undefined
+          ? live.limiter
+          : sharedConcurrency({
+              local: live.limiter,
+              pool: sharedSlots,
+              name: `channel:${live.record.name}`,
+              maxConcurrency: () => channels.get(live.record.name)?.record.maxConcurrency ?? undefined,
+              onPoolError: (error) => logger.warn({ event: 'shared_slots_unavailable', channel: live.record.name, err: error }, 'shared concurrency slots unavailable; this replica caps its own calls'),
+            }),
       nextRoute: () => {
         const keyPosition = live.rotation.next();
         if (keyPosition === undefined) return undefined;
@@ -502,8 +521,38 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
       for (const live of channels.values()) if (live.host === host) return true;
       return false;
     },
+
+    reload: () =>
+      serialized(async () => {
+        const stored = await store.list();
+        for (const record of stored) {
+          const live = channels.get(record.name);
+          if (live !== undefined && canonicalJson(live.record) === canonicalJson(record)) continue;
+          try {
+            channels.set(record.name, compile(record, false, live));
+            logger.info({ event: 'channel_reloaded', channel: record.name, enabled: record.enabled }, 'channel changed by another process; applied');
+          } catch (error) {
+            logger.error({ event: 'channel_invalid', channel: record.name, reason: error instanceof Error ? error.message : String(error) }, 'channel skipped');
+          }
+        }
+        const names = new Set(stored.map((record) => record.name));
+        for (const name of [...channels.keys()]) {
+          if (names.has(name)) continue;
+          channels.delete(name);
+          logger.info({ event: 'channel_reloaded', channel: name, removed: true }, 'channel removed by another process');
+        }
+      }),
   };
   return registry;
 }
 
 export type { ChannelInput, ChannelPatch, ChannelView, ChannelHealth, ChannelTestResult };
+
+/** JSON with object keys sorted, so a record read back from the store compares equal to the one in memory. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item !== null && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0)))
+      : item,
+  );
+}

@@ -13,6 +13,7 @@ import { KeyRotation } from './key-rotation.js';
 const clock = manualClock(5_000_000);
 
 interface TestTarget extends FailoverTarget {
+  limiter: ConcurrencyLimiter;
   rotation: KeyRotation;
   rejectedKeys: number[];
 }

@@ -4,13 +4,14 @@
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { ModelRoute, RouteAttempt, RoutedResult } from '../core/ports/model-router.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
-import { ChannelBusyError, type ConcurrencyLimiter } from './concurrency-limiter.js';
+import { ChannelBusyError, type ConcurrencyLease } from './concurrency-limiter.js';
 
 /** One channel as the loop sees it. */
 export interface FailoverTarget {
   channel: string;
   breaker: CircuitBreaker;
-  limiter: ConcurrencyLimiter;
+  /** The channel's concurrency limit (this process's, or shared by the replicas). */
+  limiter: { acquire(permits: number, signal: AbortSignal): Promise<ConcurrencyLease> };
   /** The route for the next attempt on this channel (rotating its keys); undefined when no key is left. */
   nextRoute(): { route: ModelRoute; keyPosition: number; warnings: string[] } | undefined;
   /**

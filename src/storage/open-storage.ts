@@ -5,7 +5,8 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/ports/clock.js';
-import { LocalBlobStore } from './blob/local/local-blob-store.js';
+import type { S3Settings } from '../config/schema.js';
+import { openBlobStore } from './blob/open-blob-store.js';
 import { openPostgresStorage } from './postgres/postgres-storage.js';
 import { openSqliteStorage } from './sqlite/sqlite-storage.js';
 import type { DatabaseStores, Storage } from './storage.js';
@@ -17,6 +18,8 @@ export interface StorageSettings {
   databaseMaxConnections?: number;
   dataDir: string;
   fsyncBlobs: boolean;
+  /** Images in an S3-compatible bucket; on disk under the data dir when absent. */
+  s3?: S3Settings | undefined;
 }
 
 export type DatabaseLocation = { backend: 'sqlite'; file: string } | { backend: 'postgres'; url: string; maxConnections?: number };
@@ -50,7 +53,7 @@ export async function openStorage(settings: StorageSettings, deps: { clock: Cloc
   const location = parseDatabaseUrl(settings.databaseUrl, dataDir);
   if (location.backend === 'postgres' && settings.databaseMaxConnections !== undefined) location.maxConnections = settings.databaseMaxConnections;
   const database = await openDatabaseStores(location, deps);
-  const blobs = new LocalBlobStore({ directory: join(dataDir, 'blobs'), fsync: settings.fsyncBlobs });
+  const blobs = openBlobStore({ s3: settings.s3, fsyncBlobs: settings.fsyncBlobs }, dataDir);
   return {
     ...database,
     blobs,
@@ -58,6 +61,10 @@ export async function openStorage(settings: StorageSettings, deps: { clock: Cloc
       await database.ping();
       await blobs.ping();
     },
-    close: () => database.close(),
+    pingDatabase: () => database.ping(),
+    close: async () => {
+      blobs.close?.();
+      await database.close();
+    },
   };
 }

@@ -4,6 +4,7 @@
 import type { PriceBook } from '../billing/price-book.js';
 import type { BillingStore } from '../core/ports/billing-store.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
+import type { ChangeVersionStore } from '../core/ports/change-feed.js';
 import type { ChannelStore } from '../core/ports/channel-store.js';
 import type { IdempotencyStore } from '../core/ports/idempotency-store.js';
 import type { KeyStore } from '../core/ports/key-store.js';
@@ -24,7 +25,9 @@ export interface Storage {
   requestLog: RequestLog & { close(): Promise<void> };
   idempotency: IdempotencyStore;
   webhooks: WebhookStore;
-  blobs: BlobStore;
+  blobs: BlobStore & { close?(): void };
+  /** Counters of shared-setting changes, polled by every process (src/shared-state/polling-change-feed.ts). */
+  changeVersions: ChangeVersionStore;
   /**
    * The billing store, pricing with `prices`. Made after opening because the price book is built
    * from the stored overrides (`prices`) first.
@@ -32,11 +35,13 @@ export interface Storage {
   billing(prices: PriceBook): BillingStore;
   /** Throws when the database or the blob store is unusable (readiness). */
   ping(): Promise<void>;
+  /** Throws when the database alone is unusable (readiness names each dependency). */
+  pingDatabase(): Promise<void>;
   /** Writes the buffered request log, then closes the database; safe to call more than once. */
   close(): Promise<void>;
 }
 
-export interface DatabaseStores extends Omit<Storage, 'blobs' | 'ping' | 'close'> {
+export interface DatabaseStores extends Omit<Storage, 'blobs' | 'ping' | 'pingDatabase' | 'close'> {
   ping(): Promise<void>;
   close(): Promise<void>;
 }

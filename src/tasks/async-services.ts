@@ -10,7 +10,7 @@ import type { TaskSettings, WebhookSettings } from '../config/schema.js';
 import type { HttpClient } from '../core/ports/http-client.js';
 import type { IdempotencyStore } from '../core/ports/idempotency-store.js';
 import type { WebhookStore } from '../core/ports/webhook-store.js';
-import type { UrlSigner } from '../core/signed-urls.js';
+import type { ResultLinks } from '../core/result-links.js';
 import { createIdempotencyService, type IdempotencyService } from '../idempotency/service.js';
 import { createWebhookDispatcher, type WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { deriveWebhookSecret, generateWebhookSecret } from '../webhooks/signing.js';
@@ -28,7 +28,7 @@ export interface AsyncServicesDeps extends Pick<TaskServiceDeps, 'store' | 'imag
   logger: Logger;
   /** The guarded client of user URLs (src/providers/shared/outbound-policies.ts), for callback URLs. */
   userUrls: HttpClient;
-  signer: UrlSigner;
+  links: ResultLinks;
   /** Tasks submitted through another API's dialect are delivered to webhooks in that dialect's shape. */
   dialectRenderers?: DialectRenderers;
 }
@@ -83,7 +83,7 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
     renderTask: async (taskId, publicBase) => {
       const task = await deps.store.get(taskId);
       if (!task) return undefined;
-      const renderer = { urlFor: (blobKey: string) => publicBase + deps.signer.sign(blobKey).path, blobs: deps.blobs };
+      const renderer = { urlFor: (blobKey: string) => deps.links.urlFor(blobKey, publicBase), blobs: deps.blobs };
       return (await deps.dialectRenderers?.render(task, renderer)) ?? renderTask(task, renderer);
     },
   });

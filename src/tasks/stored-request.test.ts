@@ -62,9 +62,10 @@ describe('stored task requests and results', () => {
     const outcome = { images: [{ data, blobKey: 'images/a.png', revisedPrompt: 'revised' }], warnings: [], provider: 'offline', channel: 'offline', attempts: 1, createdAt: 1_700_000_000, usage: { inputTokens: 5, outputTokens: 10 } };
     const stored = JSON.parse(JSON.stringify(toStoredResult(outcome, request))) as Record<string, unknown>;
     expect(JSON.stringify(stored)).not.toContain(data.toString('base64'));
-    const renderer = { urlFor: (key: string) => `https://gw.example/v1/files/${key}?signed`, blobs };
-    expect(await renderStoredResult(stored, renderer)).toEqual(renderImagesResponse(outcome, request, renderer.urlFor));
+    const urlFor = (key: string) => `https://gw.example/v1/files/${key}?signed`;
+    const renderer = { urlFor: async (key: string) => urlFor(key), blobs };
+    expect(await renderStoredResult(stored, renderer)).toEqual(renderImagesResponse(outcome, request, urlFor));
     const asUrl = { ...request, responseFormat: 'url' as const };
-    expect(await renderStoredResult(JSON.parse(JSON.stringify(toStoredResult(outcome, asUrl))), renderer)).toEqual(renderImagesResponse(outcome, asUrl, renderer.urlFor));
+    expect(await renderStoredResult(JSON.parse(JSON.stringify(toStoredResult(outcome, asUrl))), renderer)).toEqual(renderImagesResponse(outcome, asUrl, urlFor));
   });
 });

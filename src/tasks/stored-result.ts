@@ -47,8 +47,8 @@ export function toStoredResult(outcome: GenerationOutcome, request: ImageRequest
 }
 
 export interface ResultRenderer {
-  /** Absolute signed URL of a blob. */
-  urlFor(blobKey: string): string;
+  /** Absolute URL of a blob (signed gateway link or presigned object URL). */
+  urlFor(blobKey: string): Promise<string>;
   blobs: BlobStore;
 }
 
@@ -59,7 +59,7 @@ export async function renderStoredResult(stored: Record<string, unknown>, render
     (data ?? []).map(async (item) => {
       let image: { url?: string; b64_json?: string; revised_prompt?: string };
       if (responseFormat === 'url') {
-        image = { url: renderer.urlFor(item.blob_key) };
+        image = { url: await renderer.urlFor(item.blob_key) };
       } else {
         const blob = await renderer.blobs.get(item.blob_key);
         if (!blob) throw new GatewayError('not_found', 'The images of this result are no longer stored (they passed the retention period).');

@@ -43,4 +43,6 @@ export interface BlobStore {
   deleteOlderThan(cutoffMs: number): Promise<number>;
   /** Throws when the store cannot be written to (readiness). */
   ping(): Promise<void>;
+  /** The store's own time-limited GET URL of an object (object stores only: `images.url_mode: presigned`). */
+  presignedUrl?(key: string, ttlSeconds: number): Promise<string>;
 }

@@ -37,7 +37,7 @@ export async function renderBflResult(task: TaskRecord, renderer: ResultRenderer
       const started = task.startedAt ?? task.createdAt;
       const ended = task.completedAt ?? started;
       const result: Record<string, unknown> = {
-        sample: blobKey === undefined ? null : renderer.urlFor(blobKey),
+        sample: blobKey === undefined ? null : await renderer.urlFor(blobKey),
         prompt: fields.prompt ?? null,
         seed: fields.seed ?? null,
         start_time: started / 1000,

@@ -114,9 +114,9 @@ export async function renderMidjourneyTask(task: TaskRecord, renderer: ResultRen
   let imageUrl: string | null = null;
   if (blobKeys.length >= 4) {
     const grid = await ensureGrid(task, renderer);
-    imageUrl = grid === undefined ? null : renderer.urlFor(grid);
+    imageUrl = grid === undefined ? null : await renderer.urlFor(grid);
   } else if (blobKeys[0] !== undefined) {
-    imageUrl = renderer.urlFor(blobKeys[0]);
+    imageUrl = await renderer.urlFor(blobKeys[0]);
   }
   const progress = task.status === 'succeeded' ? '100%' : task.status === 'failed' || task.status === 'canceled' ? '' : `${Math.round(task.progress)}%`;
   return {

@@ -51,7 +51,7 @@ export async function renderPrediction(task: TaskRecord, renderer: ResultRendere
   let output: unknown = null;
   const metrics: Record<string, number> = {};
   if (task.status === 'succeeded') {
-    const links = resultBlobKeys(task).map((blobKey) => urls.urlFor(blobKey));
+    const links = await Promise.all(resultBlobKeys(task).map((blobKey) => urls.urlFor(blobKey)));
     output = data.listOutput ? links : (links[0] ?? null);
     metrics.image_count = links.length;
   }

@@ -84,10 +84,10 @@ export function pricedPerTask(reservation: ReservationRequest, priceEntry: strin
   return { ...reservation, model: priceEntry, imagesRequested: 1 };
 }
 
-/** Signs result URLs against the gateway's public address (or this request's origin). */
+/** Result URLs against the gateway's public address (or this request's origin), or presigned by the object store. */
 export function resultRendererFor(request: FastifyRequest, deps: HttpDeps): ResultRenderer {
   const base = publicBase(request, deps);
-  return { urlFor: (blobKey) => base + deps.signer.sign(blobKey).path, blobs: deps.blobs };
+  return { urlFor: (blobKey) => deps.links.urlFor(blobKey, base), blobs: deps.blobs };
 }
 
 /** Blob keys of a succeeded task's images, in order. */

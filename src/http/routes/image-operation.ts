@@ -128,7 +128,8 @@ export async function handleImageOperation(
   context.provider = outcome.provider;
   context.channel = outcome.channel;
   // Bytes, not an object: megabytes of base64 skip JSON.stringify (see encodeImagesResponse).
-  const body = encodeImagesResponse(outcome, imageRequest, (blobKey) => base + deps.signer.sign(blobKey).path);
+  const urlFor = await deps.links.urlsFor(outcome.images.flatMap((image) => (image.blobKey === undefined ? [] : [image.blobKey])), base);
+  const body = encodeImagesResponse(outcome, imageRequest, urlFor);
   return reply
     .headers({ ...baseHeaders, 'x-imagegate-provider': outcome.provider, ...warningHeader(outcome.warnings) })
     .type('application/json; charset=utf-8')

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/ports/clock.js';
 import { SqlChannelStore } from '../sql/channel-store.js';
+import { SqlChangeVersionStore } from '../sql/change-version-store.js';
 import { SqlIdempotencyStore } from '../sql/idempotency-store.js';
 import { SqlKeyStore } from '../sql/key-store.js';
 import { SqlPriceStore } from '../sql/price-store.js';
@@ -48,6 +49,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     keys: new SqlKeyStore(database.db),
     tasks: new PostgresTaskStore(database.db),
     channels: new SqlChannelStore(database.db),
+    changeVersions: new SqlChangeVersionStore(database.db),
     prices: new SqlPriceStore(database.db),
     requestLog,
     idempotency: new SqlIdempotencyStore(database.db),

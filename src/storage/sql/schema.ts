@@ -20,6 +20,13 @@ export interface DatabaseSchema {
   billing_usage: BillingUsageTable;
   billing_ledger: BillingLedgerTable;
   gateway_processes: GatewayProcessesTable;
+  change_versions: ChangeVersionsTable;
+}
+
+/** 060_change_versions: a counter per kind of shared setting, polled by every process. */
+export interface ChangeVersionsTable {
+  topic: string;
+  version: number;
 }
 
 export interface SchemaMigrationsTable {

@@ -6,6 +6,7 @@ import { SqliteBilling } from './billing.js';
 import type { Clock } from '../../core/ports/clock.js';
 import type { DatabaseStores } from '../storage.js';
 import { SqlChannelStore } from '../sql/channel-store.js';
+import { SqlChangeVersionStore } from '../sql/change-version-store.js';
 import { openSqliteDatabase } from './database.js';
 import { SqlIdempotencyStore } from '../sql/idempotency-store.js';
 import { SqlKeyStore } from '../sql/key-store.js';
@@ -38,6 +39,7 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     keys: new SqlKeyStore(database.db),
     tasks: new SqliteTaskStore(database.db),
     channels: new SqlChannelStore(database.db),
+    changeVersions: new SqlChangeVersionStore(database.db),
     prices: new SqlPriceStore(database.db),
     requestLog,
     idempotency: new SqlIdempotencyStore(database.db),
