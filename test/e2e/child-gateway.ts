@@ -225,10 +225,10 @@ export async function quiesceSubmissions(gate: SubmissionGate, fake: BflFake, da
   }
 }
 
-export async function waitForAll(url: string, ids: string[], timeoutMs: number): Promise<Array<{ id: string; status: string }>> {
+export async function waitForAll(url: string, ids: string[], timeoutMs: number, key = apiKey): Promise<Array<{ id: string; status: string }>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const tasks = await Promise.all(ids.map(async (id) => (await call(url, `/v1/images/tasks/${id}`, { key: apiKey })).body as { id: string; status: string }));
+    const tasks = await Promise.all(ids.map(async (id) => (await call(url, `/v1/images/tasks/${id}`, { key })).body as { id: string; status: string }));
     if (tasks.every((task) => ['succeeded', 'failed', 'canceled'].includes(task.status)) || Date.now() > deadline) return tasks;
     await sleep(100);
   }
