@@ -7,8 +7,8 @@ export const ChannelSchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
     provider: Type.Union(
-      ['openai', 'azure', 'bfl', 'replicate', 'fal', 'google', 'stability', 'a1111', 'comfyui', 'offline'].map((name) => Type.Literal(name)),
-      { description: 'one of openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, offline' },
+      ['openai', 'azure', 'bfl', 'replicate', 'fal', 'google', 'stability', 'a1111', 'comfyui', 'midjourney-proxy', 'offline'].map((name) => Type.Literal(name)),
+      { description: 'one of openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, midjourney-proxy, offline' },
     ),
     base_url: Type.Optional(Type.String({ minLength: 1 })),
     api_key: Type.Optional(Type.String()),

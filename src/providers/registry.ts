@@ -8,11 +8,12 @@ import { createBflProvider } from './bfl/index.js';
 import { createComfyProvider } from './comfyui/index.js';
 import { createFalProvider } from './fal/index.js';
 import { createGoogleProvider } from './google/index.js';
+import { createMidjourneyProxyProvider, midjourneyProxyDefaultBaseURL } from './midjourney-proxy/index.js';
 import { createOpenAIProvider } from './openai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
 import { createStabilityProvider } from './stability/index.js';
 
-export type UpstreamProviderName = 'openai' | 'azure' | 'bfl' | 'replicate' | 'fal' | 'google' | 'stability' | 'a1111' | 'comfyui';
+export type UpstreamProviderName = 'openai' | 'azure' | 'bfl' | 'replicate' | 'fal' | 'google' | 'stability' | 'a1111' | 'comfyui' | 'midjourney-proxy';
 
 export const upstreamProviders: Record<UpstreamProviderName, (settings: ProviderSettings) => ImageModelFactory> = {
   openai: createOpenAIProvider,
@@ -24,6 +25,7 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   stability: createStabilityProvider,
   a1111: createA1111Provider,
   comfyui: createComfyProvider,
+  'midjourney-proxy': createMidjourneyProxyProvider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -37,4 +39,5 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   stability: 'https://api.stability.ai',
   a1111: 'http://127.0.0.1:7860',
   comfyui: 'http://127.0.0.1:8188',
+  'midjourney-proxy': midjourneyProxyDefaultBaseURL,
 };

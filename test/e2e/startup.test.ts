@@ -320,7 +320,7 @@ describe('a start with a bad configuration', () => {
       const gateway = await launchBadStart('bad-provider', badProvider);
       expect((await gateway.exited).code).toBe(2);
       expect(gateway.output()).toContain(
-        `imagegate: configuration error: ${join(folder, 'bad-provider.yaml')}: 'channels[0].provider': expected one of openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, offline, got "openia"`,
+        `imagegate: configuration error: ${join(folder, 'bad-provider.yaml')}: 'channels[0].provider': expected one of openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, midjourney-proxy, offline, got "openia"`,
       );
     },
     startTimeoutMs,

@@ -3,7 +3,7 @@
 /** One channel as stored. Upstream API keys are kept in clear: the gateway has to present them. */
 export interface ChannelRecord {
   name: string;
-  /** Provider kind: openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, offline. */
+  /** Provider kind: openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, midjourney-proxy, offline. */
   provider: string;
   baseUrl: string | null;
   /** Upstream keys used in rotation; empty for providers that need none. */

@@ -8,17 +8,19 @@ import { fakeMain as bfl } from './bfl.js';
 import { fakeMain as comfyui } from './comfyui.js';
 import { fakeMain as fal } from './fal.js';
 import { fakeMain as google } from './google.js';
+import { fakeMain as midjourneyProxy } from './midjourney-proxy.js';
 import { fakeMain as openai } from './openai.js';
 import { fakeMain as replicate } from './replicate.js';
 import { fakeMain as stability } from './stability.js';
 
 type FakeMain = (argv: { port: number; apiKey?: string; switches: FakeSwitches }) => Promise<FakeServer>;
 
-export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui };
+export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui, 'midjourney-proxy': midjourneyProxy };
 
 const usage = `usage: npm run fake -- <${Object.keys(fakes).join('|')}> [--port N] [--api-key KEY]
   [--latency-ms N] [--fail-status N] [--retry-after-seconds N] [--hang] [--moderation input|output]
-  [--max-images N] [--malformed] [--polls-before-ready N] [--result-url-ttl-ms N]`;
+  [--max-images N] [--malformed] [--polls-before-ready N] [--result-url-ttl-ms N]
+  [--queue-full] (midjourney-proxy: submissions answered code 23)`;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
       malformed: { type: 'boolean' },
       'polls-before-ready': { type: 'string' },
       'result-url-ttl-ms': { type: 'string' },
+      'queue-full': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -58,6 +61,7 @@ async function main(): Promise<void> {
     resultUrlTtlMs: number(values['result-url-ttl-ms']),
   };
   for (const key of Object.keys(switches) as (keyof FakeSwitches)[]) if (switches[key] === undefined) delete switches[key];
+  if (values['queue-full']) Object.assign(switches, { queueFull: true });
   const server = await start({ port: Number(values.port), apiKey: values['api-key'], switches });
   process.stdout.write(`${name} fake listening on ${server.url}\n`);
   const stop = () => void server.close().then(() => process.exit(0));
