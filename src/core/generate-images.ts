@@ -128,7 +128,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       const method = operationMethod[request.operation];
       const recordedJobs = (options.resumeJobs ?? []).filter((job): job is UpstreamJobRef => job !== undefined);
       const recordedOn = recordedJobs.find((job) => job.channel !== undefined);
-      const resume = recordedOn?.channel === undefined ? undefined : { channel: recordedOn.channel, key: recordedOn.channelKey };
+      const resume = recordedOn?.channel !== undefined ? { channel: recordedOn.channel, key: recordedOn.channelKey } : request.channel === undefined ? undefined : { channel: request.channel };
       const routeRequest = { operation: method, images: request.n, signal: options.signal, responseFormat: request.responseFormat, ...(resume === undefined ? {} : { resume }) };
       // The router tries the model's channels in turn; each attempt makes every upstream call on one route.
       const routed = await deps.router.run(request.model, routeRequest, async (route, control) => {

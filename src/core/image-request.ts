@@ -47,6 +47,11 @@ export interface ImageRequest {
    * webhook filter …). Opaque to the core; kept with a task's request so it survives a restart.
    */
   dialect?: DialectContext;
+  /**
+   * Served by this channel only, never failed over: a dialect's follow-up on an upstream task
+   * (a Midjourney button) must go to the upstream account that holds the original.
+   */
+  channel?: string;
 }
 
 export interface DialectContext {

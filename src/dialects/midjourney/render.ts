@@ -8,9 +8,21 @@
 import sharp from 'sharp';
 import type { TaskRecord, TaskStatus } from '../../core/ports/task-store.js';
 import type { ResultRenderer } from '../../tasks/stored-result.js';
+import { unpackJobs } from '../../tasks/upstream-jobs.js';
 import { resultBlobKeys } from '../shared/submit-task.js';
 
 export const midjourneyDialect = 'midjourney';
+
+/** The provider that serves Midjourney itself (pass-through) rather than an image model emulating it. */
+export const passThroughProvider = 'midjourney-proxy';
+
+/** The upstream midjourney-proxy task behind a pass-through task: its id, channel, and (once finished) buttons. */
+export function upstreamTaskOf(task: TaskRecord): { id: string; channel: string | undefined; buttons: MidjourneyButton[] } | undefined {
+  const job = unpackJobs(task.upstreamJob)[0];
+  if (job === undefined || job.provider !== passThroughProvider || typeof job.data.id !== 'string') return undefined;
+  const buttons = Array.isArray(job.data.buttons) ? (job.data.buttons as MidjourneyButton[]) : [];
+  return { id: job.data.id, channel: job.channel, buttons };
+}
 
 export type MidjourneyAction = 'IMAGINE' | 'UPSCALE' | 'VARIATION' | 'REROLL' | 'BLEND' | 'ZOOM' | 'PAN';
 
@@ -136,7 +148,8 @@ export async function renderMidjourneyTask(task: TaskRecord, renderer: ResultRen
     submitTime: task.createdAt,
     startTime: task.startedAt,
     finishTime: task.completedAt,
-    buttons: buttonsFor(task, data, blobKeys.length),
+    // Pass-through: the upstream's own buttons (their customIds go back to it through /submit/action).
+    buttons: task.status !== 'succeeded' ? [] : (upstreamTaskOf(task)?.buttons ?? buttonsFor(task, data, blobKeys.length)),
     properties: { finalPrompt: data.prompt, ...(data.notifyHook === undefined ? {} : { notifyHook: data.notifyHook }) },
   };
 }

@@ -8,6 +8,8 @@
 // Which models serve it is the operator's choice through catalog aliases: `midjourney` (and
 // `midjourney-fast`, `-turbo`, `-relax` for the mode prefixes) draws, `midjourney-edit` (and
 // `midjourney-<mode>-edit`) edits; without them, flux-schnell draws and flux-kontext-pro edits.
+// When the drawing model is routed to a `midjourney-proxy` channel, Midjourney is not emulated but
+// passed through (see passThrough below): the upstream draws, its grid and buttons are relayed.
 
 import { randomInt } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -22,7 +24,7 @@ import { dialectOf } from '../../tasks/dialect-renderers.js';
 import { newTaskId, type TaskCallback } from '../../tasks/task-service.js';
 import { acceptKeyHeader, keyOf, pricedPerTask, resultBlobKeys, resultRendererFor, setDialectErrorHandler, storedFields, submitDialectTask } from '../shared/submit-task.js';
 import { parsePrompt } from './prompt.js';
-import { buttonHash, midjourneyDialect, renderMidjourneyTask, type MidjourneyAction, type MidjourneyData } from './render.js';
+import { buttonHash, midjourneyDialect, passThroughProvider, upstreamTaskOf, renderMidjourneyTask, type MidjourneyAction, type MidjourneyData } from './render.js';
 
 /**
  * midjourney-proxy's ReturnCode.java: SUCCESS = 1, NOT_FOUND = 3, VALIDATION_ERROR = 4, FAILURE = 9,
@@ -41,6 +43,9 @@ const modes = [
 const gridImages = 4;
 const maxStateLength = 4096;
 const maxListIds = 100;
+/** How long a pass-through submission waits for the upstream's answer before answering 22 (queued). */
+const upstreamAnswerWaitMs = 10_000;
+const upstreamAnswerPollMs = 50;
 /** midjourney-proxy's blend takes 2 to 5 images (SubmitBlendDTO: "base64Array 2..5"). */
 const blendImages = { min: 2, max: 5 };
 
@@ -156,6 +161,80 @@ export async function midjourneyRoutes(app: FastifyInstance, deps: HttpDeps): Pr
   const callbackFor = async (request: FastifyRequest, notifyHook: string | undefined): Promise<TaskCallback | undefined> =>
     notifyHook === undefined ? undefined : callbackOf({ callback_url: notifyHook }, deps, publicBase(request, deps));
 
+  /**
+   * The serving mode, decided in this one place: a model routed to a midjourney-proxy channel is
+   * passed through to it (the upstream's grid, buttons and codes); any other model emulates Midjourney.
+   */
+  const passThrough = (model: string): boolean => deps.describeRoute(model).provider === passThroughProvider;
+
+  /**
+   * Submits a pass-through task and waits (bounded) until the upstream has accepted or refused it, so
+   * the client gets midjourney-proxy's own answer: 1 accepted, 24 banned prompt, 23 queue full, 4 invalid.
+   * A task still waiting for a worker after the bound is answered 22 (queued), as midjourney-proxy does.
+   */
+  const submitUpstream = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    input: { model: string; prompt: string; images: string[]; data: MidjourneyData; pricedAs: string; action?: { customId: string; taskId: string }; channel?: string },
+  ): Promise<SubmitAnswer> => {
+    const callback = await callbackFor(request, input.data.notifyHook);
+    const { task } = await submitDialectTask(request, reply, deps, {
+      fields: { model: input.model, prompt: input.prompt, n: 1, response_format: 'url', ...(input.action === undefined ? {} : { mj_action: input.action }) },
+      images: input.images.map((url, index) => ({ url, field: index === 0 ? 'image' : `image_${index + 1}` })),
+      dialect: { name: midjourneyDialect, data: input.data as unknown as Record<string, unknown> },
+      pricedAs: input.pricedAs,
+      ...(input.channel === undefined ? {} : { channel: input.channel }),
+      ...(callback === undefined ? {} : { callback }),
+    });
+    const deadline = Date.now() + upstreamAnswerWaitMs;
+    for (;;) {
+      const latest = await deps.tasks.get(task.id, task.keyId);
+      if (latest === undefined) return submitted(task.id);
+      if (latest.status === 'failed') {
+        const code = latest.error?.code;
+        const refusal = code === 'content_policy_violation' || code === 'moderation_blocked' ? returnCode.bannedPrompt : code === 'upstream_rate_limited' ? returnCode.queueRejected : code === 'invalid_value' ? returnCode.validation : returnCode.failure;
+        request.imagegate.errorCode = `mj_${refusal}`;
+        return { code: refusal, description: refusal === returnCode.bannedPrompt ? `可能包含敏感词: ${latest.error?.message ?? ''}` : (latest.error?.message ?? 'The upstream refused the task.'), result: null, properties: {} };
+      }
+      if (latest.upstreamJob !== null || latest.status === 'succeeded' || latest.status === 'canceled') return submitted(task.id);
+      if (Date.now() > deadline) return { code: returnCode.inQueue, description: '排队中 (waiting for the upstream)', result: task.id, properties: {} };
+      await new Promise((resolve) => setTimeout(resolve, upstreamAnswerPollMs));
+    }
+  };
+
+  /** A button of a pass-through task: the upstream's own button, pressed on the channel that made the original. */
+  const pressUpstream = async (request: FastifyRequest, reply: FastifyReply, parent: { task: TaskRecord; data: MidjourneyData }, customId: string, extra: { notifyHook?: string; state: string }): Promise<SubmitAnswer> => {
+    const upstream = upstreamTaskOf(parent.task);
+    if (upstream === undefined) refuse(returnCode.failure, `Task ${parent.task.id} has no upstream task to act on.`);
+    // The older forms (change, simple-change) name a button by kind and index with the gateway's hash; the upstream's button of that kind and index is meant.
+    const [, , kind, index] = customId.split('::');
+    const button =
+      upstream.buttons.find((candidate) => candidate.customId === customId) ??
+      upstream.buttons.find((candidate) => customId.startsWith('MJ::JOB::') && candidate.customId.startsWith(`MJ::JOB::${kind}::${index}::`));
+    if (button === undefined) refuse(returnCode.validation, `customId ${JSON.stringify(customId)} is not a button of task ${parent.task.id}.`);
+    const upstreamKind = button.customId.split('::')[2] ?? '';
+    const action: MidjourneyAction = upstreamKind === 'upsample' ? 'UPSCALE' : upstreamKind === 'reroll' ? 'REROLL' : upstreamKind.startsWith('pan') ? 'PAN' : button.customId.startsWith('MJ::Outpaint') ? 'ZOOM' : 'VARIATION';
+    const priceEntry = { UPSCALE: 'mj_upscale', REROLL: 'mj_reroll', PAN: 'mj_pan', ZOOM: 'mj_zoom', VARIATION: upstreamKind === 'high_variation' ? 'mj_high_variation' : upstreamKind === 'low_variation' ? 'mj_low_variation' : 'mj_variation' }[action as 'UPSCALE'];
+    const data: MidjourneyData = {
+      action,
+      prompt: parent.data.prompt,
+      customId: button.customId,
+      description: `/${action.toLowerCase()} ${parent.task.id} ${button.label || button.emoji}`.trim(),
+      state: extra.state,
+      parentId: parent.task.id,
+      ...(extra.notifyHook === undefined ? {} : { notifyHook: extra.notifyHook }),
+    };
+    return submitUpstream(request, reply, {
+      model: parent.task.model,
+      prompt: parent.data.prompt,
+      images: [],
+      data,
+      pricedAs: priceEntry ?? 'mj_variation',
+      action: { customId: button.customId, taskId: upstream.id },
+      ...(upstream.channel === undefined ? {} : { channel: upstream.channel }),
+    });
+  };
+
   /** Draws four images from a prompt (IMAGINE, REROLL), or edits images into four (VARIATION, ZOOM, PAN, BLEND, an IMAGINE with image prompts). */
   const submitGrid = async (
     request: FastifyRequest,
@@ -163,6 +242,10 @@ export async function midjourneyRoutes(app: FastifyInstance, deps: HttpDeps): Pr
     mode: string | undefined,
     input: { prompt: string; images: string[]; data: MidjourneyData; instruction?: string; pricedAs: string },
   ): Promise<SubmitAnswer> => {
+    const drawModel = modelFor(deps, mode, 'draw');
+    if (passThrough(drawModel)) {
+      return submitUpstream(request, reply, { model: drawModel, prompt: input.prompt, images: input.images, data: input.data, pricedAs: input.pricedAs });
+    }
     const parsed = parsePrompt(input.prompt);
     const edit = input.images.length > 0;
     const text = input.instruction === undefined ? parsed.text : `${input.instruction}${parsed.text === '' ? '' : `: ${parsed.text}`}`;
@@ -230,6 +313,7 @@ export async function midjourneyRoutes(app: FastifyInstance, deps: HttpDeps): Pr
 
   const press = async (request: FastifyRequest, reply: FastifyReply, mode: string | undefined, taskId: string, customId: string, extra: { notifyHook?: string; state: string }): Promise<SubmitAnswer> => {
     const parent = await parentOf(request, taskId);
+    if (upstreamTaskOf(parent.task) !== undefined) return pressUpstream(request, reply, parent, customId, extra);
     const pressed = parseCustomId(customId, taskId);
     const data: MidjourneyData = {
       action: pressed.action,

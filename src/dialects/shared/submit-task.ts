@@ -31,6 +31,8 @@ export interface DialectSubmission {
    * actions: `mj_imagine`, `mj_upscale` … as relays price them).
    */
   pricedAs?: string;
+  /** Served by this channel only (a follow-up on an upstream task goes to the account that holds it). */
+  channel?: string;
 }
 
 export function keyOf(request: FastifyRequest): ApiKeyRecord {
@@ -62,6 +64,7 @@ export async function submitDialectTask(request: FastifyRequest, reply: FastifyR
     imageRequest.images = (await checkEditInputs(imageRequest.model, inputs, undefined)).images;
   }
   imageRequest.dialect = submission.dialect;
+  if (submission.channel !== undefined) imageRequest.channel = submission.channel;
 
   const route = deps.describeRoute(imageRequest.model.id);
   context.provider = route.provider;
