@@ -36,7 +36,9 @@ let gateway: TestGateway;
 beforeAll(async () => {
   fake = await startMidjourneyProxyFake({ apiSecret: upstreamSecret });
   const channel: ChannelConfig = { name: 'mj-upstream', provider: 'midjourney-proxy', base_url: fake.url, api_key: upstreamSecret, models: ['midjourney'], poll_interval_ms: 30 };
-  gateway = await startTestGateway({ channels: [channel], catalog: { models: [midjourneyModel] } });
+  // The relax mode's model on a channel that gives up on a task after 300 ms.
+  const impatient: ChannelConfig = { ...channel, name: 'mj-impatient', models: ['midjourney-relax'], options: { stuck_timeout_ms: 300 } };
+  gateway = await startTestGateway({ channels: [channel, impatient], catalog: { models: [midjourneyModel, { ...midjourneyModel, id: 'midjourney-relax' }] } });
 });
 afterAll(async () => {
   await gateway.close();
@@ -115,6 +117,20 @@ describe('/mj passed through to an upstream midjourney-proxy', () => {
     const done = await Promise.all(ids.map((id) => fetchToEnd(gateway.url, gateway.apiKey, id)));
     expect(done.map((task) => task.status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
     expect(fake.listCalls.slice(before).some((asked) => asked.length === 3)).toBe(true);
+  });
+});
+
+describe('a midjourney-proxy task stuck upstream', () => {
+  it('fails after the channel\'s stuck_timeout_ms and is not charged', async () => {
+    fake.switches.hang = true;
+    const submit = await json(`${gateway.url}/mj-relax/mj/submit/imagine`, { headers: { 'mj-api-secret': gateway.apiKey }, body: { prompt: 'a stuck render' } });
+    expect(submit.body.code).toBe(1);
+    const done = await fetchToEnd(gateway.url, gateway.apiKey, submit.body.result);
+    expect(done.status).toBe('FAILURE');
+    expect(done.failReason).toContain('did not finish');
+    const reservations = queryDatabase<{ status: string }>(gateway.dataDir, 'SELECT status FROM billing_reservations WHERE id = ?', submit.body.result);
+    expect(reservations.map((row) => row.status)).toEqual(['released']);
+    expect(queryDatabase<{ n: number }>(gateway.dataDir, 'SELECT COUNT(*) AS n FROM billing_usage WHERE reservation_id = ?', submit.body.result)[0]?.n).toBe(0);
   });
 });
 
