@@ -2,7 +2,6 @@
 // main.ts starts it; tests build it in-process on an ephemeral port.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -30,13 +29,16 @@ import type { ResolvedAddress } from './providers/shared/http-client.js';
 import { createOutboundClients } from './providers/shared/outbound-policies.js';
 import type { RandomSource } from './routing/channel-order.js';
 import { createChannelRegistry, type ChannelRegistry } from './routing/channel-registry.js';
-import { openStorage } from './storage/open-storage.js';
+import { openStorage, parseDatabaseUrl } from './storage/open-storage.js';
 import { announcingChannelStore, announcingKeyStore } from './shared-state/announcing-stores.js';
 import { openSharedState } from './shared-state/scale-out.js';
 import { createResultLinks } from './core/result-links.js';
 import { readinessChecks } from './http/routes/health.js';
 import { createAsyncServices, type AsyncServices } from './tasks/async-services.js';
 import { DialectRenderers } from './tasks/dialect-renderers.js';
+import { readOrCreateKeyFile } from './secrets/key-file.js';
+import { secureDataDir, secureDatabaseFiles } from './secrets/permissions.js';
+import { createSecretBox, generateSecretsKey, type SecretBox } from './secrets/secret-box.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -46,6 +48,8 @@ export interface Gateway {
   logger: Logger;
   /** The secret of a key created on this first start, to be shown once. */
   bootstrapKey: string | undefined;
+  /** Whether any API key exists (with an admin token set, none is created on a first start). */
+  hasApiKeys(): Promise<boolean>;
   tasks: TaskStore;
   /** Task workers, webhooks, idempotency keys and retention (src/tasks/async-services.ts). */
   taskRuntime: AsyncServices;
@@ -92,13 +96,16 @@ function asConfigError<T>(build: () => T): T {
 async function loadSigningSecret(config: AppConfig): Promise<string> {
   if (config.signingSecret) return config.signingSecret;
   // Generated once and kept beside the data, so links stay valid across restarts.
-  const file = join(config.dataDir, 'signing.key');
+  return readOrCreateKeyFile(join(config.dataDir, 'signing.key'), () => randomBytes(32).toString('base64url'));
+}
+
+/** The key that encrypts upstream API keys in the database: IMAGEGATE_SECRETS_KEY, or secrets.key beside signing.key. */
+async function loadSecretBox(config: AppConfig): Promise<SecretBox> {
+  const keyText = config.secretsKey ?? (await readOrCreateKeyFile(join(config.dataDir, 'secrets.key'), generateSecretsKey));
   try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    const secret = randomBytes(32).toString('base64url');
-    await writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(async () => undefined);
-    return (await readFile(file, 'utf8')).trim();
+    return createSecretBox(keyText);
+  } catch (error) {
+    throw new ConfigError(`IMAGEGATE_SECRETS_KEY / secrets.key: ${(error as Error).message}`);
   }
 }
 
@@ -106,10 +113,15 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await secureDataDir(dataDir);
 
   const catalog = asConfigError(() => createCatalog(readCatalogFile(), config.catalog as CatalogOverrides));
-  const storage = await openStorage({ databaseUrl: config.databaseUrl, databaseMaxConnections: config.databaseMaxConnections, dataDir, fsyncBlobs: config.fsyncBlobs, s3: config.s3 }, { clock, logger });
+  const location = asConfigError(() => parseDatabaseUrl(config.databaseUrl, dataDir));
+  // The embedded database holds key hashes, upstream keys and balances: 0600 whatever the umask.
+  if (location.backend === 'sqlite') await secureDatabaseFiles(location.file);
+  // Upstream keys are encrypted at rest with the secrets key (beside signing.key, or IMAGEGATE_SECRETS_KEY).
+  const secrets = await loadSecretBox({ ...config, dataDir });
+  const storage = await openStorage({ databaseUrl: config.databaseUrl, databaseMaxConnections: config.databaseMaxConnections, dataDir, fsyncBlobs: config.fsyncBlobs, s3: config.s3 }, { clock, logger, secrets });
   const { tasks, requestLog, blobs } = storage;
   const shared = await openSharedState(config, storage.changeVersions, logger).catch(async (error: unknown) => {
     await storage.close();
@@ -129,6 +141,9 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const keys = announcingKeyStore(storage.keys, shared.feed, announceFailed);
   const prices = await PriceOverrides.open(storage.prices, readPriceFile(), clock);
   const billing = storage.billing(prices.book);
+  // Rows written before encryption (an older version) are sealed now.
+  const sealed = (await storage.channels.sealStoredKeys?.()) ?? 0;
+  if (sealed > 0) logger.info({ channels: sealed }, 'encrypted the upstream API keys of channels stored before encryption');
   // Replicas sharing the database see each other's price changes within this long.
   const priceRefresh = setInterval(() => {
     prices.refresh().catch((error: unknown) => logger.error({ err: error }, 'refreshing prices from the database failed'));
@@ -186,10 +201,13 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const signer = createUrlSigner({ secret: await loadSigningSecret({ ...config, dataDir }), defaultTtlSeconds: config.urlTtlSeconds, clock });
   const redis = shared.redis;
   const links = createResultLinks({ mode: config.urlMode, signer, blobs, ttlSeconds: config.urlTtlSeconds });
-  const bootstrapKey = await bootstrapKeys(keys, config.apiKeys, clock.now());
+  // With an admin token the operator makes keys through the admin API or CLI: no unlimited key is
+  // created, and none is printed into journald or container logs.
+  const bootstrapKey = await bootstrapKeys(keys, config.apiKeys, clock.now(), { createIfNone: config.adminToken === undefined });
   const dialectRenderers = new DialectRenderers();
   const taskRuntime = await createAsyncServices({
     ...{ dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks, idempotencyStore: storage.idempotency, webhookStore: storage.webhooks, dialectRenderers },
+    history: { retention: config.retention, requestLog, usage: billing },
     ...{ images, router, catalog, blobs, billing, clock, logger, userUrls: outbound.userUrls, links },
   });
 
@@ -223,7 +241,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     webhooks: taskRuntime.webhooks,
     scopedWebhookSecret: taskRuntime.scopedWebhookSecret,
     dialectRenderers,
-    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, maxInputPixels: config.maxInputPixels, streamHeartbeatMs: config.streamHeartbeatMs },
+    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, maxInputPixels: config.maxInputPixels, streamHeartbeatMs: config.streamHeartbeatMs, trustProxy: config.trustProxy },
   });
 
   registerUsageRoute(app, { usage: billing });
@@ -242,6 +260,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     router,
     logger,
     bootstrapKey,
+    hasApiKeys: async () => (await keys.count()) > 0,
     tasks,
     taskRuntime,
     billing,

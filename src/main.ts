@@ -2,7 +2,8 @@
 
 import { loadConfig, ConfigError } from './config/load.js';
 import { clusterLimiters, isClusterPrimary, isClusterWorker, runClusterPrimary } from './cluster/workers.js';
-import { createGateway, createLogger } from './gateway.js';
+import type { AppConfig } from './config/schema.js';
+import { createGateway, createLogger, type Gateway } from './gateway.js';
 import { StorageUnavailableError } from './storage/storage.js';
 
 async function main(): Promise<void> {
@@ -46,18 +47,12 @@ async function main(): Promise<void> {
   }
   const base = config.publicUrl ?? address.replace('://[::1]', '://localhost').replace('://127.0.0.1', '://localhost');
 
-  // Which models go where: one entry per channel, with where the channel came from (variable names, never keys).
-  const routes = new Map<string, { channel: string; provider: string; source: string; models: string[] }>();
-  for (const model of gateway.catalog.list()) {
-    const { provider, channel } = gateway.router.describe(model.id);
-    const detectedFrom = config.detectedChannels?.[channel];
-    const source = detectedFrom !== undefined ? `from ${detectedFrom}` : channel === 'offline' ? 'built-in offline engine' : channel === 'none' ? 'no enabled channel' : 'configured';
-    const entry = routes.get(channel) ?? { channel, provider, source, models: [] };
-    entry.models.push(model.id);
-    routes.set(channel, entry);
+  const routes = describeRoutes(gateway, config);
+  logger.info({ address, dataDir: config.dataDir, config: config.configFile ?? null, routes }, 'imagegate listening');
+  for (const route of routes) logger.info({ route }, `${route.channel} (${route.provider}, ${route.source}) serves ${route.models.join(', ')}`);
+  if (config.adminToken !== undefined && !(await gateway.hasApiKeys())) {
+    logger.info('no API key exists yet: create one with `imagegate keys create` or POST /admin/v1/keys (the admin token is set, so none was made)');
   }
-  logger.info({ address, dataDir: config.dataDir, config: config.configFile ?? null, routes: [...routes.values()] }, 'imagegate listening');
-  for (const route of routes.values()) logger.info({ route }, `${route.channel} (${route.provider}, ${route.source}) serves ${route.models.join(', ')}`);
 
   if (gateway.bootstrapKey) {
     // Shown once: only its hash is stored.
@@ -89,6 +84,42 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+interface RouteLine {
+  channel: string;
+  provider: string;
+  source: string;
+  models: string[];
+}
+
+/**
+ * Which models go where: one entry per channel with every model it serves, failover channels
+ * included (a model with three channels appears under all three), then the models nothing serves.
+ * Where a channel came from is named by variable names, never keys.
+ */
+function describeRoutes(gateway: Gateway, config: AppConfig): RouteLine[] {
+  const lines = new Map<string, RouteLine>();
+  const add = (channel: string, provider: string, source: string, model: string) => {
+    const line = lines.get(channel) ?? { channel, provider, source, models: [] };
+    line.models.push(model);
+    lines.set(channel, line);
+  };
+  const sourceOf = (channel: string): string => {
+    const detectedFrom = config.detectedChannels?.[channel];
+    return detectedFrom !== undefined ? `from ${detectedFrom}` : 'configured';
+  };
+  for (const model of gateway.catalog.list()) {
+    const candidates = gateway.router.routes(model);
+    for (const [position, candidate] of candidates.entries()) {
+      add(candidate.channel, candidate.provider, sourceOf(candidate.channel), position === 0 ? model.id : `${model.id} (failover ${position + 1})`);
+    }
+    if (candidates.length > 0) continue;
+    const { channel, routed } = gateway.router.describe(model.id);
+    if (channel === 'offline') add('offline', 'offline', 'built-in offline engine (no channels configured)', model.id);
+    else add('none', 'none', routed ? 'no enabled channel' : 'not served: no channel lists it', model.id);
+  }
+  return [...lines.values()];
 }
 
 main().catch((error: unknown) => {

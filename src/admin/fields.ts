@@ -2,6 +2,7 @@
 // naming the field, and a field the API does not know is refused rather than silently dropped.
 
 import { GatewayError } from '../core/errors.js';
+import { maxCredits } from '../core/money.js';
 
 export type Body = Record<string, unknown>;
 
@@ -52,7 +53,9 @@ export function optionalNullableCount(body: Body, field: string, param = field):
 export function optionalCredits(body: Body, field: string): number | undefined {
   const value = body[field];
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalid(field, 'a whole, non-negative number of credits (1 credit = $0.000001)', value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > maxCredits) {
+    throw invalid(field, `a whole number of credits from 0 to ${maxCredits} (1 credit = $0.000001)`, value);
+  }
   return value;
 }
 

@@ -38,6 +38,7 @@ export function registerLogRoutes(app: FastifyInstance, deps: AdminDeps): void {
         size: entry.size,
         latency_ms: entry.latencyMs,
         error_code: entry.errorCode,
+        client_ip: entry.clientIp ?? null,
         created_at: Math.floor(entry.createdAt / 1000),
       })),
     };

@@ -1,4 +1,6 @@
-// The bundled price list checked against the published prices in shared/specs/pricing.md, and the
+// The bundled price list checked against the providers' published prices (OpenAI https://platform.openai.com/docs/pricing
+// and the image-token table of https://platform.openai.com/docs/guides/image-generation; BFL https://docs.bfl.ai/quick_start/pricing;
+// the per-model pages of replicate.com, fal.ai, ai.google.dev/gemini-api/docs/pricing and platform.stability.ai/pricing), and the
 // arithmetic of each price form (per image, per token, per megapixel), groups and rounding.
 
 import { describe, expect, it } from 'vitest';
@@ -24,7 +26,7 @@ function oneImage(model: string, size: string, quality?: string): number {
   return computeCharge(quote(model), facts).amount;
 }
 
-describe('published prices (pricing.md)', () => {
+describe('published prices (the providers\' price pages)', () => {
   // §1.1, quoted: | dall-e-2 | 256x256 | – | $0.016 | … | dall-e-3 | 1024x1792 / 1792x1024 | hd | $0.120 |
   it.each([
     ['dall-e-2', '256x256', 'standard', '0.016'],

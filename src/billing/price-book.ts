@@ -2,7 +2,7 @@
 // groups, OpenAI's image-token accounting, and the pure arithmetic that turns a request into credits.
 
 import type { ImageUsage, PixelSize } from '../core/ports/image-model.js';
-import { ceilDivide, creditsToUsd, one, parseDecimal, toSafeNumber, usdToCredits, type Ratio } from '../core/money.js';
+import { ceilDivide, creditsToUsd, maxMultiplier, maxPriceCredits, one, parseDecimal, toSafeNumber, usdToCredits, type Ratio } from '../core/money.js';
 
 /**
  * Per image, by quality then size; `*` matches any. A size key is an exact `WxH`, or a tier
@@ -103,6 +103,18 @@ export class UnpricedError extends Error {
 
 const million = 1_000_000n;
 
+/** A unit price in credits, bounded so that a charge of many units stays an exact integer. */
+function unitPriceCredits(text: string, what: string): number {
+  const credits = usdToCredits(text, what);
+  if (credits > maxPriceCredits) throw new RangeError(`${what}: ${text} is above the largest unit price ($${creditsToUsd(maxPriceCredits)})`);
+  return credits;
+}
+
+function checkMultiplier(text: string, what: string): void {
+  const ratio = parseDecimal(text, what);
+  if (ratio.numerator > BigInt(maxMultiplier) * ratio.denominator) throw new RangeError(`${what}: ${text} is above the largest multiplier (${maxMultiplier})`);
+}
+
 /** Checks a price spec and converts its dollars to credits; throws RangeError naming the bad field. */
 export function compilePrice(spec: unknown, what: string): PriceSpec {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new RangeError(`${what}: expected an object with per_image, per_token or per_megapixel`);
@@ -114,15 +126,15 @@ export function compilePrice(spec: unknown, what: string): PriceSpec {
   if (record.note !== undefined && typeof record.note !== 'string') throw new RangeError(`${what}.note: expected a string`);
   if (record.per_image !== undefined) {
     const table = record.per_image;
-    if (typeof table === 'string') usdToCredits(table, `${what}.per_image`);
+    if (typeof table === 'string') unitPriceCredits(table, `${what}.per_image`);
     else if (table && typeof table === 'object' && !Array.isArray(table)) {
       for (const [quality, sizes] of Object.entries(table)) {
-        if (typeof sizes === 'string') usdToCredits(sizes, `${what}.per_image.${quality}`);
+        if (typeof sizes === 'string') unitPriceCredits(sizes, `${what}.per_image.${quality}`);
         else if (sizes && typeof sizes === 'object' && !Array.isArray(sizes)) {
           for (const [size, price] of Object.entries(sizes)) {
             if (size !== '*' && !/^(<=)?\d+x\d+$/.test(size)) throw new RangeError(`${what}.per_image.${quality}: '${size}' is not a WxH size, a <=WxH tier or *`);
             if (typeof price !== 'string') throw new RangeError(`${what}.per_image.${quality}.${size}: expected a decimal string such as "0.04"`);
-            usdToCredits(price, `${what}.per_image.${quality}.${size}`);
+            unitPriceCredits(price, `${what}.per_image.${quality}.${size}`);
           }
         } else throw new RangeError(`${what}.per_image.${quality}: expected a price or a size → price map`);
       }
@@ -133,16 +145,16 @@ export function compilePrice(spec: unknown, what: string): PriceSpec {
     for (const field of Object.keys(rates)) {
       if (!['text_input', 'cached_text_input', 'image_input', 'cached_image_input', 'image_output'].includes(field)) throw new RangeError(`${what}.per_token: unknown rate ${field}`);
       if (typeof rates[field] !== 'string') throw new RangeError(`${what}.per_token.${field}: expected a decimal string such as "5.00"`);
-      usdToCredits(rates[field] as string, `${what}.per_token.${field}`);
+      unitPriceCredits(rates[field] as string, `${what}.per_token.${field}`);
     }
     if (rates.text_input === undefined || rates.image_output === undefined) throw new RangeError(`${what}.per_token: text_input and image_output are required`);
   } else {
     const rates = record.per_megapixel as Record<string, unknown>;
     if (!rates || typeof rates !== 'object' || typeof rates.price !== 'string') throw new RangeError(`${what}.per_megapixel.price: expected a decimal string such as "0.025"`);
-    usdToCredits(rates.price, `${what}.per_megapixel.price`);
+    unitPriceCredits(rates.price, `${what}.per_megapixel.price`);
     if (rates.first_megapixel !== undefined) {
       if (typeof rates.first_megapixel !== 'string') throw new RangeError(`${what}.per_megapixel.first_megapixel: expected a decimal string`);
-      usdToCredits(rates.first_megapixel, `${what}.per_megapixel.first_megapixel`);
+      unitPriceCredits(rates.first_megapixel, `${what}.per_megapixel.first_megapixel`);
     }
     const unknownRates = Object.keys(rates).filter((field) => field !== 'price' && field !== 'first_megapixel');
     if (unknownRates.length > 0) throw new RangeError(`${what}.per_megapixel: unknown field ${unknownRates.join(', ')}`);
@@ -157,7 +169,7 @@ export function compileGroup(spec: unknown, what: string): PriceGroupSpec {
   if (unknown.length > 0) throw new RangeError(`${what}: unknown field ${unknown.join(', ')}`);
   if (record.multiplier !== undefined) {
     if (typeof record.multiplier !== 'string') throw new RangeError(`${what}.multiplier: expected a decimal string such as "0.8"`);
-    parseDecimal(record.multiplier, `${what}.multiplier`);
+    checkMultiplier(record.multiplier, `${what}.multiplier`);
   }
   if (record.models !== undefined) {
     if (!record.models || typeof record.models !== 'object') throw new RangeError(`${what}.models: expected model → price`);
@@ -184,7 +196,7 @@ export function imageOutputTokens(spec: OutputTokenSpec, quality: string | undef
   return Math.ceil((square * size.width * size.height) / (1024 * 1024));
 }
 
-/** pricing.md §1.3: the formula taken from OpenAI's gpt-image-2 calculator (community-derived). */
+/** The formula of OpenAI's gpt-image-2 cost calculator (https://platform.openai.com/docs/guides/image-generation; community-derived). */
 export function gptImage2OutputTokens(quality: string, size: PixelSize): number {
   const q = ({ low: 16, medium: 48, high: 96 } as Record<string, number>)[quality] ?? 96;
   const long = Math.max(size.width, size.height);
@@ -194,7 +206,7 @@ export function gptImage2OutputTokens(quality: string, size: PixelSize): number 
 }
 
 /**
- * pricing.md §1.5 (community-measured, unconfirmed): an input image is scaled so its shorter side
+ * Community-measured and unconfirmed (OpenAI's vision pricing calculator, https://platform.openai.com/docs/guides/images-vision): an input image is scaled so its shorter side
  * is at most 512 px, covered with 512-px tiles, and costs 65 + 129 tokens per tile.
  */
 export function inputImageTokens(size: PixelSize): number {
@@ -211,7 +223,7 @@ const textTokensPerInputImage = 32;
 
 /**
  * Usage as OpenAI would report it, for when a provider reports none. An estimate: the prompt is
- * counted at ~4 characters per token (pricing.md §7.1), images from OpenAI's published table.
+ * counted at ~4 characters per token (OpenAI's rule of thumb, https://help.openai.com/en/articles/4936856), images from OpenAI's published table.
  */
 export function estimateImageUsage(spec: OutputTokenSpec, facts: Omit<ChargeFacts, 'usage'>): ImageUsage {
   const size = parseSizeText(facts.size);

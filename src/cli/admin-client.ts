@@ -38,8 +38,9 @@ export interface AdminInvocation<Options extends AdminOptions> {
  * action it prints the usage and answers the exit code (2 when the action is missing).
  */
 export function startAdminCommand<Options extends AdminOptions>(argv: string[], io: CliIo, options: Options, usage: string): AdminInvocation<Options> | { exitCode: number } {
-  const [action, ...rest] = argv;
-  const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+  // Flags may come before the action (`keys --help`, `keys --json list`): the action is the first positional.
+  const { values, positionals: words } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  const [action, ...positionals] = words;
   const flags = values as { help?: boolean; json?: boolean; 'base-url'?: string; 'admin-token'?: string };
   if (flags.help || action === undefined || action === 'help') {
     io.stdout.write(usage);

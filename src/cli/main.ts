@@ -1,6 +1,8 @@
 // The `imagegate` command: dispatches to one module per subcommand (src/cli/commands/<name>.ts).
 // Without a subcommand, or with `serve`, it starts the gateway.
 
+import { parseArgs } from 'node:util';
+
 export interface CliCommand {
   /** One line for the usage text. */
   summary: string;
@@ -9,13 +11,38 @@ export interface CliCommand {
 
 /** Subcommands load lazily so `imagegate generate` does not pay for the server's modules. */
 const commands: Record<string, () => Promise<CliCommand>> = {
-  serve: async () => ({ summary: 'start the gateway (the default)', run: async () => (await import('../main.js'), new Promise<number>(() => undefined)) }),
+  serve: async () => ({ summary: 'start the gateway (the default)', run: serve }),
   keys: async () => (await import('./commands/keys.js')).keysCommand,
   channels: async () => (await import('./commands/channels.js')).channelsCommand,
   generate: async () => (await import('./commands/generate.js')).generateCommand,
   tasks: async () => (await import('./commands/tasks.js')).tasksCommand,
   db: async () => (await import('./commands/db.js')).dbCommand,
 };
+
+const serveUsage = `usage: imagegate [serve]
+
+Starts the gateway in this process; SIGTERM or SIGINT drains in-flight requests, then exits.
+It takes no flags: configure it with the environment (PORT, HOST, IMAGEGATE_DATA_DIR,
+IMAGEGATE_CONFIG, IMAGEGATE_API_KEYS, IMAGEGATE_ADMIN_TOKEN …) and the YAML config file; see README.md.
+`;
+
+/** `serve` accepts only --help: any other word or flag is refused before anything starts. */
+async function serve(argv: string[]): Promise<number> {
+  let help: boolean | undefined;
+  try {
+    ({ values: { help } } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }));
+  } catch (error) {
+    process.stderr.write(`imagegate serve: ${error instanceof Error ? error.message : String(error)}\n${serveUsage}`);
+    return 2;
+  }
+  if (help) {
+    process.stdout.write(serveUsage);
+    return 0;
+  }
+  await import('../main.js');
+  // The server runs until a signal ends the process (main.ts exits after draining).
+  return new Promise<number>(() => undefined);
+}
 
 export function registerCommand(name: string, load: () => Promise<CliCommand>): void {
   commands[name] = load;

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
+import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigFileSchema, type AppConfig, type ConfigFile } from './schema.js';
 import { detectChannels } from './channel-detection.js';
@@ -76,6 +77,16 @@ function describeProblem(error: ValueError): string {
   // A secret given with the wrong type must not end up on the console.
   if (/key|secret|token|password/i.test(error.path)) return `expected ${expected}`;
   return `expected ${expected}, got ${JSON.stringify(error.value)?.slice(0, 80) ?? 'nothing'}`;
+}
+
+function isAddressOrCidr(text: string): boolean {
+  if (ipaddr.isValid(text)) return true;
+  try {
+    ipaddr.parseCIDR(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function integerFromEnv(env: Env, name: string, bounds: { min?: number; max?: number } = {}): number | undefined {
@@ -188,6 +199,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw new ConfigError('IMAGEGATE_WEBHOOK_SECRET / webhooks.secret: expected whsec_ followed by base64 (at least 12 bytes)');
   }
   const s3 = s3Settings(env, file);
+  const trustProxy = env.IMAGEGATE_TRUST_PROXY !== undefined && env.IMAGEGATE_TRUST_PROXY !== ''
+    ? env.IMAGEGATE_TRUST_PROXY.split(',').map((entry) => entry.trim()).filter(Boolean)
+    : (file.server?.trust_proxy ?? []);
+  for (const entry of trustProxy) {
+    if (!isAddressOrCidr(entry)) throw new ConfigError(`IMAGEGATE_TRUST_PROXY / server.trust_proxy: expected IP addresses or CIDRs such as 10.0.0.0/8, got '${entry}'`);
+  }
   return {
     port: integerFromEnv(env, 'PORT', { max: 65535 }) ?? file.server?.port ?? 8080,
     host: env.HOST || file.server?.host || '127.0.0.1',
@@ -195,6 +212,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bodyLimitBytes: Math.round((file.server?.body_limit_mb ?? 64) * 1024 * 1024),
     streamHeartbeatMs: integerFromEnv(env, 'IMAGEGATE_STREAM_HEARTBEAT_MS', { min: 1 }) ?? file.server?.stream_heartbeat_ms ?? 15_000,
     workers: integerFromEnv(env, 'IMAGEGATE_WORKERS', { min: 1, max: 64 }) ?? file.server?.workers ?? 1,
+    trustProxy,
     dataDir: env.IMAGEGATE_DATA_DIR || file.storage?.data_dir || './data',
     databaseUrl: databaseUrl(env.IMAGEGATE_DATABASE_URL || file.database?.url),
     databaseMaxConnections: integerFromEnv(env, 'IMAGEGATE_DATABASE_MAX_CONNECTIONS', { min: 1, max: 1000 }) ?? file.database?.max_connections ?? 10,
@@ -205,6 +223,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     apiKeys: (env.IMAGEGATE_API_KEYS ?? '').split(',').map((key) => key.trim()).filter(Boolean),
     adminToken: env.IMAGEGATE_ADMIN_TOKEN || undefined,
     signingSecret: env.IMAGEGATE_SIGNING_SECRET || file.images?.signing_secret,
+    secretsKey: env.IMAGEGATE_SECRETS_KEY || undefined,
     urlTtlSeconds: integerFromEnv(env, 'IMAGEGATE_URL_TTL_SECONDS', { min: 1 }) ?? file.images?.url_ttl_seconds ?? 3600,
     maxDownloadBytes: Math.round((file.images?.max_download_mb ?? 50) * 1024 * 1024),
     maxInputPixels: Math.round((file.images?.max_input_megapixels ?? 40) * 1_000_000),
@@ -232,6 +251,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       secret: webhookSecret,
       maxAttempts: file.webhooks?.max_attempts ?? 8,
       retryBaseMs: file.webhooks?.retry_base_ms ?? 5_000,
+      timeoutMs: file.webhooks?.timeout_ms ?? 15_000,
+    },
+    retention: {
+      requestLogDays: file.retention?.request_log_days ?? 30,
+      usageDetailDays: file.retention?.usage_detail_days ?? 90,
     },
     configFile,
   };

@@ -41,6 +41,8 @@ export const ConfigFileSchema = Type.Object(
           body_limit_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           stream_heartbeat_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'milliseconds between SSE comment heartbeats' })),
           workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'processes serving HTTP (node:cluster); rate limits and quotas stay exact across them' })),
+          /** Reverse proxies whose X-Forwarded-For is believed: addresses or CIDRs; none by default. */
+          trust_proxy: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'a list of proxy addresses or CIDRs' })),
         },
         { additionalProperties: false },
       ),
@@ -149,6 +151,19 @@ export const ConfigFileSchema = Type.Object(
           secret: Type.Optional(Type.String({ pattern: '^whsec_[A-Za-z0-9+/=]{16,}$', description: 'whsec_ followed by base64 (at least 12 bytes)' })),
           max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 })),
           retry_base_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          /** One attempt's time limit; a delivery a crashed process held is retried after about twice this. */
+          timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    retention: Type.Optional(
+      Type.Object(
+        {
+          /** Request-log rows are deleted after this many days (default 30). */
+          request_log_days: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          /** The arithmetic (`detail`) of usage rows is dropped after this many days (default 90); the rows stay. */
+          usage_detail_days: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
         },
         { additionalProperties: false },
       ),
@@ -191,6 +206,11 @@ export interface AppConfig {
   streamHeartbeatMs: number;
   /** server.workers: processes serving HTTP (1 = this process alone). */
   workers: number;
+  /**
+   * Proxies (addresses/CIDRs) whose X-Forwarded-For names the client: the client address is the
+   * last one not in this list. Empty: the socket's peer is the client, whatever headers say.
+   */
+  trustProxy: string[];
   dataDir: string;
   /** `sqlite:<path>` or `postgres://…`; undefined: the SQLite file in the data dir. */
   databaseUrl: string | undefined;
@@ -208,6 +228,8 @@ export interface AppConfig {
   adminToken: string | undefined;
   /** HMAC secret for signed URLs; when absent, one is generated and kept in the data dir. */
   signingSecret: string | undefined;
+  /** AES-256 key (base64) encrypting upstream API keys at rest; when absent, secrets.key in the data dir. */
+  secretsKey?: string | undefined;
   urlTtlSeconds: number;
   maxDownloadBytes: number;
   /** Largest input image in pixels (images.max_input_megapixels). */
@@ -227,6 +249,8 @@ export interface AppConfig {
   /** Asynchronous tasks: workers, leases, retention, queue limit and the synchronous time limit. */
   tasks: TaskSettings;
   webhooks: WebhookSettings;
+  /** How long the request log and usage arithmetic are kept. */
+  retention: RetentionSettings;
   /** Where the config came from, for the start-up log. */
   configFile: string | undefined;
 }
@@ -268,4 +292,13 @@ export interface WebhookSettings {
   maxAttempts: number;
   /** First retry delay; each later one doubles it. */
   retryBaseMs: number;
+  /** One attempt's time limit (the receiver must answer within it). */
+  timeoutMs?: number;
+}
+
+export interface RetentionSettings {
+  /** Request-log rows older than this are deleted. */
+  requestLogDays: number;
+  /** Usage rows older than this lose their `detail` (the pricing arithmetic); amounts, tokens and sizes stay, since balances and /v1/usage rest on them. */
+  usageDetailDays: number;
 }

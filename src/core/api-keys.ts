@@ -32,11 +32,11 @@ export function newKeyRecord(secret: string, fields: { name: string; source: Api
  * Seeds keys from IMAGEGATE_API_KEYS and, on a first start with no key at all, creates one.
  * Returns the created secret (to be printed once) or undefined.
  */
-export async function bootstrapKeys(keys: KeyStore, envKeys: string[], now: number): Promise<string | undefined> {
+export async function bootstrapKeys(keys: KeyStore, envKeys: string[], now: number, options: { createIfNone?: boolean } = {}): Promise<string | undefined> {
   for (const [index, secret] of envKeys.entries()) {
     await keys.insert(newKeyRecord(secret, { name: `env-${index + 1}`, source: 'env', now }));
   }
-  if ((await keys.count()) > 0) return undefined;
+  if (options.createIfNone === false || (await keys.count()) > 0) return undefined;
   const secret = generateApiKey();
   await keys.insert(newKeyRecord(secret, { name: 'bootstrap', source: 'bootstrap', now }));
   return secret;

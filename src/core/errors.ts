@@ -20,6 +20,8 @@ export const errorTable = {
   invalid_signature: { status: 403, type: 'invalid_request_error', retryable: false },
   permission_denied: { status: 403, type: 'invalid_request_error', retryable: false },
   model_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
+  /** A catalog model no channel of this gateway routes (once channels are configured, the offline engine serves only what it is named for). */
+  model_not_available: { status: 404, type: 'invalid_request_error', retryable: false },
   not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   conflict: { status: 409, type: 'invalid_request_error', retryable: false },
   request_timeout: { status: 408, type: 'invalid_request_error', retryable: true },

@@ -9,7 +9,7 @@ import type { Clock } from './ports/clock.js';
 import type { HttpClient } from './ports/http-client.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ImageUsage, PartialImage, ProviderImage, UpstreamJobRef } from './ports/image-model.js';
 import type { ModelRoute, ModelRouter } from './ports/model-router.js';
-import { encodeImage, fileExtensions, isAlreadyEncoded, sniffBase64Format, sniffFormat } from '../images/codec.js';
+import { decodeBase64Text, encodeImage, fileExtensions, hasAlphaChannel, isAlreadyEncoded, sniffBase64Format, sniffFormat } from '../images/codec.js';
 
 export type { ModelRoute, ModelRouter } from './ports/model-router.js';
 
@@ -23,6 +23,8 @@ export interface DeliveredImage {
   /** Set when the image was stored (url responses, tasks). */
   blobKey?: string;
   revisedPrompt?: string;
+  /** Whether the bytes carry an alpha channel (read from the header): what `background: auto` became. */
+  hasAlpha?: boolean;
 }
 
 export interface GenerationOutcome {
@@ -107,6 +109,8 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
           base64: image.base64,
           blobKey: undefined,
           revisedPrompt: image.revisedPrompt,
+          // The header is in the first few kilobytes: only those are decoded.
+          hasAlpha: hasAlphaChannel(decodeBase64Text(image.base64.subarray(0, 8192))),
         };
       }
     }
@@ -120,7 +124,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       blobKey = `images/${day}/${randomUUID()}.${fileExtensions[request.outputFormat]}`;
       await deps.blobs.put(blobKey, data, `image/${request.outputFormat}`);
     }
-    return { data, blobKey, revisedPrompt: image.revisedPrompt };
+    return { data, blobKey, revisedPrompt: image.revisedPrompt, hasAlpha: hasAlphaChannel(data) };
   }
 
   return {
@@ -202,8 +206,10 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       const images = await Promise.all(provided.slice(0, request.n).map((image) => deliver(request, image, route, options, now)));
 
       const warnings = [...request.warnings, ...routed.warnings];
+      // Warnings speak only of what the request carried, never of a default the gateway filled in.
+      const defaulted = new Set(request.defaulted ?? []);
       for (const result of results) {
-        for (const warning of result.warnings) warnings.push(warning.param ? `${warning.param}: ${warning.message}` : warning.message);
+        for (const warning of result.warnings) if (warning.param === undefined || !defaulted.has(warning.param)) warnings.push(warning.param ? `${warning.param}: ${warning.message}` : warning.message);
       }
       if (images.length < request.n) {
         const reason = failures[0] instanceof Error ? `: ${failures[0].message}` : '';

@@ -42,6 +42,11 @@ export interface ImageRequest {
   providerOptions: Record<string, unknown>;
   warnings: string[];
   /**
+   * Params the client did not send (or sent as `auto`/null) whose value is the catalog's default:
+   * a provider that cannot honour one says nothing, since the client asked for nothing.
+   */
+  defaulted?: string[];
+  /**
    * Set when the request came in another API's dialect (BFL, Replicate, Midjourney-proxy): which one
    * and what that dialect must remember to answer in its own shape later (its original input, its
    * webhook filter …). Opaque to the core; kept with a task's request so it survives a restart.
@@ -132,6 +137,7 @@ export function resolveModel(catalog: Catalog, operation: Operation, body: RawIm
 export function parseImageRequest(catalog: Catalog, operation: Operation, body: RawImageRequest): ImageRequest {
   const { model, requestedModel } = resolveModel(catalog, operation, body);
   const warnings: string[] = [];
+  const defaulted: string[] = [];
   if (requestedModel !== model.id) warnings.push(`model ${requestedModel} is served by ${model.id}`);
 
   const prompt = optionalString(body, 'prompt');
@@ -155,10 +161,16 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
   warnings.push(...resolvedSize.warnings);
 
   let quality: string | undefined;
-  const qualityText = optionalString(body, 'quality');
+  let qualityText = optionalString(body, 'quality');
+  const qualityAlias = qualityText === undefined ? undefined : model.quality_aliases?.[qualityText];
+  if (qualityAlias !== undefined) {
+    warnings.push(`quality '${qualityText}' is not offered by ${model.id}; used '${qualityAlias}'`);
+    qualityText = qualityAlias;
+  }
   if (model.qualities) {
     if (qualityText !== undefined) oneOf('quality', qualityText, [...new Set([...model.qualities, 'auto'])]);
     quality = qualityText === undefined || qualityText === 'auto' ? model.default_quality : qualityText;
+    if (qualityText === undefined || qualityText === 'auto') defaulted.push('quality');
   } else if (qualityText !== undefined && qualityText !== 'auto') {
     warnings.push(`quality is not supported by ${model.id}; ignored`);
   }
@@ -167,6 +179,7 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
   const styleText = optionalString(body, 'style');
   if (model.styles) {
     style = styleText === undefined ? model.default_style : oneOf('style', styleText, model.styles);
+    if (styleText === undefined) defaulted.push('style');
   } else if (styleText !== undefined) {
     warnings.push(`style is not supported by ${model.id}; ignored`);
   }
@@ -222,6 +235,12 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
   if (stream && operation === 'variation') {
     throw new GatewayError('invalid_value', 'Variations cannot be streamed.', { param: 'stream' });
   }
+  // Only models whose catalog entry says they stream answer with events: OpenAI's stream types need
+  // the gpt-image events (with `usage`), which other models cannot produce.
+  if (stream && model.streaming !== true) {
+    const able = catalog.list().filter((candidate) => candidate.streaming === true && candidate.operations.includes(operation)).map((candidate) => candidate.id);
+    throw new GatewayError('invalid_value', `${model.id} does not support 'stream'. Models that do: ${able.join(', ')}.`, { param: 'stream' });
+  }
 
   const providerOptions: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(body)) {
@@ -256,6 +275,7 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
     mask: undefined,
     providerOptions,
     warnings,
+    defaulted,
   };
 }
 

@@ -63,6 +63,15 @@ export function encodeImagesResponse(outcome: RenderedOutcome, request: Rendered
   return bytes;
 }
 
+/**
+ * The background as delivered: `auto` becomes what the images actually have (an edit of a transparent
+ * input keeps its alpha), never a claim the bytes contradict.
+ */
+export function reportedBackground(requested: ImageRequest['background'], images: ReadonlyArray<Pick<DeliveredImage, 'hasAlpha'>>): 'transparent' | 'opaque' {
+  if (requested !== 'auto') return requested;
+  return images.some((image) => image.hasAlpha === true) ? 'transparent' : 'opaque';
+}
+
 /** U+0000 in a marker: a real image's base64 never holds it. */
 const markerPrefix = '\u0000image:';
 
@@ -78,7 +87,7 @@ function buildBody(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (
   };
   // gpt-image models echo what they resolved, as OpenAI does; `auto` is reported as what it became.
   if (request.model.reports_output_details) {
-    body.background = request.background === 'transparent' ? 'transparent' : 'opaque';
+    body.background = reportedBackground(request.background, outcome.images);
     body.output_format = request.outputFormat;
     const quality = outcome.quality ?? renderedQuality(request.quality);
     if (quality !== undefined) body.quality = quality;

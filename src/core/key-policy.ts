@@ -8,6 +8,12 @@
 import { GatewayError } from './errors.js';
 import type { ApiKeyRecord } from './ports/key-store.js';
 
+/** Whether the key may use `modelId` (catalog id), or the name a client knows it by. */
+export function isModelAllowed(key: ApiKeyRecord | undefined, modelId: string, requestedModel: string = modelId): boolean {
+  const allowed = key?.allowedModels;
+  return !allowed || allowed.includes(modelId) || allowed.includes(requestedModel);
+}
+
 /** Throws unless the key may use `modelId` (catalog id; the name the client sent is accepted too, for aliases). */
 export function assertModelAllowed(key: ApiKeyRecord | undefined, modelId: string, requestedModel: string = modelId): void {
   const allowed = key?.allowedModels;

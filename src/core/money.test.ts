@@ -18,7 +18,7 @@ describe('money', () => {
     expect(() => usdToCredits('-1', 'price')).toThrow(RangeError);
     expect(() => usdToCredits('1e-3', 'price')).toThrow(RangeError);
     expect(() => usdToCredits('', 'price')).toThrow(RangeError);
-    expect(() => assertCredits(1.5, 'amount')).toThrow(/whole, non-negative/);
+    expect(() => assertCredits(1.5, 'amount')).toThrow(/whole number of credits/);
     expect(() => assertCredits(-1, 'amount')).toThrow(RangeError);
     expect(assertCredits(7, 'amount')).toBe(7);
   });

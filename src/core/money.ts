@@ -11,6 +11,22 @@ export interface Ratio {
   denominator: bigint;
 }
 
+/**
+ * The largest amount of money the books hold anywhere — a balance, a top-up, a quota, a charge:
+ * 10^15 credits ($1,000,000,000). Nine such amounts still add up below 2^53, so every sum the
+ * ledger takes stays an exact integer; anything larger is refused with a 400.
+ */
+export const maxCredits = 1_000_000_000_000_000;
+
+/** What a usage row's `detail` (its pricing arithmetic) becomes once its retention has passed. */
+export const expiredUsageDetail = '{"expired":true}';
+
+/** The largest unit price (per image, per megapixel, per 1M tokens): $1,000,000. */
+export const maxPriceCredits = 1_000_000_000_000;
+
+/** The largest price-group multiplier. */
+export const maxMultiplier = 1000;
+
 export const one: Ratio = { numerator: 1n, denominator: 1n };
 
 const decimalPattern = /^(\d{1,12})(?:\.(\d{1,12}))?$/;
@@ -32,7 +48,9 @@ export function usdToCredits(value: string | number, what: string): number {
   if (scaled % ratio.denominator !== 0n) {
     throw new RangeError(`${what}: ${text} is finer than one credit ($0.000001)`);
   }
-  return toSafeNumber(scaled / ratio.denominator, what);
+  const credits = scaled / ratio.denominator;
+  if (credits > BigInt(maxCredits)) throw new RangeError(`${what}: ${text} is more than the largest amount the books hold ($${creditsToUsd(maxCredits)})`);
+  return Number(credits);
 }
 
 /** Credits as a dollar string without trailing zeros: 16000 → "0.016". */
@@ -57,8 +75,8 @@ export function toSafeNumber(value: bigint, what: string): number {
 
 /** Whole, non-negative credit amounts only: money never travels as a fraction. */
 export function assertCredits(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${what}: expected a whole, non-negative number of credits, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > maxCredits) {
+    throw new RangeError(`${what}: expected a whole number of credits from 0 to ${maxCredits}, got ${JSON.stringify(value)}`);
   }
   return value;
 }

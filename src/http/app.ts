@@ -34,6 +34,9 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
     return503OnClosing: true,
+    // Behind a reverse proxy the socket's peer is the proxy: only the listed proxies' X-Forwarded-For
+    // (and -Proto/-Host) is believed, so request.ip is the client for IP allowlists and the request log.
+    trustProxy: deps.settings.trustProxy !== undefined && deps.settings.trustProxy.length > 0 ? deps.settings.trustProxy : false,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
   // Fastify parses text/plain by default; the API takes JSON or multipart only, so plain text is a 415.
@@ -79,6 +82,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       latencyMs: Math.round(performance.now() - context.startedAt),
       errorCode: context.errorCode,
       createdAt: deps.clock.now(),
+      clientIp: request.ip,
     });
   });
 

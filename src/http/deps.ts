@@ -35,7 +35,7 @@ export interface HttpDeps {
   /** Throws when a dependency (database, storage) is not usable. */
   checkReadiness: () => Promise<void>;
   /** Which provider serves each model, for response headers and /v1/models. */
-  describeRoute: (modelId: string) => { provider: string; channel: string; servedAs?: string };
+  describeRoute: (modelId: string) => { provider: string; channel: string; routed: boolean; servedAs?: string };
   /** Asynchronous tasks, idempotency keys and the webhooks of tasks (src/tasks, src/idempotency, src/webhooks). */
   tasks: TaskService;
   idempotency: IdempotencyService;
@@ -52,5 +52,7 @@ export interface HttpDeps {
     maxImageBytes: number;
     /** images.max_input_megapixels in pixels: the cap on any input image's width × height. */
     maxInputPixels?: number;
+    /** Proxies (addresses/CIDRs) whose X-Forwarded-For is believed for the client address; none when absent. */
+    trustProxy?: string[];
   };
 }

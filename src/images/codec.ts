@@ -62,14 +62,46 @@ export async function inspectImage(data: Buffer): Promise<ImageInfo | undefined>
 
 export interface EncodeOptions {
   format: OutputFormat;
-  /** OpenAI's output_compression: 0-100, higher = smaller file (jpeg/webp only). */
+  /** OpenAI's output_compression: 0-100, 100 the least lossy (OpenAI's default), lower a smaller file (jpeg/webp only). */
   compression?: number;
   /** Drop any alpha channel (background: opaque), flattening onto white. */
   opaque?: boolean;
 }
 
-/** Quality for sharp from OpenAI's compression percentage. */
-export const qualityFromCompression = (compression: number): number => Math.max(1, Math.min(100, 100 - compression));
+/**
+ * Encoder quality from OpenAI's output_compression, which is a quality in all but name: "The compression
+ * level (0-100%) … defaults to 100" (openai-node src/resources/images.ts), lowered to shrink a JPEG.
+ */
+export const qualityFromCompression = (compression: number): number => Math.max(1, Math.min(100, Math.round(compression)));
+
+/**
+ * Whether an encoded image carries an alpha channel, from its header alone (no decode): PNG colour
+ * types 4/6 or a tRNS chunk before the image data (PNG spec §11.2.2, §11.3.2.1); WebP's VP8X alpha
+ * flag or VP8L's alpha_is_used bit (RFC 9649 §2.7, §3.2); JPEG never.
+ */
+export function hasAlphaChannel(data: Buffer): boolean {
+  const format = sniffFormat(data);
+  if (format === 'png') {
+    if (data.length < 26) return false;
+    const colourType = data[25];
+    if (colourType === 4 || colourType === 6) return true;
+    for (let offset = 8; offset + 8 <= data.length; ) {
+      const length = data.readUInt32BE(offset);
+      const type = data.toString('latin1', offset + 4, offset + 8);
+      if (type === 'tRNS') return true;
+      if (type === 'IDAT' || type === 'IEND') return false;
+      offset += 12 + length;
+    }
+    return false;
+  }
+  if (format === 'webp') {
+    const chunk = data.toString('latin1', 12, 16);
+    if (chunk === 'VP8X') return data.length > 20 && ((data[20] ?? 0) & 0x10) !== 0;
+    if (chunk === 'VP8L') return data.length > 24 && ((data[24] ?? 0) & 0x10) !== 0;
+    return false;
+  }
+  return format === 'gif';
+}
 
 /** Whether bytes in format `current` already are what `options` asks for, so they can be relayed as they are. */
 export function isAlreadyEncoded(current: SniffedFormat, options: EncodeOptions): boolean {

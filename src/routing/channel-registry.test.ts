@@ -161,7 +161,7 @@ describe('seeding from the config file', () => {
 describe('run-time changes', () => {
   it('creates a channel that serves the next request; rejects a bad or duplicate one', async () => {
     const { registry, recorder } = await setup();
-    expect(registry.describe('gpt-image-1')).toEqual({ provider: 'offline', channel: 'offline' });
+    expect(registry.describe('gpt-image-1')).toEqual({ provider: 'offline', channel: 'offline', routed: true });
     const created = await registry.create(openaiChannel('fresh', { max_concurrency: 2 }));
     expect(created).toMatchObject({ name: 'fresh', source: 'admin', max_concurrency: 2, api_keys: ['sk-…6789'] });
     expect((await route(registry, 'gpt-image-1')).route.channel).toBe('fresh');
@@ -214,13 +214,19 @@ describe('run-time changes', () => {
 });
 
 describe('routing', () => {
-  it('falls back to the offline engine only for models no channel lists', async () => {
+  it('uses the offline engine for every model only while no channel exists; then only the channels that list a model serve it', async () => {
+    const empty = await setup();
+    expect((await route(empty.registry, 'dall-e-3')).route.channel).toBe('offline');
+    expect(empty.registry.describe('dall-e-3')).toEqual({ provider: 'offline', channel: 'offline', routed: true });
+
     const { registry } = await setup([openaiChannel('alpha')]);
-    expect((await route(registry, 'dall-e-3')).route.channel).toBe('offline');
+    const unrouted = (await route(registry, 'dall-e-3').catch((caught: unknown) => caught)) as GatewayError;
+    expect([unrouted.code, unrouted.status, unrouted.param]).toEqual(['model_not_available', 404, 'model']);
+    expect(registry.describe('dall-e-3')).toEqual({ provider: 'none', channel: 'none', routed: false });
     await registry.disable('alpha');
     const error = (await route(registry, 'gpt-image-1').catch((caught: unknown) => caught)) as GatewayError;
     expect([error.code, error.status]).toEqual(['service_unavailable', 503]);
-    expect(registry.describe('gpt-image-1')).toEqual({ provider: 'none', channel: 'none' });
+    expect(registry.describe('gpt-image-1')).toEqual({ provider: 'none', channel: 'none', routed: true });
   });
 
   it('says when a model_map serves the model with another upstream model', async () => {

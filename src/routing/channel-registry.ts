@@ -49,7 +49,11 @@ export interface ChannelRegistryOptions {
   routing: RoutingConfig;
   /** Builds a channel's provider for one of its keys (`''` when it has none); throws on bad settings. */
   buildProvider(channel: ChannelRecord, apiKey: string): ImageModelFactory;
-  /** Serves the models no channel lists (the offline engine); without it they answer 503. */
+  /**
+   * The embedded default (the offline engine): serves every catalog model while the gateway has no
+   * channel at all, so a first start needs no key. Once any channel exists, a model is served only by
+   * the channels that list it (an `offline` channel included); the rest answer `model_not_available`.
+   */
   fallback?: ImageModelFactory;
   /** Channels from the config file, written to the store at start. */
   seed?: ChannelConfig[];
@@ -215,12 +219,18 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
     return live;
   }
 
-  /** Whether any channel (enabled or not) lists the model: such models never fall back to offline. */
+  /** Whether any channel (enabled or not) lists the model, by its catalog id or through a model_map. */
   const listedAnywhere = (modelId: string): boolean => [...channels.values()].some((live) => live.served.has(modelId));
 
   /** Enabled channels that can serve the model (a model their upstream shut down without a successor is not served). */
   const enabledServing = (modelId: string): LiveChannel[] =>
     [...channels.values()].filter((live) => live.record.enabled && live.served.has(modelId) && !live.retired.shutDown.has(modelId));
+
+  /** The offline engine stands in for every model only on a gateway with no channels at all. */
+  const fallbackServes = (modelId: string): boolean => options.fallback !== undefined && channels.size === 0 && !listedAnywhere(modelId);
+
+  const notAvailable = (modelId: string): GatewayError =>
+    new GatewayError('model_not_available', `The model '${modelId}' is not available on this gateway: no channel serves it.`, { param: 'model' });
 
   const preferenceOrder = (candidates: LiveChannel[]): LiveChannel[] =>
     [...candidates].sort(
@@ -384,7 +394,8 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
         const shutDownOn = [...channels.values()].filter((live) => live.record.enabled && live.retired.shutDown.has(model.id));
         const retirement = shutDownOn[0]?.retired.shutDown.get(model.id);
         if (retirement !== undefined) throw shutDownError(model, retirement, shutDownOn.map((live) => live.record.name));
-        const fallback = listedAnywhere(model.id) ? undefined : fallbackRoute(model);
+        if (!listedAnywhere(model.id) && !fallbackServes(model.id)) throw notAvailable(model.id);
+        const fallback = fallbackServes(model.id) ? fallbackRoute(model) : undefined;
         if (fallback === undefined) throw new GatewayError('service_unavailable', `No enabled channel serves ${model.id}.`);
         if (!supports(fallback.imageModel, request.operation)) {
           throw new GatewayError('invalid_value', `${model.id} cannot do ${request.operation} on channel offline.`, { param: 'model' });
@@ -418,10 +429,10 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
       const first = preferenceOrder(enabledServing(modelId))[0];
       if (first !== undefined) {
         const servedAs = first.retired.successors.get(modelId);
-        return { provider: first.record.provider, channel: first.record.name, ...(servedAs === undefined ? {} : { servedAs }) };
+        return { provider: first.record.provider, channel: first.record.name, routed: true, ...(servedAs === undefined ? {} : { servedAs }) };
       }
-      if (!listedAnywhere(modelId) && options.fallback !== undefined) return { provider: 'offline', channel: 'offline' };
-      return { provider: 'none', channel: 'none' };
+      if (fallbackServes(modelId)) return { provider: 'offline', channel: 'offline', routed: true };
+      return { provider: 'none', channel: 'none', routed: listedAnywhere(modelId) };
     },
 
     routes(model) {
@@ -504,7 +515,7 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
       const keyPosition = live.rotation.next() ?? 0;
       const imageModel = imageModelFor(live, keyPosition, upstream);
       const started = performance.now();
-      return runChannelTest({
+      const result = await runChannelTest({
         catalog,
         model: resolved.model,
         imageModel,
@@ -514,6 +525,11 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
         started,
         channel: name,
       });
+      // Every test is on the record, a failed one as a warning naming what went wrong.
+      const details = { event: 'channel_test', channel: name, model: result.model, upstream_model: result.upstream_model, ok: result.ok, latency_ms: result.latency_ms };
+      if (result.ok) logger.info(details, 'channel test passed');
+      else logger.warn({ ...details, code: result.error.code, error: result.error.message }, 'channel test failed');
+      return result;
     },
 
     isChannelHost(url) {

@@ -7,7 +7,7 @@ import type { Catalog } from '../core/catalog/catalog.js';
 import type { CatalogModel } from '../core/catalog/types.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import { parseImageRequest } from '../core/image-request.js';
-import type { HttpClient } from '../core/ports/http-client.js';
+import { HttpClientError, type HttpClient } from '../core/ports/http-client.js';
 import type { ImageModel, ProviderImage } from '../core/ports/image-model.js';
 import { parseSize } from '../core/sizes.js';
 import { sniffFormat } from '../images/codec.js';
@@ -99,8 +99,20 @@ async function download(http: HttpClient, url: string, signal: AbortSignal): Pro
 }
 
 function describeFailure(error: unknown, signal: AbortSignal): { code: string; message: string } {
-  if (isGatewayError(error)) return { code: error.code, message: error.message };
+  if (isGatewayError(error)) {
+    // The operator asked: name the host that was refused, which need not be the configured one.
+    const refused = refusedAddress(error);
+    return { code: error.code, message: refused === undefined ? error.message : `${error.message}: ${refused}` };
+  }
   if (signal.aborted) return { code: 'upstream_timeout', message: 'The channel did not answer in time.' };
   // Anything else is ours, not the upstream's; its text may hold internals, so it is not shown.
   return { code: 'server_error', message: 'The test failed inside the gateway.' };
+}
+
+/** The SSRF guard's own words ("http://10.0.0.7:9000 is not a public address") when it refused a connection. */
+function refusedAddress(error: GatewayError): string | undefined {
+  for (let cause: unknown = error.cause, depth = 0; cause !== undefined && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
+    if (cause instanceof HttpClientError && cause.reason === 'blocked_address') return cause.message;
+  }
+  return undefined;
 }

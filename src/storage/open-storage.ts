@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/ports/clock.js';
 import type { S3Settings } from '../config/schema.js';
 import { openBlobStore } from './blob/open-blob-store.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { openPostgresStorage } from './postgres/postgres-storage.js';
 import { openSqliteStorage } from './sqlite/sqlite-storage.js';
 import type { DatabaseStores, Storage } from './storage.js';
@@ -44,11 +45,18 @@ export function parseDatabaseUrl(url: string | undefined, dataDir: string): Data
   throw new RangeError('expected sqlite:<path> or postgres://user:password@host:port/database');
 }
 
-export async function openDatabaseStores(location: DatabaseLocation, deps: { clock: Clock; logger: Logger }): Promise<DatabaseStores> {
+/** `secrets`: encrypts upstream API keys in the channels table; without it they are stored as given. */
+export interface StorageDeps {
+  clock: Clock;
+  logger: Logger;
+  secrets?: SecretBox;
+}
+
+export async function openDatabaseStores(location: DatabaseLocation, deps: StorageDeps): Promise<DatabaseStores> {
   return location.backend === 'sqlite' ? openSqliteStorage({ file: location.file, ...deps }) : openPostgresStorage({ url: location.url, ...(location.maxConnections === undefined ? {} : { maxConnections: location.maxConnections }), ...deps });
 }
 
-export async function openStorage(settings: StorageSettings, deps: { clock: Clock; logger: Logger }): Promise<Storage> {
+export async function openStorage(settings: StorageSettings, deps: StorageDeps): Promise<Storage> {
   const dataDir = resolve(settings.dataDir);
   const location = parseDatabaseUrl(settings.databaseUrl, dataDir);
   if (location.backend === 'postgres' && settings.databaseMaxConnections !== undefined) location.maxConnections = settings.databaseMaxConnections;

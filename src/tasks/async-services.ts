@@ -6,11 +6,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { TaskSettings, WebhookSettings } from '../config/schema.js';
+import type { RetentionSettings, TaskSettings, WebhookSettings } from '../config/schema.js';
 import type { HttpClient } from '../core/ports/http-client.js';
 import type { IdempotencyStore } from '../core/ports/idempotency-store.js';
 import type { WebhookStore } from '../core/ports/webhook-store.js';
 import type { ResultLinks } from '../core/result-links.js';
+import type { RequestLog } from '../core/ports/request-log.js';
 import { createIdempotencyService, type IdempotencyService } from '../idempotency/service.js';
 import { createWebhookDispatcher, type WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { deriveWebhookSecret, generateWebhookSecret } from '../webhooks/signing.js';
@@ -31,6 +32,12 @@ export interface AsyncServicesDeps extends Pick<TaskServiceDeps, 'store' | 'imag
   links: ResultLinks;
   /** Tasks submitted through another API's dialect are delivered to webhooks in that dialect's shape. */
   dialectRenderers?: DialectRenderers;
+  /** Request-log rows and usage arithmetic older than their retention are removed by the same sweeper. */
+  history?: {
+    retention: RetentionSettings;
+    requestLog: Pick<RequestLog, 'deleteOlderThan'>;
+    usage: { expireDetailOlderThan(cutoffMs: number): Promise<number> };
+  };
 }
 
 export interface SweepReport {
@@ -38,6 +45,10 @@ export interface SweepReport {
   blobs: number;
   idempotencyKeys: number;
   webhooks: number;
+  /** Request-log rows deleted. */
+  requestLog: number;
+  /** Usage rows whose arithmetic (`detail`) was dropped. */
+  usageDetails: number;
 }
 
 export interface AsyncServices {
@@ -79,6 +90,7 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
     secret: webhookSecret,
     maxAttempts: deps.webhooks.maxAttempts,
     retryBaseMs: deps.webhooks.retryBaseMs,
+    ...(deps.webhooks.timeoutMs === undefined ? {} : { timeoutMs: deps.webhooks.timeoutMs }),
     owner,
     renderTask: async (taskId, publicBase) => {
       const task = await deps.store.get(taskId);
@@ -117,7 +129,11 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
     const blobs = await deps.blobs.deleteOlderThan(cutoff);
     const idempotencyKeys = await idempotency.sweep();
     const removedWebhooks = await deps.webhookStore.deleteOlderThan(cutoff);
-    return { tasks: removedTasks, blobs, idempotencyKeys, webhooks: removedWebhooks };
+    const history = deps.history;
+    const day = 24 * 60 * 60 * 1000;
+    const requestLog = history === undefined ? 0 : await history.requestLog.deleteOlderThan(deps.clock.now() - history.retention.requestLogDays * day);
+    const usageDetails = history === undefined ? 0 : await history.usage.expireDetailOlderThan(deps.clock.now() - history.retention.usageDetailDays * day);
+    return { tasks: removedTasks, blobs, idempotencyKeys, webhooks: removedWebhooks, requestLog, usageDetails };
   }
 
   return {

@@ -116,7 +116,7 @@ function bflRouter(): ModelRouter {
   const route: ModelRoute = { imageModel: factory('flux-1.1-pro'), channel: 'bfl', provider: 'bfl' };
   return {
     run: async (_model, _request, attempt) => ({ value: await attempt(route, { markAccepted: () => undefined }), route, attempts: 1, warnings: [] }),
-    describe: () => ({ provider: 'bfl', channel: 'bfl' }),
+    describe: () => ({ provider: 'bfl', channel: 'bfl', routed: true }),
   };
 }
 

@@ -1,6 +1,12 @@
 // Delivers the final task object to a task's callback URL: signed per Standard Webhooks, sent
 // through the SSRF-guarded client, retried with exponential backoff up to a limit, every attempt
-// recorded. Deliveries live in the database, so a restart neither loses nor repeats them.
+// recorded. Deliveries live in the database, so a restart loses none.
+//
+// The guarantee is at-least-once with a stable `webhook-id`, as Standard Webhooks prescribes
+// (receivers deduplicate on webhook-id). A delivery is claimed under a lease before it is sent and
+// recorded after the receiver answers; a crash between the receiver's 2xx and that record — which
+// no sender can close — leaves the claim to expire, and the delivery is sent again with the same id.
+// A delivery recorded as delivered is never sent again.
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -44,13 +50,15 @@ export interface WebhookDispatcher extends TaskWebhooks {
 const maxRetryDelayMs = 6 * 60 * 60 * 1000;
 /** A receiver's answer is read but not needed: a small limit keeps a hostile one from costing memory. */
 const maxResponseBytes = 256 * 1024;
-/** Long enough for one attempt; a delivery held longer by a dead process is taken by another. */
-const deliveryLeaseMs = 2 * 60 * 1000;
+/** Past an attempt's time limit, what rendering, signing and recording may take. */
+const leaseMarginMs = 5_000;
 
 export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDispatcher {
   const { store, clock, logger } = deps;
   const pollMs = deps.pollMs ?? Math.max(20, Math.min(1000, Math.floor(deps.retryBaseMs / 2)));
   const timeoutMs = deps.timeoutMs ?? 15_000;
+  // Long enough for one attempt; a delivery held longer (its process died mid-attempt) is taken again.
+  const deliveryLeaseMs = timeoutMs + leaseMarginMs;
   const concurrency = deps.concurrency ?? 8;
   const inFlight = new Set<Promise<void>>();
   const deliveryLoop = createPollingLoop(() => loop());

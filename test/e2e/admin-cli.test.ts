@@ -19,7 +19,10 @@ beforeAll(async () => {
   // A relay that still serves dall-e-3.
   fake = await startOpenAIFake({ servesRetiredModels: true });
   gateway = await startBillingGateway({
-    channels: [{ name: 'openai-main', provider: 'openai', base_url: `${fake.url}/v1`, api_key: fake.apiKey, models: ['dall-e-3'], options: { serves_retired_models: true } }],
+    channels: [
+      { name: 'openai-main', provider: 'openai', base_url: `${fake.url}/v1`, api_key: fake.apiKey, models: ['dall-e-3'], options: { serves_retired_models: true } },
+      { name: 'offline', provider: 'offline', models: ['dall-e-2'] },
+    ],
   });
 });
 afterAll(async () => {
@@ -95,7 +98,7 @@ describe('imagegate channels', () => {
     expect(listed.stdout).toMatch(/^NAME\s+PROVIDER\s+STATUS/);
     expect(listed.stdout).toMatch(/openai-main\s+openai\s+enabled\s+0\s+1\s+closed\s+dall-e-3/);
     const json = JSON.parse((await run('channels', ['list', '--json'])).stdout) as { data: Array<{ name: string; api_keys: string[] }> };
-    expect(json.data.map((channel) => channel.name)).toEqual(['openai-main']);
+    expect(json.data.map((channel) => channel.name)).toEqual(['offline', 'openai-main']);
     expect(JSON.stringify(json)).not.toContain(fake.apiKey);
   });
 

@@ -180,6 +180,13 @@ describe('admin API changes apply without a restart', () => {
     expect((await admin(gateway, 'POST', '/channels/openai-live/enable', {})).body).toMatchObject({ enabled: true });
     expect((await generate(gateway, secret, { model: 'dall-e-3', response_format: 'b64_json' })).status).toBe(200);
     expect((await admin(gateway, 'POST', '/channels/nope/disable', {})).status).toBe(404);
+
+    // With a channel configured, the offline engine no longer stands in for the other models…
+    const unrouted = await generate(gateway, secret, cheapImage);
+    expect([unrouted.status, unrouted.body.error.code]).toEqual([404, 'model_not_available']);
+    // …unless a channel names it for them.
+    expect((await admin(gateway, 'POST', '/channels', { name: 'offline-engine', provider: 'offline', models: ['dall-e-2'] })).status).toBe(201);
+    expect((await generate(gateway, secret, cheapImage)).status).toBe(200);
   });
 
   it('lists request logs and usage rows filtered by key, model and time', async () => {

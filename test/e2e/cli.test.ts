@@ -40,7 +40,10 @@ beforeAll(async () => {
   fake = await startBflFake({ switches: { pollsBeforeReady: 2, taskError: 'the GPU caught fire' } });
   gateway = await startTestGateway({
     offlineLatencyMs: 300,
-    channels: [{ name: 'bfl', provider: 'bfl', base_url: fake.url, api_key: bflFakeApiKey, models: ['flux-1.1-pro'], poll_interval_ms: 20 }],
+    channels: [
+      { name: 'bfl', provider: 'bfl', base_url: fake.url, api_key: bflFakeApiKey, models: ['flux-1.1-pro'], poll_interval_ms: 20 },
+      { name: 'offline', provider: 'offline', models: ['gpt-image-1', 'dall-e-3', 'dall-e-2'] },
+    ],
   });
   folder = await mkdtemp(join(tmpdir(), 'imagegate-cli-'));
 });

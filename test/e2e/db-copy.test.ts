@@ -37,7 +37,7 @@ beforeAll(async () => {
     expect(submitted.status).toBe(202);
     expect((await waitForTask(gateway.url, secret, submitted.body.id)).status).toBe('succeeded');
     expect((await admin(gateway, 'PUT', '/prices/dall-e-3', { per_image: { '*': { '*': '0.09' } } })).status).toBe(200);
-    expect((await admin(gateway, 'POST', '/channels', { name: 'moved-channel', provider: 'offline', models: ['dall-e-3'] })).status).toBe(201);
+    expect((await admin(gateway, 'POST', '/channels', { name: 'moved-channel', provider: 'offline', models: ['dall-e-3', 'dall-e-2'] })).status).toBe(201);
     before.keyId = id;
     before.secret = secret;
     before.balance = (await admin(gateway, 'GET', `/keys/${id}`)).body.balance;

@@ -20,6 +20,8 @@ beforeAll(async () => {
   gateway = await startBillingGateway({
     channels: [
       { name: 'bfl', provider: 'bfl', base_url: fake.url, api_key: bflFakeApiKey, models: ['flux-kontext-max'], poll_interval_ms: 10, timeout_ms: 20_000 },
+      // With channels configured the offline engine serves only the models a channel names for it (issue 9, item 14).
+      { name: 'offline', provider: 'offline', models: ['flux-1.1-pro', 'flux-kontext-pro', 'flux-dev'] },
     ],
   });
 });

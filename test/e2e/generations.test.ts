@@ -209,10 +209,11 @@ describe('n, output formats and compression', () => {
     expect(image.format).toBe(format);
   });
 
-  it.each(['jpeg', 'webp'] as const)('higher output_compression gives a smaller %s', async (format) => {
+  // OpenAI: output_compression defaults to 100 and lower values compress more (a smaller, lossier file).
+  it.each(['jpeg', 'webp'] as const)('lower output_compression gives a smaller %s', async (format) => {
     const request = { model: 'gpt-image-1', prompt: 'a detailed city map', output_format: format, seed: 7 };
-    const light = await itemBytes(imagesBody(await generate(gateway, { ...request, output_compression: 5 })).data[0] ?? {});
-    const heavy = await itemBytes(imagesBody(await generate(gateway, { ...request, output_compression: 95 })).data[0] ?? {});
+    const light = await itemBytes(imagesBody(await generate(gateway, { ...request, output_compression: 95 })).data[0] ?? {});
+    const heavy = await itemBytes(imagesBody(await generate(gateway, { ...request, output_compression: 5 })).data[0] ?? {});
     expect((await decodeImage(heavy)).format).toBe(format);
     expect(heavy.length).toBeLessThan(light.length);
   });

@@ -11,7 +11,7 @@ import { startTestGateway, type TestGateway } from '../../src/testing/gateway-ha
 import { generate, imagesBody, multipartForm, postForm, postJson, solidImage, type ApiResponse } from './images-api-helpers.js';
 
 // The schemas reachable from ImagesResponse and ErrorResponse, copied verbatim from OpenAI's OpenAPI
-// document (shared/specs/openai-openapi.yaml) so the test needs nothing outside the repository.
+// document (github.com/openai/openai-openapi, openapi.yaml) so the test needs nothing outside the repository.
 const specPath = new URL('../fixtures/openai-images-schemas.json', import.meta.url);
 
 interface OpenApiDocument {
@@ -35,7 +35,7 @@ beforeAll(async () => {
   // The spec's own format for unix timestamps.
   ajv.addFormat('unixtime', { type: 'number', validate: (value: number) => Number.isInteger(value) && value >= 0 });
   // The spec's `size` enum lists only 1024x1024, 1024x1536 and 1536x1024. It is stale for gpt-image-2,
-  // whose sizes are free-form WxH (openai-images.md §6a, §10.7; SDK 7.57 types `size` as any string).
+  // whose sizes are free-form WxH (OpenAI's API reference for gpt-image-2; openai-node types `size` as any string).
   // Only that enum is widened, in a copy kept beside the original so its $refs resolve the same way;
   // every other field is checked as the spec states it.
   const original = schemas.ImagesResponse as { properties: Record<string, unknown> };

@@ -77,17 +77,17 @@ describe('channels detected from the environment', () => {
     expect(gateway.config.channels.find((channel) => channel.name === 'bfl')?.models).not.toContain('flux-dev');
   });
 
-  it('route models in /v1/models: detected providers, the configured channel, and offline for the rest', async () => {
+  it('route models in /v1/models: detected providers and the configured channel; nothing else is listed', async () => {
     const models = await listModels(gateway);
     expect(models.get('flux-kontext-pro')).toEqual({ provider: 'bfl', channel: 'bfl' });
     expect(models.get('flux-1.1-pro')).toEqual({ provider: 'bfl', channel: 'bfl' });
     expect(models.get('flux-dev')).toEqual({ provider: 'fal', channel: 'my-fal' });
     expect(models.get('gemini-2.5-flash-image')).toEqual({ provider: 'google', channel: 'google' });
     expect(models.get('imagen-4.0-generate-001')).toEqual({ provider: 'google', channel: 'google' });
-    // No key for these: the offline engine serves them.
-    expect(models.get('gpt-image-1')).toEqual({ provider: 'offline', channel: 'offline' });
-    expect(models.get('flux-schnell')).toEqual({ provider: 'offline', channel: 'offline' });
-    expect(models.get('stable-image-core')).toEqual({ provider: 'offline', channel: 'offline' });
+    // No key for these, and channels exist: the offline engine does not stand in, so they are not offered.
+    expect(models.has('gpt-image-1')).toBe(false);
+    expect(models.has('flux-schnell')).toBe(false);
+    expect(models.has('stable-image-core')).toBe(false);
   });
 
   it('send requests to the upstream that serves each model', async () => {
@@ -106,8 +106,9 @@ describe('channels detected from the environment', () => {
     expect(await imagesOf(gateway, gemini)).toHaveLength(1);
 
     expect([bfl.submissions - bflBefore, fal.submissions - falBefore, google.counters.generateContent - googleBefore]).toEqual([1, 1, 1]);
-    const offline = await generate(gateway, { model: 'gpt-image-1', prompt: 'made locally' });
-    expect(offline.headers.get('x-imagegate-provider')).toBe('offline');
+    const unrouted = await generate(gateway, { model: 'gpt-image-1', prompt: 'no channel for me' });
+    expect(unrouted.status).toBe(404);
+    expect(unrouted.body).toMatchObject({ error: { code: 'model_not_available', param: 'model' } });
   });
 });
 

@@ -4,14 +4,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../../src/testing/gateway-harness.js';
 import { admin, cheapImage, createKey, generate, startBillingGateway } from './billing-support.js';
+import { startHeldUpstream, type HeldUpstream } from './hardening/held-upstream.js';
 
 let gateway: TestGateway;
+let held: HeldUpstream;
 
 beforeAll(async () => {
-  // Every offline render takes a moment, so two requests can be in flight at once.
-  gateway = await startBillingGateway({ offlineLatencyMs: 300 });
+  // gpt-image-1 goes to an upstream that holds each request until the test releases it, so the test
+  // knows when a request is in flight (an event, not a render long enough to overlap); the rest is offline.
+  held = await startHeldUpstream({ width: 256, height: 256 });
+  gateway = await startBillingGateway({
+    channels: [
+      { name: 'offline', provider: 'offline', models: ['dall-e-2'] },
+      { name: 'held', provider: 'openai', base_url: held.baseUrl, api_key: 'sk-held-0123456789abcdef', models: ['gpt-image-1'] },
+    ],
+  });
 });
-afterAll(async () => gateway.close());
+afterAll(async () => {
+  await gateway.close();
+  await held.close();
+});
 
 describe('rate limits', () => {
   it('refuses the request over the per-minute limit with 429, retry-after and the x-ratelimit headers', async () => {
@@ -47,11 +59,16 @@ describe('rate limits', () => {
 
   it('allows the configured number of concurrent requests per key and gives the slot back after', async () => {
     const { secret } = await createKey(gateway, { unlimited: true, rate_limits: { concurrent_requests: 1 } });
-    const [first, second] = await Promise.all([generate(gateway, secret, cheapImage), generate(gateway, secret, cheapImage)]);
-    expect([first?.status, second?.status].sort()).toEqual([200, 429]);
-    const refused = first?.status === 429 ? first : second;
-    expect(refused?.body.error.code).toBe('rate_limit_exceeded');
-    expect(refused?.headers.get('retry-after')).toBe('1');
+    const slow = { model: 'gpt-image-1', size: '1024x1024' };
+    const first = generate(gateway, secret, slow);
+    // The first request is upstream, holding the key's only slot.
+    await held.arrived(held.received + 1);
+    const refused = await generate(gateway, secret, slow);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('rate_limit_exceeded');
+    expect(refused.headers.get('retry-after')).toBe('1');
+    held.release();
+    expect((await first).status).toBe(200);
     expect((await generate(gateway, secret, cheapImage)).status).toBe(200);
   });
 

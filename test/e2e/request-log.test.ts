@@ -87,6 +87,8 @@ describe('request_logs rows', () => {
       latency_ms: expect.any(Number),
       error_code: null,
       created_at: expect.any(Number),
+      // The socket's peer: no server.trust_proxy is set.
+      client_ip: '127.0.0.1',
     });
     expect(rowOf('success').latency_ms).toBeGreaterThanOrEqual(0);
   });

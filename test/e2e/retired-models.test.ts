@@ -1,4 +1,4 @@
-// Issue 10, "Done when": the relay documents' dall-e-3 requests (shared/seeds 003 and 004), sent to a
+// Issue 10, "Done when": the relay documents' dall-e-3 requests (the relays' published examples 003 and 004), sent to a
 // gateway whose only channel is an `openai` channel without a model_map (configured, or detected
 // from OPENAI_API_KEY), reach the OpenAI fake — which refuses dall-e-3 as today's API does — as a
 // request it accepts, and come back in dall-e-3's shape with every translation reported.
@@ -44,11 +44,11 @@ const openaiOnly = (models: string[], options?: Record<string, unknown>): Channe
 
 /** The seed documents' examples, as relays publish them. */
 const seedExamples = {
-  // shared/seeds/004 (cURL): 1024x1024, quality hd.
+  // relay example 004 (cURL): 1024x1024, quality hd.
   hdSquare: { model: 'dall-e-3', prompt: '一只在宇宙中漂浮的橙色猫咪,背景是紫色星云,写实摄影风格', size: '1024x1024', quality: 'hd', n: 1 },
-  // shared/seeds/004 (Node.js): 1792x1024, quality hd.
+  // relay example 004 (Node.js): 1792x1024, quality hd.
   hdWide: { model: 'dall-e-3', prompt: 'A futuristic cityscape at night with neon lights, cyberpunk style', size: '1792x1024', quality: 'hd', n: 1 },
-  // shared/seeds/003: 1792x1024, no quality (dall-e-3's default `standard`, style `vivid`).
+  // relay example 003: 1792x1024, no quality (dall-e-3's default `standard`, style `vivid`).
   wide: {
     model: 'dall-e-3',
     size: '1792x1024',
@@ -94,7 +94,8 @@ describe('dall-e-3 from the seed documents, served by its successor', () => {
     const warnings = answer.headers.get('x-imagegate-warnings') ?? '';
     expect(warnings).toContain('dall-e-3 was shut down by openai on 2026-05-12; served by its successor gpt-image-2');
     expect(warnings).toContain("quality 'hd' is not available for gpt-image-2; using 'high'");
-    expect(warnings).toContain('style "vivid" is not supported by gpt-image-2');
+    // The client sent no style: dall-e-3's default `vivid` is not the client's, so nothing is said of it (issue 9, item 24).
+    expect(warnings).not.toContain('style');
     expect(warnings).toContain('response_format: gpt-image-2 returns base64 only; the url points at the image as the gateway hosts it');
   });
 
@@ -109,7 +110,8 @@ describe('dall-e-3 from the seed documents, served by its successor', () => {
     expect(answer.status).toBe(200);
     // dall-e-3's default quality `standard` is gpt-image's `medium`.
     expect(lastUpstreamBody()).toMatchObject({ model: 'gpt-image-2', size: '1792x1024', quality: 'medium' });
-    expect(answer.headers.get('x-imagegate-warnings')).toContain("quality 'standard' is not available for gpt-image-2; using 'medium'");
+    // No quality was sent: the default's translation is not reported (issue 9, item 24: warnings only about what the request carried).
+    expect(answer.headers.get('x-imagegate-warnings') ?? '').not.toContain("quality 'standard'");
   });
 
   it('works the same for a channel detected from OPENAI_API_KEY, and /v1/models lists dall-e-3 as served', async () => {

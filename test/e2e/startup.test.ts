@@ -15,6 +15,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeServer, sendJson, type FakeServer } from '../../src/testing/fakes/shared.js';
 import { startOpenAIFake, type OpenAIFake } from '../../src/testing/fakes/openai.js';
+import { startHeldUpstream, type HeldUpstream } from './hardening/held-upstream.js';
 
 const repositoryRoot = join(import.meta.dirname, '..', '..');
 // Child starts compile TypeScript on the fly and may share a busy machine: allow for that.
@@ -139,6 +140,7 @@ describe('first start, second start, shutdown', () => {
   let bootstrapKey = '';
   let upstream: OpenAIFake;
   let echoingUpstream: FakeServer;
+  let heldUpstream: HeldUpstream;
   const channelKey = 'sk-channel-secret-4b9e0c1d7a2f6e83';
   const echoedChannelKey = 'sk-echoed-channel-secret-91c3f5a7d2e0';
 
@@ -146,6 +148,7 @@ describe('first start, second start, shutdown', () => {
     // Answers 401: its own key is another one.
     upstream = await startOpenAIFake();
     // An upstream that, like some do, repeats the whole key it was sent in its error body.
+    heldUpstream = await startHeldUpstream();
     echoingUpstream = await startFakeServer((request, response) => {
       const presented = String(request.headers.authorization ?? '');
       sendJson(response, 401, { error: { message: `Incorrect API key provided: ${presented}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
@@ -154,6 +157,7 @@ describe('first start, second start, shutdown', () => {
   afterAll(async () => {
     await upstream.close();
     await echoingUpstream.close();
+    await heldUpstream.close();
   });
 
   it(
@@ -216,13 +220,18 @@ describe('first start, second start, shutdown', () => {
           `    base_url: ${echoingUpstream.url}/v1`,
           `    api_key: ${echoedChannelKey}`,
           '    models: [dall-e-3]',
+          // Holds each image request until the test releases it: the drain test signals while one is in flight.
+          '  - name: held',
+          '    provider: openai',
+          `    base_url: ${heldUpstream.baseUrl}`,
+          '    api_key: sk-held-upstream-key-0123456789',
+          '    models: [gpt-image-1-mini]',
         ].join('\n'),
       );
       gateway = startGatewayProcess({
         IMAGEGATE_DATA_DIR: dataDir(),
         IMAGEGATE_CONFIG: configFile,
         IMAGEGATE_LOG_LEVEL: 'debug',
-        IMAGEGATE_OFFLINE_LATENCY_MS: '1500',
         CHANNEL_KEY: channelKey,
       });
       running.push(gateway);
@@ -270,8 +279,8 @@ describe('first start, second start, shutdown', () => {
           headers: { authorization: `Bearer ${bootstrapKey}`, 'content-type': 'application/json' },
           body: JSON.stringify({ model: 'gpt-image-1-mini', prompt: 'a slow lighthouse', size: '1024x1024' }),
         });
-        // The offline engine takes 1.5 s; signal well inside that window, once the request has arrived.
-        await new Promise((resolve) => setTimeout(resolve, 400));
+        // Signalled once the request is known to be in flight: the held upstream has it.
+        await heldUpstream.arrived();
         gateway.child.kill('SIGTERM');
         await gateway.waitFor(/draining in-flight requests/);
 
@@ -281,6 +290,7 @@ describe('first start, second start, shutdown', () => {
         );
         expect([{ error: 'ECONNREFUSED' }, { error: 'ECONNRESET' }, { status: 503 }]).toContainEqual(late);
 
+        heldUpstream.release();
         const response = await inFlight;
         expect(response.status).toBe(200);
         const body = (await response.json()) as { data: Array<{ b64_json: string }> };

@@ -156,11 +156,12 @@ describe('streaming from the offline engine through the openai SDK', () => {
     for (const event of events) expect(await decoded(event)).toEqual(['jpeg', 1024, 1024]);
   });
 
-  it('a model without partial images (dall-e-3) sends only the completed event', async () => {
-    const stream = await client.images.generate({ model: 'dall-e-3', prompt: 'a castle', size: '1024x1024', stream: true, partial_images: 0 });
-    const { events } = await drain(stream);
-    expect(events.map((event) => event.type)).toEqual(['image_generation.completed']);
-    expect(await decoded(events[0])).toEqual(['png', 1024, 1024]);
+  it('a model whose catalog entry does not stream (dall-e-3) is refused with a 400 naming stream', async () => {
+    // OpenAI's stream events carry `usage`, which only the gpt-image models produce; the SDK's types reject the rest.
+    const error = await client.images.generate({ model: 'dall-e-3', prompt: 'a castle', size: '1024x1024', stream: true, partial_images: 0 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('stream');
+    expect((error as Error).message).toMatch(/dall-e-3 does not support 'stream'.*gpt-image-1/);
   });
 });
 

@@ -78,7 +78,7 @@ export function createCatalog(file: CatalogFile, overrides: CatalogOverrides = {
 }
 
 const requiredFields = ['owned_by', 'operations', 'prompt_max_length', 'max_n', 'sizes', 'backgrounds', 'output_formats', 'default_output_format', 'default_response_format'] as const;
-const optionalFields = ['qualities', 'default_quality', 'styles', 'default_style', 'moderation', 'revises_prompt', 'reports_output_details', 'streaming', 'edit', 'retired', 'shutdown_date'] as const;
+const optionalFields = ['qualities', 'default_quality', 'quality_aliases', 'styles', 'default_style', 'moderation', 'revises_prompt', 'reports_output_details', 'streaming', 'edit', 'retired', 'shutdown_date'] as const;
 const typedFields = ['id', ...requiredFields, ...optionalFields];
 
 function assertComplete(entry: Partial<CatalogModel> & { id: string }): CatalogModel {
@@ -122,6 +122,13 @@ function checkModel(model: CatalogModel, knownFields: ReadonlySet<string>, what:
     if (values !== undefined && !isStringList(values)) fail(list, 'a non-empty list of strings');
     const chosen = model[fallback];
     if (chosen !== undefined && !(values ?? []).includes(chosen)) fail(fallback, `one of its ${list} (${(values ?? []).join(', ')})`);
+  }
+  if (model.quality_aliases !== undefined) {
+    const aliases = model.quality_aliases as unknown;
+    const targets = [...(model.qualities ?? []), 'auto'];
+    if (aliases === null || typeof aliases !== 'object' || Array.isArray(aliases) || !Object.values(aliases).every((target) => typeof target === 'string' && targets.includes(target))) {
+      fail('quality_aliases', `a map of quality names to one of its qualities or auto (${targets.join(', ')})`);
+    }
   }
   if (model.moderation !== undefined && !isStringList(model.moderation)) fail('moderation', 'a non-empty list of strings');
   for (const flag of ['revises_prompt', 'reports_output_details', 'streaming'] as const) {

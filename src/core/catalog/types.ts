@@ -59,6 +59,11 @@ export interface CatalogModel {
   sizes: SizeSpec;
   qualities?: string[];
   default_quality?: string;
+  /**
+   * Quality names well-known clients send that this model lacks, mapped (with a warning) to one it has
+   * or to `auto` — for relay aliases such as sora_image, whose clients send DALL·E's `standard`.
+   */
+  quality_aliases?: Record<string, string>;
   styles?: string[];
   default_style?: string;
   backgrounds: Background[];

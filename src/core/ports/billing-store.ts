@@ -90,4 +90,6 @@ export interface BillingStore extends Billing {
   listUsage(filter: UsageFilter): Promise<UsageRecord[]>;
   /** Totals per model, per UTC day, or (undefined) one grand total row when there is any usage. */
   summarizeUsage(filter: Omit<UsageFilter, 'limit'>, groupBy: 'model' | 'day' | undefined): Promise<UsageSummaryRow[]>;
+  /** Retention: replaces the `detail` of usage rows created before `cutoffMs` with `{"expired":true}`; answers how many. */
+  expireDetailOlderThan(cutoffMs: number): Promise<number>;
 }

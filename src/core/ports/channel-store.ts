@@ -1,6 +1,6 @@
 // Channels (upstream accounts the router sends requests to), stored so operators can manage them at run time.
 
-/** One channel as stored. Upstream API keys are kept in clear: the gateway has to present them. */
+/** One channel. Upstream API keys are here in clear (the gateway presents them); a store keeps them encrypted at rest. */
 export interface ChannelRecord {
   name: string;
   /** Provider kind: openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, midjourney-proxy, offline. */
@@ -45,4 +45,6 @@ export interface ChannelStore {
   setEnabled(name: string, enabled: boolean, reason: string | null, updatedAt: number): Promise<boolean>;
   /** Deletes; false when there was no such channel. */
   remove(name: string): Promise<boolean>;
+  /** Encrypts upstream keys stored in clear (by an older version); answers how many channels it sealed. */
+  sealStoredKeys?(): Promise<number>;
 }

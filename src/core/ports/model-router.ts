@@ -54,7 +54,9 @@ export interface ModelRouter {
   /**
    * The channel that would be tried first, for headers and /v1/models. `servedAs`: the catalog model
    * that channel serves the request with, when it is not `modelId` (a retired model's successor);
-   * requests are priced as that model.
+   * requests are priced as that model. `routed` is false when no channel lists the model (a request
+   * answers `model_not_available`); a model whose channels are all disabled is routed, and answers
+   * 503 until one is enabled.
    */
-  describe(modelId: string): { provider: string; channel: string; servedAs?: string };
+  describe(modelId: string): { provider: string; channel: string; routed: boolean; servedAs?: string };
 }

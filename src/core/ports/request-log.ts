@@ -14,6 +14,8 @@ export interface RequestLogEntry {
   latencyMs: number;
   errorCode: string | null;
   createdAt: number;
+  /** The client's address (behind server.trust_proxy's proxies); null when unknown. */
+  clientIp?: string | null;
 }
 
 export interface RequestLogQuery {
@@ -30,4 +32,6 @@ export interface RequestLog {
   /** Writes everything queued so far. */
   flush(): Promise<void>;
   query(filter: RequestLogQuery): Promise<RequestLogEntry[]>;
+  /** Deletes entries created before `cutoffMs` (retention); answers how many. */
+  deleteOlderThan(cutoffMs: number): Promise<number>;
 }

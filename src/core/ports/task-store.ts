@@ -48,7 +48,8 @@ export interface TaskStore {
   /** How many of a key's tasks have `status`, counted no further than `atMost` (all a limit check needs). */
   count(filter: { keyId: string; status: TaskStatus; atMost: number }): Promise<number>;
   /**
-   * Atomically takes the oldest claimable task (queued, or in progress with an expired lease)
+   * Atomically takes the oldest claimable task (queued, or in progress with an expired lease; a lease
+   * is held while now < leaseExpiresAt and expired from that instant on, as in every lease the gateway keeps)
    * for `owner` until `leaseExpiresAt`. Returns undefined when there is none.
    */
   claim(owner: string, now: number, leaseExpiresAt: number, options?: ClaimOptions): Promise<TaskRecord | undefined>;

@@ -89,6 +89,10 @@ export async function handleImageOperation(
   context.size = formatSize(imageRequest.size);
 
   const route = deps.describeRoute(imageRequest.model.id);
+  // Refused before anything is reserved or queued: no channel of this gateway serves the model.
+  if (!route.routed) {
+    throw new GatewayError('model_not_available', `The model '${imageRequest.requestedModel}' is not available on this gateway: no channel serves it.`, { param: 'model' });
+  }
   context.provider = route.provider;
   context.channel = route.channel;
   const key = context.key;

@@ -5,7 +5,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GenerationOutcome } from '../../core/generate-images.js';
 import type { ImageRequest } from '../../core/image-request.js';
-import { renderedQuality, renderImagesResponse, type ImagesResponseBody } from '../../core/images-response.js';
+import { renderedQuality, renderImagesResponse, reportedBackground, type ImagesResponseBody } from '../../core/images-response.js';
+import { hasAlphaChannel } from '../../images/codec.js';
 import type { PartialImage } from '../../core/ports/image-model.js';
 import { formatSize } from '../../core/sizes.js';
 import type { HttpDeps } from '../deps.js';
@@ -58,6 +59,7 @@ export async function streamImageOperation(input: ImageStreamInput): Promise<voi
       b64_json: image.data.toString('base64'),
       created_at: created,
       ...described,
+      background: reportedBackground(imageRequest.background, [{ hasAlpha: hasAlphaChannel(image.data) }]),
       partial_image_index: image.partialImageIndex,
     });
   };
@@ -106,6 +108,7 @@ export async function streamImageOperation(input: ImageStreamInput): Promise<voi
         b64_json: item.b64_json,
         created_at: outcome.createdAt,
         ...described,
+        background: reportedBackground(imageRequest.background, outcome.images.slice(index, index + 1)),
         ...(usage === undefined ? {} : { usage }),
       });
     });

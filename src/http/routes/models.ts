@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
 import type { CatalogModel } from '../../core/catalog/types.js';
+import { isModelAllowed } from '../../core/key-policy.js';
 import { acceptedAspectRatios } from '../../core/sizes.js';
 import type { HttpDeps } from '../deps.js';
 
@@ -39,17 +40,27 @@ export function describeModel(model: CatalogModel, route: { provider: string; ch
 }
 
 export function registerModelsRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  app.get('/v1/models', { preHandler: app.authenticate }, async () => ({
-    object: 'list',
-    data: [
-      ...deps.catalog.list().map((model) => describeModel(model, deps.describeRoute(model.id))),
-      // Aliases are names clients may call, so they are listed too, with the capabilities of the model behind them.
-      ...deps.catalog.aliases().map((alias) => describeModel(alias.model, deps.describeRoute(alias.model.id), alias.name)),
-    ],
-  }));
+  // Only what this key can use: a model some channel routes (or every model, on a gateway whose only
+  // engine is the offline default), and that the key's allowed_models permit.
+  app.get('/v1/models', { preHandler: app.authenticate }, async (request) => {
+    const key = request.imagegate.key;
+    const usable = (model: CatalogModel, name: string = model.id) => deps.describeRoute(model.id).routed && isModelAllowed(key, model.id, name);
+    return {
+      object: 'list',
+      data: [
+        ...deps.catalog.list().filter((model) => usable(model)).map((model) => describeModel(model, deps.describeRoute(model.id))),
+        // Aliases are names clients may call, so they are listed too, with the capabilities of the model behind them.
+        ...deps.catalog
+          .aliases()
+          .filter((alias) => usable(alias.model, alias.name))
+          .map((alias) => describeModel(alias.model, deps.describeRoute(alias.model.id), alias.name)),
+      ],
+    };
+  });
   app.get<{ Params: { id: string } }>('/v1/models/:id', { preHandler: app.authenticate }, async (request) => {
     const resolved = deps.catalog.get(request.params.id);
-    if (!resolved) {
+    const usable = resolved !== undefined && deps.describeRoute(resolved.model.id).routed && isModelAllowed(request.imagegate.key, resolved.model.id, resolved.requestedName);
+    if (!resolved || !usable) {
       throw new GatewayError('model_not_found', `The model '${request.params.id}' does not exist or you do not have access to it.`, { param: 'model' });
     }
     return describeModel(resolved.model, deps.describeRoute(resolved.model.id), resolved.requestedName);

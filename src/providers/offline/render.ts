@@ -13,7 +13,7 @@ export interface SceneInput {
   height: number;
   background: Background;
   format: OutputFormat;
-  /** OpenAI's `output_compression`, 0-100: higher means a smaller file. */
+  /** OpenAI's `output_compression`, 0-100: 100 is the least lossy (OpenAI's default), lower gives a smaller file. */
   compression?: number;
 }
 
@@ -373,16 +373,21 @@ export function assertPixelSize(width: number, height: number): void {
   }
 }
 
-/** Maps OpenAI's compression (higher = smaller file) to a lossy quality; 90 when not given. */
+/**
+ * OpenAI's `output_compression` is a quality: "The compression level (0-100%) for the generated images
+ * … defaults to 100" (openai-node, src/resources/images.ts, ImageGenerateParams.output_compression),
+ * and its image guide lowers it to shrink a JPEG. So it is the encoder's quality as is, as Replicate's
+ * `output_quality` and Imagen's `compressionQuality` take it; 90 when not given.
+ */
 export function qualityFor(compression: number | undefined): number {
   if (compression === undefined) return 90;
-  return Math.max(1, Math.min(100, Math.round(100 - compression)));
+  return Math.max(1, Math.min(100, Math.round(compression)));
 }
 
-/** Maps compression 0-100 to zlib's 0-9; sharp's default of 6 when not given. */
+/** PNG is lossless: the same scale read as effort, 100 (least lossy, OpenAI's default) → zlib 0; 6 when not given. */
 export function pngLevelFor(compression: number | undefined): number {
   if (compression === undefined) return 6;
-  return Math.max(0, Math.min(9, Math.round((compression / 100) * 9)));
+  return Math.max(0, Math.min(9, Math.round(((100 - compression) / 100) * 9)));
 }
 
 /** Encodes a pipeline in the requested format, keeping or flattening alpha. */

@@ -171,7 +171,9 @@ export function errorFromTransportFailure(provider: string, error: unknown): Gat
     case 'network':
       return new GatewayError('upstream_error', `Could not reach ${provider} (network error)`, { retryable: true, cause: error });
     case 'blocked_address':
-      return new GatewayError('upstream_error', `${provider} is configured with an address the gateway may not connect to`, {
+      // The refused host is kept in the cause (the channel test shows it to the operator): it may be
+      // the configured base URL or a polling/result URL the upstream handed out.
+      return new GatewayError('upstream_error', `A request for ${provider} went to an address the gateway may not connect to`, {
         retryable: false,
         cause: error,
       });

@@ -18,7 +18,7 @@ import {
   type ReservationFacts,
 } from '../../billing/reservation-charge.js';
 import { GatewayError } from '../../core/errors.js';
-import { assertCredits } from '../../core/money.js';
+import { assertCredits, creditsToUsd, expiredUsageDetail, maxCredits } from '../../core/money.js';
 import type { ReservationRef, ReservationRequest, Settlement } from '../../core/ports/billing.js';
 import type { BillingStore, KeyAccount, SweepOptions, UsageFilter, UsageRecord, UsageSummaryRow } from '../../core/ports/billing-store.js';
 import type { Clock } from '../../core/ports/clock.js';
@@ -239,12 +239,21 @@ export class PostgresBilling implements BillingStore {
     }
   }
 
+  /** Retention: drops the pricing arithmetic of usage rows created before `cutoffMs`; the rows (amounts) stay. */
+  async expireDetailOlderThan(cutoffMs: number): Promise<number> {
+    const result = await this.#db.updateTable('billing_usage').set({ detail: expiredUsageDetail }).where('created_at', '<', cutoffMs).where('detail', '!=', expiredUsageDetail).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async topUp(keyId: string, amount: number, note: string | null, kind: 'initial' | 'topup' = 'topup'): Promise<number> {
     assertCredits(amount, 'amount');
     return this.#db.transaction().execute(async (transaction) => {
       const key = await lockKey(transaction, keyId);
       if (!key) throw new GatewayError('not_found', `No API key with id '${keyId}'.`);
       if (key.balance === null) throw new GatewayError('conflict', `Key '${keyId}' is unlimited; make it metered (quota) before topping it up.`);
+      if (key.balance + amount > maxCredits) {
+        throw new GatewayError('invalid_value', `This top-up would bring the balance to ${key.balance + amount} credits, above the largest balance the books hold (${maxCredits} credits, $${creditsToUsd(maxCredits)}).`, { param: 'amount' });
+      }
       await transaction.updateTable('api_keys').set((expression) => ({ balance: expression('balance', '+', amount) })).where('id', '=', keyId).execute();
       await transaction.insertInto('billing_ledger').values({ key_id: keyId, kind, amount, note, created_at: this.#clock.now() }).execute();
       return key.balance + amount;

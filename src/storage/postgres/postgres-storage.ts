@@ -4,6 +4,7 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/ports/clock.js';
+import type { SecretBox } from '../../secrets/secret-box.js';
 import { SqlChannelStore } from '../sql/channel-store.js';
 import { SqlChangeVersionStore } from '../sql/change-version-store.js';
 import { SqlIdempotencyStore } from '../sql/idempotency-store.js';
@@ -21,6 +22,8 @@ export interface PostgresStorageOptions {
   url: string;
   clock: Clock;
   logger: Logger;
+  /** Encrypts upstream API keys in the channels table. */
+  secrets?: SecretBox;
   /** Connections in the process's pool; default 10. */
   maxConnections?: number;
 }
@@ -48,7 +51,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     backend: 'postgres',
     keys: new SqlKeyStore(database.db),
     tasks: new PostgresTaskStore(database.db),
-    channels: new SqlChannelStore(database.db),
+    channels: new SqlChannelStore(database.db, options.secrets),
     changeVersions: new SqlChangeVersionStore(database.db),
     prices: new SqlPriceStore(database.db),
     requestLog,

@@ -2,36 +2,60 @@
 
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { ChannelRecord, ChannelStore } from '../../core/ports/channel-store.js';
+import type { SecretBox } from '../../secrets/secret-box.js';
 import type { ChannelsTable, DatabaseSchema } from './schema.js';
+
+/** Keeps the column as it is: for stores opened without a secrets key (tests of other concerns). */
+const clearText: Pick<SecretBox, 'seal' | 'open' | 'isSealed'> = { seal: (text) => text, open: (text) => text, isSealed: () => true };
 
 export class SqlChannelStore implements ChannelStore {
   readonly #db: Kysely<DatabaseSchema>;
+  readonly #box: Pick<SecretBox, 'seal' | 'open' | 'isSealed'>;
 
-  constructor(db: Kysely<DatabaseSchema>) {
+  /** With a secret box, upstream API keys are stored encrypted (the `api_keys` column holds sealed JSON). */
+  constructor(db: Kysely<DatabaseSchema>, box?: SecretBox) {
     this.#db = db;
+    this.#box = box ?? clearText;
+  }
+
+  /**
+   * Encrypts the api_keys of rows written before keys were encrypted (or by a store without a box);
+   * run at start. Answers how many rows it sealed.
+   */
+  async sealStoredKeys(): Promise<number> {
+    return this.#db.transaction().execute(async (transaction) => {
+      const rows = await transaction.selectFrom('channels').select(['name', 'api_keys']).execute();
+      let sealed = 0;
+      for (const row of rows) {
+        if (this.#box.isSealed(row.api_keys)) continue;
+        await transaction.updateTable('channels').set({ api_keys: this.#box.seal(row.api_keys) }).where('name', '=', row.name).execute();
+        sealed += 1;
+      }
+      return sealed;
+    });
   }
 
   async list(): Promise<ChannelRecord[]> {
     const rows = await this.#db.selectFrom('channels').selectAll().orderBy('name').execute();
-    return rows.map(toRecord);
+    return rows.map((row) => toRecord(row, this.#box));
   }
 
   async get(name: string): Promise<ChannelRecord | undefined> {
     const row = await this.#db.selectFrom('channels').selectAll().where('name', '=', name).executeTakeFirst();
-    return row === undefined ? undefined : toRecord(row);
+    return row === undefined ? undefined : toRecord(row, this.#box);
   }
 
   async insert(record: ChannelRecord): Promise<boolean> {
     const result = await this.#db
       .insertInto('channels')
-      .values(toRow(record))
+      .values(toRow(record, this.#box))
       .onConflict((conflict) => conflict.column('name').doNothing())
       .executeTakeFirst();
     return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
   }
 
   async replace(record: ChannelRecord): Promise<boolean> {
-    const { name, ...fields } = toRow(record);
+    const { name, ...fields } = toRow(record, this.#box);
     const result = await this.#db.updateTable('channels').set(fields).where('name', '=', name).executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
@@ -51,12 +75,12 @@ export class SqlChannelStore implements ChannelStore {
   }
 }
 
-function toRow(record: ChannelRecord): Insertable<ChannelsTable> & { name: string } {
+function toRow(record: ChannelRecord, box: Pick<SecretBox, 'seal'>): Insertable<ChannelsTable> & { name: string } {
   return {
     name: record.name,
     provider: record.provider,
     base_url: record.baseUrl,
-    api_keys: JSON.stringify(record.apiKeys),
+    api_keys: box.seal(JSON.stringify(record.apiKeys)),
     models: JSON.stringify(record.models),
     model_map: JSON.stringify(record.modelMap),
     priority: record.priority,
@@ -75,12 +99,12 @@ function toRow(record: ChannelRecord): Insertable<ChannelsTable> & { name: strin
   };
 }
 
-function toRecord(row: Selectable<ChannelsTable>): ChannelRecord {
+function toRecord(row: Selectable<ChannelsTable>, box: Pick<SecretBox, 'open'>): ChannelRecord {
   return {
     name: row.name,
     provider: row.provider,
     baseUrl: row.base_url,
-    apiKeys: JSON.parse(row.api_keys) as string[],
+    apiKeys: JSON.parse(box.open(row.api_keys)) as string[],
     models: JSON.parse(row.models) as string[],
     modelMap: JSON.parse(row.model_map) as Record<string, string>,
     priority: row.priority,

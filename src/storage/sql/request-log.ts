@@ -18,9 +18,11 @@ export interface SqlRequestLogOptions {
   onError?: (error: unknown, context: { droppedEntries: number }) => void;
 }
 
-/** Rows per INSERT statement: 13 columns × 200 rows stays well below SQLite's bound-parameter limit. */
+/** Rows per INSERT statement: 14 columns × 200 rows stays well below SQLite's bound-parameter limit. */
 const rowsPerStatement = 200;
 const defaultQueryLimit = 100;
+/** Rows one retention DELETE removes. */
+const deleteBatch = 5_000;
 
 export class SqlRequestLog implements RequestLog {
   readonly #db: Kysely<DatabaseSchema>;
@@ -79,6 +81,20 @@ export class SqlRequestLog implements RequestLog {
       .limit(filter.limit ?? defaultQueryLimit)
       .execute();
     return rows.map(toEntry);
+  }
+
+  /** Deletes in batches, so a large backlog never holds the write lock for long. */
+  async deleteOlderThan(cutoffMs: number): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const result = await this.#db
+        .deleteFrom('request_logs')
+        .where('id', 'in', (expression) => expression.selectFrom('request_logs').select('id').where('created_at', '<', cutoffMs).limit(deleteBatch))
+        .executeTakeFirst();
+      const count = Number(result.numDeletedRows);
+      deleted += count;
+      if (count < deleteBatch) return deleted;
+    }
   }
 
   /** Writes what is pending and stops the timer; later record() calls are dropped and reported. */
@@ -143,6 +159,7 @@ function pickEntry(entry: RequestLogEntry): RequestLogEntry {
     latencyMs: entry.latencyMs,
     errorCode: entry.errorCode,
     createdAt: entry.createdAt,
+    clientIp: entry.clientIp ?? null,
   };
 }
 
@@ -161,6 +178,7 @@ function toRow(entry: RequestLogEntry): RequestLogsTable {
     latency_ms: entry.latencyMs,
     error_code: entry.errorCode,
     created_at: entry.createdAt,
+    client_ip: entry.clientIp ?? null,
   };
 }
 
@@ -179,5 +197,6 @@ function toEntry(row: Selectable<RequestLogsTable>): RequestLogEntry {
     latencyMs: row.latency_ms,
     errorCode: row.error_code,
     createdAt: row.created_at,
+    clientIp: row.client_ip ?? null,
   };
 }

@@ -72,6 +72,8 @@ export interface RequestLogsTable {
   latency_ms: number;
   error_code: string | null;
   created_at: number;
+  /** Migration 010; null on older rows. */
+  client_ip?: string | null;
 }
 
 export interface TasksTable {

@@ -19,7 +19,7 @@ import type { ReservationRef, ReservationRequest, Settlement } from '../../core/
 import type { Clock } from '../../core/ports/clock.js';
 import type { PixelSize } from '../../core/ports/image-model.js';
 import type { BillingReservationsTable, BillingUsageTable, DatabaseSchema } from '../sql/schema.js';
-import { assertCredits, creditsToUsd } from '../../core/money.js';
+import { assertCredits, creditsToUsd, expiredUsageDetail, maxCredits } from '../../core/money.js';
 import type { BillingStore, KeyAccount, SweepOptions, UsageFilter, UsageRecord, UsageSummaryRow } from '../../core/ports/billing-store.js';
 import { computeCharge, UnpricedError, type Charge, type ChargeFacts, type PriceBook, type PriceQuote } from '../../billing/price-book.js';
 import { GroupCommit } from './group-commit.js';
@@ -298,12 +298,24 @@ export class SqliteBilling implements BillingStore {
   }
 
   /** Adds credits to a metered key; answers the new balance. An unlimited key has nothing to top up. */
+  /**
+   * Retention: drops the pricing arithmetic (`detail`) of usage rows created before `cutoffMs`. The rows
+   * themselves stay — balances, /v1/usage and the account's books rest on their amounts.
+   */
+  async expireDetailOlderThan(cutoffMs: number): Promise<number> {
+    const result = await this.#db.updateTable('billing_usage').set({ detail: expiredUsageDetail }).where('created_at', '<', cutoffMs).where('detail', '!=', expiredUsageDetail).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async topUp(keyId: string, amount: number, note: string | null, kind: 'initial' | 'topup' = 'topup'): Promise<number> {
     assertCredits(amount, 'amount');
     return immediate(this.#db, async (connection) => {
       const key = await connection.selectFrom('api_keys').select(['balance']).where('id', '=', keyId).executeTakeFirst();
       if (!key) throw new GatewayError('not_found', `No API key with id '${keyId}'.`);
       if (key.balance === null) throw new GatewayError('conflict', `Key '${keyId}' is unlimited; make it metered (quota) before topping it up.`);
+      if (key.balance + amount > maxCredits) {
+        throw new GatewayError('invalid_value', `This top-up would bring the balance to ${key.balance + amount} credits, above the largest balance the books hold (${maxCredits} credits, $${creditsToUsd(maxCredits)}).`, { param: 'amount' });
+      }
       await connection.updateTable('api_keys').set((expression) => ({ balance: expression('balance', '+', amount) })).where('id', '=', keyId).execute();
       await connection.insertInto('billing_ledger').values({ key_id: keyId, kind, amount, note, created_at: this.#clock.now() }).execute();
       return key.balance + amount;

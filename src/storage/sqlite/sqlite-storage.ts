@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { SqliteBilling } from './billing.js';
 import type { Clock } from '../../core/ports/clock.js';
 import type { DatabaseStores } from '../storage.js';
+import type { SecretBox } from '../../secrets/secret-box.js';
 import { SqlChannelStore } from '../sql/channel-store.js';
 import { SqlChangeVersionStore } from '../sql/change-version-store.js';
 import { openSqliteDatabase } from './database.js';
@@ -20,6 +21,8 @@ export interface SqliteStorageOptions {
   file: string;
   clock: Clock;
   logger: Logger;
+  /** Encrypts upstream API keys in the channels table. */
+  secrets?: SecretBox;
 }
 
 export async function openSqliteStorage(options: SqliteStorageOptions): Promise<DatabaseStores> {
@@ -38,7 +41,7 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     backend: 'sqlite',
     keys: new SqlKeyStore(database.db),
     tasks: new SqliteTaskStore(database.db),
-    channels: new SqlChannelStore(database.db),
+    channels: new SqlChannelStore(database.db, options.secrets),
     changeVersions: new SqlChangeVersionStore(database.db),
     prices: new SqlPriceStore(database.db),
     requestLog,

@@ -26,6 +26,7 @@ function makeEntry(index: number, overrides: Partial<RequestLogEntry> = {}): Req
     latencyMs: 1234.5,
     errorCode: null,
     createdAt: baseTime + index * 1000,
+    clientIp: '203.0.113.9',
     ...overrides,
   };
 }
@@ -56,6 +57,7 @@ export function describeRequestLogConformance(name: string, create: () => Promis
         size: null,
         errorCode: 'rate_limit_exceeded',
         latencyMs: 3,
+        clientIp: null,
       });
       log.record(success);
       log.record(failure);
@@ -117,6 +119,14 @@ export function describeRequestLogConformance(name: string, create: () => Promis
       log.record(makeEntry(2));
       await Promise.all([firstFlush, log.flush()]);
       expect((await log.query({})).map((entry) => entry.id)).toStrictEqual(['req_000002', 'req_000001']);
+    });
+
+    it('deletes entries older than a cutoff, and only those (retention)', async () => {
+      for (let index = 1; index <= 5; index += 1) log.record(makeEntry(index));
+      await log.flush();
+      expect(await log.deleteOlderThan(baseTime + 3 * 1000)).toBe(2);
+      expect((await log.query({})).map((entry) => entry.id).sort()).toEqual(['req_000003', 'req_000004', 'req_000005']);
+      expect(await log.deleteOlderThan(baseTime)).toBe(0);
     });
   });
 }

@@ -86,6 +86,14 @@ export function describeTaskStoreConformance(name: string, create: () => Promise
       expect(await store.claim('worker-1', baseTime, baseTime + leaseMs)).toBeUndefined();
     });
 
+    it('treats a lease as expired at its expiry instant: held while now < expires, taken over when now >= expires', async () => {
+      await store.create(makeTask('instant'));
+      const claimedAt = baseTime + 1000;
+      await store.claim('worker-1', claimedAt, claimedAt + leaseMs);
+      expect(await store.claim('worker-2', claimedAt + leaseMs - 1, claimedAt + 2 * leaseMs)).toBeUndefined();
+      expect(await store.claim('worker-2', claimedAt + leaseMs, claimedAt + 2 * leaseMs)).toMatchObject({ id: 'task_instant', leaseOwner: 'worker-2', attempts: 2 });
+    });
+
     it('does not hand out a claimed task again until its lease expires, then does (attempt 2)', async () => {
       await store.create(makeTask('leased'));
       const claimedAt = baseTime + 1000;

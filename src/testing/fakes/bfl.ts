@@ -1,5 +1,7 @@
 // An in-repo fake of the Black Forest Labs FLUX API (submit → poll → signed result URL), wire-compatible
-// with /work/shared/specs/providers/bfl.md, so the BFL adapter and the gateway are tested at the network layer.
+// with BFL's API reference (https://docs.bfl.ai, OpenAPI at https://api.bfl.ai/openapi.json; polling and
+// delivery hosts as in github.com/black-forest-labs/skills skills/bfl-api/references/polling-patterns.md),
+// so the BFL adapter and the gateway are tested at the network layer.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -90,7 +92,7 @@ const familyOfModel: Record<string, Family> = {
   'flux-2-klein-9b': 'flux2',
 };
 
-/** Credits per image (FLUX.1) or for the first megapixel (FLUX.2), from specs/pricing.md. */
+/** Credits per image (FLUX.1) or for the first megapixel (FLUX.2), from BFL's price list (https://docs.bfl.ai/quick_start/pricing). */
 const creditsOfModel: Record<string, number> = {
   'flux-pro-1.1': 4,
   'flux-pro': 5,
@@ -248,7 +250,7 @@ export async function startBflFake(options: BflFakeOptions = {}): Promise<BflFak
     submissions += 1;
     const outputMegapixels = Math.round((size.width * size.height) / 10_000) / 100;
     const baseCredits = creditsOfModel[model] ?? 4;
-    // FLUX.2 is billed per megapixel; FLUX.1 per image (specs/pricing.md).
+    // FLUX.2 is billed per megapixel; FLUX.1 per image (https://docs.bfl.ai/quick_start/pricing).
     const cost = family === 'flux2' ? Math.round((baseCredits + Math.max(0, outputMegapixels - 1) * (baseCredits / 2)) * 10) / 10 : baseCredits;
     sendJson(response, 200, { id, polling_url: `${pollingBase}/v1/get_result?id=${id}`, cost, input_mp: 0, output_mp: outputMegapixels });
   }

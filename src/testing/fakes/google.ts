@@ -1,5 +1,6 @@
 // A local fake of the Gemini API's image surfaces (Gemini `:generateContent` and Imagen `:predict`),
-// speaking the wire format of /work/shared/specs/providers/google.md closely enough for @google/genai.
+// speaking the wire format of Google's API reference (https://ai.google.dev/api/generate-content,
+// https://ai.google.dev/gemini-api/docs/imagen; types of github.com/googleapis/js-genai) closely enough for @google/genai.
 
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';

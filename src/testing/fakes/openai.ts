@@ -163,7 +163,7 @@ function rulesFor(model: string): ModelRules {
 const knownFields: Record<Operation, ReadonlySet<string>> = {
   generations: new Set(['prompt', 'model', 'n', 'quality', 'response_format', 'output_format', 'output_compression', 'stream', 'partial_images', 'size', 'moderation', 'background', 'style', 'user']),
   // No `moderation` on edits: neither CreateImageEditRequest in OpenAI's OpenAPI file
-  // (shared/specs/openai-openapi.yaml) nor ImageEditParams in openai-node 6.49 (resources/images.d.ts)
+  // (github.com/openai/openai-openapi, openapi.yaml) nor ImageEditParams in openai-node 6.49 (resources/images.d.ts)
   // has it, and openai-python users report a 400 for it; ImageGenerateParams has it.
   edits: new Set(['image', 'image[]', 'images', 'prompt', 'mask', 'background', 'model', 'n', 'size', 'response_format', 'output_format', 'output_compression', 'user', 'input_fidelity', 'stream', 'partial_images', 'quality']),
   variations: new Set(['image', 'model', 'n', 'response_format', 'size', 'user']),

@@ -1,5 +1,6 @@
 // A local fake of Stability AI's v2beta Stable Image API (generate ultra/core/sd3 and edit/inpaint),
-// multipart in, raw bytes or base64 JSON out, as /work/shared/specs/providers/stability.md documents.
+// multipart in, raw bytes or base64 JSON out, as Stability's API reference documents
+// (https://platform.stability.ai/docs/api-reference, "Stable Image" v2beta endpoints).
 
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
