@@ -143,7 +143,7 @@ export async function renderMidjourneyTask(task: TaskRecord, renderer: ResultRen
     progress,
     imageUrl,
     // Each image on its own as well (relays add these beside the grid).
-    imageUrls: blobKeys.map((blobKey) => ({ url: renderer.urlFor(blobKey) })),
+    imageUrls: await Promise.all(blobKeys.map(async (blobKey) => ({ url: await renderer.urlFor(blobKey) }))),
     failReason: task.status === 'failed' ? (task.error?.message ?? 'The task failed.') : task.status === 'canceled' ? 'The task was canceled.' : null,
     submitTime: task.createdAt,
     startTime: task.startedAt,
