@@ -14,6 +14,12 @@ import { createImageService } from './core/generate-images.js';
 import { systemClock, type Clock } from './core/ports/clock.js';
 import { createUrlSigner } from './core/signed-urls.js';
 import { registerAdminApi } from './admin/index.js';
+import fastifyCookie from '@fastify/cookie';
+import Fastify from 'fastify';
+import { registerConsole } from './console/serve.js';
+import { createSessionKeyResolver, createSessionService } from './console/sessions.js';
+import { createMetrics } from './metrics/index.js';
+import { withTaskTimeline } from './tasks/task-events.js';
 import { readPriceFile } from './billing/price-file.js';
 import { PriceOverrides } from './billing/price-overrides.js';
 import type { BillingStore } from './core/ports/billing-store.js';
@@ -39,6 +45,7 @@ import { DialectRenderers } from './tasks/dialect-renderers.js';
 import { readOrCreateKeyFile } from './secrets/key-file.js';
 import { secureDataDir, secureDatabaseFiles } from './secrets/permissions.js';
 import { createSecretBox, generateSecretsKey, type SecretBox } from './secrets/secret-box.js';
+import type { GatewayMetrics } from './metrics/index.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -51,6 +58,10 @@ export interface Gateway {
   /** Whether any API key exists (with an admin token set, none is created on a first start). */
   hasApiKeys(): Promise<boolean>;
   tasks: TaskStore;
+  /** Prometheus registry (tests read it); undefined when metrics are off. */
+  metrics: GatewayMetrics | undefined;
+  /** The separate /metrics listener, when metrics.port is set. */
+  metricsApp: FastifyInstance | undefined;
   /** Task workers, webhooks, idempotency keys and retention (src/tasks/async-services.ts). */
   taskRuntime: AsyncServices;
   /** Balances, top-ups and usage rows (the admin API's, and tests' view of the books). */
@@ -122,7 +133,12 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   // Upstream keys are encrypted at rest with the secrets key (beside signing.key, or IMAGEGATE_SECRETS_KEY).
   const secrets = await loadSecretBox({ ...config, dataDir });
   const storage = await openStorage({ databaseUrl: config.databaseUrl, databaseMaxConnections: config.databaseMaxConnections, dataDir, fsyncBlobs: config.fsyncBlobs, s3: config.s3 }, { clock, logger, secrets });
-  const { tasks, requestLog, blobs } = storage;
+  const { requestLog, blobs, taskEvents, insights } = storage;
+  // Every task's timeline (queued → started → submitted → polled → stored) is recorded as the store is written.
+  const tasks = withTaskTimeline(storage.tasks, taskEvents, {
+    clock,
+    onError: (error) => logger.warn({ err: error }, 'task timeline write failed'),
+  });
   const shared = await openSharedState(config, storage.changeVersions, logger).catch(async (error: unknown) => {
     await storage.close();
     throw error;
@@ -197,7 +213,9 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
             options: channel.options,
           }),
   });
-  const images = createImageService({ router, blobs, http, clock, maxDownloadBytes: config.maxDownloadBytes, estimateUsage: createUsageEstimator(prices.book) });
+  const metricsSettings = config.metrics ?? { enabled: true, token: undefined, port: undefined, host: '127.0.0.1' };
+  const metrics = metricsSettings.enabled ? createMetrics({ insights, channels: router, token: metricsSettings.token ?? config.adminToken }) : undefined;
+  const images = createImageService({ router: metrics ? metrics.observeRouter(router) : router, blobs, http, clock, maxDownloadBytes: config.maxDownloadBytes, estimateUsage: createUsageEstimator(prices.book) });
   const signer = createUrlSigner({ secret: await loadSigningSecret({ ...config, dataDir }), defaultTtlSeconds: config.urlTtlSeconds, clock });
   const redis = shared.redis;
   const links = createResultLinks({ mode: config.urlMode, signer, blobs, ttlSeconds: config.urlTtlSeconds });
@@ -211,7 +229,12 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     ...{ images, router, catalog, blobs, billing, clock, logger, userUrls: outbound.userUrls, links },
   });
 
+  const sessionStore = storage.sessions;
+  const sessions = createSessionService({ store: sessionStore, keys, clock, adminToken: config.adminToken, ttlMs: (config.console?.sessionHours ?? 12) * 60 * 60 * 1000 });
+  const consoleEnabled = config.console?.enabled ?? true;
+
   const app = await buildApp({
+    ...(consoleEnabled ? { sessionKey: createSessionKeyResolver(sessions, keys, clock) } : {}),
     catalog,
     images,
     keys,
@@ -245,12 +268,28 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   });
 
   registerUsageRoute(app, { usage: billing });
-  await registerAdminApi(app, { token: config.adminToken, keys, billing, prices, requestLog, channels: router, catalog, clock });
+  // Cookies are parsed only where a session is read (hook: false): the image API's hot path pays nothing.
+  await app.register(fastifyCookie, { hook: false });
+  if (metrics) metrics.register(app, { route: metricsSettings.port === undefined });
+  let metricsApp: FastifyInstance | undefined;
+  if (metrics && metricsSettings.port !== undefined) {
+    metricsApp = Fastify({ loggerInstance: logger }) as unknown as FastifyInstance;
+    metrics.serve(metricsApp);
+    await metricsApp.listen({ port: metricsSettings.port, host: metricsSettings.host });
+  }
+  await registerAdminApi(app, {
+    ...{ token: config.adminToken, keys, billing, prices, requestLog, channels: router, catalog, clock },
+    ...{ audit: storage.audit, sessions, sessionStore, insights, tasks, taskEvents, blobs, signer },
+    ...{ taskService: taskRuntime.tasks, webhooks: taskRuntime.webhooks },
+    retention: { imagesAndTasksHours: config.tasks.retentionHours, requestLogDays: config.retention.requestLogDays, usageDetailDays: null },
+  });
+
   // Changes made by other processes (admin API on another replica): drop cached keys, rebuild channels.
   shared.feed.subscribe((topic) => {
     if (topic === 'keys') app.forgetCachedKeys();
     else void router.reload().catch((error: unknown) => logger.error({ err: error, event: 'channel_reload_failed' }, 'could not apply channel changes from the store'));
   });
+  if (consoleEnabled) await registerConsole(app);
   // Workers start with the gateway: tasks queued before a restart (or left by a dead process) are picked up at once.
   taskRuntime.start();
 
@@ -262,6 +301,8 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     bootstrapKey,
     hasApiKeys: async () => (await keys.count()) > 0,
     tasks,
+    metrics,
+    metricsApp,
     taskRuntime,
     billing,
     async close(graceMs = 30_000) {
@@ -270,6 +311,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
       const forced = setTimeout(() => app.server.closeAllConnections(), graceMs);
       forced.unref();
       await app.close();
+      await metricsApp?.close();
       clearTimeout(forced);
       clearInterval(priceRefresh);
       await taskRuntime.close();

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import type { AdminDeps } from './deps.js';
-import { objectBody, optionalString } from './fields.js';
+import { objectBody, optionalBoolean, optionalString } from './fields.js';
 
 export function registerChannelRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const registry = deps.channels;
@@ -17,23 +17,27 @@ export function registerChannelRoutes(app: FastifyInstance, deps: AdminDeps): vo
     return channel;
   });
 
-  app.post('/channels', async (request, reply) => reply.code(201).send(await registry.create(request.body)));
+  app.post('/channels', { config: { audit: 'channel.created' } }, async (request, reply) => reply.code(201).send(await registry.create(request.body)));
 
-  app.patch<{ Params: { name: string } }>('/channels/:name', async (request) => registry.update(request.params.name, request.body));
+  app.patch<{ Params: { name: string } }>('/channels/:name', { config: { audit: 'channel.changed' } }, async (request) => registry.update(request.params.name, request.body));
 
-  app.post<{ Params: { name: string } }>('/channels/:name/test', async (request) => {
-    const body = objectBody(request.body, ['model']);
-    return registry.test(request.params.name, optionalString(body, 'model'));
+  app.post<{ Params: { name: string } }>('/channels/:name/test', { config: { audit: 'channel.tested' } }, async (request) => {
+    const body = objectBody(request.body, ['model', 'include_image']);
+    const includeImage = optionalBoolean(body, 'include_image') ?? false;
+    const { image, ...result } = await registry.test(request.params.name, optionalString(body, 'model'));
+    request.auditDetail = { result: result.ok ? 'ok' : result.error.code, latency_ms: result.latency_ms };
+    // The image only when asked for (the console shows it); the CLI's answer stays small.
+    return includeImage && image !== undefined ? { ...result, image_data_url: `data:image/${result.ok ? result.format : 'png'};base64,${image.toString('base64')}` } : result;
   });
 
-  app.post<{ Params: { name: string } }>('/channels/:name/disable', async (request) => {
+  app.post<{ Params: { name: string } }>('/channels/:name/disable', { config: { audit: 'channel.disabled' } }, async (request) => {
     const body = objectBody(request.body, ['reason']);
     return registry.disable(request.params.name, optionalString(body, 'reason') ?? 'admin');
   });
 
-  app.post<{ Params: { name: string } }>('/channels/:name/enable', async (request) => registry.enable(request.params.name));
+  app.post<{ Params: { name: string } }>('/channels/:name/enable', { config: { audit: 'channel.enabled' } }, async (request) => registry.enable(request.params.name));
 
-  app.delete<{ Params: { name: string } }>('/channels/:name', async (request, reply) => {
+  app.delete<{ Params: { name: string } }>('/channels/:name', { config: { audit: 'channel.removed' } }, async (request, reply) => {
     await registry.remove(request.params.name);
     return reply.code(204).send();
   });

@@ -8,6 +8,7 @@ import { creditsToUsd, usdToCredits } from '../core/money.js';
 import type { ApiKeyPatch, ApiKeyRecord, KeyRateLimits } from '../core/ports/key-store.js';
 import { parseAllowlistEntry } from '../http/ip-allowlist.js';
 import type { AdminDeps } from './deps.js';
+import { assertVisible } from './principal.js';
 import {
   objectBody,
   optionalBoolean,
@@ -17,6 +18,7 @@ import {
   optionalNullableTime,
   optionalObject,
   optionalString,
+  queryLimit,
   requiredString,
   type Body,
 } from './fields.js';
@@ -128,7 +130,7 @@ export function registerKeyRoutes(app: FastifyInstance, deps: AdminDeps): void {
   };
   const changed = () => app.forgetCachedKeys();
 
-  app.post('/keys', async (request, reply) => {
+  app.post('/keys', { config: { audit: 'key.created' } }, async (request, reply) => {
     const body = objectBody(request.body, keyFields);
     const name = requiredString(body, 'name');
     const unlimited = optionalBoolean(body, 'unlimited') ?? false;
@@ -141,20 +143,44 @@ export function registerKeyRoutes(app: FastifyInstance, deps: AdminDeps): void {
     // `insufficient_quota` instead of giving unlimited access away.
     const record: ApiKeyRecord = { ...base, ...policy, enabled: optionalBoolean(body, 'enabled') ?? true, balance: unlimited ? null : 0 };
     await deps.keys.insert(record);
+    request.auditTarget = record.id;
     if (!unlimited && quota !== undefined && quota > 0) await deps.billing.topUp(record.id, quota, 'initial quota', 'initial');
     changed();
     const stored = await load(record.id);
     return reply.code(201).send({ ...keyView(stored), secret });
   });
 
+  /** Top-ups, write-offs and charges, newest first: how the balance came to be. */
+  app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>('/keys/:id/history', { config: { keyHolder: true } }, async (request) => {
+    const notFound = () => new GatewayError('not_found', `No API key with id '${request.params.id}'.`, { param: 'id' });
+    assertVisible(request, request.params.id, notFound);
+    const key = await load(request.params.id);
+    const entries = await deps.insights.ledger(key.id, queryLimit(request.query.limit, 100, 1000));
+    return {
+      object: 'list',
+      key_id: key.id,
+      balance: key.balance,
+      data: entries.map((entry) => ({ at: Math.floor(entry.at / 1000), kind: entry.kind, amount: entry.amount, amount_usd: creditsToUsd(Math.abs(entry.amount)), note: entry.note, reference: entry.reference })),
+    };
+  });
+
+  /** A key holder's own key, with its account (balance, granted, charged, held). */
+  app.get('/me', { config: { keyHolder: true } }, async (request) => {
+    const principal = request.principal;
+    if (principal.role !== 'key') throw new GatewayError('not_found', 'The operator has no key of their own; see GET /admin/v1/keys.');
+    const key = await load(principal.keyId);
+    return { ...keyView(key), account: key.balance === null ? null : await deps.billing.account(key.id) };
+  });
+
   app.get('/keys', async () => ({ object: 'list', data: (await deps.keys.list()).map(keyView) }));
 
-  app.get<{ Params: { id: string } }>('/keys/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/keys/:id', { config: { keyHolder: true } }, async (request) => {
+    assertVisible(request, request.params.id, () => new GatewayError('not_found', `No API key with id '${request.params.id}'.`, { param: 'id' }));
     const key = await load(request.params.id);
     return { ...keyView(key), account: key.balance === null ? null : await deps.billing.account(key.id) };
   });
 
-  app.patch<{ Params: { id: string } }>('/keys/:id', async (request) => {
+  app.patch<{ Params: { id: string } }>('/keys/:id', { config: { audit: 'key.changed' } }, async (request) => {
     const body = objectBody(request.body, keyFields.filter((field) => field !== 'quota' && field !== 'quota_usd'));
     const current = await load(request.params.id);
     const patch = readPolicy(body, deps, current.rateLimits);
@@ -171,18 +197,21 @@ export function registerKeyRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const revoke = async (id: string) => {
     const key = await load(id);
     await deps.keys.revoke(key.id, deps.clock.now());
+    // A revoked key's console sessions end with it.
+    await deps.sessionStore.deleteForKey(key.id);
     changed();
     return keyView(await load(key.id));
   };
-  app.post<{ Params: { id: string } }>('/keys/:id/revoke', async (request) => revoke(request.params.id));
-  app.delete<{ Params: { id: string } }>('/keys/:id', async (request) => revoke(request.params.id));
+  app.post<{ Params: { id: string } }>('/keys/:id/revoke', { config: { audit: 'key.revoked' } }, async (request) => revoke(request.params.id));
+  app.delete<{ Params: { id: string } }>('/keys/:id', { config: { audit: 'key.revoked' } }, async (request) => revoke(request.params.id));
 
-  app.post<{ Params: { id: string } }>('/keys/:id/topup', async (request) => {
+  app.post<{ Params: { id: string } }>('/keys/:id/topup', { config: { audit: 'key.topped_up' } }, async (request) => {
     const body = objectBody(request.body, ['amount', 'amount_usd', 'note']);
     const amount = readAmount(body, 'amount');
     if (amount === undefined || amount === 0) throw new GatewayError('missing_required_parameter', "Give 'amount' (credits, at least 1) or 'amount_usd'.", { param: 'amount' });
     const key = await load(request.params.id);
     const balance = await deps.billing.topUp(key.id, amount, optionalString(body, 'note', 500) ?? null);
+    request.auditDetail = { balance };
     return { object: 'topup', id: key.id, added: amount, added_usd: creditsToUsd(amount), balance, balance_usd: creditsToUsd(balance) };
   });
 }

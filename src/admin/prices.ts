@@ -34,19 +34,19 @@ export function registerPriceRoutes(app: FastifyInstance, deps: AdminDeps): void
     return { object: 'price', model, price, image_output_tokens: book().outputTokens(model) };
   });
 
-  app.put<{ Params: { model: string } }>('/prices/:model', async (request) => {
+  app.put<{ Params: { model: string } }>('/prices/:model', { config: { audit: 'price.changed' } }, async (request) => {
     const model = catalogId(deps, request.params.model);
     const price = await checked(() => deps.prices.setModelPrice(model, request.body));
     return { object: 'price', model, price, image_output_tokens: book().outputTokens(model) };
   });
 
-  app.delete<{ Params: { model: string } }>('/prices/:model', async (request) => {
+  app.delete<{ Params: { model: string } }>('/prices/:model', { config: { audit: 'price.reset' } }, async (request) => {
     const model = catalogId(deps, request.params.model);
     await deps.prices.resetModelPrice(model);
     return { object: 'price', model, price: book().modelPrice(model) ?? null, image_output_tokens: book().outputTokens(model) };
   });
 
-  app.put<{ Params: { name: string } }>('/price-groups/:name', async (request) => {
+  app.put<{ Params: { name: string } }>('/price-groups/:name', { config: { audit: 'price_group.changed' } }, async (request) => {
     const name = request.params.name;
     if (!/^[\w.-]{1,64}$/.test(name)) throw new GatewayError('invalid_value', 'A price group name is 1-64 letters, digits, dots, dashes or underscores.', { param: 'name' });
     const body = request.body as { models?: Record<string, unknown> } | undefined;
@@ -57,7 +57,7 @@ export function registerPriceRoutes(app: FastifyInstance, deps: AdminDeps): void
     return { object: 'price_group', name, ...group };
   });
 
-  app.delete<{ Params: { name: string } }>('/price-groups/:name', async (request) => {
+  app.delete<{ Params: { name: string } }>('/price-groups/:name', { config: { audit: 'price_group.removed' } }, async (request) => {
     if (request.params.name === 'default') throw new GatewayError('conflict', "The 'default' group cannot be removed; set its multiplier instead.", { param: 'name' });
     const removed = await deps.prices.resetGroup(request.params.name);
     if (!removed) throw new GatewayError('not_found', `No price group '${request.params.name}' was set through the admin API.`, { param: 'name' });

@@ -258,5 +258,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
       usageDetailDays: file.retention?.usage_detail_days ?? 90,
     },
     configFile,
+    metrics: {
+      enabled: booleanFromEnv(env, 'IMAGEGATE_METRICS_ENABLED') ?? file.metrics?.enabled ?? true,
+      token: env.IMAGEGATE_METRICS_TOKEN || file.metrics?.token,
+      port: integerFromEnv(env, 'IMAGEGATE_METRICS_PORT', { max: 65535 }) ?? file.metrics?.port,
+      host: file.metrics?.host ?? '127.0.0.1',
+    },
+    console: {
+      enabled: booleanFromEnv(env, 'IMAGEGATE_CONSOLE_ENABLED') ?? file.console?.enabled ?? true,
+      sessionHours: file.console?.session_hours ?? 12,
+    },
   };
 }

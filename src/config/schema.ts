@@ -178,6 +178,28 @@ export const ConfigFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          /** Scrapes send `Authorization: Bearer <token>`; default: the admin token. */
+          token: Type.Optional(Type.String({ minLength: 16 })),
+          /** Serve /metrics on this port (an admin listener) instead of the API port. */
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          host: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    console: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          session_hours: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 720 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log_level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },
@@ -253,6 +275,24 @@ export interface AppConfig {
   retention: RetentionSettings;
   /** Where the config came from, for the start-up log. */
   configFile: string | undefined;
+  /** Prometheus metrics (src/metrics). */
+  metrics?: MetricsSettings;
+  /** The web console at /console (src/console, console/). */
+  console?: ConsoleSettings;
+}
+
+export interface MetricsSettings {
+  enabled: boolean;
+  /** Bearer token scrapes must send; undefined falls back to the admin token, and with neither /metrics is open only on a separate port. */
+  token: string | undefined;
+  /** A separate listener for /metrics (not on the API port) when set. */
+  port: number | undefined;
+  host: string;
+}
+
+export interface ConsoleSettings {
+  enabled: boolean;
+  sessionHours: number;
 }
 
 export interface S3Settings {

@@ -1,6 +1,7 @@
 // Builds the HTTP application: parsers, auth, the one error handler, the request log, and routes.
 
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { RequestDetails } from '../core/ports/request-log.js';
 import type { HttpDeps } from './deps.js';
 import { registerIdempotencyCapture } from '../idempotency/http.js';
 import { registerAuth } from './auth.js';
@@ -21,6 +22,12 @@ import { registerTasksRoutes } from './routes/tasks.js';
 import { bflRoutes } from '../dialects/bfl/routes.js';
 import { replicateRoutes } from '../dialects/replicate/routes.js';
 import { midjourneyRoutes } from '../dialects/midjourney/routes.js';
+
+/** An asynchronous request's details name the task it became (its 202 carries the id in a header). */
+function detailsOf(details: RequestDetails | null, taskHeader: unknown): RequestDetails | null {
+  if (details === null || typeof taskHeader !== 'string') return details;
+  return { ...details, taskId: taskHeader };
+}
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // Typed with the base logger so route modules need not know pino's type.
@@ -45,7 +52,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerRequestContext(app);
   registerErrorHandling(app);
   registerQueryRules(app);
-  registerAuth(app, { keys: deps.keys, clock: deps.clock });
+  registerAuth(app, { keys: deps.keys, clock: deps.clock, ...(deps.sessionKey === undefined ? {} : { sessionKey: deps.sessionKey }) });
   registerIdempotencyCapture(app);
   registerMultipartParser(app);
   registerJsonParser(app);
@@ -83,6 +90,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       errorCode: context.errorCode,
       createdAt: deps.clock.now(),
       clientIp: request.ip,
+      details: detailsOf(context.details, reply.getHeader('x-imagegate-task-id')),
     });
   });
 

@@ -23,6 +23,11 @@ export interface AuthOptions {
   clock: Clock;
   /** How long a looked-up key (or a miss) is remembered. */
   cacheMs?: number;
+  /**
+   * A request without an API key may still come from a console session (the playground): this
+   * answers the session's key, already checked, or undefined when there is no session.
+   */
+  sessionKey?: (request: FastifyRequest) => Promise<ApiKeyRecord | undefined>;
 }
 
 export function createKeyAuthenticator(options: AuthOptions) {
@@ -31,6 +36,8 @@ export function createKeyAuthenticator(options: AuthOptions) {
   const authenticate = async function authenticate(request: FastifyRequest): Promise<ApiKeyRecord> {
     const secret = extractApiKey(request);
     if (!secret) {
+      const fromSession = await options.sessionKey?.(request);
+      if (fromSession !== undefined) return fromSession;
       throw new GatewayError(
         'invalid_api_key',
         "You didn't provide an API key. Send it in the Authorization header: 'Authorization: Bearer YOUR_KEY'.",

@@ -1,5 +1,6 @@
 // What the HTTP layer is built from: the core services and ports, assembled by main.ts.
 
+import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Catalog } from '../core/catalog/catalog.js';
 import type { ImageService } from '../core/generate-images.js';
@@ -7,7 +8,7 @@ import type { Billing } from '../core/ports/billing.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { UserUrlClient } from '../core/ports/http-client.js';
-import type { KeyStore } from '../core/ports/key-store.js';
+import type { ApiKeyRecord, KeyStore } from '../core/ports/key-store.js';
 import type { RateLimiter } from '../core/ports/rate-limiter.js';
 import type { RequestLog } from '../core/ports/request-log.js';
 import type { ResultLinks } from '../core/result-links.js';
@@ -32,6 +33,8 @@ export interface HttpDeps {
   links: ResultLinks;
   clock: Clock;
   logger: Logger;
+  /** The key of a console session making an API request (the playground); see AuthOptions.sessionKey. */
+  sessionKey?: (request: FastifyRequest) => Promise<ApiKeyRecord | undefined>;
   /** Throws when a dependency (database, storage) is not usable. */
   checkReadiness: () => Promise<void>;
   /** Which provider serves each model, for response headers and /v1/models. */

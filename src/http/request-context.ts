@@ -2,6 +2,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyRecord } from '../core/ports/key-store.js';
+import type { RequestDetails } from '../core/ports/request-log.js';
 
 export interface RequestContext {
   startedAt: number;
@@ -14,6 +15,8 @@ export interface RequestContext {
   imagesDelivered: number;
   size: string | null;
   errorCode: string | null;
+  /** Prompt, parameters, warnings and stored images, for the console's request log and gallery. */
+  details: RequestDetails | null;
 }
 
 declare module 'fastify' {
@@ -43,6 +46,7 @@ export function registerRequestContext(app: FastifyInstance): void {
       imagesDelivered: 0,
       size: null,
       errorCode: null,
+      details: null,
     };
   });
 }

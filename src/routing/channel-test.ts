@@ -14,8 +14,9 @@ import { sniffFormat } from '../images/codec.js';
 import { ChannelBusyError, type ConcurrencyLimiter } from './concurrency-limiter.js';
 
 export type ChannelTestResult =
-  | { ok: true; channel: string; model: string; upstream_model: string; latency_ms: number; format: string }
-  | { ok: false; channel: string; model: string; upstream_model: string; latency_ms: number; error: { code: string; message: string } };
+  /** `image`: the generated image's bytes, for a caller that shows it (the admin API sends it only when asked). */
+  | { ok: true; channel: string; model: string; upstream_model: string; latency_ms: number; format: string; image?: Buffer }
+  | { ok: false; channel: string; model: string; upstream_model: string; latency_ms: number; error: { code: string; message: string }; image?: undefined };
 
 export interface ChannelTestInput {
   catalog: Catalog;
@@ -67,7 +68,7 @@ export async function runChannelTest(input: ChannelTestInput): Promise<ChannelTe
     const bytes = image.kind === 'bytes' ? image.data : await download(input.http, image.url, signal);
     const format = sniffFormat(bytes);
     if (format === undefined) throw new GatewayError('upstream_invalid_response', `${input.imageModel.provider} returned something that is not an image.`);
-    return { ok: true, ...common, latency_ms: latency(), format };
+    return { ok: true, ...common, latency_ms: latency(), format, image: bytes };
   } catch (error) {
     const failure = describeFailure(error, signal);
     return { ok: false, ...common, latency_ms: latency(), error: failure };

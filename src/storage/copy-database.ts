@@ -119,9 +119,10 @@ export async function copySqliteToPostgres(options: { from: string; to: string; 
         await flush();
         progress(`copied ${table}: ${copied} rows`);
       }
-      // The ledger keeps its ids; its identity sequence continues after the highest one.
-      if (tables.includes('billing_ledger')) {
-        await client.query(`SELECT setval(pg_get_serial_sequence('billing_ledger', 'id'), coalesce((SELECT max(id) FROM billing_ledger), 0) + 1, false)`);
+      // Tables with identity ids keep them; each sequence continues after the highest one.
+      for (const identityTable of ['billing_ledger', 'audit_log', 'task_events']) {
+        if (!tables.includes(identityTable)) continue;
+        await client.query(`SELECT setval(pg_get_serial_sequence('${identityTable}', 'id'), coalesce((SELECT max(id) FROM ${identityTable}), 0) + 1, false)`);
       }
       await client.query('COMMIT');
     } catch (error) {

@@ -12,6 +12,10 @@ import type { PriceStore } from '../core/ports/price-store.js';
 import type { RequestLog } from '../core/ports/request-log.js';
 import type { TaskStore } from '../core/ports/task-store.js';
 import type { WebhookStore } from '../core/ports/webhook-store.js';
+import type { AuditLog } from '../core/ports/audit-log.js';
+import type { Insights } from '../core/ports/insights.js';
+import type { SessionStore } from '../core/ports/session-store.js';
+import type { TaskEventStore } from '../core/ports/task-events.js';
 
 export type DatabaseBackend = 'sqlite' | 'postgres';
 
@@ -28,6 +32,11 @@ export interface Storage {
   blobs: BlobStore & { close?(): void };
   /** Counters of shared-setting changes, polled by every process (src/shared-state/polling-change-feed.ts). */
   changeVersions: ChangeVersionStore;
+  /** The console's: admin actions, sign-in sessions, task timelines, and the read-only questions it asks. */
+  audit: AuditLog;
+  sessions: SessionStore;
+  taskEvents: TaskEventStore;
+  insights: Insights;
   /**
    * The billing store, pricing with `prices`. Made after opening because the price book is built
    * from the stored overrides (`prices`) first.

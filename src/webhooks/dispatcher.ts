@@ -42,6 +42,8 @@ export interface WebhookDispatcherDeps {
 
 export interface WebhookDispatcher extends TaskWebhooks {
   describe(taskId: string): Promise<WebhookView | undefined>;
+  /** Sends a finished (failed or delivered) delivery once more, now; false when the task has none to retry. */
+  retry(taskId: string): Promise<boolean>;
   start(): void;
   close(): Promise<void>;
 }
@@ -168,6 +170,12 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
           if (activated) wake();
         })
         .catch((error: unknown) => logger.error({ err: error, taskId }, 'activating a webhook delivery failed'));
+    },
+
+    async retry(taskId) {
+      const retried = await store.retry(taskId, clock.now());
+      if (retried) wake();
+      return retried;
     },
 
     async describe(taskId) {

@@ -89,8 +89,11 @@ describe('request_logs rows', () => {
       created_at: expect.any(Number),
       // The socket's peer: no server.trust_proxy is set.
       client_ip: '127.0.0.1',
+      details: expect.any(String),
     });
     expect(rowOf('success').latency_ms).toBeGreaterThanOrEqual(0);
+    // What the console's request log shows: the prompt and parameters as sent; b64_json answers store no images.
+    expect(JSON.parse(String(rowOf('success').details))).toMatchObject({ prompt: 'two logged boats', parameters: { model: 'gpt-image-1', n: 2, size: '1536x1024' }, imageKeys: [] });
   });
 
   it("keeps the client's own x-request-id as the row id", () => {

@@ -16,11 +16,31 @@ export interface RequestLogEntry {
   createdAt: number;
   /** The client's address (behind server.trust_proxy's proxies); null when unknown. */
   clientIp?: string | null;
+  /** What the console shows of a request; absent for requests that carried none (health checks, rejects before parsing). */
+  details?: RequestDetails | null;
+}
+
+/** The request's own words and what came of them, kept for the console's request log and gallery. */
+export interface RequestDetails {
+  /** The first 1,000 characters. */
+  prompt?: string;
+  /** size, quality, n, response_format, stream, async, … as the client sent them (no images, no secrets). */
+  parameters?: Record<string, unknown>;
+  warnings?: string[];
+  /** Blob keys of the images stored for this request (url responses); base64 answers store none. */
+  imageKeys?: string[];
+  /** The task an asynchronous request (or one handed over) became. */
+  taskId?: string;
+  /** Time spent in the image service: upstream calls, downloads and storing. */
+  generationMs?: number;
 }
 
 export interface RequestLogQuery {
   keyId?: string;
   model?: string;
+  channel?: string;
+  /** succeeded: status below 400; failed: 400 and above. */
+  outcome?: 'succeeded' | 'failed';
   from?: number;
   to?: number;
   limit?: number;
@@ -34,4 +54,6 @@ export interface RequestLog {
   query(filter: RequestLogQuery): Promise<RequestLogEntry[]>;
   /** Deletes entries created before `cutoffMs` (retention); answers how many. */
   deleteOlderThan(cutoffMs: number): Promise<number>;
+  /** One entry by its request id (written ones only: flush first to include the buffer). */
+  get(id: string): Promise<RequestLogEntry | undefined>;
 }

@@ -39,6 +39,8 @@ export interface WebhookStore {
   claimDue(owner: string, now: number, leaseUntil: number): Promise<WebhookDelivery | undefined>;
   /** Records an attempt and what follows it, if `owner` still holds the delivery. */
   recordAttempt(deliveryId: string, owner: string, attempt: WebhookAttempt, outcome: AttemptOutcome): Promise<boolean>;
+  /** failed or delivered → pending, due at `now` (an operator's retry); false when there is nothing finished to retry. */
+  retry(taskId: string, now: number): Promise<boolean>;
   forTask(taskId: string): Promise<{ delivery: WebhookDelivery; attempts: WebhookAttempt[] } | undefined>;
   /** Deletes deliveries created before the cutoff that are finished or whose task no longer exists. */
   deleteOlderThan(cutoffMs: number): Promise<number>;

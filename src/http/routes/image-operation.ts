@@ -84,6 +84,7 @@ export async function handleImageOperation(
   context.model = imageRequest.model.id;
   context.imagesRequested = imageRequest.n;
   context.size = formatSize(imageRequest.size);
+  context.details = { prompt: imageRequest.prompt.slice(0, 1000), parameters: loggedParameters(input.fields), warnings: imageRequest.warnings };
   assertModelAllowed(context.key, imageRequest.model.id, imageRequest.requestedModel);
   await attachImages(operation, imageRequest, input, { maxInputPixels: deps.settings.maxInputPixels });
   context.size = formatSize(imageRequest.size);
@@ -127,8 +128,15 @@ export async function handleImageOperation(
 
   const base = publicBase(request, deps);
   // Settled or released inside; past the synchronous time limit it throws the 504 naming the task the work became.
+  const generationStarted = performance.now();
   const outcome = await runWithinSyncLimit(imageRequest, input.fields, request, deps, { abort, reservationId, base });
   context.imagesDelivered = outcome.images.length;
+  context.details = {
+    ...context.details,
+    warnings: outcome.warnings,
+    imageKeys: outcome.images.flatMap((image) => (image.blobKey === undefined ? [] : [image.blobKey])),
+    generationMs: Math.round(performance.now() - generationStarted),
+  };
   context.provider = outcome.provider;
   context.channel = outcome.channel;
   // Bytes, not an object: megabytes of base64 skip JSON.stringify (see encodeImagesResponse).
@@ -138,6 +146,17 @@ export async function handleImageOperation(
     .headers({ ...baseHeaders, 'x-imagegate-provider': outcome.provider, ...warningHeader(outcome.warnings) })
     .type('application/json; charset=utf-8')
     .send(body);
+}
+
+/** The request's scalar fields for the request log: no prompt (kept apart), no images, no secrets, bounded. */
+function loggedParameters(fields: RawImageRequest): Record<string, unknown> {
+  const parameters: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields).slice(0, 40)) {
+    if (name === 'prompt' || name === 'webhook_secret' || name === 'image' || name === 'mask') continue;
+    if (typeof value === 'string') parameters[name] = value.slice(0, 200);
+    else if (typeof value === 'number' || typeof value === 'boolean' || value === null) parameters[name] = value;
+  }
+  return parameters;
 }
 
 /**

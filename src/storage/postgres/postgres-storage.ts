@@ -11,6 +11,10 @@ import { SqlIdempotencyStore } from '../sql/idempotency-store.js';
 import { SqlKeyStore } from '../sql/key-store.js';
 import { SqlPriceStore } from '../sql/price-store.js';
 import { SqlRequestLog } from '../sql/request-log.js';
+import { SqlAuditLog } from '../sql/audit-log.js';
+import { SqlInsights } from '../sql/insights.js';
+import { SqlSessionStore } from '../sql/session-store.js';
+import { SqlTaskEventStore } from '../sql/task-event-store.js';
 import { StorageUnavailableError, type DatabaseStores } from '../storage.js';
 import { PostgresBilling } from './billing.js';
 import { openPostgresDatabase, redactPostgresUrl } from './database.js';
@@ -56,6 +60,10 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     prices: new SqlPriceStore(database.db),
     requestLog,
     idempotency: new SqlIdempotencyStore(database.db),
+    audit: new SqlAuditLog(database.db),
+    sessions: new SqlSessionStore(database.db),
+    taskEvents: new SqlTaskEventStore(database.db),
+    insights: new SqlInsights(database.db),
     webhooks: new PostgresWebhookStore(database.db),
     billing: (prices) => new PostgresBilling({ db: database.db, prices, clock: options.clock }),
     // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.

@@ -6,6 +6,7 @@ import { PriceOverrides } from '../../billing/price-overrides.js';
 import { systemClock, type Clock } from '../../core/ports/clock.js';
 import { describeBillingConformance } from '../../testing/conformance/billing.conformance.js';
 import { describeChannelStoreConformance } from '../../testing/conformance/channel-store.conformance.js';
+import { describeAuditLogConformance, describeInsightsConformance, describeSessionStoreConformance, describeTaskEventStoreConformance } from '../../testing/conformance/console-stores.conformance.js';
 import { describeKeyStoreConformance } from '../../testing/conformance/key-store.conformance.js';
 import { describeRequestLogConformance } from '../../testing/conformance/request-log.conformance.js';
 import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
@@ -72,4 +73,24 @@ describeBillingConformance('PostgresBilling', async (clock) => {
 describeWebhookStoreConformance('PostgresWebhookStore', async () => {
   const { stores, cleanup } = await openFresh();
   return { store: stores.webhooks, tasks: stores.tasks, cleanup };
+});
+
+describeAuditLogConformance('SqlAuditLog on Postgres', async () => {
+  const { stores, cleanup } = await openFresh();
+  return { store: stores.audit, cleanup };
+});
+
+describeSessionStoreConformance('SqlSessionStore on Postgres', async () => {
+  const { stores, cleanup } = await openFresh();
+  return { store: stores.sessions, cleanup };
+});
+
+describeTaskEventStoreConformance('SqlTaskEventStore on Postgres', async () => {
+  const { stores, cleanup } = await openFresh();
+  return { store: stores.taskEvents, cleanup };
+});
+
+describeInsightsConformance('SqlInsights on Postgres', async () => {
+  const { stores, cleanup } = await openFresh();
+  return { insights: stores.insights, requestLog: stores.requestLog, tasks: stores.tasks, cleanup };
 });

@@ -1,7 +1,7 @@
 // The request log in SQL (SQLite or Postgres): record() only buffers; batches are written off the request path.
 
 import type { Kysely, Selectable } from 'kysely';
-import type { RequestLog, RequestLogEntry, RequestLogQuery } from '../../core/ports/request-log.js';
+import type { RequestDetails, RequestLog, RequestLogEntry, RequestLogQuery } from '../../core/ports/request-log.js';
 import type { DatabaseSchema, RequestLogsTable } from './schema.js';
 
 export interface SqlRequestLogOptions {
@@ -73,6 +73,9 @@ export class SqlRequestLog implements RequestLog {
     let query = this.#db.selectFrom('request_logs').selectAll();
     if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
     if (filter.model !== undefined) query = query.where('model', '=', filter.model);
+    if (filter.channel !== undefined) query = query.where('channel', '=', filter.channel);
+    if (filter.outcome === 'succeeded') query = query.where('status', '<', 400);
+    if (filter.outcome === 'failed') query = query.where('status', '>=', 400);
     if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
     if (filter.to !== undefined) query = query.where('created_at', '<', filter.to);
     const rows = await query
@@ -95,6 +98,11 @@ export class SqlRequestLog implements RequestLog {
       deleted += count;
       if (count < deleteBatch) return deleted;
     }
+  }
+
+  async get(id: string): Promise<RequestLogEntry | undefined> {
+    const row = await this.#db.selectFrom('request_logs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? undefined : toEntry(row);
   }
 
   /** Writes what is pending and stops the timer; later record() calls are dropped and reported. */
@@ -160,6 +168,7 @@ function pickEntry(entry: RequestLogEntry): RequestLogEntry {
     errorCode: entry.errorCode,
     createdAt: entry.createdAt,
     clientIp: entry.clientIp ?? null,
+    details: entry.details ?? null,
   };
 }
 
@@ -179,6 +188,7 @@ function toRow(entry: RequestLogEntry): RequestLogsTable {
     error_code: entry.errorCode,
     created_at: entry.createdAt,
     client_ip: entry.clientIp ?? null,
+    details: entry.details ? JSON.stringify(entry.details) : null,
   };
 }
 
@@ -198,5 +208,6 @@ function toEntry(row: Selectable<RequestLogsTable>): RequestLogEntry {
     errorCode: row.error_code,
     createdAt: row.created_at,
     clientIp: row.client_ip ?? null,
+    details: row.details ? (JSON.parse(row.details) as RequestDetails) : null,
   };
 }

@@ -21,6 +21,9 @@ export interface DatabaseSchema {
   billing_ledger: BillingLedgerTable;
   gateway_processes: GatewayProcessesTable;
   change_versions: ChangeVersionsTable;
+  audit_log: AuditLogTable;
+  console_sessions: ConsoleSessionsTable;
+  task_events: TaskEventsTable;
 }
 
 /** 060_change_versions: a counter per kind of shared setting, polled by every process. */
@@ -74,6 +77,8 @@ export interface RequestLogsTable {
   created_at: number;
   /** Migration 010; null on older rows. */
   client_ip?: string | null;
+  /** 041_console: JSON text of RequestDetails; null for requests that carried none. */
+  details?: string | null;
 }
 
 export interface TasksTable {
@@ -245,4 +250,39 @@ export interface WebhookAttemptsTable {
   status_code: number | null;
   error: string | null;
   duration_ms: number;
+}
+
+/** 040_audit_log. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  ip: string | null;
+  action: string;
+  target: string | null;
+  /** JSON text. */
+  changes: string;
+  outcome: string;
+  request_id: string | null;
+}
+
+/** 041_console. */
+export interface ConsoleSessionsTable {
+  id_hash: string;
+  role: string;
+  key_id: string | null;
+  csrf_token: string;
+  ip: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+/** 041_console. */
+export interface TaskEventsTable {
+  id: Generated<number>;
+  task_id: string;
+  at: number;
+  kind: string;
+  /** JSON text. */
+  detail: string;
 }

@@ -52,6 +52,16 @@ export class SqlWebhookStore implements WebhookStore {
     return result.numUpdatedRows > 0n;
   }
 
+  async retry(taskId: string, now: number): Promise<boolean> {
+    const result = await this.database
+      .updateTable('webhook_deliveries')
+      .set({ state: 'pending', next_attempt_at: now, completed_at: null, lease_owner: null, lease_expires_at: null })
+      .where('task_id', '=', taskId)
+      .where('state', 'in', ['failed', 'delivered'])
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   async activateFinished(now: number): Promise<number> {
     const result = await this.database
       .updateTable('webhook_deliveries')

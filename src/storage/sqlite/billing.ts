@@ -452,7 +452,8 @@ function unpriced(model: string, cause: unknown): GatewayError {
   );
 }
 
-function toUsageRecord(row: Selectable<BillingUsageTable>): UsageRecord {
+/** A billing_usage row as the UsageRecord the stores answer (also read by the console queries). */
+export function toUsageRecord(row: Selectable<BillingUsageTable>): UsageRecord {
   return {
     reservationId: row.reservation_id,
     keyId: row.key_id,

@@ -16,6 +16,10 @@ import { SqlPriceStore } from '../sql/price-store.js';
 import { SqlRequestLog } from '../sql/request-log.js';
 import { SqliteTaskStore } from './task-store.js';
 import { SqlWebhookStore } from '../sql/webhook-store.js';
+import { SqlAuditLog } from '../sql/audit-log.js';
+import { SqlInsights } from '../sql/insights.js';
+import { SqlSessionStore } from '../sql/session-store.js';
+import { SqlTaskEventStore } from '../sql/task-event-store.js';
 
 export interface SqliteStorageOptions {
   file: string;
@@ -46,6 +50,10 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     prices: new SqlPriceStore(database.db),
     requestLog,
     idempotency: new SqlIdempotencyStore(database.db),
+    audit: new SqlAuditLog(database.db),
+    sessions: new SqlSessionStore(database.db),
+    taskEvents: new SqlTaskEventStore(database.db),
+    insights: new SqlInsights(database.db),
     webhooks: new SqlWebhookStore(database.db),
     billing: (prices) => new SqliteBilling({ database, prices, clock: options.clock }),
     // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.

@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeAuditLogConformance, describeInsightsConformance, describeSessionStoreConformance, describeTaskEventStoreConformance } from '../../testing/conformance/console-stores.conformance.js';
 import { describeKeyStoreConformance } from '../../testing/conformance/key-store.conformance.js';
 import { describeRequestLogConformance } from '../../testing/conformance/request-log.conformance.js';
 import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
@@ -12,6 +13,10 @@ import { openSqliteDatabase, type SqliteDatabase } from './database.js';
 import { SqlKeyStore } from '../sql/key-store.js';
 import { migrate } from './migrate.js';
 import { SqlRequestLog } from '../sql/request-log.js';
+import { SqlAuditLog } from '../sql/audit-log.js';
+import { SqlInsights } from '../sql/insights.js';
+import { SqlSessionStore } from '../sql/session-store.js';
+import { SqlTaskEventStore } from '../sql/task-event-store.js';
 import { SqliteTaskStore } from './task-store.js';
 
 async function openTemporaryDatabase(): Promise<{ database: SqliteDatabase; remove(): Promise<void> }> {
@@ -52,4 +57,33 @@ describeTaskStoreConformance('SqliteTaskStore', async () => {
 describeWebhookStoreConformance('SqlWebhookStore on SQLite', async () => {
   const { database, remove } = await openTemporaryDatabase();
   return { store: new SqlWebhookStore(database.db), tasks: new SqliteTaskStore(database.db), cleanup: remove };
+});
+
+describeAuditLogConformance('SqlAuditLog on SQLite', async () => {
+  const { database, remove } = await openTemporaryDatabase();
+  return { store: new SqlAuditLog(database.db), cleanup: remove };
+});
+
+describeSessionStoreConformance('SqlSessionStore on SQLite', async () => {
+  const { database, remove } = await openTemporaryDatabase();
+  return { store: new SqlSessionStore(database.db), cleanup: remove };
+});
+
+describeTaskEventStoreConformance('SqlTaskEventStore on SQLite', async () => {
+  const { database, remove } = await openTemporaryDatabase();
+  return { store: new SqlTaskEventStore(database.db), cleanup: remove };
+});
+
+describeInsightsConformance('SqlInsights on SQLite', async () => {
+  const { database, remove } = await openTemporaryDatabase();
+  const requestLog = new SqlRequestLog(database.db);
+  return {
+    insights: new SqlInsights(database.db),
+    requestLog,
+    tasks: new SqliteTaskStore(database.db),
+    cleanup: async () => {
+      await requestLog.close();
+      await remove();
+    },
+  };
 });

@@ -27,6 +27,7 @@ function makeEntry(index: number, overrides: Partial<RequestLogEntry> = {}): Req
     errorCode: null,
     createdAt: baseTime + index * 1000,
     clientIp: '203.0.113.9',
+    details: null,
     ...overrides,
   };
 }
@@ -101,6 +102,28 @@ export function describeRequestLogConformance(name: string, create: () => Promis
       expect(ids(await log.query({ limit: 2 }))).toStrictEqual(['req_000005', 'req_000004']);
       expect(ids(await log.query({ keyId: 'key_b', limit: 1 }))).toStrictEqual(['req_000004']);
       expect(await log.query({ keyId: 'key_nobody' })).toStrictEqual([]);
+    });
+
+    it('keeps a request\'s details (prompt, parameters, warnings, image keys) and finds one entry by id', async () => {
+      const details = { prompt: 'a red fox', parameters: { size: '256x256', n: 2 }, warnings: ['quality ignored'], imageKeys: ['images/a.png', 'images/b.png'], generationMs: 12 };
+      log.record(makeEntry(1, { details }));
+      log.record(makeEntry(2));
+      await log.flush();
+      expect(await log.get('req_000001')).toStrictEqual(makeEntry(1, { details }));
+      expect(await log.get('req_000002')).toStrictEqual(makeEntry(2));
+      expect(await log.get('req_nobody')).toBeUndefined();
+    });
+
+    it('filters by channel and by outcome (succeeded: status below 400, failed: 400 and above)', async () => {
+      log.record(makeEntry(1, { channel: 'one', status: 200 }));
+      log.record(makeEntry(2, { channel: 'two', status: 502, errorCode: 'upstream_error' }));
+      log.record(makeEntry(3, { channel: 'one', status: 429, errorCode: 'rate_limit_exceeded' }));
+      await log.flush();
+      const ids = (found: RequestLogEntry[]) => found.map((entry) => entry.id);
+      expect(ids(await log.query({ channel: 'one' }))).toStrictEqual(['req_000003', 'req_000001']);
+      expect(ids(await log.query({ outcome: 'failed' }))).toStrictEqual(['req_000003', 'req_000002']);
+      expect(ids(await log.query({ outcome: 'succeeded' }))).toStrictEqual(['req_000001']);
+      expect(ids(await log.query({ channel: 'one', outcome: 'failed' }))).toStrictEqual(['req_000003']);
     });
 
     it('writes every entry of a burst larger than one batch', async () => {

@@ -1,0 +1,66 @@
+// Records each task's timeline by watching the writes made to the task store, so every path that
+// moves a task (workers, cancel, a synchronous request handed over) shows up without touching each.
+// The timeline is advisory: a failed event write is reported, never allowed to fail the task itself.
+
+import type { Clock } from '../core/ports/clock.js';
+import type { TaskEvent, TaskEventKind, TaskEventStore } from '../core/ports/task-events.js';
+import type { ClaimOptions, TaskRecord, TaskStore } from '../core/ports/task-store.js';
+import { unpackJobs } from './upstream-jobs.js';
+
+export interface TaskTimelineOptions {
+  clock: Clock;
+  onError: (error: unknown) => void;
+}
+
+export function withTaskTimeline(store: TaskStore, events: TaskEventStore, options: TaskTimelineOptions): TaskStore {
+  const note = (taskId: string, kind: TaskEventKind, detail: Record<string, unknown> = {}, at = options.clock.now()): Promise<void> => {
+    const event: TaskEvent = { taskId, at, kind, detail };
+    return events.record(event).catch(options.onError);
+  };
+
+  return {
+    async create(task) {
+      await store.create(task);
+      await note(task.id, task.status === 'in_progress' ? 'started' : 'queued', { model: task.model, operation: task.operation }, task.createdAt);
+    },
+    get: (id) => store.get(id),
+    list: (filter) => store.list(filter),
+    count: (filter) => store.count(filter),
+    async claim(owner: string, now: number, leaseExpiresAt: number, claimOptions?: ClaimOptions): Promise<TaskRecord | undefined> {
+      const task = await store.claim(owner, now, leaseExpiresAt, claimOptions);
+      if (task !== undefined) await note(task.id, 'started', { attempt: task.attempts, resumed: task.upstreamJob !== null }, now);
+      return task;
+    },
+    heartbeat: (id, owner, leaseExpiresAt) => store.heartbeat(id, owner, leaseExpiresAt),
+    async update(id, owner, patch) {
+      const written = await store.update(id, owner, patch);
+      if (!written) return written;
+      if (patch.upstreamJob !== undefined && patch.upstreamJob !== null) {
+        const jobs = unpackJobs(patch.upstreamJob).filter((job) => job !== undefined);
+        const last = jobs.at(-1);
+        await note(id, 'submitted', { provider: last?.provider ?? null, channel: last?.channel ?? null, jobs: jobs.length });
+      }
+      if (patch.progress !== undefined && patch.status === undefined) await note(id, 'polled', { progress: patch.progress });
+      if (patch.status === 'succeeded') {
+        const images = Array.isArray((patch.result as { data?: unknown[] } | null | undefined)?.data) ? (patch.result as { data: unknown[] }).data.length : 0;
+        await note(id, 'stored', { images });
+        await note(id, 'succeeded');
+      } else if (patch.status === 'failed') {
+        await note(id, 'failed', { code: patch.error?.code ?? null, message: patch.error?.message ?? null });
+      } else if (patch.status === 'queued') {
+        await note(id, 'queued', { requeued: true });
+      }
+      return written;
+    },
+    async cancel(id, now) {
+      const canceled = await store.cancel(id, now);
+      if (canceled) await note(id, 'canceled', {}, now);
+      return canceled;
+    },
+    async deleteOlderThan(cutoffMs) {
+      const removed = await store.deleteOlderThan(cutoffMs);
+      await events.deleteOlderThan(cutoffMs).catch(options.onError);
+      return removed;
+    },
+  };
+}
