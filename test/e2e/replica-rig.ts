@@ -15,6 +15,8 @@ export const sharedSecrets = {
   IMAGEGATE_SIGNING_SECRET: 'replica-signing-secret-0123456789abcdef',
   IMAGEGATE_WEBHOOK_SECRET: 'whsec_cmVwbGljYS13ZWJob29rLXNlY3JldA==',
   IMAGEGATE_ADMIN_TOKEN: adminToken,
+  // Upstream keys are stored encrypted; a replica with another key could not read the channels.
+  IMAGEGATE_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
 };
 
 /** The one database the replicas share. */
