@@ -17,23 +17,17 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { GatewayError } from '../../core/errors.js';
 import type { ReservationRef, ReservationRequest, Settlement } from '../../core/ports/billing.js';
 import type { Clock } from '../../core/ports/clock.js';
-import type { PixelSize } from '../../core/ports/image-model.js';
 import type { BillingReservationsTable, BillingUsageTable, DatabaseSchema } from '../sql/schema.js';
 import { assertCredits, creditsToUsd, expiredUsageDetail, maxCredits } from '../../core/money.js';
 import type { BillingStore, KeyAccount, SweepOptions, UsageFilter, UsageRecord, UsageSummaryRow } from '../../core/ports/billing-store.js';
-import { computeCharge, UnpricedError, type Charge, type ChargeFacts, type PriceBook, type PriceQuote } from '../../billing/price-book.js';
+import type { PriceBook, PriceQuote } from '../../billing/price-book.js';
+import { chargeForDelivery, estimateReservation, insufficientQuotaError, reservationFacts, type ReservationFacts } from '../../billing/reservation-charge.js';
 import { GroupCommit } from './group-commit.js';
 
 type Connection = Kysely<DatabaseSchema>;
 type ReservationRow = Selectable<BillingReservationsTable>;
 
-interface StoredFacts {
-  /** Whether the key had a balance at reserve time: settle then charges it (an unlimited key's usage is only recorded). */
-  metered: boolean;
-  promptCharacters: number;
-  inputImageSizes: PixelSize[];
-  inputImages: number;
-}
+type StoredFacts = ReservationFacts;
 
 /** Default and maximum rows of a usage listing. */
 const defaultUsageLimit = 100;
@@ -137,29 +131,14 @@ export class SqliteBilling implements BillingStore {
   }
 
   reserve(request: ReservationRequest): Promise<void> {
-    const facts: Omit<StoredFacts, 'metered'> = {
-      promptCharacters: request.promptCharacters,
-      inputImages: request.inputImages,
-      // Without sizes, each input counts as one 512-px tile (the smallest an image can cost).
-      inputImageSizes: request.inputImageSizes ?? Array.from({ length: request.inputImages }, () => ({ width: 512, height: 512 })),
-    };
+    const facts = reservationFacts(request);
     return this.#batches.run(() => {
       const statements = this.#statements;
       const key = statements.key.get(request.keyId);
       if (!key) throw new GatewayError('invalid_api_key', 'The API key of this request no longer exists.');
       const metered = key.balance !== null;
       const quote = this.#prices.quote(request.model, key.price_group);
-      let estimated = 0;
-      if (quote) {
-        try {
-          estimated = computeCharge(quote, chargeFacts(request, facts, request.imagesRequested)).amount;
-        } catch (error) {
-          if (!(error instanceof UnpricedError)) throw error;
-          if (metered) throw unpriced(request.model, error);
-        }
-      } else if (metered) {
-        throw unpriced(request.model, undefined);
-      }
+      const estimated = estimateReservation(quote, request, facts, metered);
       const inserted = statements.insertReservation.run({
         key_id: request.keyId,
         id: request.reservationId,
@@ -183,10 +162,7 @@ export class SqliteBilling implements BillingStore {
       if (!metered || estimated === 0) return;
       // Refused: the unit's savepoint is rolled back, taking the reservation row with it.
       if (statements.debit.run(estimated, request.keyId, estimated).changes === 0) {
-        throw new GatewayError(
-          'insufficient_quota',
-          `You exceeded your current quota: this request needs up to $${creditsToUsd(estimated)} (${estimated} credits) and the key has $${creditsToUsd(key.balance ?? 0)} (${key.balance ?? 0} credits) left. Ask the operator to top it up.`,
-        );
+        throw insufficientQuotaError(estimated, key.balance ?? 0);
       }
     });
   }
@@ -239,7 +215,7 @@ export class SqliteBilling implements BillingStore {
     const quote = JSON.parse(reservation.pricing) as PriceQuote | null;
     const facts = JSON.parse(reservation.facts) as StoredFacts;
     const delivered = Math.min(settlement.imagesDelivered, reservation.images_requested);
-    const charge = this.#chargeFor(quote, reservation, facts, delivered, settlement);
+    const charge = chargeForDelivery(quote, reservation, facts, delivered, settlement);
     const now = this.#clock.now();
     const debited = reservation.status === 'swept' ? 0 : reservation.debited;
 
@@ -412,44 +388,6 @@ export class SqliteBilling implements BillingStore {
       }));
   }
 
-  #chargeFor(
-    quote: PriceQuote | null,
-    reservation: { model: string; size: string; quality: string | null; estimated: number; images_requested: number },
-    facts: StoredFacts,
-    delivered: number,
-    settlement: Settlement,
-  ): Charge {
-    const free: Charge = { amount: 0, unit: 'image', unitPrice: 0, inputTextTokens: null, inputImageTokens: null, outputTokens: null, detail: { unpriced: true } };
-    if (delivered === 0) return { ...free, detail: { nothing_delivered: true } };
-    if (!quote) return free;
-    try {
-      return computeCharge(quote, {
-        size: reservation.size,
-        quality: reservation.quality ?? undefined,
-        images: delivered,
-        promptCharacters: facts.promptCharacters,
-        inputImageSizes: facts.inputImageSizes,
-        usage: settlement.usage,
-      });
-    } catch (error) {
-      if (!(error instanceof UnpricedError)) throw error;
-      // Priced at reserve time, so this cannot happen with the same facts; charge the estimate pro rata.
-      return { ...free, amount: Math.floor((reservation.estimated * delivered) / reservation.images_requested), detail: { pro_rata_of_estimate: true } };
-    }
-  }
-}
-
-function chargeFacts(request: ReservationRequest, facts: Omit<StoredFacts, 'metered'>, images: number): ChargeFacts {
-  return { size: request.size, quality: request.quality, images, promptCharacters: facts.promptCharacters, inputImageSizes: facts.inputImageSizes };
-}
-
-function unpriced(model: string, cause: unknown): GatewayError {
-  const reason = cause instanceof Error ? `: ${cause.message}` : '';
-  return new GatewayError(
-    'permission_denied',
-    `The model '${model}' has no price set${reason}, so keys with a quota cannot use it. Ask the operator to set one (PUT /admin/v1/prices/${model}).`,
-    { param: 'model', cause },
-  );
 }
 
 /** A billing_usage row as the UsageRecord the stores answer (also read by the console queries). */
