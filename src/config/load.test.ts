@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfigFile } from './load.js';
+import { providerNames } from './provider-names.js';
 
 let folder: string;
 beforeAll(async () => {
@@ -128,7 +129,7 @@ describe('parseConfigFile errors name the bad key and what is expected', () => {
 
   it('rejects a channel provider it does not know, listing the providers', () => {
     const error = configErrorOf(() => parseConfigFile(channel('').replace('provider: openai', 'provider: openia'), {}, 'c.yaml'));
-    expect(error.message).toBe(`c.yaml: 'channels[0].provider': expected one of openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, midjourney-proxy, offline, got "openia"`);
+    expect(error.message).toBe(`c.yaml: 'channels[0].provider': expected one of ${providerNames.join(', ')}, got "openia"`);
   });
 
   it('rejects a ${VAR} reference to a variable that is not set, naming key and variable', () => {

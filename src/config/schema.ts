@@ -1,14 +1,15 @@
 // The configuration file's schema (YAML, IMAGEGATE_CONFIG) and the resolved config type.
 
 import { Type, type Static } from '@sinclair/typebox';
+import { providerNames } from './provider-names.js';
 
 /** A channel, as written in the config file and as sent to the admin API. */
 export const ChannelSchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
     provider: Type.Union(
-      ['openai', 'azure', 'bfl', 'replicate', 'fal', 'google', 'stability', 'a1111', 'comfyui', 'midjourney-proxy', 'offline'].map((name) => Type.Literal(name)),
-      { description: 'one of openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, midjourney-proxy, offline' },
+      providerNames.map((name) => Type.Literal(name)),
+      { description: `one of ${providerNames.join(', ')}` },
     ),
     base_url: Type.Optional(Type.String({ minLength: 1 })),
     api_key: Type.Optional(Type.String()),

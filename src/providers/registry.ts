@@ -1,5 +1,6 @@
 // Provider kinds by name: the only module that knows every adapter, used by the composition root.
 
+import type { ProviderName } from '../config/provider-names.js';
 import type { ImageModelFactory } from '../core/ports/image-model.js';
 import type { ProviderSettings } from './shared/types.js';
 import { createA1111Provider } from './a1111/index.js';
@@ -13,7 +14,8 @@ import { createOpenAIProvider } from './openai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
 import { createStabilityProvider } from './stability/index.js';
 
-export type UpstreamProviderName = 'openai' | 'azure' | 'bfl' | 'replicate' | 'fal' | 'google' | 'stability' | 'a1111' | 'comfyui' | 'midjourney-proxy';
+/** Every provider kind but the built-in offline engine, which the composition root builds itself. */
+export type UpstreamProviderName = Exclude<ProviderName, 'offline'>;
 
 export const upstreamProviders: Record<UpstreamProviderName, (settings: ProviderSettings) => ImageModelFactory> = {
   openai: createOpenAIProvider,

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { providerNames } from '../../src/config/provider-names.js';
 import { startFakeServer, sendJson, type FakeServer } from '../../src/testing/fakes/shared.js';
 import { startOpenAIFake, type OpenAIFake } from '../../src/testing/fakes/openai.js';
 import { startHeldUpstream, type HeldUpstream } from './hardening/held-upstream.js';
@@ -330,7 +331,7 @@ describe('a start with a bad configuration', () => {
       const gateway = await launchBadStart('bad-provider', badProvider);
       expect((await gateway.exited).code).toBe(2);
       expect(gateway.output()).toContain(
-        `imagegate: configuration error: ${join(folder, 'bad-provider.yaml')}: 'channels[0].provider': expected one of openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, midjourney-proxy, offline, got "openia"`,
+        `imagegate: configuration error: ${join(folder, 'bad-provider.yaml')}: 'channels[0].provider': expected one of ${providerNames.join(', ')}, got "openia"`,
       );
     },
     startTimeoutMs,

@@ -3,7 +3,7 @@
 /** One channel. Upstream API keys are here in clear (the gateway presents them); a store keeps them encrypted at rest. */
 export interface ChannelRecord {
   name: string;
-  /** Provider kind: openai, azure, bfl, replicate, fal, google, stability, a1111, comfyui, midjourney-proxy, offline. */
+  /** Provider kind: one of `providerNames` (config/provider-names.ts). */
   provider: string;
   baseUrl: string | null;
   /** Upstream keys used in rotation; empty for providers that need none. */

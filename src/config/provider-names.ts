@@ -1,0 +1,18 @@
+// Every channel provider kind, in the order error messages list them. The one list that the config schema,
+// the provider registry and the tests read, so adding a provider is one line here plus its registry entry.
+
+export const providerNames = [
+  'openai',
+  'azure',
+  'bfl',
+  'replicate',
+  'fal',
+  'google',
+  'stability',
+  'a1111',
+  'comfyui',
+  'midjourney-proxy',
+  'offline',
+] as const;
+
+export type ProviderName = (typeof providerNames)[number];
