@@ -119,6 +119,14 @@ describe('detectChannels', () => {
     expect(detect({ OPENAI_API_KEY: 'k', IMAGEGATE_DETECT_CHANNELS: 'true' }).channels).toHaveLength(1);
     expect(() => detect({ IMAGEGATE_DETECT_CHANNELS: 'sometimes' })).toThrow(/IMAGEGATE_DETECT_CHANNELS: expected true or false/);
   });
+
+  it('makes an ideogram channel from IDEOGRAM_API_KEY (and IDEOGRAM_BASE_URL) serving the three Ideogram 3.0 models', () => {
+    const { channels, detected } = detect({ IDEOGRAM_API_KEY: 'ideo-key', IDEOGRAM_BASE_URL: 'http://127.0.0.1:9107/' });
+    expect(channels).toHaveLength(1);
+    expect(channels[0]).toMatchObject({ name: 'ideogram', provider: 'ideogram', api_key: 'ideo-key', base_url: 'http://127.0.0.1:9107' });
+    expect(channels[0]?.models).toEqual(['ideogram-v3', 'ideogram-v3-reframe', 'ideogram-v3-replace-background']);
+    expect(detected).toEqual({ ideogram: 'IDEOGRAM_API_KEY + IDEOGRAM_BASE_URL' });
+  });
 });
 
 describe('loadConfig with provider keys in the environment', () => {

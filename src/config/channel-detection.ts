@@ -71,6 +71,11 @@ export const detectableModels = {
     'sd3.5-large-turbo': 'sd3.5-large-turbo',
     'sd3.5-medium': 'sd3.5-medium',
   },
+  ideogram: {
+    'ideogram-v3': 'ideogram-v3',
+    'ideogram-v3-reframe': 'ideogram-v3-reframe',
+    'ideogram-v3-replace-background': 'ideogram-v3-replace-background',
+  },
 } as const satisfies Record<string, ModelMap>;
 
 export type DetectableProvider = keyof typeof detectableModels;
@@ -227,6 +232,9 @@ function candidates(env: Env, fail: (message: string) => Error): Candidate[] {
 
   const stabilityKey = keyFrom(['STABILITY_API_KEY']);
   if (stabilityKey !== undefined) add('stability', stabilityKey, ['STABILITY_BASE_URL']);
+
+  const ideogramKey = keyFrom(['IDEOGRAM_API_KEY']);
+  if (ideogramKey !== undefined) add('ideogram', ideogramKey, ['IDEOGRAM_BASE_URL']);
 
   return found;
 }

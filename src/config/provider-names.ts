@@ -12,6 +12,7 @@ export const providerNames = [
   'a1111',
   'comfyui',
   'midjourney-proxy',
+  'ideogram',
   'offline',
 ] as const;
 

@@ -13,6 +13,7 @@ import { createMidjourneyProxyProvider, midjourneyProxyDefaultBaseURL } from './
 import { createOpenAIProvider } from './openai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
 import { createStabilityProvider } from './stability/index.js';
+import { createIdeogramProvider } from './ideogram/index.js';
 
 /** Every provider kind but the built-in offline engine, which the composition root builds itself. */
 export type UpstreamProviderName = Exclude<ProviderName, 'offline'>;
@@ -28,6 +29,7 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   a1111: createA1111Provider,
   comfyui: createComfyProvider,
   'midjourney-proxy': createMidjourneyProxyProvider,
+  ideogram: createIdeogramProvider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -42,4 +44,5 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   a1111: 'http://127.0.0.1:7860',
   comfyui: 'http://127.0.0.1:8188',
   'midjourney-proxy': midjourneyProxyDefaultBaseURL,
+  ideogram: 'https://api.ideogram.ai',
 };
