@@ -97,6 +97,15 @@ describe('detectChannels', () => {
     expect(detected['google']).toBe('GOOGLE_API_KEY');
   });
 
+  it('joins the Kling key pair into one api_key, KLING_* before KLINGAI_*, and refuses half a pair', () => {
+    const { channels, detected } = detect({ KLING_ACCESS_KEY: 'ak-1', KLING_SECRET_KEY: 'sk-1', KLINGAI_ACCESS_KEY: 'ak-2', KLINGAI_SECRET_KEY: 'sk-2', KLING_BASE_URL: 'https://api-beijing.klingai.com/' });
+    expect(channels).toHaveLength(1);
+    expect(channels[0]).toMatchObject({ name: 'kling', provider: 'kling', api_key: 'ak-1:sk-1', base_url: 'https://api-beijing.klingai.com', models: ['kling-v3', 'kling-v2-1', 'kling-v2', 'kling-v1-5', 'kling-v1'] });
+    expect(detected).toEqual({ kling: 'KLING_ACCESS_KEY + KLING_SECRET_KEY + KLING_BASE_URL' });
+    expect(detect({ KLINGAI_ACCESS_KEY: 'a', KLINGAI_SECRET_KEY: 's' }).channels[0]?.api_key).toBe('a:s');
+    expect(() => detect({ KLING_ACCESS_KEY: 'a' })).toThrow(/KLING_ACCESS_KEY is set but KLING_SECRET_KEY is not/);
+  });
+
   it('leaves the models a configured channel lists to it, and drops a detected channel with none left', () => {
     const configured: ChannelConfig[] = [
       { name: 'bfl', provider: 'openai', base_url: 'https://relay.example/v1', models: ['flux-kontext-pro', 'flux-dev'] },

@@ -76,6 +76,13 @@ export const detectableModels = {
     'ideogram-v3-reframe': 'ideogram-v3-reframe',
     'ideogram-v3-replace-background': 'ideogram-v3-replace-background',
   },
+  kling: {
+    'kling-v3': 'kling-v3',
+    'kling-v2-1': 'kling-v2-1',
+    'kling-v2': 'kling-v2',
+    'kling-v1-5': 'kling-v1-5',
+    'kling-v1': 'kling-v1',
+  },
 } as const satisfies Record<string, ModelMap>;
 
 export type DetectableProvider = keyof typeof detectableModels;
@@ -235,6 +242,20 @@ function candidates(env: Env, fail: (message: string) => Error): Candidate[] {
 
   const ideogramKey = keyFrom(['IDEOGRAM_API_KEY']);
   if (ideogramKey !== undefined) add('ideogram', ideogramKey, ['IDEOGRAM_BASE_URL']);
+
+  // Kling signs each request with an access key and a secret key; clients read them as KLING_ACCESS_KEY
+  // and KLING_SECRET_KEY (inference-sh/grid api/klingai) or KLINGAI_ACCESS_KEY and KLINGAI_SECRET_KEY
+  // (@microfox/klingai). The channel carries the pair as `<access key>:<secret key>`.
+  for (const prefix of ['KLING', 'KLINGAI']) {
+    const accessKey = read(`${prefix}_ACCESS_KEY`);
+    const secretKey = read(`${prefix}_SECRET_KEY`);
+    if (accessKey === undefined && secretKey === undefined) continue;
+    if (accessKey === undefined || secretKey === undefined) {
+      throw fail(`environment ${prefix}_${accessKey === undefined ? 'SECRET' : 'ACCESS'}_KEY is set but ${prefix}_${accessKey === undefined ? 'ACCESS' : 'SECRET'}_KEY is not: Kling needs both keys`);
+    }
+    add('kling', { value: `${accessKey}:${secretKey}`, source: `${prefix}_ACCESS_KEY + ${prefix}_SECRET_KEY` }, ['KLING_BASE_URL']);
+    break;
+  }
 
   return found;
 }

@@ -13,6 +13,7 @@ export const providerNames = [
   'comfyui',
   'midjourney-proxy',
   'ideogram',
+  'kling',
   'offline',
 ] as const;
 

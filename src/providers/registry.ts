@@ -9,6 +9,7 @@ import { createBflProvider } from './bfl/index.js';
 import { createComfyProvider } from './comfyui/index.js';
 import { createFalProvider } from './fal/index.js';
 import { createGoogleProvider } from './google/index.js';
+import { createKlingProvider, klingDefaultBaseUrl } from './kling/index.js';
 import { createMidjourneyProxyProvider, midjourneyProxyDefaultBaseURL } from './midjourney-proxy/index.js';
 import { createOpenAIProvider } from './openai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
@@ -30,6 +31,7 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   comfyui: createComfyProvider,
   'midjourney-proxy': createMidjourneyProxyProvider,
   ideogram: createIdeogramProvider,
+  kling: createKlingProvider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -45,4 +47,5 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   comfyui: 'http://127.0.0.1:8188',
   'midjourney-proxy': midjourneyProxyDefaultBaseURL,
   ideogram: 'https://api.ideogram.ai',
+  kling: klingDefaultBaseUrl,
 };

@@ -9,6 +9,7 @@ import { fakeMain as comfyui } from './comfyui.js';
 import { fakeMain as fal } from './fal.js';
 import { fakeMain as google } from './google.js';
 import { fakeMain as ideogram } from './ideogram.js';
+import { fakeMain as kling } from './kling.js';
 import { fakeMain as midjourneyProxy } from './midjourney-proxy.js';
 import { fakeMain as openai } from './openai.js';
 import { fakeMain as replicate } from './replicate.js';
@@ -16,7 +17,7 @@ import { fakeMain as stability } from './stability.js';
 
 type FakeMain = (argv: { port: number; apiKey?: string; switches: FakeSwitches }) => Promise<FakeServer>;
 
-export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui, 'midjourney-proxy': midjourneyProxy, ideogram };
+export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui, 'midjourney-proxy': midjourneyProxy, ideogram, kling };
 
 const usage = `usage: npm run fake -- <${Object.keys(fakes).join('|')}> [--port N] [--api-key KEY]
   [--latency-ms N] [--fail-status N] [--retry-after-seconds N] [--hang] [--moderation input|output]
