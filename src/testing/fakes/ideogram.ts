@@ -235,13 +235,10 @@ export async function startIdeogramFake(options: IdeogramFakeOptions = {}): Prom
   }, options.port);
   base = server.url;
 
-  return Object.assign(server, {
-    switches,
-    submissions,
-    get imageFetches() {
-      return imageFetches;
-    },
-  });
+  // A getter, not Object.assign (which would copy today's count once), so tests read the live number.
+  return Object.defineProperties(Object.assign(server, { switches, submissions }), {
+    imageFetches: { get: () => imageFetches, enumerable: true },
+  }) as IdeogramFake;
 }
 
 /** `npm run fake -- ideogram --port N` entry. */
