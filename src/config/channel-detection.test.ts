@@ -136,7 +136,18 @@ describe('detectChannels', () => {
     expect(channels[0]?.models).toEqual(['ideogram-v3', 'ideogram-v3-reframe', 'ideogram-v3-replace-background']);
     expect(detected).toEqual({ ideogram: 'IDEOGRAM_API_KEY + IDEOGRAM_BASE_URL' });
   });
+
+  it('makes a volcengine channel from ARK_API_KEY serving the Seedream models, with ARK_BASE_URL picking the region', () => {
+    const { channels, detected } = detect({ ARK_API_KEY: 'ark-key', ARK_BASE_URL: 'https://ark.ap-southeast.bytepluses.com/api/v3/' });
+    expect(channels).toEqual([
+      expect.objectContaining({ name: 'volcengine', provider: 'volcengine', api_key: 'ark-key', base_url: 'https://ark.ap-southeast.bytepluses.com/api/v3' }),
+    ]);
+    expect(channels[0]?.models).toEqual(['doubao-seedream-5-0-260128', 'doubao-seedream-4-5-251128', 'doubao-seedream-4-0-250828', 'doubao-seedream-3-0-t2i-250415']);
+    expect(detected).toEqual({ volcengine: 'ARK_API_KEY + ARK_BASE_URL' });
+    expect(detect({ ARK_API_KEY: 'ark-key' }).channels[0]?.base_url).toBeUndefined();
+  });
 });
+
 
 describe('loadConfig with provider keys in the environment', () => {
   it('adds the detected channels and says where they came from', () => {

@@ -83,6 +83,14 @@ export const detectableModels = {
     'kling-v1-5': 'kling-v1-5',
     'kling-v1': 'kling-v1',
   },
+  // Seedream on Volcengine Ark (ARK_API_KEY, the name every official Ark example reads); the retired
+  // 3.0 is listed so a detected channel answers it from its catalog successor.
+  volcengine: {
+    'doubao-seedream-5-0-260128': 'doubao-seedream-5-0-260128',
+    'doubao-seedream-4-5-251128': 'doubao-seedream-4-5-251128',
+    'doubao-seedream-4-0-250828': 'doubao-seedream-4-0-250828',
+    'doubao-seedream-3-0-t2i-250415': 'doubao-seedream-3-0-t2i-250415',
+  },
 } as const satisfies Record<string, ModelMap>;
 
 export type DetectableProvider = keyof typeof detectableModels;
@@ -256,6 +264,11 @@ function candidates(env: Env, fail: (message: string) => Error): Candidate[] {
     add('kling', { value: `${accessKey}:${secretKey}`, source: `${prefix}_ACCESS_KEY + ${prefix}_SECRET_KEY` }, ['KLING_BASE_URL']);
     break;
   }
+
+  // `Ark(api_key=os.getenv('ARK_API_KEY'))` in Volcengine's examples; ARK_BASE_URL picks another region
+  // (BytePlus ModelArk: https://ark.ap-southeast.bytepluses.com/api/v3), as the Ark tools people use read it.
+  const arkKey = keyFrom(['ARK_API_KEY']);
+  if (arkKey !== undefined) add('volcengine', arkKey, ['ARK_BASE_URL']);
 
   return found;
 }

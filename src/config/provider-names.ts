@@ -14,6 +14,7 @@ export const providerNames = [
   'midjourney-proxy',
   'ideogram',
   'kling',
+  'volcengine',
   'offline',
 ] as const;
 

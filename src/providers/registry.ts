@@ -15,6 +15,7 @@ import { createOpenAIProvider } from './openai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
 import { createStabilityProvider } from './stability/index.js';
 import { createIdeogramProvider } from './ideogram/index.js';
+import { createVolcengineProvider, volcengineDefaultBaseURL } from './volcengine/index.js';
 
 /** Every provider kind but the built-in offline engine, which the composition root builds itself. */
 export type UpstreamProviderName = Exclude<ProviderName, 'offline'>;
@@ -32,6 +33,7 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   'midjourney-proxy': createMidjourneyProxyProvider,
   ideogram: createIdeogramProvider,
   kling: createKlingProvider,
+  volcengine: createVolcengineProvider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -48,4 +50,5 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   'midjourney-proxy': midjourneyProxyDefaultBaseURL,
   ideogram: 'https://api.ideogram.ai',
   kling: klingDefaultBaseUrl,
+  volcengine: volcengineDefaultBaseURL,
 };

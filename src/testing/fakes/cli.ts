@@ -14,10 +14,11 @@ import { fakeMain as midjourneyProxy } from './midjourney-proxy.js';
 import { fakeMain as openai } from './openai.js';
 import { fakeMain as replicate } from './replicate.js';
 import { fakeMain as stability } from './stability.js';
+import { fakeMain as volcengine } from './volcengine.js';
 
 type FakeMain = (argv: { port: number; apiKey?: string; switches: FakeSwitches }) => Promise<FakeServer>;
 
-export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui, 'midjourney-proxy': midjourneyProxy, ideogram, kling };
+export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui, 'midjourney-proxy': midjourneyProxy, ideogram, kling, volcengine };
 
 const usage = `usage: npm run fake -- <${Object.keys(fakes).join('|')}> [--port N] [--api-key KEY]
   [--latency-ms N] [--fail-status N] [--retry-after-seconds N] [--hang] [--moderation input|output]

@@ -1,0 +1,135 @@
+// Seedream on Volcengine Ark end to end: OpenAI-format requests through the gateway over HTTP to the Ark
+// fake — n as n calls, result URLs downloaded and re-hosted, edits with the uploads as `image`,
+// `?async=true`, the retired 3.0 served by 4.0, moderation, an overdue account failing over, and an
+// expired result link.
+
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ChannelConfig } from '../../src/config/schema.js';
+import { defaultVolcengineFakeApiKey, startVolcengineFake, type VolcengineFake } from '../../src/testing/fakes/volcengine.js';
+import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
+import { edit, generate, imagesOf, inputImage } from './providers-support.js';
+import { call, waitForTask } from './task-helpers.js';
+
+const seedream40 = 'doubao-seedream-4-0-250828';
+const seedreamModels = ['doubao-seedream-5-0-260128', 'doubao-seedream-4-5-251128', seedream40, 'doubao-seedream-3-0-t2i-250415'];
+
+let fake: VolcengineFake;
+let gateway: TestGateway;
+
+function arkChannel(name: string, upstream: VolcengineFake, priority = 0): ChannelConfig {
+  return { name, provider: 'volcengine', base_url: `${upstream.url}/api/v3`, api_key: defaultVolcengineFakeApiKey, models: seedreamModels, priority };
+}
+
+beforeAll(async () => {
+  fake = await startVolcengineFake();
+  gateway = await startTestGateway({ channels: [arkChannel('ark', fake)] });
+});
+afterAll(async () => {
+  await gateway.close();
+  await fake.close();
+});
+afterEach(() => {
+  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
+});
+
+describe('Seedream through the gateway', () => {
+  it('makes n calls of one image each at the asked size, and re-hosts the Ark links on the gateway', async () => {
+    const before = fake.jobs.length;
+    const answer = await generate(gateway, { model: seedream40, prompt: 'a red fox in snow', n: 2, size: '2560x1440', response_format: 'url' });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('x-imagegate-provider')).toBe('volcengine');
+    const images = await imagesOf(gateway, answer);
+    expect(images.map((image) => [image.format, image.width, image.height])).toEqual([['jpeg', 2560, 1440], ['jpeg', 2560, 1440]]);
+    const jobs = fake.jobs.slice(before);
+    expect(jobs).toHaveLength(2);
+    for (const job of jobs) {
+      expect(job.body).toMatchObject({ model: seedream40, size: '2560x1440', sequential_image_generation: 'disabled', watermark: false, response_format: 'url' });
+    }
+    expect(answer.text).not.toContain(fake.url);
+  });
+
+  it('asks 5.0-lite for png and converts it to the asked output_format (webp)', async () => {
+    const answer = await generate(gateway, { model: 'doubao-seedream-5-0-260128', prompt: 'a paper boat', size: '2048x2048', output_format: 'webp', response_format: 'b64_json' });
+    const [image] = await imagesOf(gateway, answer);
+    expect([image?.format, image?.width]).toEqual(['webp', 2048]);
+    expect(fake.jobs.at(-1)?.body['output_format']).toBe('png');
+  });
+
+  it('refuses a size outside the model’s documented range before any call', async () => {
+    const before = fake.requests.length;
+    const answer = await generate(gateway, { model: 'doubao-seedream-4-5-251128', prompt: 'p', size: '1024x1024' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ param: 'size', type: 'invalid_request_error' });
+    expect(fake.requests.length).toBe(before);
+  });
+
+  it('edits with the uploads sent as data URLs in `image`', async () => {
+    const photo = await inputImage(1024, 768);
+    const answer = await edit(gateway, { model: seedream40, prompt: 'make it winter', size: '1280x960' }, [photo, await inputImage(512, 512)]);
+    expect(answer.status).toBe(200);
+    const [image] = await imagesOf(gateway, answer);
+    expect([image?.width, image?.height]).toEqual([1280, 960]);
+    const job = fake.jobs.at(-1);
+    expect(job?.inputs).toEqual([{ width: 1024, height: 768, format: 'png' }, { width: 512, height: 512, format: 'png' }]);
+    expect((job?.body['image'] as string[]).every((item) => item.startsWith('data:image/png;base64,'))).toBe(true);
+  });
+
+  it('runs as an async task and ends succeeded with the image', async () => {
+    const submitted = await call(gateway.url, '/v1/images/generations?async=true', { key: gateway.apiKey, json: { model: seedream40, prompt: 'a lighthouse', size: '1280x720' } });
+    expect(submitted.status).toBe(202);
+    const task = await waitForTask(gateway.url, gateway.apiKey, submitted.body.id);
+    expect(task.status).toBe('succeeded');
+    const b64 = task.result?.data?.[0]?.b64_json as string | undefined;
+    const url = task.result?.data?.[0]?.url as string | undefined;
+    const bytes = b64 !== undefined ? Buffer.from(b64, 'base64') : Buffer.from(await (await fetch(String(url))).arrayBuffer());
+    expect((await sharp(bytes).metadata()).width).toBe(1280);
+    expect(fake.jobs.at(-1)?.body['size']).toBe('1280x720');
+  });
+
+  it('serves the retired Seedream 3.0 by its successor 4.0, and says so', async () => {
+    const answer = await generate(gateway, { model: 'doubao-seedream-3-0-t2i-250415', prompt: 'a tea house', size: '1024x1024', seed: 5 });
+    expect(answer.status).toBe(200);
+    const job = fake.jobs.at(-1);
+    expect(job?.model).toBe(seedream40);
+    expect(job?.body).not.toHaveProperty('seed');
+    const warnings = answer.headers.get('x-imagegate-warnings') ?? '';
+    expect(warnings).toContain('doubao-seedream-3-0-t2i-250415 was shut down by volcengine on 2026-05-13; served by its successor doubao-seedream-4-0-250828');
+    expect(warnings).toContain('seed');
+  });
+
+  it('answers a flagged prompt with 400 content_policy_violation at the input stage', async () => {
+    fake.switches.moderation = 'input';
+    const answer = await generate(gateway, { model: seedream40, prompt: 'something flagged' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ code: 'content_policy_violation', moderation_details: { moderation_stage: 'input' } });
+  });
+
+  it('says the result is gone (502, not retried) when the Ark link has expired before the download', async () => {
+    fake.switches.resultUrlTtlMs = 0;
+    const before = fake.jobs.length;
+    const answer = await generate(gateway, { model: seedream40, prompt: 'p' });
+    expect(answer.status).toBe(502);
+    expect(answer.body.error?.message).toContain('may have expired');
+    expect(fake.jobs.length).toBe(before + 1);
+  });
+});
+
+describe('Seedream accounts without credit', () => {
+  it('fails over from an overdue account (403 AccountOverdueError) to the next channel and marks it out of funds', async () => {
+    const [overdue, funded] = [await startVolcengineFake(), await startVolcengineFake()];
+    overdue.switches.outOfFunds = true;
+    const pair = await startTestGateway({ channels: [arkChannel('ark-overdue', overdue, 5), arkChannel('ark-funded', funded, 0)] });
+    try {
+      const answer = await generate(pair, { model: seedream40, prompt: 'a lighthouse' });
+      expect(answer.status).toBe(200);
+      expect(overdue.requests.filter((request) => request.method === 'POST')).toHaveLength(1);
+      expect(funded.jobs).toHaveLength(1);
+      expect(pair.gateway.router.get('ark-overdue')).toMatchObject({ enabled: false, disabled_reason: 'upstream_out_of_funds' });
+    } finally {
+      await pair.close();
+      await overdue.close();
+      await funded.close();
+    }
+  });
+});
