@@ -19,6 +19,7 @@ function filters(request: FastifyRequest<{ Querystring: Query }>) {
   const query = request.query;
   return {
     keyId: keyScope(request, queryString(query.key, 'key')),
+    requestId: queryString(query.request_id, 'request_id'),
     model: queryString(query.model, 'model'),
     from: parseTimeBound(query.from, 'from'),
     to: parseTimeBound(query.to, 'to'),
@@ -33,6 +34,7 @@ function outcomeOf(value: unknown): 'succeeded' | 'failed' | undefined {
 
 export const logEntryView = (entry: RequestLogEntry) => ({
   id: entry.id,
+  request_id: entry.requestId,
   key_id: entry.keyId,
   endpoint: entry.endpoint,
   model: entry.model,
@@ -88,13 +90,14 @@ export function registerLogRoutes(app: FastifyInstance, deps: AdminDeps): void {
   app.get<{ Params: { id: string } }>('/logs/:id', { config: { keyHolder: true } }, async (request) => {
     const notFound = () => new GatewayError('not_found', `No request with id '${request.params.id}' in the request log.`, { param: 'id' });
     await deps.requestLog.flush();
-    const entry = await deps.requestLog.get(request.params.id);
+    // The row id from a listing, or a request id (what a client quotes from x-request-id) within the caller's scope.
+    const entry = await deps.requestLog.get(request.params.id, keyScope(request, undefined));
     if (!entry) throw notFound();
     assertVisible(request, entry.keyId, notFound);
     const details = entry.details ?? {};
     // A request that became a task was charged (and delivered its images) as that task.
-    const reference = details.taskId ?? entry.id;
-    const usage = await deps.insights.usageFor(reference);
+    const reference = details.taskId ?? entry.requestId;
+    const usage = entry.keyId === null ? undefined : await deps.insights.usageFor(reference, entry.keyId);
     const task = details.taskId === undefined ? undefined : await deps.tasks.get(details.taskId);
     const blobKeys = details.imageKeys ?? (task?.result as { data?: Array<{ blob_key?: string }> } | null | undefined)?.data?.flatMap((item) => (item.blob_key ? [item.blob_key] : [])) ?? [];
     return {

@@ -67,7 +67,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: AdminDeps): void 
 
   app.get<{ Params: { id: string } }>('/tasks/:id', { config: { keyHolder: true } }, async (request) => {
     const task = await load(request);
-    const [events, webhook, usage] = await Promise.all([deps.taskEvents.list(task.id), deps.webhooks.describe(task.id), deps.insights.usageFor(reservationIdOf(task.request, task.id))]);
+    const [events, webhook, usage] = await Promise.all([deps.taskEvents.list(task.id), deps.webhooks.describe(task.id), deps.insights.usageFor(reservationIdOf(task.request, task.id), task.keyId)]);
     const timeline = [
       ...events.map((event) => ({ at_ms: event.at, kind: event.kind as string, detail: event.detail })),
       ...(webhook?.attempts ?? []).map((attempt) => ({

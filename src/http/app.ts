@@ -10,7 +10,7 @@ import { answerClientError, answerFrameworkError, maxPathParameterLength } from 
 import { registerJsonParser } from './json-body.js';
 import { registerMultipartParser } from './multipart-body.js';
 import { registerQueryRules } from './query.js';
-import { requestIdFrom } from './request-id.js';
+import { newLogEntryId, requestIdFrom } from './request-id.js';
 import { registerRequestContext } from './request-context.js';
 import { registerEditsRoute } from './routes/edits.js';
 import { registerFilesRoute } from './routes/files.js';
@@ -76,7 +76,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     const context = request.imagegate;
     if (!context.endpoint) return;
     deps.requestLog.record({
-      id: request.id,
+      id: newLogEntryId(),
+      requestId: request.id,
       keyId: context.key?.id ?? null,
       endpoint: context.endpoint,
       model: context.model,

@@ -10,3 +10,8 @@ export function requestIdFrom(header: string | string[] | undefined): string {
   if (typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header)) return header;
   return newRequestId();
 }
+
+/** A request-log row's own id: unique, unlike request ids, which callers choose and may repeat. */
+export function newLogEntryId(): string {
+  return `log_${randomUUID().replaceAll('-', '')}`;
+}

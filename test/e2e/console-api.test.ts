@@ -133,6 +133,21 @@ describe('key holders see only their own data', () => {
     expect(gallery.body.data.map((item: any) => item.prompt)).toEqual(['a small blue boat']);
   });
 
+  it('sees their own request and its cost when another key sent the same x-request-id', async () => {
+    // Callers choose request ids: a second tenant reusing one must neither hide nor reveal the first's row.
+    const sharedId = 'same-id-from-two-tenants';
+    const body = { model: 'dall-e-2', size: '256x256', response_format: 'url' };
+    const theirsMade = await call(`${gateway.url}/v1/images/generations`, { token: theirs.secret, headers: { 'x-request-id': sharedId }, body: { ...body, n: 2, prompt: 'their two' } });
+    const mineMade = await call(`${gateway.url}/v1/images/generations`, { token: mine.secret, headers: { 'x-request-id': sharedId }, body: { ...body, prompt: 'my one' } });
+    expect([theirsMade.status, mineMade.status]).toEqual([200, 200]);
+    const detail = await withSession(holder, `/admin/v1/logs/${sharedId}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body).toMatchObject({ request_id: sharedId, key_id: mine.id, prompt: 'my one', images_delivered: 1 });
+    expect(detail.body.usage).toMatchObject({ key_id: mine.id, images_delivered: 1 });
+    const both = await admin(gateway, 'GET', `/logs?request_id=${sharedId}`);
+    expect(both.body.data.map((entry: any) => entry.key_id).sort()).toEqual([mine.id, theirs.id].sort());
+  });
+
   it('loses the session when the key is revoked', async () => {
     const session = await signIn({ api_key: theirs.secret });
     expect((await withSession(session, '/admin/v1/me')).status).toBe(200);
@@ -196,8 +211,11 @@ describe('what the console shows of requests, images and tasks', () => {
   it("opens a request's details: prompt, parameters, warnings, cost and images that are served", async () => {
     const detail = await admin(gateway, 'GET', `/logs/${requestId}`);
     expect(detail.status).toBe(200);
-    expect(detail.body).toMatchObject({ id: requestId, key_id: key.id, model: 'dall-e-2', status: 200, images_delivered: 2, prompt: 'two green kites', parameters: { n: 2, size: '256x256', response_format: 'url' } });
+    // Found by the request id its client saw; the entry has a row id of its own (request ids may repeat).
+    expect(detail.body).toMatchObject({ id: expect.stringMatching(/^log_/), request_id: requestId, key_id: key.id, model: 'dall-e-2', status: 200, images_delivered: 2, prompt: 'two green kites', parameters: { n: 2, size: '256x256', response_format: 'url' } });
     expect(detail.body.usage).toMatchObject({ amount: 32_000, images_delivered: 2, unit: 'image' });
+    expect((await admin(gateway, 'GET', `/logs/${detail.body.id}`)).body).toMatchObject({ id: detail.body.id, request_id: requestId });
+    expect((await admin(gateway, 'GET', `/logs?request_id=${requestId}`)).body.data.map((entry: any) => entry.id)).toEqual([detail.body.id]);
     expect(detail.body.images).toHaveLength(2);
     const image = await fetch(`${gateway.url}${detail.body.images[0].url}`);
     expect(image.status).toBe(200);
@@ -213,7 +231,7 @@ describe('what the console shows of requests, images and tasks', () => {
     const failures = await admin(gateway, 'GET', `/logs?key=${key.id}&status=failed`);
     expect(failures.body.data.map((entry: any) => entry.status)).toEqual([400]);
     const successes = await admin(gateway, 'GET', `/logs?key=${key.id}&status=succeeded&channel=offline`);
-    expect(successes.body.data.map((entry: any) => entry.id)).toEqual([requestId]);
+    expect(successes.body.data.map((entry: any) => entry.request_id)).toEqual([requestId]);
     const bad = await admin(gateway, 'GET', '/logs?status=maybe');
     expect([bad.status, bad.body.error.param]).toEqual([400, 'status']);
   });
@@ -221,7 +239,8 @@ describe('what the console shows of requests, images and tasks', () => {
   it('shows stored images in the gallery with prompt, model and cost, filtered by key and model', async () => {
     const gallery = await admin(gateway, 'GET', `/gallery?key=${key.id}`);
     expect(gallery.status).toBe(200);
-    expect(gallery.body.data[0]).toMatchObject({ source: requestId, kind: 'request', model: 'dall-e-2', prompt: 'two green kites', amount: 32_000, amount_usd: '0.032' });
+    const logRowId = (await admin(gateway, 'GET', `/logs/${requestId}`)).body.id;
+    expect(gallery.body.data[0]).toMatchObject({ source: logRowId, kind: 'request', model: 'dall-e-2', prompt: 'two green kites', amount: 32_000, amount_usd: '0.032' });
     expect(gallery.body.data[0].images).toHaveLength(2);
     expect((await admin(gateway, 'GET', `/gallery?key=${key.id}&model=gpt-image-1`)).body.data).toEqual([]);
   });
@@ -249,7 +268,8 @@ describe('what the console shows of requests, images and tasks', () => {
     // The request that submitted it names the task, and the gallery shows the work once, as the task.
     const logs = await admin(gateway, 'GET', `/logs/${submitted.headers.get('x-request-id')}`);
     expect(logs.body).toMatchObject({ status: 202, task_id: taskId });
-    expect((await admin(gateway, 'GET', `/gallery?key=${key.id}`)).body.data.map((item: any) => item.source)).toEqual([taskId, requestId]);
+    const logRowId = (await admin(gateway, 'GET', `/logs/${requestId}`)).body.id;
+    expect((await admin(gateway, 'GET', `/gallery?key=${key.id}`)).body.data.map((item: any) => item.source)).toEqual([taskId, logRowId]);
   });
 
   it('totals traffic over a window in buckets and by model, channel and key', async () => {

@@ -1,5 +1,6 @@
-// The request log over real HTTP: one row per request, keyed by the response's x-request-id, for
-// successes and every kind of failure; and neither image base64 nor a secret in the database file.
+// The request log over real HTTP: one row per request, found by the response's x-request-id, for
+// successes and every kind of failure (a repeated client id included); and neither image base64 nor a
+// secret in the database file.
 
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,9 @@ import { startTestGateway, type TestGateway } from '../../src/testing/gateway-ha
 type Row = RequestLogsTable;
 
 const exchanges: Record<string, { requestId: string; status: number; body: string }> = {};
+/** Rows by request id (each request id here was sent once, but for the repeated one). */
 let rows: Map<string, Row>;
+let allRows: Row[];
 let envKeyId: string;
 let gateway: TestGateway;
 let databaseBytes: Buffer;
@@ -44,6 +47,11 @@ beforeAll(async () => {
   await send('bad json', '/v1/images/generations', { headers: auth, body: '{"model": "dall-e-3", ' });
   await send('wrong content type', '/v1/images/generations', { headers: { ...auth, 'content-type': 'text/plain' }, body: 'model=dall-e-3' });
   const url = (JSON.parse(exchanges['url success']?.body ?? '{}') as { data?: Array<{ url?: string }> }).data?.[0]?.url ?? '';
+  // The same client id again: billing refuses the reuse (409), and the log must keep both rows.
+  await send('repeated id', '/v1/images/generations', {
+    headers: { ...auth, 'x-request-id': 'client-chosen-id-42' },
+    body: JSON.stringify({ model: 'dall-e-2', prompt: 'a logged link', size: '256x256' }),
+  });
   await send('file', new URL(url).pathname + new URL(url).search, { method: 'GET' });
   await send('health', '/healthz', { method: 'GET' });
 
@@ -53,7 +61,8 @@ beforeAll(async () => {
   databaseBytes = Buffer.concat([await readFile(file), await readFile(`${file}-wal`).catch(() => Buffer.alloc(0))]);
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    rows = new Map((db.prepare('SELECT * FROM request_logs').all() as Row[]).map((row) => [row.id, row]));
+    allRows = db.prepare('SELECT * FROM request_logs ORDER BY created_at').all() as Row[];
+    rows = new Map(allRows.map((row) => [row.request_id ?? '', row]));
     envKeyId = (db.prepare("SELECT id FROM api_keys WHERE name = 'env-1'").get() as { id: string }).id;
   } finally {
     db.close();
@@ -74,7 +83,8 @@ describe('request_logs rows', () => {
   it('records a success with key, model, provider, images requested and delivered, size and latency', () => {
     expect(exchanges.success?.status).toBe(200);
     expect(rowOf('success')).toEqual({
-      id: exchanges.success?.requestId,
+      id: expect.stringMatching(/^log_[0-9a-f]{32}$/),
+      request_id: exchanges.success?.requestId,
       key_id: envKeyId,
       endpoint: 'images.generations',
       model: 'gpt-image-1',
@@ -96,9 +106,15 @@ describe('request_logs rows', () => {
     expect(JSON.parse(String(rowOf('success').details))).toMatchObject({ prompt: 'two logged boats', parameters: { model: 'gpt-image-1', n: 2, size: '1536x1024' }, imageKeys: [] });
   });
 
-  it("keeps the client's own x-request-id as the row id", () => {
+  it("keeps the client's own x-request-id as the row's request id, and a second request reusing it in a row of its own", () => {
     expect(exchanges['url success']?.requestId).toBe('client-chosen-id-42');
-    expect(rowOf('url success')).toMatchObject({ model: 'dall-e-2', status: 200, images_delivered: 1, size: '256x256' });
+    expect(exchanges['repeated id']).toMatchObject({ requestId: 'client-chosen-id-42', status: 409 });
+    const withId = allRows.filter((row) => row.request_id === 'client-chosen-id-42');
+    expect(withId.map((row) => [row.status, row.error_code, row.images_delivered])).toStrictEqual([
+      [200, null, 1],
+      [409, 'conflict', 0],
+    ]);
+    expect(new Set(withId.map((row) => row.id)).size).toBe(2);
   });
 
   it('records a validation failure with its error code and the model asked for', () => {
@@ -125,7 +141,8 @@ describe('request_logs rows', () => {
 
   it('holds exactly one row per logged request', () => {
     const logged = Object.entries(exchanges).filter(([name]) => name !== 'health');
-    expect(rows.size).toBe(logged.length);
+    expect(allRows.length).toBe(logged.length);
+    expect(new Set(allRows.map((row) => row.id)).size).toBe(allRows.length);
   });
 });
 

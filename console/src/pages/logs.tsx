@@ -22,6 +22,8 @@ function Details({ id }: { id: string }) {
     <section class="panel" aria-label={`Request ${id}`}>
       <h2>Request {id}</h2>
       <dl class="facts">
+        <dt>Request id</dt>
+        <dd>{entry.request_id}</dd>
         <dt>When</dt>
         <dd>{when(entry.created_at)}</dd>
         <dt>Key</dt>

@@ -87,6 +87,9 @@ export interface Insights {
   /** Newest first, across keys unless one is given. */
   tasks(filter: TaskListFilter): Promise<TaskRecord[]>;
   totals(): Promise<RunningTotals>;
-  /** The charge of one request or task (its reservation id), if it was settled. */
-  usageFor(reservationId: string): Promise<UsageRecord | undefined>;
+  /**
+   * The charge of one request or task (its reservation id) of one key, if it was settled. Reservation ids
+   * are scoped to the key: two keys may send the same request id.
+   */
+  usageFor(reservationId: string, keyId: string): Promise<UsageRecord | undefined>;
 }

@@ -1,7 +1,10 @@
 // One row per API request: who asked for what, what was delivered, how long it took, how it failed.
 
 export interface RequestLogEntry {
+  /** The row's own id, unique even when callers repeat a request id. */
   id: string;
+  /** The request's id as answered in `x-request-id`: the caller's own when it sent one, so not unique. */
+  requestId: string;
   keyId: string | null;
   endpoint: string;
   model: string | null;
@@ -36,6 +39,7 @@ export interface RequestDetails {
 }
 
 export interface RequestLogQuery {
+  requestId?: string;
   keyId?: string;
   model?: string;
   channel?: string;
@@ -54,6 +58,9 @@ export interface RequestLog {
   query(filter: RequestLogQuery): Promise<RequestLogEntry[]>;
   /** Deletes entries created before `cutoffMs` (retention); answers how many. */
   deleteOlderThan(cutoffMs: number): Promise<number>;
-  /** One entry by its request id (written ones only: flush first to include the buffer). */
-  get(id: string): Promise<RequestLogEntry | undefined>;
+  /**
+   * One entry by its row id, or else the latest one with that request id — of `keyId`'s requests when
+   * given (written ones only: flush first to include the buffer).
+   */
+  get(id: string, keyId?: string): Promise<RequestLogEntry | undefined>;
 }

@@ -87,13 +87,14 @@ export class SqlInsights implements Insights {
   async gallery(filter: GalleryFilter): Promise<GalleryItem[]> {
     let requests = this.#db
       .selectFrom('request_logs')
-      .leftJoin('billing_usage', 'billing_usage.reservation_id', 'request_logs.id')
+      // Usage rows are keyed by (key, request id): callers choose request ids, and two keys may repeat one.
+      .leftJoin('billing_usage', (join) => join.onRef('billing_usage.reservation_id', '=', 'request_logs.request_id').onRef('billing_usage.key_id', '=', 'request_logs.key_id'))
       .select(['request_logs.id', 'request_logs.key_id', 'request_logs.model', 'request_logs.details', 'request_logs.created_at', 'billing_usage.amount'])
       // Only entries whose details name stored images (a text test both SQLite and PostgreSQL run alike).
       .where('request_logs.details', 'like', '%"imageKeys":["%');
     let tasks = this.#db
       .selectFrom('tasks')
-      .leftJoin('billing_usage', 'billing_usage.reservation_id', 'tasks.id')
+      .leftJoin('billing_usage', (join) => join.onRef('billing_usage.reservation_id', '=', 'tasks.id').onRef('billing_usage.key_id', '=', 'tasks.key_id'))
       .select(['tasks.id', 'tasks.key_id', 'tasks.model', 'tasks.request', 'tasks.result', 'tasks.created_at', 'billing_usage.amount'])
       .where('tasks.status', '=', 'succeeded');
     if (filter.keyId !== undefined) {
@@ -167,8 +168,8 @@ export class SqlInsights implements Insights {
     return rows.map(toRecord);
   }
 
-  async usageFor(reservationId: string): Promise<UsageRecord | undefined> {
-    const row = await this.#db.selectFrom('billing_usage').selectAll().where('reservation_id', '=', reservationId).executeTakeFirst();
+  async usageFor(reservationId: string, keyId: string): Promise<UsageRecord | undefined> {
+    const row = await this.#db.selectFrom('billing_usage').selectAll().where('reservation_id', '=', reservationId).where('key_id', '=', keyId).executeTakeFirst();
     return row === undefined ? undefined : toUsageRecord(row);
   }
 

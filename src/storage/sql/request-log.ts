@@ -72,6 +72,7 @@ export class SqlRequestLog implements RequestLog {
   async query(filter: RequestLogQuery): Promise<RequestLogEntry[]> {
     let query = this.#db.selectFrom('request_logs').selectAll();
     if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
+    if (filter.requestId !== undefined) query = query.where('request_id', '=', filter.requestId);
     if (filter.model !== undefined) query = query.where('model', '=', filter.model);
     if (filter.channel !== undefined) query = query.where('channel', '=', filter.channel);
     if (filter.outcome === 'succeeded') query = query.where('status', '<', 400);
@@ -100,9 +101,15 @@ export class SqlRequestLog implements RequestLog {
     }
   }
 
-  async get(id: string): Promise<RequestLogEntry | undefined> {
-    const row = await this.#db.selectFrom('request_logs').selectAll().where('id', '=', id).executeTakeFirst();
-    return row === undefined ? undefined : toEntry(row);
+  async get(id: string, keyId?: string): Promise<RequestLogEntry | undefined> {
+    let byRowId = this.#db.selectFrom('request_logs').selectAll().where('id', '=', id);
+    if (keyId !== undefined) byRowId = byRowId.where('key_id', '=', keyId);
+    const row = await byRowId.executeTakeFirst();
+    if (row !== undefined) return toEntry(row);
+    let byRequestId = this.#db.selectFrom('request_logs').selectAll().where('request_id', '=', id);
+    if (keyId !== undefined) byRequestId = byRequestId.where('key_id', '=', keyId);
+    const latest = await byRequestId.orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+    return latest === undefined ? undefined : toEntry(latest);
   }
 
   /** Writes what is pending and stops the timer; later record() calls are dropped and reported. */
@@ -155,6 +162,7 @@ function positiveInteger(value: number, name: string): number {
 function pickEntry(entry: RequestLogEntry): RequestLogEntry {
   return {
     id: entry.id,
+    requestId: entry.requestId,
     keyId: entry.keyId,
     endpoint: entry.endpoint,
     model: entry.model,
@@ -175,6 +183,7 @@ function pickEntry(entry: RequestLogEntry): RequestLogEntry {
 function toRow(entry: RequestLogEntry): RequestLogsTable {
   return {
     id: entry.id,
+    request_id: entry.requestId,
     key_id: entry.keyId,
     endpoint: entry.endpoint,
     model: entry.model,
@@ -195,6 +204,8 @@ function toRow(entry: RequestLogEntry): RequestLogsTable {
 function toEntry(row: Selectable<RequestLogsTable>): RequestLogEntry {
   return {
     id: row.id,
+    // Rows written before migration 090 carry their request id as their row id.
+    requestId: row.request_id ?? row.id,
     keyId: row.key_id,
     endpoint: row.endpoint,
     model: row.model,

@@ -63,6 +63,8 @@ export interface ApiKeysTable {
 
 export interface RequestLogsTable {
   id: string;
+  /** 090: the request id, which callers may repeat; null never written since 090. */
+  request_id: string | null;
   key_id: string | null;
   endpoint: string;
   model: string | null;

@@ -12,7 +12,8 @@ const hour = 3_600_000;
 
 function entry(index: number): RequestLogEntry {
   return {
-    id: `req_${index}`,
+    id: `log_${index}`,
+    requestId: `req_${index}`,
     keyId: 'key_a',
     endpoint: '/v1/images/generations',
     model: 'gpt-image-1',
@@ -52,7 +53,7 @@ describe('SqlRequestLog batching', () => {
     const log = createLog({ flushIntervalMs: 10 });
     log.record(entry(1));
     log.record(entry(2));
-    await vi.waitFor(async () => expect(await storedIds()).toStrictEqual(['req_1', 'req_2']), { timeout: 5_000, interval: 10 });
+    await vi.waitFor(async () => expect(await storedIds()).toStrictEqual(['log_1', 'log_2']), { timeout: 5_000, interval: 10 });
   });
 
   it('writes as soon as a full batch is buffered, and buffers anything smaller', async () => {
@@ -72,12 +73,12 @@ describe('SqlRequestLog batching', () => {
     const log = createLog({ flushIntervalMs: hour, onError: (error) => failures.push(error) });
     log.record(entry(1));
     await log.close();
-    expect(await storedIds()).toStrictEqual(['req_1']);
+    expect(await storedIds()).toStrictEqual(['log_1']);
 
     log.record(entry(2));
     expect(failures).toHaveLength(1);
     await log.flush();
-    expect(await storedIds()).toStrictEqual(['req_1']);
+    expect(await storedIds()).toStrictEqual(['log_1']);
   });
 
   it('keeps entries through a failed write and stores them once the database accepts writes again', async () => {
@@ -99,7 +100,7 @@ describe('SqlRequestLog batching', () => {
 
     await sql`DELETE FROM refuse_writes`.execute(database.db);
     await log.flush();
-    expect(await storedIds()).toStrictEqual(['req_2', 'req_3', 'req_4']);
+    expect(await storedIds()).toStrictEqual(['log_2', 'log_3', 'log_4']);
   });
 
   it('refuses settings that could never flush', () => {

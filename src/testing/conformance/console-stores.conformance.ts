@@ -135,7 +135,8 @@ export interface InsightsUnderTest {
 
 function logEntry(index: number, overrides: Partial<RequestLogEntry> = {}): RequestLogEntry {
   return {
-    id: `req_${index}`,
+    id: `log_${index}`,
+    requestId: `req_${index}`,
     keyId: 'key_a',
     endpoint: 'images.generations',
     model: 'flux-dev',
@@ -199,7 +200,7 @@ export function describeInsightsConformance(name: string, create: () => Promise<
       const items = await subject.insights.gallery({ limit: 10 });
       expect(items.map((item) => [item.source, item.kind, item.prompt, item.blobKeys])).toStrictEqual([
         ['task_done', 'task', 'a task fox', ['images/t.png']],
-        ['req_1', 'request', 'a stored fox', ['images/a.png']],
+        ['log_1', 'request', 'a stored fox', ['images/a.png']],
       ]);
       expect(await subject.insights.gallery({ limit: 10, keyId: 'key_b' })).toStrictEqual([]);
       expect((await subject.insights.gallery({ limit: 10, model: 'flux-dev', from: baseTime + 4000 })).map((item) => item.source)).toStrictEqual(['task_done']);
@@ -208,7 +209,7 @@ export function describeInsightsConformance(name: string, create: () => Promise<
       const totals = await subject.insights.totals();
       expect(totals.tasksByStatus).toStrictEqual({ queued: 1, in_progress: 0, succeeded: 1, failed: 0, canceled: 0 });
       expect([totals.chargedCredits, totals.heldCredits, totals.imagesBilled]).toStrictEqual([0, 0, 0]);
-      expect(await subject.insights.usageFor('req_1')).toBeUndefined();
+      expect(await subject.insights.usageFor('req_1', 'key_a')).toBeUndefined();
       expect(await subject.insights.ledger('key_a', 10)).toStrictEqual([]);
     });
   });

@@ -13,7 +13,8 @@ const baseTime = 1_700_000_000_000;
 
 function makeEntry(index: number, overrides: Partial<RequestLogEntry> = {}): RequestLogEntry {
   return {
-    id: `req_${String(index).padStart(6, '0')}`,
+    id: `log_${String(index).padStart(6, '0')}`,
+    requestId: `req_${String(index).padStart(6, '0')}`,
     keyId: 'key_a',
     endpoint: '/v1/images/generations',
     model: 'gpt-image-1',
@@ -31,6 +32,8 @@ function makeEntry(index: number, overrides: Partial<RequestLogEntry> = {}): Req
     ...overrides,
   };
 }
+
+const ids = (found: RequestLogEntry[]) => found.map((entry) => entry.id);
 
 export function describeRequestLogConformance(name: string, create: () => Promise<RequestLogUnderTest>): void {
   describe(`RequestLog conformance: ${name}`, () => {
@@ -89,18 +92,17 @@ export function describeRequestLogConformance(name: string, create: () => Promis
       ];
       for (const entry of entries) log.record(entry);
       await log.flush();
-      const ids = (found: RequestLogEntry[]) => found.map((entry) => entry.id);
 
-      expect(ids(await log.query({}))).toStrictEqual(['req_000005', 'req_000004', 'req_000003', 'req_000002', 'req_000001', 'req_000000']);
-      expect(ids(await log.query({ keyId: 'key_a' }))).toStrictEqual(['req_000005', 'req_000003', 'req_000002', 'req_000000']);
-      expect(ids(await log.query({ model: 'dall-e-3' }))).toStrictEqual(['req_000004', 'req_000002']);
-      expect(ids(await log.query({ keyId: 'key_a', model: 'gpt-image-1' }))).toStrictEqual(['req_000005', 'req_000003', 'req_000000']);
+      expect(ids(await log.query({}))).toStrictEqual(['log_000005', 'log_000004', 'log_000003', 'log_000002', 'log_000001', 'log_000000']);
+      expect(ids(await log.query({ keyId: 'key_a' }))).toStrictEqual(['log_000005', 'log_000003', 'log_000002', 'log_000000']);
+      expect(ids(await log.query({ model: 'dall-e-3' }))).toStrictEqual(['log_000004', 'log_000002']);
+      expect(ids(await log.query({ keyId: 'key_a', model: 'gpt-image-1' }))).toStrictEqual(['log_000005', 'log_000003', 'log_000000']);
       // `from` is inclusive and `to` exclusive, so consecutive windows neither overlap nor leave gaps.
-      expect(ids(await log.query({ from: baseTime + 2000, to: baseTime + 4000 }))).toStrictEqual(['req_000003', 'req_000002']);
-      expect(ids(await log.query({ from: baseTime + 4000 }))).toStrictEqual(['req_000005', 'req_000004']);
-      expect(ids(await log.query({ to: baseTime + 1000 }))).toStrictEqual(['req_000000']);
-      expect(ids(await log.query({ limit: 2 }))).toStrictEqual(['req_000005', 'req_000004']);
-      expect(ids(await log.query({ keyId: 'key_b', limit: 1 }))).toStrictEqual(['req_000004']);
+      expect(ids(await log.query({ from: baseTime + 2000, to: baseTime + 4000 }))).toStrictEqual(['log_000003', 'log_000002']);
+      expect(ids(await log.query({ from: baseTime + 4000 }))).toStrictEqual(['log_000005', 'log_000004']);
+      expect(ids(await log.query({ to: baseTime + 1000 }))).toStrictEqual(['log_000000']);
+      expect(ids(await log.query({ limit: 2 }))).toStrictEqual(['log_000005', 'log_000004']);
+      expect(ids(await log.query({ keyId: 'key_b', limit: 1 }))).toStrictEqual(['log_000004']);
       expect(await log.query({ keyId: 'key_nobody' })).toStrictEqual([]);
     });
 
@@ -112,6 +114,21 @@ export function describeRequestLogConformance(name: string, create: () => Promis
       expect(await log.get('req_000001')).toStrictEqual(makeEntry(1, { details }));
       expect(await log.get('req_000002')).toStrictEqual(makeEntry(2));
       expect(await log.get('req_nobody')).toBeUndefined();
+      expect(await log.get('log_000002')).toStrictEqual(makeEntry(2));
+    });
+
+    it('keeps every request that repeats a request id, and finds each key its own', async () => {
+      // Callers choose X-Request-Id: two tenants may send the same one, and a retry repeats its own.
+      log.record(makeEntry(1, { requestId: 'shared-id', keyId: 'key_a' }));
+      log.record(makeEntry(2, { requestId: 'shared-id', keyId: 'key_b' }));
+      log.record(makeEntry(3, { requestId: 'shared-id', keyId: 'key_a', status: 409, errorCode: 'conflict' }));
+      await log.flush();
+      expect(ids(await log.query({ requestId: 'shared-id' }))).toStrictEqual(['log_000003', 'log_000002', 'log_000001']);
+      expect((await log.get('shared-id', 'key_b'))?.id).toBe('log_000002');
+      expect((await log.get('shared-id', 'key_a'))?.id).toBe('log_000003');
+      expect((await log.get('shared-id'))?.id).toBe('log_000003');
+      expect(await log.get('log_000002', 'key_a')).toBeUndefined();
+      expect(await log.get('shared-id', 'key_c')).toBeUndefined();
     });
 
     it('filters by channel and by outcome (succeeded: status below 400, failed: 400 and above)', async () => {
@@ -119,11 +136,10 @@ export function describeRequestLogConformance(name: string, create: () => Promis
       log.record(makeEntry(2, { channel: 'two', status: 502, errorCode: 'upstream_error' }));
       log.record(makeEntry(3, { channel: 'one', status: 429, errorCode: 'rate_limit_exceeded' }));
       await log.flush();
-      const ids = (found: RequestLogEntry[]) => found.map((entry) => entry.id);
-      expect(ids(await log.query({ channel: 'one' }))).toStrictEqual(['req_000003', 'req_000001']);
-      expect(ids(await log.query({ outcome: 'failed' }))).toStrictEqual(['req_000003', 'req_000002']);
-      expect(ids(await log.query({ outcome: 'succeeded' }))).toStrictEqual(['req_000001']);
-      expect(ids(await log.query({ channel: 'one', outcome: 'failed' }))).toStrictEqual(['req_000003']);
+      expect(ids(await log.query({ channel: 'one' }))).toStrictEqual(['log_000003', 'log_000001']);
+      expect(ids(await log.query({ outcome: 'failed' }))).toStrictEqual(['log_000003', 'log_000002']);
+      expect(ids(await log.query({ outcome: 'succeeded' }))).toStrictEqual(['log_000001']);
+      expect(ids(await log.query({ channel: 'one', outcome: 'failed' }))).toStrictEqual(['log_000003']);
     });
 
     it('writes every entry of a burst larger than one batch', async () => {
@@ -133,7 +149,7 @@ export function describeRequestLogConformance(name: string, create: () => Promis
       const found = await log.query({ keyId: 'key_burst', limit: 5000 });
       expect(found).toHaveLength(count);
       expect(new Set(found.map((entry) => entry.id)).size).toBe(count);
-      expect(found[0]?.id).toBe('req_001233');
+      expect(found[0]?.id).toBe('log_001233');
     });
 
     it('keeps entries recorded while an earlier flush is still writing', async () => {
@@ -141,14 +157,14 @@ export function describeRequestLogConformance(name: string, create: () => Promis
       const firstFlush = log.flush();
       log.record(makeEntry(2));
       await Promise.all([firstFlush, log.flush()]);
-      expect((await log.query({})).map((entry) => entry.id)).toStrictEqual(['req_000002', 'req_000001']);
+      expect((await log.query({})).map((entry) => entry.id)).toStrictEqual(['log_000002', 'log_000001']);
     });
 
     it('deletes entries older than a cutoff, and only those (retention)', async () => {
       for (let index = 1; index <= 5; index += 1) log.record(makeEntry(index));
       await log.flush();
       expect(await log.deleteOlderThan(baseTime + 3 * 1000)).toBe(2);
-      expect((await log.query({})).map((entry) => entry.id).sort()).toEqual(['req_000003', 'req_000004', 'req_000005']);
+      expect((await log.query({})).map((entry) => entry.id).sort()).toEqual(['log_000003', 'log_000004', 'log_000005']);
       expect(await log.deleteOlderThan(baseTime)).toBe(0);
     });
   });
