@@ -2,8 +2,9 @@
 // scenario, runs the chosen scenarios and gathers their figures into one report.
 
 import { cpus, loadavg, totalmem } from 'node:os';
+import { ensureCompiledGateway, type GatewayRuntime } from './gateway-build.js';
 import { locatePortkey, startPortkey, type PortkeyProcess } from './portkey.js';
-import { startGatewayProcess, startReferenceRelayProcess, startUpstreamProcess, type GatewayProcess, type UpstreamProcess } from './processes.js';
+import { repositoryRoot, startGatewayProcess, startReferenceRelayProcess, startUpstreamProcess, type GatewayProcess, type UpstreamProcess } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 import { benchChannels, scenarios } from './scenarios/index.js';
 
@@ -16,6 +17,8 @@ export interface BenchmarkOptions {
   slowMs: number;
   /** Runs imagegate from another checkout (see startGatewayProcess); unset = this one. */
   gatewayRoot?: string;
+  /** Compiled dist/ (as production runs; rebuilt when stale) or the sources under tsx. */
+  runtime: GatewayRuntime;
   /** Where a CPU profile of imagegate's measured phase of each scenario goes; unset = not profiled. */
   profileDirectory?: string;
   /**
@@ -39,7 +42,9 @@ export interface MachineFacts {
 export interface BenchmarkReport {
   startedAt: string;
   finishedAt: string;
-  options: { scenarios: number[]; durationSeconds: number; slowMs: number; gatewayRoot?: string };
+  options: { scenarios: number[]; durationSeconds: number; slowMs: number; gatewayRoot?: string; runtime: GatewayRuntime };
+  /** imagegate's RSS once started, before any load (the first scenario's process). */
+  idleRssBytes?: number;
   machine: MachineFacts;
   portkey: { compared: boolean; note?: string };
   /** Whether the benchmark key carried per-key rate limits (the limiter ran on every request). */
@@ -54,6 +59,7 @@ export const defaultOptions: Omit<BenchmarkOptions, 'log'> = {
   scenarios: scenarios.map((scenario) => scenario.id),
   durationSeconds: 15,
   slowMs: 2000,
+  runtime: 'dist',
   gatewayPerScenario: true,
 };
 
@@ -78,6 +84,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     return scenario;
   });
 
+  if (options.runtime === 'dist') await ensureCompiledGateway(options.gatewayRoot ?? repositoryRoot, options.log);
   options.log('starting the fake upstream');
   const upstream = await startUpstreamProcess({ slowMs: options.slowMs });
   let portkey: PortkeyProcess | undefined;
@@ -85,6 +92,8 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   let shared: GatewayProcess | undefined;
   const results: ScenarioResult[] = [];
   let rateLimited = false;
+  let idleRssBytes: number | undefined;
+  const gatewayChoice = { runtime: options.runtime, ...(options.gatewayRoot === undefined ? {} : { gatewayRoot: options.gatewayRoot }) };
   const located = locatePortkey();
   let portkeyNote = 'skipped' in located ? located.skipped : undefined;
   try {
@@ -103,18 +112,16 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       options.log(`scenario ${scenario.id}: ${scenario.title}`);
       let gateway: GatewayProcess | undefined;
       try {
-        gateway = shared ?? (await startGatewayProcess({
-            upstreamOrigin: upstream.origin,
-            channels: benchChannels,
-            ...(options.gatewayRoot === undefined ? {} : { gatewayRoot: options.gatewayRoot }),
-          }));
+        gateway = shared ?? (await startGatewayProcess({ upstreamOrigin: upstream.origin, channels: benchChannels, ...gatewayChoice }));
         if (!options.gatewayPerScenario) shared = gateway;
         rateLimited = gateway.rateLimited;
+        idleRssBytes ??= gateway.idleRssBytes;
         const result = await scenario.run({
           upstream,
           gateway,
           portkey: scenario.id === 1 || scenario.id === 2 ? portkey : undefined,
           referenceRelay,
+          gatewayChoice,
           durationSeconds: options.durationSeconds,
           slowMs: options.slowMs,
           ...(options.profileDirectory === undefined ? {} : { profileDirectory: options.profileDirectory }),
@@ -145,7 +152,9 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       durationSeconds: options.durationSeconds,
       slowMs: options.slowMs,
       ...(options.gatewayRoot === undefined ? {} : { gatewayRoot: options.gatewayRoot }),
+      runtime: options.runtime,
     },
+    ...(idleRssBytes === undefined ? {} : { idleRssBytes }),
     machine: machineFacts(loadAverageAtStart),
     portkey: { compared: portkey !== undefined, ...(portkeyNote === undefined ? {} : { note: portkeyNote }) },
     rateLimits: rateLimited ? 'on' : 'not available',

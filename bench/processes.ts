@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { stringify as toYaml } from 'yaml';
-import type { ProbeReport } from './gateway-probe.js';
+import { compiledEntry, type GatewayRuntime } from './gateway-build.js';
 
 export const repositoryRoot = resolve(import.meta.dirname, '..');
 export const benchApiKey = 'sk-bench-0123456789abcdef0123456789';
@@ -19,6 +19,15 @@ const benchAdminToken = 'bench-admin-token-0123456789abcdef';
 const benchQuotaCredits = 1_000_000_000_000;
 const benchRateLimits = { requests_per_minute: 100_000_000, images_per_minute: 100_000_000, concurrent_requests: 100_000 };
 export const upstreamApiKey = 'sk-bench-upstream-key';
+
+/** What bench/gateway-probe.mjs answers to `{ type: 'report' }`. */
+export interface ProbeReport {
+  type: 'report';
+  /** Event loop delay percentiles in milliseconds. */
+  eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number };
+  /** Resident set size now, in bytes. */
+  rssBytes: number;
+}
 
 /** A child process with its recent stderr kept, so a failure to start can say why. */
 interface Child {
@@ -100,6 +109,20 @@ export async function cpuSecondsOf(pid: number): Promise<number> {
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / clockTicksPerSecond;
 }
 
+/**
+ * CPU seconds of a process and its children (a cluster's primary and its workers), read the same way:
+ * the children are listed in /proc/<pid>/task/<pid>/children while they run.
+ */
+export async function cpuSecondsOfTree(pid: number): Promise<number> {
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => ''))
+    .split(' ')
+    .filter((field) => field.trim() !== '')
+    .map(Number);
+  const own = await cpuSecondsOf(pid);
+  const theirs = await Promise.all(children.map((child) => cpuSecondsOfTree(child)));
+  return theirs.reduce((sum, seconds) => sum + seconds, own);
+}
+
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
@@ -158,6 +181,10 @@ export interface GatewayProcess {
   /** Whether `apiKey` carries per-key rate limits (made through the admin API), so the limiter runs on every request. */
   rateLimited: boolean;
   dataDir: string;
+  /** How it ran: compiled JavaScript (dist/, as in production) or the sources under tsx. */
+  runtime: GatewayRuntime;
+  /** RSS once it listened and the bench key was made, before any load, in bytes. */
+  idleRssBytes: number;
   /** Starts a fresh peak-RSS and event-loop measurement. */
   resetMeasurements(): Promise<void>;
   /** Peak RSS since the last reset (VmHWM), in bytes. */
@@ -216,26 +243,38 @@ export async function startGatewayProcess(options: {
   gatewayRoot?: string;
   /** server.workers (node:cluster); default one process. */
   workers?: number;
+  /** Compiled dist/ (default, as production runs; see gateway-build.ts) or the sources under tsx. */
+  runtime?: GatewayRuntime;
 }): Promise<GatewayProcess> {
+  const root = options.gatewayRoot ?? repositoryRoot;
+  const runtime = options.runtime ?? 'dist';
+  const probe = pathToFileURL(join(repositoryRoot, 'bench', 'gateway-probe.mjs')).href;
+  const entry = runtime === 'dist' ? ['--import', probe, compiledEntry(root)] : ['--import', 'tsx', '--import', probe, 'src/main.ts'];
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
   dataFolders.add(dataDir);
   const configFile = join(dataDir, 'imagegate.yaml');
   await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'), options.workers)));
   const child = startChild(
-    ['--import', 'tsx', '--import', pathToFileURL(join(repositoryRoot, 'bench', 'gateway-probe.ts')).href, 'src/main.ts'],
+    entry,
     { IMAGEGATE_CONFIG: configFile, IMAGEGATE_API_KEYS: benchApiKey, IMAGEGATE_ADMIN_TOKEN: benchAdminToken, PORT: '0' },
     true,
-    options.gatewayRoot ?? repositoryRoot,
+    root,
   );
   const pid = child.process.pid ?? 0;
   let url: string;
+  // With workers, the first one listens before the others have started (and compiled their code):
+  // the gateway is ready once the primary says every worker listens.
+  let address: string | undefined;
+  let allListening = (options.workers ?? 1) <= 1;
   try {
     url = await waitForLine(
       child,
       (line) => {
         try {
           const parsed = JSON.parse(line) as { msg?: unknown; address?: unknown };
-          return parsed.msg === 'imagegate listening' && typeof parsed.address === 'string' ? parsed.address : undefined;
+          if (parsed.msg === 'imagegate listening' && typeof parsed.address === 'string') address ??= parsed.address;
+          if (parsed.msg === 'all workers listening') allListening = true;
+          return allListening ? address : undefined;
         } catch {
           return undefined;
         }
@@ -270,6 +309,7 @@ export async function startGatewayProcess(options: {
   };
   // Where clear_refs cannot be written, the peak is what this sampling saw.
   const rateLimitedKey = await createRateLimitedKey(url);
+  const idleRssBytes = await readStatusField('VmRSS');
   let polledPeak = 0;
   let clearRefsWorks = true;
   const sampler = setInterval(() => {
@@ -284,6 +324,8 @@ export async function startGatewayProcess(options: {
     apiKey: rateLimitedKey ?? benchApiKey,
     rateLimited: rateLimitedKey !== undefined,
     dataDir,
+    runtime,
+    idleRssBytes,
     async resetMeasurements() {
       // Writing 5 to clear_refs resets the kernel's peak-RSS mark (VmHWM) for this process.
       clearRefsWorks = await writeFile(`/proc/${pid}/clear_refs`, '5').then(

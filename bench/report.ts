@@ -79,6 +79,10 @@ export function formatReport(report: BenchmarkReport): string {
       ? 'imagegate ran with auth, validation, routing, billing, the request log and per-key rate limits (set far above the load) on every request.'
       : 'imagegate ran with auth, validation, routing, billing and the request log on every request; per-key rate limits were not available in this build.',
   );
+  notes.push(
+    `imagegate ran ${report.options.runtime === 'dist' ? 'compiled (dist/, plain node, as in production)' : 'from its TypeScript sources under the tsx loader'}` +
+      (report.idleRssBytes === undefined ? '.' : `; RSS once started, before any load: ${memory(report.idleRssBytes)}.`),
+  );
   const machine = report.machine;
   notes.push(
     'CPU/req: CPU time imagegate spent per answered request (user + system, from /proc), the cost that does not change with what else the machine runs.',

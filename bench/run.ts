@@ -14,7 +14,9 @@ const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECON
   --out        where the JSON results go (default bench/results)
   --profile    CPU-profile imagegate during each scenario's measured phase into DIR/scenario-N.cpuprofile;
                summarise one with: node --import tsx bench/profile-summary.ts DIR/scenario-N.cpuprofile
-  --gateway-root  run imagegate from another checkout (with node_modules), e.g. to measure before/after a change`;
+  --gateway-root  run imagegate from another checkout (with node_modules), e.g. to measure before/after a change
+  --runtime    dist (default): imagegate compiled to dist/ as production runs it, rebuilt first when src/ is newer;
+               tsx: the TypeScript sources through the tsx loader`;
 
 function positiveNumber(text: string, name: string): number {
   const value = Number(text);
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       profile: { type: 'string' },
       'gateway-root': { type: 'string' },
+      runtime: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -41,9 +44,12 @@ async function main(): Promise<void> {
   const scenarios = values.scenarios
     ? values.scenarios.split(',').map((item) => Math.round(positiveNumber(item.trim(), 'scenarios')))
     : defaultOptions.scenarios;
+  const runtime = values.runtime ?? defaultOptions.runtime;
+  if (runtime !== 'dist' && runtime !== 'tsx') throw new RangeError(`--runtime must be dist or tsx, got '${runtime}'`);
   const report = await runBenchmark({
     ...defaultOptions,
     scenarios,
+    runtime,
     durationSeconds: values.duration ? positiveNumber(values.duration, 'duration') : defaultOptions.durationSeconds,
     slowMs: values['slow-ms'] ? Math.round(positiveNumber(values['slow-ms'], 'slow-ms')) : defaultOptions.slowMs,
     ...(values.profile === undefined ? {} : { profileDirectory: resolve(values.profile) }),

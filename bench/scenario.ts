@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { runLoad, runLoadAnswered, type LoadResult, type LoadTarget } from './load.js';
 import { cpuSecondsOf, type GatewayProcess, type UpstreamProcess } from './processes.js';
 import type { PortkeyProcess } from './portkey.js';
+import type { GatewayRuntime } from './gateway-build.js';
 
 export interface ScenarioContext {
   upstream: UpstreamProcess;
@@ -14,6 +15,8 @@ export interface ScenarioContext {
   portkey: PortkeyProcess | undefined;
   /** The bare relay of bench/reference-relay.ts, for the scenarios it can serve (1 and 2). */
   referenceRelay: UpstreamProcess | undefined;
+  /** How the run starts imagegate, for scenarios that start another one (workers). */
+  gatewayChoice: { runtime: GatewayRuntime; gatewayRoot?: string };
   /** Seconds of load this scenario may spend, shared among its phases. */
   durationSeconds: number;
   /** How long the slow upstream holds each answer. */

@@ -22,7 +22,7 @@ export const workersScenario: Scenario = {
     await runLoadAnswered(one, { connections: this.connections, durationSeconds: warm });
     const single = await runLoadAnswered(one, { connections: this.connections, durationSeconds: seconds });
 
-    const clustered = await startGatewayProcess({ upstreamOrigin: context.upstream.origin, channels: benchChannels, workers: 2 });
+    const clustered = await startGatewayProcess({ upstreamOrigin: context.upstream.origin, channels: benchChannels, workers: 2, ...context.gatewayChoice });
     try {
       const two = jsonPost(`${clustered.url}/v1/images/generations`, body, clustered.apiKey);
       context.log(`two workers, ${this.connections} connections, ${seconds} s`);
