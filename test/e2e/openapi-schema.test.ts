@@ -63,8 +63,9 @@ function expectValidImagesResponse(response: ApiResponse, label: string): void {
 }
 
 describe('generations match ImagesResponse', () => {
-  it('for every catalog model, with url and with b64_json', async () => {
-    for (const model of gateway.gateway.catalog.list()) {
+  it('for every catalog model that generates, with url and with b64_json', async () => {
+    // Edit-only models (ideogram-v3-reframe …) answer generations with a 400 by design.
+    for (const model of gateway.gateway.catalog.list().filter((entry) => entry.operations.includes('generate'))) {
       const size = model.id === 'dall-e-2' ? '256x256' : undefined;
       for (const responseFormat of ['url', 'b64_json']) {
         const response = await generate(gateway, { model: model.id, prompt: 'a schema check', size, response_format: responseFormat });
