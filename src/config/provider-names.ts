@@ -15,6 +15,8 @@ export const providerNames = [
   'ideogram',
   'kling',
   'volcengine',
+  'openrouter',
+  'chat-completions',
   'offline',
 ] as const;
 

@@ -6,6 +6,7 @@ import type { ProviderSettings } from './shared/types.js';
 import { createA1111Provider } from './a1111/index.js';
 import { createAzureProvider } from './azure/index.js';
 import { createBflProvider } from './bfl/index.js';
+import { createChatCompletionsProvider, createOpenRouterProvider, openRouterDefaultBaseURL } from './chat-completions/index.js';
 import { createComfyProvider } from './comfyui/index.js';
 import { createFalProvider } from './fal/index.js';
 import { createGoogleProvider } from './google/index.js';
@@ -34,6 +35,8 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   ideogram: createIdeogramProvider,
   kling: createKlingProvider,
   volcengine: createVolcengineProvider,
+  openrouter: createOpenRouterProvider,
+  'chat-completions': createChatCompletionsProvider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -51,4 +54,6 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   ideogram: 'https://api.ideogram.ai',
   kling: klingDefaultBaseUrl,
   volcengine: volcengineDefaultBaseURL,
+  openrouter: openRouterDefaultBaseURL,
+  'chat-completions': '',
 };
