@@ -50,6 +50,21 @@ describe('detectChannels', () => {
     expect(detected).toEqual({ openai: 'OPENAI_API_KEY', bfl: 'BFL_API_KEY', fal: 'FAL_KEY', replicate: 'REPLICATE_API_TOKEN', google: 'GEMINI_API_KEY', stability: 'STABILITY_API_KEY' });
   });
 
+  it('makes an openrouter channel from OPENROUTER_API_KEY with OpenRouter\'s Gemini names, as failover after Google', () => {
+    const { channels, detected } = detect({ OPENROUTER_API_KEY: 'sk-or-v1-key', OPENROUTER_BASE_URL: 'https://relay.example/api/v1/', GEMINI_API_KEY: 'g' });
+    const openrouter = channels.find((channel) => channel.provider === 'openrouter');
+    expect(openrouter).toMatchObject({
+      name: 'openrouter',
+      api_key: 'sk-or-v1-key',
+      base_url: 'https://relay.example/api/v1',
+      models: ['gemini-2.5-flash-image', 'gemini-3-pro-image-preview'],
+      model_map: { 'gemini-2.5-flash-image': 'google/gemini-2.5-flash-image', 'gemini-3-pro-image-preview': 'google/gemini-3-pro-image-preview' },
+    });
+    const google = channels.find((channel) => channel.provider === 'google');
+    expect(openrouter?.priority ?? 0).toBeLessThan(google?.priority ?? 0);
+    expect(detected['openrouter']).toBe('OPENROUTER_API_KEY + OPENROUTER_BASE_URL');
+  });
+
   it('ranks detected channels below configured ones, one step apart, so each model has one first provider', () => {
     const { channels } = detect({ BFL_API_KEY: 'b', FAL_KEY: 'f', REPLICATE_API_TOKEN: 'r' });
     const priorities = channels.map((channel) => channel.priority ?? 0);

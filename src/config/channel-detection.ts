@@ -91,6 +91,12 @@ export const detectableModels = {
     'doubao-seedream-4-0-250828': 'doubao-seedream-4-0-250828',
     'doubao-seedream-3-0-t2i-250415': 'doubao-seedream-3-0-t2i-250415',
   },
+  // OpenRouter's names for Gemini's image models (https://openrouter.ai/google/gemini-2.5-flash-image), served
+  // through chat completions; ranked after Google's own API, so it is their failover when both keys are set.
+  openrouter: {
+    'gemini-2.5-flash-image': 'google/gemini-2.5-flash-image',
+    'gemini-3-pro-image-preview': 'google/gemini-3-pro-image-preview',
+  },
 } as const satisfies Record<string, ModelMap>;
 
 export type DetectableProvider = keyof typeof detectableModels;
@@ -250,6 +256,9 @@ function candidates(env: Env, fail: (message: string) => Error): Candidate[] {
 
   const ideogramKey = keyFrom(['IDEOGRAM_API_KEY']);
   if (ideogramKey !== undefined) add('ideogram', ideogramKey, ['IDEOGRAM_BASE_URL']);
+  // OPENROUTER_BASE_URL is the variable OpenRouter's own SDK reads (@openrouter/sdk lib/config.js).
+  const openRouterKey = keyFrom(['OPENROUTER_API_KEY']);
+  if (openRouterKey !== undefined) add('openrouter', openRouterKey, ['OPENROUTER_BASE_URL']);
 
   // Kling signs each request with an access key and a secret key; clients read them as KLING_ACCESS_KEY
   // and KLING_SECRET_KEY (inference-sh/grid api/klingai) or KLINGAI_ACCESS_KEY and KLINGAI_SECRET_KEY
