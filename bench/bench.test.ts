@@ -20,7 +20,7 @@ beforeAll(async () => {
     // A shorter hold keeps scenario 5 within its 2 seconds; one gateway for all scenarios starts once.
     slowMs: 300,
     gatewayPerScenario: false,
-    // The sources under tsx: building dist/ first would take longer than the test (the bench itself runs dist/).
+    // The sources under tsx: a build first would take longer than the test (the bench itself runs the build).
     runtime: 'tsx',
     log: () => undefined,
   });

@@ -1,4 +1,4 @@
-// Preloaded into the benchmarked gateway (`node --import ./bench/gateway-probe.mjs dist/main.js`):
+// Preloaded into the benchmarked gateway (`node --import ./bench/gateway-probe.mjs .bench-build/main.js`):
 // measures the event loop's delay from inside the process and answers the harness over the IPC channel,
 // so the gateway itself carries no benchmark code and no extra endpoint. Plain JavaScript, so the
 // compiled gateway runs with no TypeScript loader at all (the report's shape: ProbeReport in processes.ts).

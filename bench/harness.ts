@@ -17,7 +17,7 @@ export interface BenchmarkOptions {
   slowMs: number;
   /** Runs imagegate from another checkout (see startGatewayProcess); unset = this one. */
   gatewayRoot?: string;
-  /** Compiled dist/ (as production runs; rebuilt when stale) or the sources under tsx. */
+  /** Compiled JavaScript (as production runs; rebuilt when stale) or the sources under tsx. */
   runtime: GatewayRuntime;
   /** Where a CPU profile of imagegate's measured phase of each scenario goes; unset = not profiled. */
   profileDirectory?: string;
@@ -59,7 +59,7 @@ export const defaultOptions: Omit<BenchmarkOptions, 'log'> = {
   scenarios: scenarios.map((scenario) => scenario.id),
   durationSeconds: 15,
   slowMs: 2000,
-  runtime: 'dist',
+  runtime: 'compiled',
   gatewayPerScenario: true,
 };
 
@@ -84,7 +84,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     return scenario;
   });
 
-  if (options.runtime === 'dist') await ensureCompiledGateway(options.gatewayRoot ?? repositoryRoot, options.log);
+  if (options.runtime === 'compiled') await ensureCompiledGateway(options.gatewayRoot ?? repositoryRoot, options.log);
   options.log('starting the fake upstream');
   const upstream = await startUpstreamProcess({ slowMs: options.slowMs });
   let portkey: PortkeyProcess | undefined;

@@ -181,7 +181,7 @@ export interface GatewayProcess {
   /** Whether `apiKey` carries per-key rate limits (made through the admin API), so the limiter runs on every request. */
   rateLimited: boolean;
   dataDir: string;
-  /** How it ran: compiled JavaScript (dist/, as in production) or the sources under tsx. */
+  /** How it ran: compiled JavaScript (as in production) or the sources under tsx. */
   runtime: GatewayRuntime;
   /** RSS once it listened and the bench key was made, before any load, in bytes. */
   idleRssBytes: number;
@@ -243,13 +243,13 @@ export async function startGatewayProcess(options: {
   gatewayRoot?: string;
   /** server.workers (node:cluster); default one process. */
   workers?: number;
-  /** Compiled dist/ (default, as production runs; see gateway-build.ts) or the sources under tsx. */
+  /** Compiled JavaScript (default, as production runs; see gateway-build.ts) or the sources under tsx. */
   runtime?: GatewayRuntime;
 }): Promise<GatewayProcess> {
   const root = options.gatewayRoot ?? repositoryRoot;
-  const runtime = options.runtime ?? 'dist';
+  const runtime = options.runtime ?? 'compiled';
   const probe = pathToFileURL(join(repositoryRoot, 'bench', 'gateway-probe.mjs')).href;
-  const entry = runtime === 'dist' ? ['--import', probe, compiledEntry(root)] : ['--import', 'tsx', '--import', probe, 'src/main.ts'];
+  const entry = runtime === 'compiled' ? ['--import', probe, compiledEntry(root)] : ['--import', 'tsx', '--import', probe, 'src/main.ts'];
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
   dataFolders.add(dataDir);
   const configFile = join(dataDir, 'imagegate.yaml');

@@ -80,7 +80,7 @@ export function formatReport(report: BenchmarkReport): string {
       : 'imagegate ran with auth, validation, routing, billing and the request log on every request; per-key rate limits were not available in this build.',
   );
   notes.push(
-    `imagegate ran ${report.options.runtime === 'dist' ? 'compiled (dist/, plain node, as in production)' : 'from its TypeScript sources under the tsx loader'}` +
+    `imagegate ran ${report.options.runtime === 'compiled' ? 'compiled (npm run build, plain node, as in production)' : 'from its TypeScript sources under the tsx loader'}` +
       (report.idleRssBytes === undefined ? '.' : `; RSS once started, before any load: ${memory(report.idleRssBytes)}.`),
   );
   const machine = report.machine;

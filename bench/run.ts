@@ -15,7 +15,7 @@ const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECON
   --profile    CPU-profile imagegate during each scenario's measured phase into DIR/scenario-N.cpuprofile;
                summarise one with: node --import tsx bench/profile-summary.ts DIR/scenario-N.cpuprofile
   --gateway-root  run imagegate from another checkout (with node_modules), e.g. to measure before/after a change
-  --runtime    dist (default): imagegate compiled to dist/ as production runs it, rebuilt first when src/ is newer;
+  --runtime    compiled (default): imagegate compiled (npm run build, into .bench-build/) as production runs it, rebuilt when src/ is newer;
                tsx: the TypeScript sources through the tsx loader`;
 
 function positiveNumber(text: string, name: string): number {
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     ? values.scenarios.split(',').map((item) => Math.round(positiveNumber(item.trim(), 'scenarios')))
     : defaultOptions.scenarios;
   const runtime = values.runtime ?? defaultOptions.runtime;
-  if (runtime !== 'dist' && runtime !== 'tsx') throw new RangeError(`--runtime must be dist or tsx, got '${runtime}'`);
+  if (runtime !== 'compiled' && runtime !== 'tsx') throw new RangeError(`--runtime must be compiled or tsx, got '${runtime}'`);
   const report = await runBenchmark({
     ...defaultOptions,
     scenarios,
