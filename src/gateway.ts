@@ -27,7 +27,8 @@ import type { TaskStore } from './core/ports/task-store.js';
 import { createUsageEstimator } from './billing/usage-estimate.js';
 import { startReservationUpkeep } from './billing/reservation-upkeep.js';
 import { registerUsageRoute } from './http/routes/usage.js';
-import { createKeyRateLimiter, type LimiterFactory } from './ratelimit/key-rate-limiter.js';
+import { createKeyRateLimiter } from './ratelimit/key-rate-limiter.js';
+import type { RateLimiter } from './core/ports/rate-limiter.js';
 import { buildApp } from './http/app.js';
 import { createOfflineProvider } from './providers/offline/index.js';
 import { defaultBaseUrls, upstreamProviders, type UpstreamProviderName } from './providers/registry.js';
@@ -75,8 +76,8 @@ const priceRefreshMs = 5_000;
 
 export interface GatewayOptions {
   clock?: Clock;
-  /** Where per-key rate limits are counted when not in this process alone (the cluster's primary, Redis). */
-  rateLimitStore?: LimiterFactory;
+  /** Per-key rate limits counted outside this process (the cluster's primary); a configured Redis takes precedence. */
+  rateLimiter?: RateLimiter;
   /** Draws among channels of equal priority; tests pass a seeded one. */
   random?: RandomSource;
   logger?: Logger;
@@ -240,13 +241,10 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     keys,
     requestLog,
     billing,
-    rateLimiter: createKeyRateLimiter(
+    rateLimiter:
       shared.limiters !== undefined
-        ? { limiters: shared.limiters, ...(shared.slots === undefined ? {} : { slots: shared.slots }) }
-        : options.rateLimitStore === undefined
-          ? { clock }
-          : { limiters: options.rateLimitStore },
-    ),
+        ? createKeyRateLimiter({ limiters: shared.limiters, ...(shared.slots === undefined ? {} : { slots: shared.slots }) })
+        : (options.rateLimiter ?? createKeyRateLimiter({ clock })),
     blobs,
     signer,
     userUrls: outbound.userUrls,

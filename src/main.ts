@@ -1,7 +1,7 @@
 // Composition root: reads config, builds the gateway, starts HTTP, and drains on SIGTERM.
 
 import { loadConfig, ConfigError } from './config/load.js';
-import { clusterLimiters, isClusterPrimary, isClusterWorker, runClusterPrimary } from './cluster/workers.js';
+import { isClusterPrimary, isClusterWorker, runClusterPrimary, workerRateLimiter } from './cluster/workers.js';
 import type { AppConfig } from './config/schema.js';
 import { createGateway, createLogger, type Gateway } from './gateway.js';
 import { StorageUnavailableError } from './storage/storage.js';
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     await runClusterPrimary({ workers: config.workers, logger: createLogger(config.logLevel) });
     return;
   }
-  const gateway = await createGateway(config, isClusterWorker() ? { rateLimitStore: clusterLimiters } : {}).catch((error: unknown) => {
+  const gateway = await createGateway(config, isClusterWorker() ? { rateLimiter: workerRateLimiter() } : {}).catch((error: unknown) => {
     if (error instanceof StorageUnavailableError) {
       process.stderr.write(`imagegate: cannot start: ${error.message}\n`);
       return process.exit(1);

@@ -1,20 +1,27 @@
 // `server.workers: N`: the gateway on N processes (node:cluster) sharing one port. Each worker is a
 // whole gateway on the shared SQLite database — billing is exact across them because every charge is
-// a BEGIN IMMEDIATE transaction on that file, and tasks are claimed through leases in it. What a
+// a BEGIN IMMEDIATE transaction on that file (a worker waiting for the other's lock keeps serving
+// meanwhile: ../storage/sqlite/group-commit.ts), and tasks are claimed through leases in it. What a
 // single process keeps in memory and workers must share are the per-key rate limits and concurrency
-// slots: the primary holds them (rate-limiter-flexible's RateLimiterClusterMaster) and every worker
-// asks it over the cluster's IPC channel (RateLimiterCluster), so N workers count as one process.
+// slots: the primary counts them and every worker asks it over the cluster's IPC channel, a turn's
+// calls in one message (./cluster-rate-limiter.ts), so N workers count as one process.
 //
 // The first worker starts alone (it migrates the database and makes the bootstrap key, if any), the
 // others once it listens. A worker that dies is replaced; SIGTERM/SIGINT drain every worker.
 
 import cluster, { type Worker } from 'node:cluster';
-import { RateLimiterCluster, RateLimiterClusterMaster } from 'rate-limiter-flexible';
-import type { LimiterFactory } from '../ratelimit/key-rate-limiter.js';
+import { systemClock } from '../core/ports/clock.js';
+import type { RateLimiter } from '../core/ports/rate-limiter.js';
+import { createInProcessRateLimiter } from '../ratelimit/in-process-rate-limiter.js';
+import { createClusterRateLimiter, serveLimits } from './cluster-rate-limiter.js';
 
-/** The workers' limiters: counted in the primary, so limits hold across every worker. */
-export const clusterLimiters: LimiterFactory = ({ keyPrefix, points, durationSeconds }) =>
-  new RateLimiterCluster({ keyPrefix, points, duration: durationSeconds, timeoutMs: 5_000 });
+/** A worker's limiter: counted in the primary, so limits hold across every worker. */
+export function workerRateLimiter(): RateLimiter {
+  return createClusterRateLimiter({
+    send: (message) => process.send?.(message),
+    onMessage: (listener) => process.on('message', listener),
+  });
+}
 
 export interface PrimaryLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -23,8 +30,8 @@ export interface PrimaryLogger {
 
 /** Runs the cluster's primary: the shared limiters, N workers, their replacement and drain. Never returns until stopped. */
 export async function runClusterPrimary(options: { workers: number; logger: PrimaryLogger }): Promise<void> {
-  // Created once, before any worker: it answers every worker's limiter over IPC.
-  new RateLimiterClusterMaster();
+  // One set of counters for every worker, answering each over its IPC channel.
+  const counters = createInProcessRateLimiter(systemClock);
   let stopping = false;
   const live = new Set<Worker>();
 
@@ -32,6 +39,14 @@ export async function runClusterPrimary(options: { workers: number; logger: Prim
     new Promise((resolve, reject) => {
       const worker = cluster.fork();
       live.add(worker);
+      const forgetSlots = serveLimits(counters, {
+        send: (message) => {
+          if (worker.isConnected()) worker.send(message as object);
+        },
+        onMessage: (listener) => worker.on('message', listener),
+      });
+      // A dead worker's requests are over: the slots they held come back.
+      worker.once('exit', forgetSlots);
       const onExit = (code: number | null) => reject(new Error(`worker ${worker.process.pid} exited (${code}) before listening`));
       worker.once('exit', onExit);
       worker.once('listening', () => {

@@ -8,6 +8,13 @@
 //
 // The one transaction per batch replaces one per call: the WAL frames of the pages the batch
 // touches (the key's row, the reservation and usage b-trees) are written once, not once per request.
+//
+// Waiting for the write lock never blocks the event loop. Another process (a cluster worker, a replica
+// on the same file) or the checkpointer thread may hold it; SQLite's busy handler would then sleep
+// on this thread — 1, 2, 5, 10 … ms, whatever the lock's holder needs, with every request of the
+// process stalled meanwhile. So BEGIN IMMEDIATE is tried without a busy timeout and, when the lock is
+// taken, tried again a millisecond or so later from a timer, while the process goes on serving (the
+// units that arrive meanwhile join the next batch). The wait is bounded as the busy timeout was.
 
 import type Database from 'better-sqlite3';
 
@@ -26,7 +33,16 @@ export interface GroupCommitOptions {
   exclusive: (critical: () => void) => Promise<void>;
   /** Units per transaction at most; the rest wait for the next batch. */
   maxBatch?: number;
+  /** How long a batch waits for the write lock before it fails with SQLITE_BUSY (default 5 s, the connection's busy timeout). */
+  lockWaitMs?: number;
 }
+
+/** Pause between two tries for a write lock another connection holds: about a millisecond, jittered so two waiters do not retry in step. */
+const lockRetryMs = () => 0.5 + Math.random();
+
+const isBusy = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class GroupCommit {
   readonly #exclusive: GroupCommitOptions['exclusive'];
@@ -37,6 +53,9 @@ export class GroupCommit {
   readonly #savepoint: Database.Statement;
   readonly #releaseSavepoint: Database.Statement;
   readonly #rollbackToSavepoint: Database.Statement;
+  readonly #native: Database.Database;
+  readonly #busyTimeoutMs: number;
+  readonly #lockWaitMs: number;
   #queue: Unit[] = [];
   #flushing = false;
 
@@ -50,6 +69,10 @@ export class GroupCommit {
     this.#savepoint = native.prepare('SAVEPOINT unit');
     this.#releaseSavepoint = native.prepare('RELEASE unit');
     this.#rollbackToSavepoint = native.prepare('ROLLBACK TO unit');
+    this.#lockWaitMs = options.lockWaitMs ?? 5_000;
+    this.#native = native;
+    // The connection's own busy timeout (what every other statement on it waits), put back after each try.
+    this.#busyTimeoutMs = Number(native.pragma('busy_timeout', { simple: true }));
   }
 
   /** Runs `work` inside the next batch's transaction; resolves with its result once that batch is committed. */
@@ -68,27 +91,18 @@ export class GroupCommit {
     this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
     const outcomes: Array<{ ok: boolean; value: unknown }> = [];
     try {
-      await this.#exclusive(() => {
-        this.#begin.run();
-        try {
-          for (const unit of batch) {
-            this.#savepoint.run();
-            try {
-              outcomes.push({ ok: true, value: unit.work() });
-              this.#releaseSavepoint.run();
-            } catch (error) {
-              this.#rollbackToSavepoint.run();
-              this.#releaseSavepoint.run();
-              outcomes.push({ ok: false, value: error });
-            }
-          }
-          this.#commit.run();
-        } catch (error) {
-          // The transaction itself failed (disk full, I/O error, busy past the timeout): nothing of the batch holds.
-          if (this.#begin.database.inTransaction) this.#rollback.run();
-          throw error;
-        }
-      });
+      const giveUpAt = Date.now() + this.#lockWaitMs;
+      for (let locked = false; !locked; ) {
+        await this.#exclusive(() => {
+          locked = this.#tryBegin(Date.now() >= giveUpAt);
+          if (locked) this.#runBatch(batch, outcomes);
+        });
+        if (locked) break;
+        await sleep(lockRetryMs());
+        // What arrived meanwhile rides along in the same transaction.
+        const room = this.#maxBatch - batch.length;
+        if (room > 0 && this.#queue.length > 0) batch.push(...this.#queue.splice(0, room));
+      }
       batch.forEach((unit, index) => {
         const outcome = outcomes[index];
         if (outcome?.ok) unit.resolve(outcome.value);
@@ -99,6 +113,47 @@ export class GroupCommit {
     } finally {
       if (this.#queue.length > 0) setImmediate(() => void this.#flush());
       else this.#flushing = false;
+    }
+  }
+
+  /**
+   * BEGIN IMMEDIATE without waiting: true once this connection holds the write lock, false while
+   * another does. `last`: the wait is over, so a busy lock fails the batch instead.
+   */
+  #tryBegin(last: boolean): boolean {
+    // Not a prepared statement: SQLite applies PRAGMA busy_timeout when it compiles the statement,
+    // so running a prepared one again changes nothing.
+    this.#native.pragma('busy_timeout = 0');
+    try {
+      this.#begin.run();
+      return true;
+    } catch (error) {
+      if (isBusy(error) && !last) return false;
+      throw error;
+    } finally {
+      this.#native.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
+    }
+  }
+
+  /** Every unit in its savepoint, then COMMIT (the write lock is held). */
+  #runBatch(batch: Unit[], outcomes: Array<{ ok: boolean; value: unknown }>): void {
+    try {
+      for (const unit of batch) {
+        this.#savepoint.run();
+        try {
+          outcomes.push({ ok: true, value: unit.work() });
+          this.#releaseSavepoint.run();
+        } catch (error) {
+          this.#rollbackToSavepoint.run();
+          this.#releaseSavepoint.run();
+          outcomes.push({ ok: false, value: error });
+        }
+      }
+      this.#commit.run();
+    } catch (error) {
+      // The transaction itself failed (disk full, I/O error): nothing of the batch holds.
+      if (this.#begin.database.inTransaction) this.#rollback.run();
+      throw error;
     }
   }
 }

@@ -1,0 +1,70 @@
+// Group commit while another connection holds SQLite's write lock (another worker, a replica, the
+// checkpointer): the batch waits for the lock without blocking the event loop, commits once the lock
+// is free, and gives up after its bound.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GroupCommit } from './group-commit.js';
+
+describe('GroupCommit and a write lock held elsewhere', () => {
+  let folder: string;
+  let ours: Database.Database;
+  let theirs: Database.Database;
+
+  beforeEach(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'imagegate-group-commit-'));
+    const file = join(folder, 'db.sqlite');
+    ours = new Database(file);
+    ours.pragma('journal_mode = WAL');
+    ours.pragma('busy_timeout = 5000');
+    ours.exec('CREATE TABLE charges (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL)');
+    theirs = new Database(file);
+  });
+
+  afterEach(async () => {
+    if (theirs.inTransaction) theirs.exec('ROLLBACK');
+    ours.close();
+    theirs.close();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  const groupCommit = (lockWaitMs?: number) =>
+    new GroupCommit({ native: ours, exclusive: async (critical) => critical(), ...(lockWaitMs === undefined ? {} : { lockWaitMs }) });
+  const insert = (amount: number) => () => ours.prepare('INSERT INTO charges (amount) VALUES (?)').run(amount).changes;
+
+  it('keeps serving while it waits, and commits every unit once the other connection lets go', async () => {
+    theirs.exec('BEGIN IMMEDIATE');
+    const batches = groupCommit();
+    const settled: string[] = [];
+    const first = batches.run(insert(5)).then((changes) => settled.push(`first:${changes}`));
+    const second = batches.run(insert(7)).then((changes) => settled.push(`second:${changes}`));
+
+    // The other connection lives on this same thread: had the batch waited in SQLite's busy handler,
+    // this timer could not run until the busy timeout failed the batch.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    settled.push('timer');
+    const late = batches.run(insert(11)).then((changes) => settled.push(`late:${changes}`));
+    theirs.exec('COMMIT');
+    await Promise.all([first, second, late]);
+
+    expect(settled[0]).toBe('timer');
+    expect(settled.slice(1).sort()).toEqual(['first:1', 'late:1', 'second:1']);
+    expect(ours.prepare('SELECT amount FROM charges ORDER BY amount').all()).toEqual([{ amount: 5 }, { amount: 7 }, { amount: 11 }]);
+    // The connection's own busy timeout is back for every other statement on it.
+    expect(ours.pragma('busy_timeout', { simple: true })).toBe(5000);
+  });
+
+  it('fails the batch with SQLITE_BUSY once the lock stayed taken past the bound, and the next batch still commits', async () => {
+    theirs.exec('BEGIN IMMEDIATE');
+    const batches = groupCommit(100);
+    await expect(batches.run(insert(5))).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(ours.inTransaction).toBe(false);
+    theirs.exec('COMMIT');
+
+    await expect(batches.run(insert(9))).resolves.toBe(1);
+    expect(ours.prepare('SELECT amount FROM charges').all()).toEqual([{ amount: 9 }]);
+  });
+});
