@@ -3,12 +3,20 @@
 // `server.workers: 2`, back to back in the same run. Rate limits (counted in the cluster's primary)
 // and quotas (in the shared SQLite file) stay exact across workers; test/e2e/workers.test.ts proves it.
 
-import { runLoadAnswered } from '../load.js';
-import { startGatewayProcess } from '../processes.js';
+import { runLoadAnswered, type LoadResult } from '../load.js';
+import { cpuSecondsOfTree, startGatewayProcess } from '../processes.js';
 import { check, jsonPost, phaseSeconds, sideFigures, type Scenario } from '../scenario.js';
 import { benchChannels } from './channels.js';
 
 const body = { model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '256x256', response_format: 'b64_json' };
+
+/** Runs `phase` and adds the CPU milliseconds per answered request of `pid` and its children (a cluster). */
+async function withTreeCpu(pid: number, phase: () => Promise<LoadResult>): Promise<LoadResult & { cpuMsPerRequest: number }> {
+  const before = await cpuSecondsOfTree(pid);
+  const result = await phase();
+  const spent = (await cpuSecondsOfTree(pid)) - before;
+  return { ...result, cpuMsPerRequest: result.succeeded > 0 ? (spent * 1000) / result.succeeded : 0 };
+}
 
 export const workersScenario: Scenario = {
   id: 9,
@@ -20,7 +28,7 @@ export const workersScenario: Scenario = {
     const one = jsonPost(`${context.gateway.url}/v1/images/generations`, body, context.gateway.apiKey);
     context.log(`one process, ${this.connections} connections, ${seconds} s`);
     await runLoadAnswered(one, { connections: this.connections, durationSeconds: warm });
-    const single = await runLoadAnswered(one, { connections: this.connections, durationSeconds: seconds });
+    const single = await withTreeCpu(context.gateway.pid, () => runLoadAnswered(one, { connections: this.connections, durationSeconds: seconds }));
 
     const clustered = await startGatewayProcess({ upstreamOrigin: context.upstream.origin, channels: benchChannels, workers: 2, ...context.gatewayChoice });
     try {
@@ -28,7 +36,7 @@ export const workersScenario: Scenario = {
       context.log(`two workers, ${this.connections} connections, ${seconds} s`);
       // The warm-up also gives the second worker time to listen beside the first.
       await runLoadAnswered(two, { connections: this.connections, durationSeconds: Math.max(2, warm) });
-      const double = await runLoadAnswered(two, { connections: this.connections, durationSeconds: seconds });
+      const double = await withTreeCpu(clustered.pid, () => runLoadAnswered(two, { connections: this.connections, durationSeconds: seconds }));
       const scaling = single.requestsPerSecond > 0 ? double.requestsPerSecond / single.requestsPerSecond : undefined;
       return {
         id: this.id,
@@ -38,7 +46,11 @@ export const workersScenario: Scenario = {
         direct: sideFigures(single),
         gateway: sideFigures(double),
         ...(scaling === undefined ? {} : { ratio: scaling }),
-        note: `one process ${Math.round(single.requestsPerSecond)} req/s, two workers ${Math.round(double.requestsPerSecond)} req/s (the "direct" column is the single process here)`,
+        // CPU of the primary and both workers together: what the cluster costs per request beside one process.
+        cpuMsPerRequest: { upstream: single.cpuMsPerRequest, gateway: double.cpuMsPerRequest },
+        note:
+          `one process ${Math.round(single.requestsPerSecond)} req/s at ${single.cpuMsPerRequest.toFixed(2)} ms CPU/req, two workers ${Math.round(double.requestsPerSecond)} req/s ` +
+          `at ${double.cpuMsPerRequest.toFixed(2)} ms CPU/req (primary and workers together; the "direct" column is the single process here)`,
         targets: [check('2 workers ≥ 1.6× one process (×)', scaling, (times) => times >= 1.6)],
       };
     } finally {
