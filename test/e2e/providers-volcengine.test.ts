@@ -115,6 +115,19 @@ describe('Seedream through the gateway', () => {
   });
 });
 
+describe('Seedream in /v1/models', () => {
+  it('lists the Seedream models served by the volcengine channel, the retired 3.0 as served by 4.0, and BytePlus’s names as aliases', async () => {
+    const response = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${gateway.apiKey}` } });
+    const body = (await response.json()) as { data: { id: string; owned_by: string; imagegate: { provider: string; channel: string; alias_of: string | null; served_as: string | null } }[] };
+    const byId = new Map(body.data.map((model) => [model.id, model]));
+    for (const id of ['doubao-seedream-5-0-260128', 'doubao-seedream-4-5-251128', seedream40]) {
+      expect(byId.get(id)).toMatchObject({ owned_by: 'bytedance', imagegate: { provider: 'volcengine', channel: 'ark' } });
+    }
+    expect(byId.get('doubao-seedream-3-0-t2i-250415')?.imagegate).toMatchObject({ provider: 'volcengine', served_as: seedream40 });
+    expect(byId.get('seedream-4-0-250828')?.imagegate).toMatchObject({ alias_of: seedream40, provider: 'volcengine' });
+  });
+});
+
 describe('Seedream accounts without credit', () => {
   it('fails over from an overdue account (403 AccountOverdueError) to the next channel and marks it out of funds', async () => {
     const [overdue, funded] = [await startVolcengineFake(), await startVolcengineFake()];

@@ -4,6 +4,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { ImageCallOptions, ImageModel, InputImage } from '../../core/ports/image-model.js';
+import { sendJson, startFakeServer } from '../../testing/fakes/shared.js';
 import { defaultVolcengineFakeApiKey, startVolcengineFake } from '../../testing/fakes/volcengine.js';
 import { abortAfter, downloadedMetadata, gatewayErrorOf, imageCallOptions, useUpstreamFake } from '../../testing/provider-test-kit.js';
 import type { ProviderSettings } from '../shared/types.js';
@@ -121,6 +122,18 @@ describe('Seedream failures', () => {
     upstream.fake.switches.outOfFunds = true;
     const error = await gatewayErrorOf(model(seedream40).generate(callOptions()));
     expect([error.code, error.retryable]).toEqual(['upstream_out_of_funds', true]);
+  });
+
+  it('maps 429 QuotaExceeded (free trial used up) to upstream_out_of_funds, unlike a rate limit', async () => {
+    const quota = await startFakeServer((_request, response) =>
+      sendJson(response, 429, { error: { code: 'QuotaExceeded', message: 'Your account has exhausted its free trial quota for the model.', param: '', type: 'TooManyRequests' } }),
+    );
+    try {
+      const error = await gatewayErrorOf(model(seedream40, { baseURL: `${quota.url}/api/v3` }).generate(callOptions()));
+      expect([error.code, error.retryable]).toEqual(['upstream_out_of_funds', true]);
+    } finally {
+      await quota.close();
+    }
   });
 
   it('maps 429 RateLimitExceeded to upstream_rate_limited with retry-after', async () => {

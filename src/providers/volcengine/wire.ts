@@ -155,9 +155,13 @@ export function errorFromArkResponse(response: HttpResponse, model: string, secr
 /**
  * Ark's codes, from the Common Error Codes table: `*SensitiveContentDetected*` / `*RiskDetection*`
  * (400) are moderation, `Input…` at the input stage and `Output…` at the output; 403
- * `AccountOverdueError` ("your account has an overdue balance … top up") and `ServiceOverdue`, and 429
- * `QuotaExceeded` (free trial quota used up) / `SetLimitExceeded` (the "safe experience" spending cap)
- * are out of funds, so the router fails over instead of calling the key bad; the rest follows the status.
+ * `AccountOverdueError` ("your account has an overdue balance … To continue the use, go to the billing
+ * center to top up") is out of funds, so the router fails over instead of calling the key bad. Volcengine's
+ * longer table adds `ServiceOverdue` (403, an overdue bill) and the 429s `QuotaExceeded` (the free trial
+ * quota used up) and `SetLimitExceeded` (the spending cap of "安心体验模式" reached): the account has to be
+ * topped up or the cap lifted, and retrying on a timer never helps, so they count as out of funds too
+ * (the codes from Volcengine's error-code page as field reports quote it; not in the BytePlus table above).
+ * The rest follows the status.
  */
 function errorFromArk(input: { status: number; code: string; message?: string; response: HttpResponse; model: string; secrets: string[] }): GatewayError {
   const { code } = input;
