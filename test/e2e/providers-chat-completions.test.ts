@@ -40,10 +40,18 @@ beforeEach(() => {
   for (const fake of [openRouter, relay]) for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
 });
 
+/** What the test key has spent so far, in credits ($1 = 1,000,000), as a client reads it from /v1/usage. */
+async function spent(): Promise<number> {
+  const response = await fetch(`${gateway.url}/v1/usage`, { headers: { authorization: `Bearer ${gateway.apiKey}` } });
+  const body = (await response.json()) as { total: { amount: number } };
+  return body.total.amount;
+}
+
 const lastChat = (fake: ChatCompletionsFake) => [...fake.requests].reverse().find((request) => request.path.endsWith('/chat/completions'))?.json as Record<string, unknown> | undefined;
 
 describe('chat-completions image models through the gateway', () => {
-  it('generates on OpenRouter under its model name, at the asked ratio, with the tokens as usage', async () => {
+  it('generates on OpenRouter under its model name, at the asked ratio, with the tokens as usage, charged at the catalog price', async () => {
+    const before = await spent();
     const answer = await generate(gateway, { model: 'gemini-2.5-flash-image', prompt: 'a watercolor fox', aspect_ratio: '16:9' });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('x-imagegate-provider')).toBe('openrouter');
@@ -52,6 +60,8 @@ describe('chat-completions image models through the gateway', () => {
     expect(lastChat(openRouter)).toMatchObject({ model: 'google/gemini-2.5-flash-image', modalities: ['image', 'text'], image_config: { aspect_ratio: '16:9' } });
     expect(answer.body).toMatchObject({ usage: { output_tokens: 1290 } });
     expect(answer.text).not.toContain(chatCompletionsFakeApiKey);
+    // gemini-2.5-flash-image: $0.039 per image (catalog/prices.yaml).
+    expect((await spent()) - before).toBe(39_000);
   });
 
   it('makes n images with one chat call each (chat completions have no n)', async () => {
@@ -88,6 +98,7 @@ describe('chat-completions image models through the gateway', () => {
 
   it('answers flagged input and a filtered image with content_policy_violation, and tries no other channel', async () => {
     const relayCalls = relay.requests.length;
+    const before = await spent();
     openRouter.switches.moderation = 'input';
     const input = await generate(gateway, { model: 'gemini-2.5-flash-image', prompt: 'something flagged' });
     expect(input.status).toBe(400);
@@ -98,14 +109,17 @@ describe('chat-completions image models through the gateway', () => {
     expect(output.status).toBe(400);
     expect(output.body.error).toMatchObject({ code: 'content_policy_violation', moderation_details: { moderation_stage: 'output' } });
     expect(relay.requests.length).toBe(relayCalls);
+    expect(await spent()).toBe(before);
   });
 
-  it('answers a reply without an image as a 502 saying so', async () => {
+  it('answers a reply without an image as a 502 saying so, and charges nothing', async () => {
+    const before = await spent();
     openRouter.switches.maxImages = 0;
     const answer = await generate(gateway, { model: 'gemini-2.5-flash-image', prompt: 'a cat' });
     expect(answer.status).toBe(502);
     expect(answer.body.error).toMatchObject({ code: 'upstream_error', type: 'server_error' });
     expect(answer.body.error?.message).toContain('answered without an image');
+    expect(await spent()).toBe(before);
   });
 
   // Last: the OpenRouter channel is disabled once it is out of credit.
