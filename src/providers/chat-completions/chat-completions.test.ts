@@ -64,6 +64,13 @@ describe('generations on OpenRouter', () => {
     expect(odd.warnings).toEqual([expect.objectContaining({ type: 'mapped', message: expect.stringContaining('16:9') })]);
   });
 
+  it('sends other models only the ratio: they choose their pixels, so a size off the Gemini tiers is no warning', async () => {
+    const result = await model('openai/gpt-5-image').generate(callOptions({ model: 'openai/gpt-5-image', size: { width: 1536, height: 1024 }, aspectRatio: '3:2' }));
+    expect((upstream.fake.requests.at(-1)?.json as Record<string, unknown>)['image_config']).toEqual({ aspect_ratio: '3:2' });
+    expect(result.images).toHaveLength(1);
+    expect(result.warnings).toEqual([]);
+  });
+
   it('reports what it cannot send, keeps the fields the gateway sets, and passes OpenRouter’s own fields through', async () => {
     const result = await model(flash).generate(
       callOptions({ quality: 'high', style: 'vivid', background: 'transparent', providerOptions: { model: 'openai/gpt-5-image', models: ['x/y'], provider: { order: ['google-vertex'] } } }),

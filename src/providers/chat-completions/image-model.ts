@@ -12,16 +12,25 @@ import { buildChatBody, moderationReasonsOf, noImageError, parseChatCompletion, 
 /** The ten ratios of OpenRouter's `image_config.aspect_ratio` (Gemini's list; other models are clamped by OpenRouter). */
 export const chatImageAspectRatios = ['1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9', '21:9'] as const;
 
-/** Gemini 3 image models render 1K, 2K or 4K (`image_config.image_size`); everything else about 1 MP. */
+/**
+ * Gemini's image models render a tier (1K, and for Gemini 3 also 2K and 4K: `image_config.image_size`)
+ * at one of the ten ratios. Other models (gpt-5-image, FLUX …) get only the ratio, which OpenRouter
+ * clamps to what they support, and choose their own pixel count.
+ */
 export function chatImageSizeSpec(model: string): SizeSpec {
-  const tiers = takesImageSize(model)
-    ? [
+  if (takesImageSize(model)) {
+    return {
+      kind: 'tier',
+      tiers: [
         { name: '1K', maxEdge: 1024 },
         { name: '2K', maxEdge: 2048 },
         { name: '4K', maxEdge: 4096 },
-      ]
-    : [{ name: '1K', maxEdge: 1024 }];
-  return { kind: 'tier', tiers, ratios: chatImageAspectRatios };
+      ],
+      ratios: chatImageAspectRatios,
+    };
+  }
+  if (/(^|\/)gemini-/i.test(model)) return { kind: 'tier', tiers: [{ name: '1K', maxEdge: 1024 }], ratios: chatImageAspectRatios };
+  return { kind: 'aspect_ratio', ratios: chatImageAspectRatios };
 }
 
 /** "Image Size (Gemini only)": of Gemini's image models only the 3.x ones have tiers above 1K. */
@@ -61,11 +70,11 @@ export function createChatImageModel(settings: ProviderSettings, providerName: s
   async function call(options: ImageCallOptions): Promise<ImageCallResult> {
     const warnings: ProviderWarning[] = unsupportedOptionWarnings(options);
     const size = mapSize({ size: options.size, aspectRatio: options.aspectRatio }, sizeSpec);
-    if (size.value.kind !== 'tier') throw new Error('a tier size spec maps to a tier');
+    if (size.value.kind !== 'tier' && size.value.kind !== 'aspect_ratio') throw new Error('chat image sizes are a tier or a ratio');
     let imageConfig: Record<string, string> | undefined;
     if (channelOptions.imageConfig) {
       warnings.push(...size.warnings);
-      imageConfig = { aspect_ratio: size.value.aspectRatio, ...(takesImageSize(modelId) ? { image_size: size.value.tier } : {}) };
+      imageConfig = { aspect_ratio: size.value.aspectRatio, ...(size.value.kind === 'tier' && takesImageSize(modelId) ? { image_size: size.value.tier } : {}) };
     } else {
       warnings.push({ type: 'unsupported', param: 'size', message: `This channel sends no image_config; the model picks the size (${options.size.width}x${options.size.height} was asked).` });
     }
