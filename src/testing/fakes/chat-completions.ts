@@ -186,7 +186,9 @@ export async function startChatCompletionsFake(options: ChatCompletionsFakeOptio
     // "Image Size (Gemini only)": other models render their 1K size whatever is asked.
     const scale = rules?.tiers ? (tierScale[tier] ?? 1) : 1;
     const [width, height] = [base[0] * scale, base[1] * scale];
-    const id = `gen-${randomUUID()}`;
+    const isOpenRouter = (options.flavour ?? 'openrouter') === 'openrouter';
+    // OpenRouter's ids are `gen-…`; relays keep OpenAI's `chatcmpl-…`.
+    const id = `${isOpenRouter ? 'gen' : 'chatcmpl'}-${randomUUID()}`;
     const promptTokens = Math.ceil(read.prompt.length / 4) + read.inputs.length * 258;
 
     if (switches.moderation === 'input') {
@@ -212,7 +214,7 @@ export async function startChatCompletionsFake(options: ChatCompletionsFakeOptio
     const usage = (images: number) => {
       const completion = images * (rules?.tokens(tier) ?? 1290);
       const cost = (completion * (rules?.pricePerMillion ?? 30)) / 1_000_000 + (promptTokens * 0.3) / 1_000_000;
-      return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, ...(options.flavour === undefined || options.flavour === 'openrouter' ? { cost: Number(cost.toFixed(6)) } : {}) };
+      return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, ...(isOpenRouter ? { cost: Number(cost.toFixed(6)) } : {}) };
     };
     const wantsImage = Array.isArray(modalities) && modalities.includes('image');
     if (switches.moderation === 'output' || !wantsImage || switches.maxImages === 0) {
@@ -222,7 +224,8 @@ export async function startChatCompletionsFake(options: ChatCompletionsFakeOptio
         choices: [{
           index: 0,
           finish_reason: filtered ? 'content_filter' : 'stop',
-          native_finish_reason: filtered ? 'IMAGE_SAFETY' : 'STOP',
+          // OpenRouter keeps the model's own reason; new-api and other relays only map it.
+          ...(isOpenRouter ? { native_finish_reason: filtered ? 'IMAGE_SAFETY' : 'STOP' } : {}),
           message: { role: 'assistant', content: filtered ? '' : 'I can describe it, but here is only text: a quiet scene at dusk.' },
         }],
         usage: usage(0),
@@ -250,7 +253,7 @@ export async function startChatCompletionsFake(options: ChatCompletionsFakeOptio
     sendJson(response, 200, {
       id, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model, system_fingerprint: null,
       ...(flavour === 'openrouter' ? { provider: 'Google' } : {}),
-      choices: [{ index: 0, finish_reason: 'stop', native_finish_reason: 'STOP', message }],
+      choices: [{ index: 0, finish_reason: 'stop', ...(isOpenRouter ? { native_finish_reason: 'STOP' } : {}), message }],
       usage: usage(1),
     });
   }, options.port ?? 0);
