@@ -7,9 +7,10 @@ import type { ImageRequest } from './image-request.js';
 import type { BlobStore } from './ports/blob-store.js';
 import type { Clock } from './ports/clock.js';
 import type { HttpClient } from './ports/http-client.js';
-import type { ImageCallOptions, ImageCallResult, ImageModel, ImageUsage, PartialImage, ProviderImage, UpstreamJobRef } from './ports/image-model.js';
+import type { ImageCallOptions, ImageCallResult, ImageModel, ImageUsage, OutputFormat, PartialImage, ProviderImage, UpstreamJobRef } from './ports/image-model.js';
 import type { ModelRoute, ModelRouter } from './ports/model-router.js';
-import { decodeBase64Text, encodeImage, fileExtensions, hasAlphaChannel, isAlreadyEncoded, sniffBase64Format, sniffFormat } from '../images/codec.js';
+import { decodeBase64Text, encodeImage, fileExtensions, hasAlphaChannel, isAlreadyEncoded, outputContentTypes, sniffBase64Format, sniffFormat } from '../images/codec.js';
+import { encodeSvg, isSvgDocument, svgProblem } from '../images/svg.js';
 
 export type { ModelRoute, ModelRouter } from './ports/model-router.js';
 
@@ -99,9 +100,9 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
     const stored = request.responseFormat === 'url' || options.persist === true;
     // Base64 already in the asked format goes back as it came: a 2 MB image is never decoded, re-encoded or copied.
     if (image.kind === 'bytes' && image.base64 !== undefined && !stored) {
+      // Not a raster signature: an SVG (or garbage), judged below on the decoded bytes.
       const base64Format = sniffBase64Format(image.base64);
-      if (!base64Format) throw new GatewayError('upstream_invalid_response', `${route.provider} returned something that is not an image.`);
-      if (isAlreadyEncoded(base64Format, encoding)) {
+      if (base64Format !== undefined && isAlreadyEncoded(base64Format, encoding)) {
         return {
           get data() {
             return image.data;
@@ -115,16 +116,29 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       }
     }
     const raw = await fetchResult(image, route.provider, options.signal);
-    const format = sniffFormat(raw);
-    if (!format) throw new GatewayError('upstream_invalid_response', `${route.provider} returned something that is not an image.`);
-    const data = await encodeImage(raw, format, encoding);
+    const data = await encodeResult(raw, route.provider, encoding);
     let blobKey: string | undefined;
     if (stored) {
       const day = now.toISOString().slice(0, 10).replaceAll('-', '/');
       blobKey = `images/${day}/${randomUUID()}.${fileExtensions[request.outputFormat]}`;
-      await deps.blobs.put(blobKey, data, `image/${request.outputFormat}`);
+      await deps.blobs.put(blobKey, data, outputContentTypes[request.outputFormat]);
     }
     return { data, blobKey, revisedPrompt: image.revisedPrompt, hasAlpha: hasAlphaChannel(data) };
+  }
+
+  /** Upstream bytes in the asked format: rasters re-encoded as needed, SVGs checked then kept or rasterised. */
+  async function encodeResult(raw: Buffer, provider: string, encoding: { format: OutputFormat; compression?: number }): Promise<Buffer> {
+    const format = sniffFormat(raw);
+    if (format) {
+      if (encoding.format === 'svg') {
+        throw new GatewayError('upstream_invalid_response', `${provider} returned a raster image (${format}) where an SVG was asked for.`, { retryable: false });
+      }
+      return encodeImage(raw, format, encoding);
+    }
+    if (!isSvgDocument(raw)) throw new GatewayError('upstream_invalid_response', `${provider} returned something that is not an image.`);
+    const problem = svgProblem(raw);
+    if (problem !== undefined) throw new GatewayError('upstream_invalid_response', `${provider} returned an SVG the gateway does not deliver: ${problem}.`, { retryable: false });
+    return encodeSvg(raw, encoding);
   }
 
   return {

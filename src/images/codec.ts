@@ -22,7 +22,10 @@ export const mediaTypes: Record<SniffedFormat, 'image/png' | 'image/jpeg' | 'ima
   gif: 'image/gif',
 };
 
-export const fileExtensions: Record<OutputFormat, string> = { png: 'png', jpeg: 'jpeg', webp: 'webp' };
+export const fileExtensions: Record<OutputFormat, string> = { png: 'png', jpeg: 'jpeg', webp: 'webp', svg: 'svg' };
+
+/** The Content-Type a stored result of each output format is served with. */
+export const outputContentTypes: Record<OutputFormat, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', svg: 'image/svg+xml' };
 
 /** Cheap magic-byte check, so garbage never reaches the decoder. */
 export function sniffFormat(data: Buffer): SniffedFormat | undefined {
@@ -125,5 +128,8 @@ export async function encodeImage(data: Buffer, current: SniffedFormat, options:
       return pipeline.jpeg({ quality: quality ?? 90, mozjpeg: false }).toBuffer();
     case 'webp':
       return pipeline.webp({ quality: quality ?? 90 }).toBuffer();
+    case 'svg':
+      // Tracing pixels into paths is not encoding; a raster result never becomes an "SVG".
+      throw new Error('a raster image cannot be encoded as svg');
   }
 }

@@ -8,7 +8,7 @@ import type { GenerationOutcome } from '../core/generate-images.js';
 import type { ImageRequest } from '../core/image-request.js';
 import { renderImagesResponse, type ImagesResponseBody } from '../core/images-response.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
-import { fileExtensions } from '../images/codec.js';
+import { fileExtensions, outputContentTypes } from '../images/codec.js';
 
 export interface StoredImagesResult {
   created: number;
@@ -25,7 +25,7 @@ export async function persistImages(outcome: GenerationOutcome, request: ImageRe
     outcome.images.map(async (image) => {
       if (image.blobKey !== undefined) return image;
       const blobKey = `images/${day}/${randomUUID()}.${fileExtensions[request.outputFormat]}`;
-      await blobs.put(blobKey, image.data, `image/${request.outputFormat}`);
+      await blobs.put(blobKey, image.data, outputContentTypes[request.outputFormat]);
       return { ...image, blobKey };
     }),
   );

@@ -112,8 +112,8 @@ function checkModel(model: CatalogModel, knownFields: ReadonlySet<string>, what:
   if (!isStringList(model.backgrounds) || !model.backgrounds.every((item) => ['transparent', 'opaque', 'auto'].includes(item))) {
     fail('backgrounds', 'a list of transparent, opaque, auto');
   }
-  if (!isStringList(model.output_formats) || !model.output_formats.every((item) => ['png', 'jpeg', 'webp'].includes(item))) {
-    fail('output_formats', 'a list of png, jpeg, webp');
+  if (!isStringList(model.output_formats) || !model.output_formats.every((item) => ['png', 'jpeg', 'webp', 'svg'].includes(item))) {
+    fail('output_formats', 'a list of png, jpeg, webp, svg');
   }
   if (!model.output_formats.includes(model.default_output_format)) fail('default_output_format', `one of its output_formats (${model.output_formats.join(', ')})`);
   if (model.default_response_format !== 'url' && model.default_response_format !== 'b64_json') fail('default_response_format', 'url or b64_json');

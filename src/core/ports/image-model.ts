@@ -1,7 +1,11 @@
 // The provider port: what every upstream adapter and local engine implements. Versioned so a
 // future change of shape can live beside this one; modelled on the Vercel AI SDK's ImageModel.
 
-export type OutputFormat = 'png' | 'jpeg' | 'webp';
+/**
+ * `svg` only for vector models (Recraft's `*_vector`): their SVG is relayed as it came, and rasterised
+ * when a raster format is asked for instead. No raster image is ever turned into an SVG.
+ */
+export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'svg';
 export type Background = 'transparent' | 'opaque' | 'auto';
 
 export interface PixelSize {

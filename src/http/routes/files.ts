@@ -13,6 +13,9 @@ import { sendError } from '../errors.js';
 
 type Validators = Pick<StoredBlob, 'etag' | 'createdAt' | 'contentType'>;
 
+/** Sent with every hosted result (see setValidators); docs/providers.md (Recraft) explains the choice. */
+export const fileContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
+
 export function registerFilesRoute(app: FastifyInstance, deps: HttpDeps): void {
   app.get<{ Params: { '*': string }; Querystring: { expires?: string; signature?: string } }>(`${filesPathPrefix}*`, async (request, reply) => {
     request.imagegate.endpoint = 'files';
@@ -53,6 +56,10 @@ function setValidators(reply: FastifyReply, request: FastifyRequest<{ Querystrin
     'last-modified': new Date(blob.createdAt).toUTCString(),
     'accept-ranges': 'bytes',
     'x-content-type-options': 'nosniff',
+    // Results are pictures, never pages. An SVG opened directly is a document that could run script
+    // on the gateway's origin: this policy (sandbox: a unique origin, no scripts; nothing loaded but
+    // inline styles and data: images) makes it inert whatever it contains. Harmless for rasters.
+    'content-security-policy': fileContentSecurityPolicy,
   });
 }
 

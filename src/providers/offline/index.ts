@@ -17,7 +17,7 @@ export const offlineMaxImagesPerCall = 10;
 /** OpenAI's limit for `partial_images`. */
 const maxPartialImages = 3;
 
-const mediaTypes = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' } as const;
+const mediaTypes = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', svg: 'image/svg+xml' } as const;
 
 /** Rejects with the signal's reason, like fetch does, so callers treat our abort like an upstream one. */
 function abortReason(signal: AbortSignal): unknown {

@@ -56,5 +56,8 @@ function encodePreview(image: sharp.Sharp, format: OutputFormat, compression: nu
     case 'webp':
       // Lossy alpha: encoding a lossless alpha plane is most of a webp's time.
       return pipeline.webp({ quality: qualityFor(compression), effort: 0, alphaQuality: 50 }).toBuffer();
+    case 'svg':
+      // Vector models do not stream; should one ever, a PNG preview still shows progress.
+      return pipeline.png({ compressionLevel: 3 }).toBuffer();
   }
 }

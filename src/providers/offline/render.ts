@@ -401,6 +401,9 @@ export function encodeImage(image: sharp.Sharp, options: EncodeOptions): Promise
       return pipeline.jpeg({ quality: qualityFor(options.compression) }).toBuffer();
     case 'webp':
       return pipeline.webp({ quality: qualityFor(options.compression) }).toBuffer();
+    case 'svg':
+      // A raster picture wrapped in SVG would be a vector image in name only.
+      throw new GatewayError('invalid_value', 'The offline engine draws SVG for generations only; ask for png, jpeg or webp.', { param: 'output_format' });
   }
 }
 
@@ -424,5 +427,7 @@ export async function renderScene(input: SceneInput): Promise<Buffer> {
   assertPixelSize(input.width, input.height);
   const transparent = input.background === 'transparent';
   const svg = composeSceneSvg({ prompt: input.prompt, seed: input.seed, width: input.width, height: input.height, transparent });
+  // The scene is drawn as SVG in the first place: a vector request gets the document itself.
+  if (input.format === 'svg') return Buffer.from(svg);
   return encodeImage(rasterise(svg), { format: input.format, compression: input.compression, keepAlpha: transparent });
 }

@@ -345,7 +345,8 @@ function sizeInput(options: ImageCallOptions, schema: ReplicateModelSchema, mode
  * with its compression, from it (issue 10 item 2).
  */
 function formatInput(options: ImageCallOptions, schema: ReplicateModelSchema, warnings: ProviderWarning[]): Record<string, unknown> {
-  const wanted: ReplicateOutputFormat = options.outputFormat === 'jpeg' ? 'jpg' : options.outputFormat;
+  // svg is offered for vector models only, none of which this adapter serves; png keeps it lossless.
+  const wanted: ReplicateOutputFormat = options.outputFormat === 'jpeg' ? 'jpg' : options.outputFormat === 'svg' ? 'png' : options.outputFormat;
   const native = schema.outputFormats.includes(wanted) && (options.outputCompression === undefined || wanted === 'png' || schema.outputQuality);
   const input: Record<string, unknown> = { output_format: native ? wanted : 'png' };
   if (options.outputCompression !== undefined) {
