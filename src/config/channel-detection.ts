@@ -97,6 +97,12 @@ export const detectableModels = {
     'gemini-2.5-flash-image': 'google/gemini-2.5-flash-image',
     'gemini-3-pro-image-preview': 'google/gemini-3-pro-image-preview',
   },
+  recraft: {
+    'recraftv4_1': 'recraftv4_1',
+    'recraftv4_1_vector': 'recraftv4_1_vector',
+    'recraftv3': 'recraftv3',
+    'recraftv3_vector': 'recraftv3_vector',
+  },
 } as const satisfies Record<string, ModelMap>;
 
 export type DetectableProvider = keyof typeof detectableModels;
@@ -278,6 +284,11 @@ function candidates(env: Env, fail: (message: string) => Error): Candidate[] {
   // (BytePlus ModelArk: https://ark.ap-southeast.bytepluses.com/api/v3), as the Ark tools people use read it.
   const arkKey = keyFrom(['ARK_API_KEY']);
   if (arkKey !== undefined) add('volcengine', arkKey, ['ARK_BASE_URL']);
+
+  // Recraft's documents call the token RECRAFT_API_TOKEN (https://www.recraft.ai/docs/api-reference/getting-started);
+  // LiteLLM and others read RECRAFT_API_KEY. The first wins when both are set.
+  const recraftKey = keyFrom(['RECRAFT_API_TOKEN', 'RECRAFT_API_KEY']);
+  if (recraftKey !== undefined) add('recraft', recraftKey, ['RECRAFT_BASE_URL']);
 
   return found;
 }

@@ -17,6 +17,7 @@ export const providerNames = [
   'volcengine',
   'openrouter',
   'chat-completions',
+  'recraft',
   'offline',
 ] as const;
 

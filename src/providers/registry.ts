@@ -13,6 +13,7 @@ import { createGoogleProvider } from './google/index.js';
 import { createKlingProvider, klingDefaultBaseUrl } from './kling/index.js';
 import { createMidjourneyProxyProvider, midjourneyProxyDefaultBaseURL } from './midjourney-proxy/index.js';
 import { createOpenAIProvider } from './openai/index.js';
+import { createRecraftProvider, recraftDefaultBaseURL } from './recraft/index.js';
 import { createReplicateProvider } from './replicate/index.js';
 import { createStabilityProvider } from './stability/index.js';
 import { createIdeogramProvider } from './ideogram/index.js';
@@ -37,6 +38,7 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   volcengine: createVolcengineProvider,
   openrouter: createOpenRouterProvider,
   'chat-completions': createChatCompletionsProvider,
+  recraft: createRecraftProvider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -56,4 +58,5 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   volcengine: volcengineDefaultBaseURL,
   openrouter: openRouterDefaultBaseURL,
   'chat-completions': '',
+  recraft: recraftDefaultBaseURL,
 };

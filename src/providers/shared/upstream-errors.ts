@@ -48,7 +48,7 @@ export function parseRetryAfterSeconds(headers: Record<string, string>, now: num
 }
 
 /** Pulls the human message out of the error bodies upstreams use; falls back to the raw text. */
-function extractUpstreamMessage(body: Buffer): string {
+export function extractUpstreamMessage(body: Buffer): string {
   const text = body.toString('utf8').trim();
   if (text === '') return '';
   let parsed: unknown;

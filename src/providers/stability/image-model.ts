@@ -4,6 +4,7 @@
 import sharp from 'sharp';
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, InputImage, ProviderWarning } from '../../core/ports/image-model.js';
+import { whiteRepaintMask } from '../shared/masks.js';
 import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
 import type { HttpResponse, ProviderSettings } from '../shared/types.js';
 import { errorFromTransportFailure, errorFromUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
@@ -183,8 +184,6 @@ async function asStabilityInput(image: InputImage): Promise<{ data: Buffer; medi
  * meaning repaint. So a mask with alpha becomes its inverted alpha channel; one without alpha is
  * taken to be a greyscale mask already.
  */
-export async function toStabilityMask(mask: InputImage): Promise<Buffer> {
-  const metadata = await sharp(mask.data).metadata();
-  if (!metadata.hasAlpha) return sharp(mask.data).toColourspace('b-w').png().toBuffer();
-  return sharp(mask.data).extractChannel('alpha').negate().toColourspace('b-w').png().toBuffer();
+export function toStabilityMask(mask: InputImage): Promise<Buffer> {
+  return whiteRepaintMask(mask);
 }

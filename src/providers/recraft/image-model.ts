@@ -1,0 +1,47 @@
+// The ImageModel for one Recraft model: a synchronous JSON call per generation or edit, answered with
+// an OpenAI-style ImagesResponse (`data[].b64_json`, `url`, `revised_prompt`), SVG for vector models.
+
+import type { ImageCallOptions, ImageCallResult, ImageModel } from '../../core/ports/image-model.js';
+import { parseImagesResponse } from '../openai/wire.js';
+import type { ProviderSettings } from '../shared/types.js';
+import { errorFromTransportFailure } from '../shared/upstream-errors.js';
+import { buildRecraftCall, errorFromRecraftResponse, recraftProviderName } from './wire.js';
+
+/** "The number of images to generate, must be between 1 and 6" (https://www.recraft.ai/docs/api-reference/endpoints). */
+export const recraftMaxImagesPerCall = 6;
+const defaultTimeoutMs = 180_000;
+/** Six 2K rasters or six SVGs as base64 fit well within this. */
+const maxResponseBytes = 150 * 1024 * 1024;
+
+export function createRecraftImageModel(settings: ProviderSettings, baseURL: string, upstreamModel: string): ImageModel {
+  async function call(options: ImageCallOptions, edit: boolean): Promise<ImageCallResult> {
+    const { operation, body, warnings } = await buildRecraftCall(options, edit);
+    let response;
+    try {
+      response = await settings.http.request(`${baseURL}/images/${operation}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${settings.apiKey}`, accept: 'application/json' },
+        json: body,
+        signal: options.abortSignal,
+        timeoutMs: settings.timeoutMs ?? defaultTimeoutMs,
+        maxBytes: maxResponseBytes,
+      });
+    } catch (error) {
+      if (options.abortSignal.aborted) throw options.abortSignal.reason;
+      throw errorFromTransportFailure(recraftProviderName, error);
+    }
+    if (response.status < 200 || response.status >= 300) throw errorFromRecraftResponse(response, options.model, [settings.apiKey]);
+    const parsed = parseImagesResponse(recraftProviderName, response, options.n);
+    return { images: parsed.images, warnings: [...warnings, ...parsed.warnings] };
+  }
+
+  return {
+    specificationVersion: 'v1',
+    provider: recraftProviderName,
+    modelId: upstreamModel,
+    maxImagesPerCall: recraftMaxImagesPerCall,
+    operations: ['generate', 'edit'],
+    generate: (options) => call(options, false),
+    edit: (options) => call(options, true),
+  };
+}
