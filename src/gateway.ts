@@ -13,6 +13,7 @@ import { bootstrapKeys } from './core/api-keys.js';
 import { createImageService } from './core/generate-images.js';
 import { systemClock, type Clock } from './core/ports/clock.js';
 import { createUrlSigner } from './core/signed-urls.js';
+import { createCredentialGuard } from './admin/credential-guard.js';
 import { registerAdminApi } from './admin/index.js';
 import fastifyCookie from '@fastify/cookie';
 import Fastify from 'fastify';
@@ -27,7 +28,7 @@ import type { TaskStore } from './core/ports/task-store.js';
 import { createUsageEstimator } from './billing/usage-estimate.js';
 import { startReservationUpkeep } from './billing/reservation-upkeep.js';
 import { registerUsageRoute } from './http/routes/usage.js';
-import { createKeyRateLimiter } from './ratelimit/key-rate-limiter.js';
+import { createKeyRateLimiter, memoryLimiters } from './ratelimit/key-rate-limiter.js';
 import type { RateLimiter } from './core/ports/rate-limiter.js';
 import { buildApp } from './http/app.js';
 import { createOfflineProvider } from './providers/offline/index.js';
@@ -277,6 +278,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   }
   await registerAdminApi(app, {
     ...{ token: config.adminToken, keys, billing, prices, requestLog, channels: router, catalog, clock },
+    credentialGuard: createCredentialGuard(shared.limiters ?? memoryLimiters),
     ...{ audit: storage.audit, sessions, sessionStore, insights, tasks, taskEvents, blobs, signer },
     ...{ taskService: taskRuntime.tasks, webhooks: taskRuntime.webhooks },
     retention: { imagesAndTasksHours: config.tasks.retentionHours, requestLogDays: config.retention.requestLogDays, usageDetailDays: null },

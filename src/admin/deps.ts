@@ -1,6 +1,7 @@
 // What the admin API is built from: the stores it changes and the services whose state it shows.
 
 import type { BillingStore } from '../core/ports/billing-store.js';
+import type { CredentialGuard } from './credential-guard.js';
 import type { PriceOverrides } from '../billing/price-overrides.js';
 import type { SessionService } from '../console/sessions.js';
 import type { Catalog } from '../core/catalog/catalog.js';
@@ -31,6 +32,8 @@ export interface RetentionSettings {
 export interface AdminDeps {
   /** IMAGEGATE_ADMIN_TOKEN; without it the admin API answers 403 to everything but key holders' sessions. */
   token: string | undefined;
+  /** Counts wrong admin tokens and sign-ins per client address, and refuses an address that guesses. */
+  credentialGuard: CredentialGuard;
   keys: KeyStore;
   billing: BillingStore;
   prices: PriceOverrides;

@@ -56,7 +56,13 @@ export async function registerAdminApi(app: FastifyInstance, deps: AdminDeps): P
 
   async function identify(request: FastifyRequest): Promise<Principal> {
     if (extractApiKey(request) !== undefined) {
-      authorizeToken(request);
+      await deps.credentialGuard.check(request.ip);
+      try {
+        authorizeToken(request);
+      } catch (error) {
+        await deps.credentialGuard.failed(request.ip);
+        throw error;
+      }
       return { role: 'operator', actor: 'admin token' };
     }
     const session = await deps.sessions.fromRequest(request);

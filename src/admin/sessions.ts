@@ -16,11 +16,14 @@ export function registerSessionRoutes(app: FastifyInstance, deps: AdminDeps): vo
     }
     const audit = (actor: string, outcome: string, target: string | null) =>
       deps.audit.record({ at: deps.clock.now(), actor, ip: request.ip, action: 'session.signed_in', target, changes: { with: adminToken !== undefined ? 'admin token' : 'api key' }, outcome, requestId: request.id });
+    await deps.credentialGuard.check(request.ip);
     let signedIn;
     try {
       signedIn = await deps.sessions.signIn(adminToken !== undefined ? { adminToken } : { apiKey: apiKey ?? '' }, request.ip);
     } catch (error) {
-      // Failed sign-ins are audited too: that is how a guessing attempt shows.
+      // Failed sign-ins are audited too: that is how a guessing attempt shows. Wrong credentials count
+      // towards the address's limit; a refusal for another reason (a revoked key, a switched-off console) does not.
+      if (isGatewayError(error) && error.code === 'invalid_api_key') await deps.credentialGuard.failed(request.ip);
       await audit('unknown', isGatewayError(error) ? error.code : 'server_error', null);
       throw error;
     }
