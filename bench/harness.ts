@@ -4,6 +4,7 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { ensureCompiledGateway, type GatewayRuntime } from './gateway-build.js';
 import { locatePortkey, startPortkey, type PortkeyProcess } from './portkey.js';
+import { createBenchSchema, type BenchSchema } from './postgres.js';
 import { repositoryRoot, startGatewayProcess, startReferenceRelayProcess, startUpstreamProcess, type GatewayProcess, type UpstreamProcess } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 import { benchChannels, scenarios } from './scenarios/index.js';
@@ -26,6 +27,11 @@ export interface BenchmarkOptions {
    * process starts faster (the smoke test).
    */
   gatewayPerScenario: boolean;
+  /**
+   * A PostgreSQL server (URL) on which the scenarios that compare backends (4) also run, in a fresh
+   * schema made for this run and dropped at its end; unset = SQLite only.
+   */
+  postgresServer?: string;
   log: (line: string) => void;
 }
 
@@ -42,7 +48,7 @@ export interface MachineFacts {
 export interface BenchmarkReport {
   startedAt: string;
   finishedAt: string;
-  options: { scenarios: number[]; durationSeconds: number; slowMs: number; gatewayRoot?: string; runtime: GatewayRuntime };
+  options: { scenarios: number[]; durationSeconds: number; slowMs: number; gatewayRoot?: string; runtime: GatewayRuntime; postgres: 'on' | 'off' };
   /** imagegate's RSS once started, before any load (the first scenario's process). */
   idleRssBytes?: number;
   machine: MachineFacts;
@@ -54,6 +60,8 @@ export interface BenchmarkReport {
 
 /** Scenarios that also measure the bare reference relay. */
 const relayedByReference = new Set([1, 2, 6, 7]);
+/** Scenarios that also run on PostgreSQL when the run has a server. */
+const comparedOnPostgres = new Set([4]);
 
 export const defaultOptions: Omit<BenchmarkOptions, 'log'> = {
   scenarios: scenarios.map((scenario) => scenario.id),
@@ -62,6 +70,17 @@ export const defaultOptions: Omit<BenchmarkOptions, 'log'> = {
   runtime: 'compiled',
   gatewayPerScenario: true,
 };
+
+/** A server URL as it may be printed: without its password. */
+function redactPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the configured URL';
+  }
+}
 
 export function machineFacts(loadAverageAtStart: number[]): MachineFacts {
   const processors = cpus();
@@ -94,6 +113,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   let rateLimited = false;
   let idleRssBytes: number | undefined;
   const gatewayChoice = { runtime: options.runtime, ...(options.gatewayRoot === undefined ? {} : { gatewayRoot: options.gatewayRoot }) };
+  let postgres: BenchSchema | { unavailable: string } | undefined;
   const located = locatePortkey();
   let portkeyNote = 'skipped' in located ? located.skipped : undefined;
   try {
@@ -107,6 +127,12 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     if (chosen.some((scenario) => relayedByReference.has(scenario.id))) {
       options.log('starting the bare reference relay');
       referenceRelay = await startReferenceRelayProcess(upstream.origin);
+    }
+    if (options.postgresServer !== undefined && chosen.some((scenario) => comparedOnPostgres.has(scenario.id))) {
+      postgres = await createBenchSchema(options.postgresServer).catch((error: unknown) => ({
+        unavailable: `PostgreSQL at ${redactPassword(options.postgresServer ?? '')} could not be reached: ${error instanceof Error ? error.message : String(error)}`,
+      }));
+      options.log('url' in postgres ? `PostgreSQL schema ${postgres.schema} for this run` : postgres.unavailable);
     }
     for (const scenario of chosen) {
       options.log(`scenario ${scenario.id}: ${scenario.title}`);
@@ -125,6 +151,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
           durationSeconds: options.durationSeconds,
           slowMs: options.slowMs,
           ...(options.profileDirectory === undefined ? {} : { profileDirectory: options.profileDirectory }),
+          ...(postgres === undefined || !comparedOnPostgres.has(scenario.id) ? {} : { postgres: 'url' in postgres ? { databaseUrl: postgres.url } : postgres }),
           log: (line) => options.log(`  ${line}`),
         });
         if (!result.portkey && (scenario.id === 1 || scenario.id === 2) && portkeyNote) result.portkey = { skipped: portkeyNote };
@@ -143,6 +170,9 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     await portkey?.close();
     await referenceRelay?.close();
     await upstream.close();
+    if (postgres !== undefined && 'drop' in postgres) {
+      await postgres.drop().catch((error: unknown) => options.log(`could not drop PostgreSQL schema ${postgres && 'schema' in postgres ? postgres.schema : ''}: ${String(error)}`));
+    }
   }
   return {
     startedAt,
@@ -153,6 +183,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       slowMs: options.slowMs,
       ...(options.gatewayRoot === undefined ? {} : { gatewayRoot: options.gatewayRoot }),
       runtime: options.runtime,
+      postgres: options.postgresServer === undefined ? 'off' : 'on',
     },
     ...(idleRssBytes === undefined ? {} : { idleRssBytes }),
     machine: machineFacts(loadAverageAtStart),

@@ -198,9 +198,10 @@ export interface GatewayProcess {
   close(): Promise<void>;
 }
 
-export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], dataDir: string, workers = 1): Record<string, unknown> {
+export function gatewayConfig(upstreamOrigin: string, channels: BenchChannel[], dataDir: string, workers = 1, databaseUrl?: string): Record<string, unknown> {
   return {
     server: { port: 0, host: '127.0.0.1', ...(workers > 1 ? { workers } : {}) },
+    ...(databaseUrl === undefined ? {} : { database: { url: databaseUrl } }),
     storage: { data_dir: dataDir },
     log_level: 'info',
     channels: channels.map((channel) => ({
@@ -245,6 +246,8 @@ export async function startGatewayProcess(options: {
   workers?: number;
   /** Compiled JavaScript (default, as production runs; see gateway-build.ts) or the sources under tsx. */
   runtime?: GatewayRuntime;
+  /** database.url (e.g. a PostgreSQL schema of bench/postgres.ts); default the SQLite file in the data folder. */
+  databaseUrl?: string;
 }): Promise<GatewayProcess> {
   const root = options.gatewayRoot ?? repositoryRoot;
   const runtime = options.runtime ?? 'compiled';
@@ -253,7 +256,7 @@ export async function startGatewayProcess(options: {
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
   dataFolders.add(dataDir);
   const configFile = join(dataDir, 'imagegate.yaml');
-  await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'), options.workers)));
+  await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'), options.workers, options.databaseUrl)));
   const child = startChild(
     entry,
     { IMAGEGATE_CONFIG: configFile, IMAGEGATE_API_KEYS: benchApiKey, IMAGEGATE_ADMIN_TOKEN: benchAdminToken, PORT: '0' },

@@ -21,7 +21,8 @@ function targetsText(result: ScenarioResult): string {
 }
 
 function row(result: ScenarioResult, withPortkey: boolean): string[] {
-  const gatewayRate = result.status !== 'measured' ? result.status : result.tasksPerSecond !== undefined ? `${rate(result.tasksPerSecond)} tasks/s` : rate(result.gateway?.requestsPerSecond);
+  const onPostgres = result.postgres !== undefined && 'tasksPerSecond' in result.postgres ? ` (PostgreSQL ${rate(result.postgres.tasksPerSecond)})` : '';
+  const gatewayRate = result.status !== 'measured' ? result.status : result.tasksPerSecond !== undefined ? `${rate(result.tasksPerSecond)} tasks/s${onPostgres}` : rate(result.gateway?.requestsPerSecond);
   const cells = [
     String(result.id),
     result.title,

@@ -4,10 +4,11 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultOptions, runBenchmark } from './harness.js';
+import { defaultBenchPostgresServer } from './postgres.js';
 import { repositoryRoot } from './processes.js';
 import { formatReport, writeReport } from './report.js';
 
-const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECONDS] [--slow-ms MS] [--out DIR] [--profile DIR] [--gateway-root DIR]
+const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECONDS] [--slow-ms MS] [--out DIR] [--profile DIR] [--gateway-root DIR] [--runtime compiled|tsx] [--postgres URL|off]
   --scenarios  which scenarios to run (default: all)
   --duration   seconds of load per scenario, shared among its phases (default ${defaultOptions.durationSeconds})
   --slow-ms    how long scenario 5's upstream holds each answer (default ${defaultOptions.slowMs})
@@ -16,7 +17,10 @@ const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECON
                summarise one with: node --import tsx bench/profile-summary.ts DIR/scenario-N.cpuprofile
   --gateway-root  run imagegate from another checkout (with node_modules), e.g. to measure before/after a change
   --runtime    compiled (default): imagegate compiled (npm run build, into .bench-build/) as production runs it, rebuilt when src/ is newer;
-               tsx: the TypeScript sources through the tsx loader`;
+               tsx: the TypeScript sources through the tsx loader
+
+  --postgres   PostgreSQL server on which scenario 4 also runs, in a fresh schema dropped afterwards
+               (default ${defaultBenchPostgresServer}, or IMAGEGATE_BENCH_POSTGRES_URL; "off": SQLite only)`;
 
 function positiveNumber(text: string, name: string): number {
   const value = Number(text);
@@ -34,6 +38,7 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       'gateway-root': { type: 'string' },
       runtime: { type: 'string' },
+      postgres: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -54,6 +59,7 @@ async function main(): Promise<void> {
     slowMs: values['slow-ms'] ? Math.round(positiveNumber(values['slow-ms'], 'slow-ms')) : defaultOptions.slowMs,
     ...(values.profile === undefined ? {} : { profileDirectory: resolve(values.profile) }),
     ...(values['gateway-root'] === undefined ? {} : { gatewayRoot: resolve(values['gateway-root']) }),
+    ...(values.postgres === 'off' ? {} : { postgresServer: values.postgres ?? defaultBenchPostgresServer }),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`\n${formatReport(report)}`);

@@ -23,6 +23,11 @@ export interface ScenarioContext {
   slowMs: number;
   /** When set, imagegate's measured phase is CPU-profiled into `<dir>/scenario-<id>.cpuprofile`. */
   profileDirectory?: string;
+  /**
+   * For scenarios compared across backends: the run's PostgreSQL schema (`database.url` for a second
+   * imagegate), or why there is none. Absent: the run is SQLite only (`--postgres off`).
+   */
+  postgres?: { databaseUrl: string } | { unavailable: string };
   log: (line: string) => void;
 }
 
@@ -62,6 +67,8 @@ export interface ScenarioResult {
    */
   cpuMsPerRequest?: { upstream: number; gateway: number };
   tasksPerSecond?: number;
+  /** The same scenario with imagegate on PostgreSQL, in the same run (scenario 4). */
+  postgres?: { tasksPerSecond: number; cpuMsPerTask: number; succeeded: number; failed: number } | { unavailable: string };
   portkey?: { requestsPerSecond: number; ratio: number; failed: number } | { skipped: string };
   /** The bare Fastify + undici relay under the same load: the most a Node relay gets on this machine. */
   referenceRelay?: { requestsPerSecond: number; ratio: number; cpuMsPerRequest: number };
@@ -116,15 +123,15 @@ export interface RelayMeasurement {
 }
 
 /** Runs imagegate's measured phase, CPU-profiled when the run asked for profiles. */
-export async function profiled<T>(context: ScenarioContext, scenarioId: number, phase: () => Promise<T>): Promise<T> {
+export async function profiled<T>(context: ScenarioContext, scenarioId: number | string, phase: () => Promise<T>, gateway: GatewayProcess = context.gateway): Promise<T> {
   const directory = context.profileDirectory;
   if (directory === undefined) return phase();
   await mkdir(directory, { recursive: true });
-  await context.gateway.startProfile();
+  await gateway.startProfile();
   try {
     return await phase();
   } finally {
-    await context.gateway.stopProfile(join(directory, `scenario-${scenarioId}.cpuprofile`));
+    await gateway.stopProfile(join(directory, `scenario-${scenarioId}.cpuprofile`));
   }
 }
 
