@@ -33,6 +33,8 @@ interface TaskBatch {
   /** 429 answers (queue full) that were retried. */
   queueFull: number;
   polls: number;
+  /** What the failures were: `submit HTTP <status>` or `task <status>: <error code>`, counted. */
+  failures: Record<string, number>;
   elapsedSeconds: number;
   /** Latency of the submissions (202 answers), in milliseconds. */
   submitLatenciesMs: number[];
@@ -54,7 +56,7 @@ async function runTaskBatch(origin: string, apiKey: string, seconds: number): Pr
   const pool = new Pool(origin, { connections: clients + followers + 2 });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
   const payload = JSON.stringify(body);
-  const batch: TaskBatch = { submitted: 0, succeeded: 0, failed: 0, queueFull: 0, polls: 0, elapsedSeconds: 0, submitLatenciesMs: [] };
+  const batch: TaskBatch = { submitted: 0, succeeded: 0, failed: 0, queueFull: 0, polls: 0, failures: {}, elapsedSeconds: 0, submitLatenciesMs: [] };
   /** Unfinished tasks in submission order (a Set keeps insertion order), plus those being submitted. */
   const pending = new Set<string>();
   let inFlightSubmissions = 0;
@@ -68,17 +70,22 @@ async function runTaskBatch(origin: string, apiKey: string, seconds: number): Pr
   /** Set when the submitting ends: unfinished tasks are waited for until then. */
   let drainEnds = Infinity;
 
-  const statusOf = async (id: string): Promise<string | undefined> => {
+  const countFailure = (what: string) => {
+    batch.failed += 1;
+    batch.failures[what] = (batch.failures[what] ?? 0) + 1;
+  };
+  const statusOf = async (id: string): Promise<{ status: string; code?: unknown } | undefined> => {
     const polled = await readJson(await pool.request({ path: `/v1/images/tasks/${encodeURIComponent(id)}`, method: 'GET', headers }));
     batch.polls += 1;
     const status = polled.body['status'];
-    if (polled.status !== 200) return 'failed';
-    return typeof status === 'string' ? status : undefined;
+    if (polled.status !== 200) return { status: `poll HTTP ${polled.status}` };
+    const error = polled.body['error'] as { code?: unknown } | null | undefined;
+    return typeof status === 'string' ? { status, code: error?.code } : undefined;
   };
-  const settle = (id: string, status: string) => {
+  const settle = (id: string, final: { status: string; code?: unknown }) => {
     pending.delete(id);
-    if (status === 'succeeded') batch.succeeded += 1;
-    else batch.failed += 1;
+    if (final.status === 'succeeded') batch.succeeded += 1;
+    else countFailure(`task ${final.status}${final.code === undefined ? '' : `: ${String(final.code)}`}`);
     lastFinal = performance.now();
     for (const wake of slotWaiters.splice(0)) wake();
   };
@@ -105,7 +112,7 @@ async function runTaskBatch(origin: string, apiKey: string, seconds: number): Pr
         batch.queueFull += 1;
         await sleep(50);
       } else {
-        batch.failed += 1;
+        countFailure(`submit HTTP ${answer.status}${typeof (answer.body['error'] as { code?: unknown } | undefined)?.code === 'string' ? ` ${(answer.body['error'] as { code: string }).code}` : ''}`);
       }
     }
   };
@@ -124,9 +131,10 @@ async function runTaskBatch(origin: string, apiKey: string, seconds: number): Pr
         continue;
       }
       beingPolled.add(oldest);
-      const status = await statusOf(oldest).finally(() => beingPolled.delete(oldest));
-      if (status !== undefined && finalStatuses.has(status)) settle(oldest, status);
-      else await sleep(5);
+      const final = await statusOf(oldest).finally(() => beingPolled.delete(oldest));
+      if (final !== undefined && (finalStatuses.has(final.status) || final.status.startsWith('poll HTTP'))) settle(oldest, final);
+      // The oldest is still running: look again a little later rather than poll it in a tight loop.
+      else await sleep(20);
     }
   };
   try {
@@ -135,7 +143,7 @@ async function runTaskBatch(origin: string, apiKey: string, seconds: number): Pr
     submitting = false;
     drainEnds = performance.now() + drainTimeoutMs;
     await following;
-    batch.failed += pending.size;
+    for (let index = 0; index < pending.size; index += 1) countFailure('not final after the drain timeout');
   } finally {
     batch.elapsedSeconds = (lastFinal - started) / 1000;
     await pool.close();
@@ -191,7 +199,7 @@ async function measureTasks(context: ScenarioContext, gateway: GatewayProcess, l
 }
 
 const batchNote = (label: string, batch: TaskBatch) =>
-  `${label}: ${batch.submitted} tasks submitted (${batch.queueFull} met a full queue), ${batch.polls} polls${batch.failed > 0 ? `, ${batch.failed} failed or did not finish` : ''}`;
+  `${label}: ${batch.submitted} tasks submitted (${batch.queueFull} met a full queue), ${batch.polls} polls${batch.failed > 0 ? `, ${batch.failed} failed or did not finish ${JSON.stringify(batch.failures)}` : ''}`;
 
 /** The same batch through a second imagegate on the run's PostgreSQL schema. */
 async function measureOnPostgres(context: ScenarioContext, databaseUrl: string): Promise<BackendMeasurement | { unavailable: string }> {

@@ -18,7 +18,7 @@ beforeEach(async () => {
   folder = await mkdtemp(join(tmpdir(), 'imagegate-claim-'));
   database = openSqliteDatabase({ file: join(folder, 'imagegate.db') });
   await migrate(database.db);
-  store = new SqliteTaskStore(database.db);
+  store = new SqliteTaskStore(database);
 });
 
 afterEach(async () => {

@@ -31,6 +31,11 @@ export function withTaskTimeline(store: TaskStore, events: TaskEventStore, optio
       if (task !== undefined) await note(task.id, 'started', { attempt: task.attempts, resumed: task.upstreamJob !== null }, now);
       return task;
     },
+    async claimBatch(owner: string, now: number, leaseExpiresAt: number, limit: number, claimOptions?: ClaimOptions): Promise<TaskRecord[]> {
+      const tasks = await store.claimBatch(owner, now, leaseExpiresAt, limit, claimOptions);
+      await Promise.all(tasks.map((task) => note(task.id, 'started', { attempt: task.attempts, resumed: task.upstreamJob !== null }, now)));
+      return tasks;
+    },
     heartbeat: (id, owner, leaseExpiresAt) => store.heartbeat(id, owner, leaseExpiresAt),
     async update(id, owner, patch) {
       const written = await store.update(id, owner, patch);

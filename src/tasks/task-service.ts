@@ -237,16 +237,30 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     }
   }
 
-  async function claimNext(): Promise<TaskRecord | undefined> {
-    const saturated = new Set([...runningByChannel].filter(([, count]) => count >= settings.workers).map(([channel]) => channel));
+  /** Tasks claimed in one go at most: one transaction's worth, so a long queue is not all taken by one process. */
+  const maxClaimBatch = 32;
+
+  /**
+   * As many tasks as every channel can still start (the least free channel's room, so no channel
+   * passes its limit whichever models the tasks are of), claimed in one call: on SQLite one unit of
+   * the group commit instead of a transaction and an event-loop turn per task.
+   */
+  async function claimNextBatch(): Promise<TaskRecord[]> {
+    let busiest = 0;
+    const saturated = new Set<string>();
+    for (const [channel, count] of runningByChannel) {
+      if (count >= settings.workers) saturated.add(channel);
+      else busiest = Math.max(busiest, count);
+    }
     const models = deps.catalog.list().map((model) => model.id);
     const excludeModels = saturated.size === 0 ? [] : models.filter((model) => saturated.has(channelOf(model)));
-    if (models.length > 0 && excludeModels.length === models.length) return undefined;
+    if (models.length > 0 && excludeModels.length === models.length) return [];
     const now = clock.now();
-    const claimed = await store.claim(owner, now, now + settings.leaseMs, { excludeModels, fairness: { recentlyServedKeys: [...servedKeys.keys()] } });
-    if (claimed) {
-      servedKeys.delete(claimed.keyId);
-      servedKeys.set(claimed.keyId, true);
+    const limit = Math.min(maxClaimBatch, settings.workers - busiest);
+    const claimed = await store.claimBatch(owner, now, now + settings.leaseMs, limit, { excludeModels, fairness: { recentlyServedKeys: [...servedKeys.keys()] } });
+    for (const task of claimed) {
+      servedKeys.delete(task.keyId);
+      servedKeys.set(task.keyId, true);
       // Only the order of recent keys matters; an old one dropped simply counts as not served lately.
       if (servedKeys.size > recentKeysKept) servedKeys.delete(servedKeys.keys().next().value as string);
     }
@@ -255,20 +269,20 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
 
   async function loop(): Promise<void> {
     while (!claimLoop.closed) {
-      let claimed: TaskRecord | undefined;
+      let claimed: TaskRecord[] = [];
       try {
-        claimed = await claimNext();
+        claimed = await claimNextBatch();
       } catch (error) {
         if (claimLoop.closed) return;
         logger.error({ err: error }, 'claiming a task failed');
       }
       if (claimLoop.closed) {
-        // Claimed while closing: hand it straight back.
-        if (claimed) await store.heartbeat(claimed.id, owner, clock.now()).catch(() => false);
+        // Claimed while closing: hand them straight back.
+        await Promise.all(claimed.map((task) => store.heartbeat(task.id, owner, clock.now()).catch(() => false)));
         return;
       }
-      if (claimed) {
-        void runClaimed(claimed);
+      if (claimed.length > 0) {
+        for (const task of claimed) void runClaimed(task);
         continue;
       }
       await claimLoop.idle(pollMs);

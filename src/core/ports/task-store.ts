@@ -53,6 +53,11 @@ export interface TaskStore {
    * for `owner` until `leaseExpiresAt`. Returns undefined when there is none.
    */
   claim(owner: string, now: number, leaseExpiresAt: number, options?: ClaimOptions): Promise<TaskRecord | undefined>;
+  /**
+   * Up to `limit` claims at once, in the order that many calls of claim() would make them (with
+   * fairness, each claim counting the keys the earlier ones served as most recently served).
+   */
+  claimBatch(owner: string, now: number, leaseExpiresAt: number, limit: number, options?: ClaimOptions): Promise<TaskRecord[]>;
   /** Extends the lease; false when the lease was lost to another owner. */
   heartbeat(id: string, owner: string, leaseExpiresAt: number): Promise<boolean>;
   /** Updates fields of a task still leased by `owner`; false when the lease was lost. */

@@ -67,6 +67,21 @@ export abstract class SqlTaskStore implements TaskStore {
    */
   abstract claim(owner: string, now: number, leaseExpiresAt: number, options?: ClaimOptions): Promise<TaskRecord | undefined>;
 
+  /** Claims one after another, each seeing the keys the ones before served (a backend may do it in one statement or transaction). */
+  async claimBatch(owner: string, now: number, leaseExpiresAt: number, limit: number, options: ClaimOptions = {}): Promise<TaskRecord[]> {
+    const served = [...(options.fairness?.recentlyServedKeys ?? [])];
+    const claimed: TaskRecord[] = [];
+    while (claimed.length < limit) {
+      const task = await this.claim(owner, now, leaseExpiresAt, options.fairness ? { ...options, fairness: { recentlyServedKeys: served } } : options);
+      if (task === undefined) break;
+      claimed.push(task);
+      const at = served.indexOf(task.keyId);
+      if (at !== -1) served.splice(at, 1);
+      served.push(task.keyId);
+    }
+    return claimed;
+  }
+
   async heartbeat(id: string, owner: string, leaseExpiresAt: number): Promise<boolean> {
     const result = await this.db
       .updateTable('tasks')
@@ -119,7 +134,7 @@ function fromJson<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
 }
 
-function toRow(task: TaskRecord): TasksTable {
+export function toRow(task: TaskRecord): TasksTable {
   return {
     id: task.id,
     key_id: task.keyId,
@@ -140,7 +155,7 @@ function toRow(task: TaskRecord): TasksTable {
   };
 }
 
-function toPatchRow(patch: TaskPatch): Updateable<TasksTable> {
+export function toPatchRow(patch: TaskPatch): Updateable<TasksTable> {
   const changes: Updateable<TasksTable> = {};
   if (patch.status !== undefined) changes.status = patch.status;
   if (patch.progress !== undefined) changes.progress = patch.progress;

@@ -102,6 +102,8 @@ export interface SqliteBillingOptions {
   clock: Clock;
   /** Names this process in reservation rows and its lease; unique per process by default. */
   processId?: string;
+  /** The database's group commit, shared with the task store so their writes share transactions (a private one by default). */
+  batches?: GroupCommit;
 }
 
 export class SqliteBilling implements BillingStore {
@@ -118,11 +120,7 @@ export class SqliteBilling implements BillingStore {
     this.#clock = options.clock;
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
     this.#statements = prepareStatements(options.database.native);
-    const db = this.#db;
-    this.#batches = new GroupCommit({
-      native: options.database.native,
-      exclusive: (critical) => db.connection().execute(async () => critical()),
-    });
+    this.#batches = options.batches ?? GroupCommit.forDatabase(options.database);
   }
 
   /** This process's name in reservation rows and in gateway_processes. */

@@ -88,10 +88,10 @@ describe('SQLite shared by several connections', () => {
   it('two connections claiming concurrently never get the same task', async () => {
     const setup = open();
     await migrate(setup.db);
-    const seed = new SqliteTaskStore(setup.db);
+    const seed = new SqliteTaskStore(setup);
     for (let index = 0; index < 40; index += 1) await seed.create(makeTask(`shared_${index}`, { createdAt: 1_700_000_000_000 + index }));
 
-    const stores = [new SqliteTaskStore(open().db), new SqliteTaskStore(open().db)];
+    const stores = [new SqliteTaskStore(open()), new SqliteTaskStore(open())];
     const now = Date.now();
     const claims = await Promise.all(
       Array.from({ length: 60 }, (_, index) => stores[index % 2]?.claim(`connection-${index % 2}-${index}`, now, now + 60_000)),
@@ -117,7 +117,7 @@ describe('SQLite shared by several connections', () => {
       const recorded = await setup.db.selectFrom('schema_migrations').select('version').orderBy('version').execute();
       expect(recorded.map((row) => row.version)).toStrictEqual(known);
 
-      const seed = new SqliteTaskStore(setup.db);
+      const seed = new SqliteTaskStore(setup);
       const taskCount = 600;
       for (let index = 0; index < taskCount; index += 1) await seed.create(makeTask(`process_${index}`, { createdAt: 1_700_000_000_000 + index }));
 

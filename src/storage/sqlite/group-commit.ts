@@ -17,6 +17,7 @@
 // units that arrive meanwhile join the next batch). The wait is bounded as the busy timeout was.
 
 import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './database.js';
 
 interface Unit {
   work: () => unknown;
@@ -59,6 +60,11 @@ export class GroupCommit {
   #queue: Unit[] = [];
   #flushing = false;
 
+  /** The group commit of one opened database; every store of a process shares one, so their writes share transactions. */
+  static forDatabase(database: Pick<SqliteDatabase, 'db' | 'native'>): GroupCommit {
+    return new GroupCommit({ native: database.native, exclusive: (critical) => database.db.connection().execute(async () => critical()) });
+  }
+
   constructor(options: GroupCommitOptions) {
     this.#exclusive = options.exclusive;
     this.#maxBatch = options.maxBatch ?? 512;
@@ -84,6 +90,18 @@ export class GroupCommit {
         setImmediate(() => void this.#flush());
       }
     });
+  }
+
+  /**
+   * Runs a read at once (no transaction, no batch) while nothing else uses the connection, so it never
+   * sees another store's transaction half done.
+   */
+  async read<T>(work: () => T): Promise<T> {
+    let value: T | undefined;
+    await this.#exclusive(() => {
+      value = work();
+    });
+    return value as T;
   }
 
   async #flush(): Promise<void> {

@@ -16,7 +16,7 @@ export type RaceWorkerReport =
 const [file, owner, migrationsDirectory] = process.argv.slice(2);
 if (file === undefined || owner === undefined) throw new Error('usage: race-worker <database file> <owner>');
 const database = openSqliteDatabase({ file });
-const store = new SqliteTaskStore(database.db);
+const store = new SqliteTaskStore(database);
 const send = (report: RaceWorkerReport) => new Promise<void>((resolve) => process.send?.(report, () => resolve()));
 
 async function run(command: RaceWorkerCommand): Promise<RaceWorkerReport> {

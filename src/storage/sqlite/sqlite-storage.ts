@@ -15,11 +15,12 @@ import { migrate } from './migrate.js';
 import { SqlPriceStore } from '../sql/price-store.js';
 import { SqlRequestLog } from '../sql/request-log.js';
 import { SqliteTaskStore } from './task-store.js';
-import { SqlWebhookStore } from '../sql/webhook-store.js';
+import { SqliteWebhookStore } from './webhook-store.js';
 import { SqlAuditLog } from '../sql/audit-log.js';
 import { SqlInsights } from '../sql/insights.js';
 import { SqlSessionStore } from '../sql/session-store.js';
-import { SqlTaskEventStore } from '../sql/task-event-store.js';
+import { GroupCommit } from './group-commit.js';
+import { SqliteTaskEventStore } from './task-event-store.js';
 
 export interface SqliteStorageOptions {
   file: string;
@@ -40,11 +41,14 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
   const requestLog = new SqlRequestLog(database.db, {
     onError: (error, context) => options.logger.error({ err: error, ...context }, 'request log write failed'),
   });
+  // One group commit for the database: billing's units, task writes and timeline events issued in
+  // the same turn of the event loop share one transaction.
+  const batches = GroupCommit.forDatabase(database);
   let closing: Promise<void> | undefined;
   return {
     backend: 'sqlite',
     keys: new SqlKeyStore(database.db),
-    tasks: new SqliteTaskStore(database.db),
+    tasks: new SqliteTaskStore(database, batches),
     channels: new SqlChannelStore(database.db, options.secrets),
     changeVersions: new SqlChangeVersionStore(database.db),
     prices: new SqlPriceStore(database.db),
@@ -52,10 +56,10 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     idempotency: new SqlIdempotencyStore(database.db),
     audit: new SqlAuditLog(database.db),
     sessions: new SqlSessionStore(database.db),
-    taskEvents: new SqlTaskEventStore(database.db),
+    taskEvents: new SqliteTaskEventStore(database, batches),
     insights: new SqlInsights(database.db),
-    webhooks: new SqlWebhookStore(database.db),
-    billing: (prices) => new SqliteBilling({ database, prices, clock: options.clock }),
+    webhooks: new SqliteWebhookStore(database, batches),
+    billing: (prices) => new SqliteBilling({ database, prices, clock: options.clock, batches }),
     // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.
     ping: async () => {
       await sql`SELECT 1 FROM schema_migrations LIMIT 1`.execute(database.db);

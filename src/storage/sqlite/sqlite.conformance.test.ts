@@ -8,7 +8,7 @@ import { describeKeyStoreConformance } from '../../testing/conformance/key-store
 import { describeRequestLogConformance } from '../../testing/conformance/request-log.conformance.js';
 import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
 import { describeWebhookStoreConformance } from '../../testing/conformance/webhook-store.conformance.js';
-import { SqlWebhookStore } from '../sql/webhook-store.js';
+import { SqliteWebhookStore } from './webhook-store.js';
 import { openSqliteDatabase, type SqliteDatabase } from './database.js';
 import { SqlKeyStore } from '../sql/key-store.js';
 import { migrate } from './migrate.js';
@@ -16,7 +16,7 @@ import { SqlRequestLog } from '../sql/request-log.js';
 import { SqlAuditLog } from '../sql/audit-log.js';
 import { SqlInsights } from '../sql/insights.js';
 import { SqlSessionStore } from '../sql/session-store.js';
-import { SqlTaskEventStore } from '../sql/task-event-store.js';
+import { SqliteTaskEventStore } from './task-event-store.js';
 import { SqliteTaskStore } from './task-store.js';
 
 async function openTemporaryDatabase(): Promise<{ database: SqliteDatabase; remove(): Promise<void> }> {
@@ -51,12 +51,12 @@ describeRequestLogConformance('SqlRequestLog', async () => {
 
 describeTaskStoreConformance('SqliteTaskStore', async () => {
   const { database, remove } = await openTemporaryDatabase();
-  return { store: new SqliteTaskStore(database.db), cleanup: remove };
+  return { store: new SqliteTaskStore(database), cleanup: remove };
 });
 
-describeWebhookStoreConformance('SqlWebhookStore on SQLite', async () => {
+describeWebhookStoreConformance('SqliteWebhookStore', async () => {
   const { database, remove } = await openTemporaryDatabase();
-  return { store: new SqlWebhookStore(database.db), tasks: new SqliteTaskStore(database.db), cleanup: remove };
+  return { store: new SqliteWebhookStore(database), tasks: new SqliteTaskStore(database), cleanup: remove };
 });
 
 describeAuditLogConformance('SqlAuditLog on SQLite', async () => {
@@ -69,9 +69,9 @@ describeSessionStoreConformance('SqlSessionStore on SQLite', async () => {
   return { store: new SqlSessionStore(database.db), cleanup: remove };
 });
 
-describeTaskEventStoreConformance('SqlTaskEventStore on SQLite', async () => {
+describeTaskEventStoreConformance('SqliteTaskEventStore', async () => {
   const { database, remove } = await openTemporaryDatabase();
-  return { store: new SqlTaskEventStore(database.db), cleanup: remove };
+  return { store: new SqliteTaskEventStore(database), cleanup: remove };
 });
 
 describeInsightsConformance('SqlInsights on SQLite', async () => {
@@ -80,7 +80,7 @@ describeInsightsConformance('SqlInsights on SQLite', async () => {
   return {
     insights: new SqlInsights(database.db),
     requestLog,
-    tasks: new SqliteTaskStore(database.db),
+    tasks: new SqliteTaskStore(database),
     cleanup: async () => {
       await requestLog.close();
       await remove();

@@ -1,55 +1,198 @@
-// The SQLite claim of the task store: everything else is the portable SqlTaskStore.
+// The task store on SQLite: the hot path (create, claim, heartbeat, update, cancel, get, count) as
+// prepared better-sqlite3 statements, and every write in the database's group commit
+// (./group-commit.ts), shared with billing and the task timeline: a task's write, its billing unit and
+// its timeline event issued in the same turn of the event loop share one BEGIN IMMEDIATE … COMMIT
+// with every other task's. Listing and retention stay on the portable SqlTaskStore's query builder.
 
-import { sql, type ExpressionBuilder } from 'kysely';
-import type { ClaimOptions, TaskRecord } from '../../core/ports/task-store.js';
-import type { DatabaseSchema } from '../sql/schema.js';
-import { SqlTaskStore, toRecord } from '../sql/task-store.js';
+import type Database from 'better-sqlite3';
+import type { ClaimOptions, TaskRecord, TaskStatus, TaskStore } from '../../core/ports/task-store.js';
+import type { TasksTable } from '../sql/schema.js';
+import { SqlTaskStore, toPatchRow, toRecord, toRow } from '../sql/task-store.js';
+import type { SqliteDatabase } from './database.js';
+import { GroupCommit } from './group-commit.js';
+
+type TaskPatch = Parameters<TaskStore['update']>[2];
+
+interface Candidate {
+  id: string;
+  created_at: number;
+}
+
+/** Claimable = queued, or in progress with an expired (or missing) lease; `@excluded` is a JSON array of models to skip. */
+function prepareStatements(native: Database.Database) {
+  const notExcluded = 'model NOT IN (SELECT value FROM json_each(@excluded))';
+  return {
+    insert: native.prepare(
+      `INSERT INTO tasks (id, key_id, operation, model, status, progress, request, result, error, upstream_job, lease_owner, lease_expires_at, attempts, created_at, started_at, completed_at)
+       VALUES (@id, @key_id, @operation, @model, @status, @progress, @request, @result, @error, @upstream_job, @lease_owner, @lease_expires_at, @attempts, @created_at, @started_at, @completed_at)`,
+    ),
+    get: native.prepare<[string], TasksTable>('SELECT * FROM tasks WHERE id = ?'),
+    // Index-only (key_id, status, …) and stopping at the limit: no row is read or parsed.
+    count: native.prepare<[string, string, number], { total: number }>('SELECT COUNT(*) AS total FROM (SELECT 1 FROM tasks WHERE key_id = ? AND status = ? LIMIT ?)'),
+    // Keys with something claimable: queued tasks through the (status, key_id, created_at, id) index,
+    // expired leases among the few running ones.
+    claimableKeys: native.prepare<{ now: number; excluded: string }, { key_id: string }>(
+      `SELECT DISTINCT key_id FROM tasks WHERE status = 'queued' AND ${notExcluded}
+       UNION
+       SELECT key_id FROM tasks WHERE status = 'in_progress' AND (lease_expires_at <= @now OR lease_expires_at IS NULL) AND ${notExcluded}`,
+    ),
+    oldestQueued: native.prepare<{ key: string; excluded: string }, Candidate>(
+      `SELECT id, created_at FROM tasks WHERE status = 'queued' AND key_id = @key AND ${notExcluded} ORDER BY created_at, id LIMIT 1`,
+    ),
+    oldestExpired: native.prepare<{ key: string; now: number; excluded: string }, Candidate>(
+      `SELECT id, created_at FROM tasks WHERE status = 'in_progress' AND key_id = @key AND (lease_expires_at <= @now OR lease_expires_at IS NULL) AND ${notExcluded}
+       ORDER BY created_at, id LIMIT 1`,
+    ),
+    running: native.prepare<[string, number], { total: number }>(
+      "SELECT COUNT(*) AS total FROM tasks WHERE key_id = ? AND status = 'in_progress' AND lease_expires_at > ?",
+    ),
+    // The claimable condition again on the row itself: a row that stopped being claimable is not taken.
+    take: native.prepare<{ id: string; owner: string; now: number; lease: number }, TasksTable>(
+      `UPDATE tasks SET status = 'in_progress', lease_owner = @owner, lease_expires_at = @lease, attempts = attempts + 1, started_at = coalesce(started_at, @now)
+       WHERE id = @id AND (status = 'queued' OR (status = 'in_progress' AND (lease_expires_at <= @now OR lease_expires_at IS NULL)))
+       RETURNING *`,
+    ),
+    heartbeat: native.prepare<[number, string, string]>("UPDATE tasks SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND status = 'in_progress'"),
+    held: native.prepare<[string, string], { id: string }>('SELECT id FROM tasks WHERE id = ? AND lease_owner = ?'),
+    cancel: native.prepare<[number, string]>(
+      "UPDATE tasks SET status = 'canceled', completed_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND status IN ('queued', 'in_progress')",
+    ),
+  };
+}
+
+/** A key that has claimable tasks, as the fair order sees it. */
+interface KeyTurn {
+  keyId: string;
+  /** Its tasks running anywhere (every process's, read from the table). */
+  running: number;
+  /** 0: not served lately by this pool; otherwise higher = served more recently. */
+  servedRank: number;
+  next: Candidate;
+}
 
 export class SqliteTaskStore extends SqlTaskStore {
-  /**
-   * One UPDATE … RETURNING statement: SQLite takes the write lock before the statement reads, so two
-   * connections (or processes) sharing the file can never both pick the same row.
-   */
-  async claim(owner: string, now: number, leaseExpiresAt: number, options: ClaimOptions = {}): Promise<TaskRecord | undefined> {
-    const excluded = options.excludeModels ?? [];
-    const claimable = (expression: ExpressionBuilder<DatabaseSchema, 'tasks'>) =>
-      expression.or([
-        expression('status', '=', 'queued'),
-        // A running task without a lease (never expected) is treated as expired rather than stuck forever.
-        expression.and([
-          expression('status', '=', 'in_progress'),
-          expression.or([expression('lease_expires_at', '<=', now), expression('lease_expires_at', 'is', null)]),
-        ]),
-      ]);
-    const row = await this.db
-      .updateTable('tasks')
-      .set((expression) => ({
-        status: 'in_progress',
-        lease_owner: owner,
-        lease_expires_at: leaseExpiresAt,
-        attempts: expression('attempts', '+', 1),
-        started_at: expression.fn.coalesce('started_at', expression.val(now)),
-      }))
-      .where('id', '=', (expression) => {
-        let candidates = expression.selectFrom('tasks').select('id').where(claimable);
-        if (excluded.length > 0) candidates = candidates.where('model', 'not in', excluded);
-        if (options.fairness) {
-          // `tasks` here is the candidate row of this subquery (the nearest scope of that name).
-          candidates = candidates.orderBy(
-            sql`(SELECT COUNT(*) FROM tasks AS running WHERE running.key_id = tasks.key_id AND running.status = 'in_progress' AND running.lease_expires_at > ${now})`,
-          );
-          const served = options.fairness.recentlyServedKeys;
-          if (served.length > 0) {
-            const ranks = served.map((keyId, index) => sql`WHEN ${keyId} THEN ${index + 1}`);
-            candidates = candidates.orderBy(sql`CASE tasks.key_id ${sql.join(ranks, sql` `)} ELSE 0 END`);
-          }
-        }
-        return candidates.orderBy('created_at').orderBy('id').limit(1);
-      })
-      // Repeated on the outer row so a backend without SQLite's single-writer lock still cannot double-claim.
-      .where(claimable)
-      .returningAll()
-      .executeTakeFirst();
+  readonly #native: Database.Database;
+  #prepared: ReturnType<typeof prepareStatements> | undefined;
+  readonly #batches: GroupCommit;
+  /** UPDATE statements by the set of columns a patch changes (a handful of shapes in practice). */
+  readonly #updates = new Map<string, Database.Statement>();
+
+  /** `batches`: the database's group commit, shared with billing and the timeline (a private one by default). */
+  constructor(database: Pick<SqliteDatabase, 'db' | 'native'>, batches: GroupCommit = GroupCommit.forDatabase(database)) {
+    super(database.db);
+    this.#native = database.native;
+    this.#batches = batches;
+  }
+
+  /** Prepared on first use: a store may be made before the migrations have created its table. */
+  get #statements(): ReturnType<typeof prepareStatements> {
+    this.#prepared ??= prepareStatements(this.#native);
+    return this.#prepared;
+  }
+
+  override create(task: TaskRecord): Promise<void> {
+    const row = toRow(task);
+    return this.#batches.run(() => void this.#statements.insert.run(row));
+  }
+
+  override async get(id: string): Promise<TaskRecord | undefined> {
+    const row = await this.#batches.read(() => this.#statements.get.get(id));
     return row === undefined ? undefined : toRecord(row);
   }
+
+  override async count(filter: { keyId: string; status: TaskStatus; atMost: number }): Promise<number> {
+    const row = await this.#batches.read(() => this.#statements.count.get(filter.keyId, filter.status, filter.atMost));
+    return row?.total ?? 0;
+  }
+
+  override async claim(owner: string, now: number, leaseExpiresAt: number, options: ClaimOptions = {}): Promise<TaskRecord | undefined> {
+    return (await this.claimBatch(owner, now, leaseExpiresAt, 1, options))[0];
+  }
+
+  /**
+   * Up to `limit` tasks in one unit of the group commit, taken in exactly the order as many single
+   * claims would take them: SQLite's write lock is held from the first read, so no other connection
+   * or process can take the same rows. With fairness the key is chosen first — fewest running, then
+   * least recently served, then the oldest claimable task — and then that key's oldest task, through
+   * indexes, so a claim no longer orders every queued task by a count of its key's running ones.
+   */
+  override claimBatch(owner: string, now: number, leaseExpiresAt: number, limit: number, options: ClaimOptions = {}): Promise<TaskRecord[]> {
+    const excluded = JSON.stringify(options.excludeModels ?? []);
+    return this.#batches.run(() => {
+      const statements = this.#statements;
+      const nextOf = (keyId: string): Candidate | undefined => {
+        const queued = statements.oldestQueued.get({ key: keyId, excluded });
+        const expired = statements.oldestExpired.get({ key: keyId, now, excluded });
+        if (queued === undefined || expired === undefined) return queued ?? expired;
+        return compareCandidates(queued, expired) <= 0 ? queued : expired;
+      };
+      const served = options.fairness?.recentlyServedKeys ?? [];
+      let lastRank = served.length;
+      const ranks = new Map(served.map((keyId, index) => [keyId, index + 1]));
+      const turns: KeyTurn[] = [];
+      for (const { key_id: keyId } of statements.claimableKeys.all({ now, excluded })) {
+        const next = nextOf(keyId);
+        if (next === undefined) continue;
+        const running = options.fairness ? (statements.running.get(keyId, now)?.total ?? 0) : 0;
+        turns.push({ keyId, running, servedRank: ranks.get(keyId) ?? 0, next });
+      }
+      const byTurn = options.fairness ? compareFairly : (a: KeyTurn, b: KeyTurn) => compareCandidates(a.next, b.next);
+      const claimed: TaskRecord[] = [];
+      while (claimed.length < limit && turns.length > 0) {
+        let best = 0;
+        for (let index = 1; index < turns.length; index += 1) {
+          if (byTurn(turns[index] as KeyTurn, turns[best] as KeyTurn) < 0) best = index;
+        }
+        const turn = turns[best] as KeyTurn;
+        const row = statements.take.get({ id: turn.next.id, owner, now, lease: leaseExpiresAt });
+        if (row !== undefined) {
+          claimed.push(toRecord(row));
+          turn.running += 1;
+          lastRank += 1;
+          turn.servedRank = lastRank;
+        }
+        const next = nextOf(turn.keyId);
+        if (next === undefined) turns.splice(best, 1);
+        else turn.next = next;
+      }
+      return claimed;
+    });
+  }
+
+  override heartbeat(id: string, owner: string, leaseExpiresAt: number): Promise<boolean> {
+    return this.#batches.run(() => this.#statements.heartbeat.run(leaseExpiresAt, id, owner).changes > 0);
+  }
+
+  override update(id: string, owner: string, patch: TaskPatch): Promise<boolean> {
+    const changes = toPatchRow(patch);
+    const columns = Object.keys(changes).sort();
+    // An empty patch still answers whether the lease is held.
+    if (columns.length === 0) return this.#batches.read(() => this.#statements.held.get(id, owner) !== undefined);
+    const statement = this.#updateStatement(columns);
+    return this.#batches.run(() => statement.run({ ...changes, id, owner }).changes > 0);
+  }
+
+  override cancel(id: string, now: number): Promise<boolean> {
+    return this.#batches.run(() => this.#statements.cancel.run(now, id).changes > 0);
+  }
+
+  #updateStatement(columns: string[]): Database.Statement {
+    const shape = columns.join(',');
+    let statement = this.#updates.get(shape);
+    if (statement === undefined) {
+      // Column names come from toPatchRow's fixed set, never from input.
+      statement = this.#native.prepare(`UPDATE tasks SET ${columns.map((column) => `${column} = @${column}`).join(', ')} WHERE id = @id AND lease_owner = @owner`);
+      this.#updates.set(shape, statement);
+    }
+    return statement;
+  }
+}
+
+function compareCandidates(a: Candidate, b: Candidate): number {
+  return a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Fewest running first, then least recently served (never served first), then the oldest task. */
+function compareFairly(a: KeyTurn, b: KeyTurn): number {
+  return a.running - b.running || a.servedRank - b.servedRank || compareCandidates(a.next, b.next);
 }

@@ -79,6 +79,29 @@ export function describeTaskStoreConformance(name: string, create: () => Promise
       expect(await store.claim('worker-2', now, now + leaseMs)).toBeUndefined();
     });
 
+    it('claims a batch in the order single claims would take it: fairly between keys, expired leases included, no more than the limit', async () => {
+      // key_a has a backlog and one task whose worker died; key_b one newer task; key_c one task of an excluded model.
+      for (let index = 0; index < 4; index += 1) await store.create(makeTask(`a${index}`, { keyId: 'key_a', createdAt: baseTime + index }));
+      await store.create(makeTask('b0', { keyId: 'key_b', createdAt: baseTime + 10 }));
+      await store.create(makeTask('c0', { keyId: 'key_c', model: 'flux-1.1-pro', createdAt: baseTime - 5 }));
+      await store.create(makeTask('orphan', { keyId: 'key_a', createdAt: baseTime - 10 }));
+      await store.claim('dead-worker', baseTime, baseTime + leaseMs, { excludeModels: ['flux-1.1-pro'] });
+      const now = baseTime + leaseMs;
+      const options = { excludeModels: ['flux-1.1-pro'], fairness: { recentlyServedKeys: ['key_b'] } };
+
+      const batch = await store.claimBatch('worker-1', now, now + leaseMs, 4, options);
+      // key_a (not served lately) first, its oldest being the orphan; then key_b (one fewer running
+      // than key_a); then key_a twice, key_b having nothing left; c0 is never taken.
+      expect(batch.map((task) => task.id)).toEqual(['task_orphan', 'task_b0', 'task_a0', 'task_a1']);
+      expect(batch.map((task) => [task.status, task.leaseOwner, task.leaseExpiresAt])).toEqual(Array.from({ length: 4 }, () => ['in_progress', 'worker-1', now + leaseMs]));
+      expect(batch[0]?.attempts).toBe(2);
+      expect(await store.get('task_b0')).toStrictEqual(batch[1]);
+
+      expect((await store.claimBatch('worker-2', now, now + leaseMs, 10, { excludeModels: ['flux-1.1-pro'] })).map((task) => task.id)).toEqual(['task_a2', 'task_a3']);
+      expect(await store.claimBatch('worker-2', now, now + leaseMs, 10, { excludeModels: ['flux-1.1-pro'] })).toEqual([]);
+      expect((await store.claimBatch('worker-2', now, now + leaseMs, 10)).map((task) => task.id)).toEqual(['task_c0']);
+    });
+
     it('answers undefined when there is nothing to claim', async () => {
       expect(await store.claim('worker-1', baseTime, baseTime + leaseMs)).toBeUndefined();
       await store.create(makeTask('done', { status: 'succeeded', completedAt: baseTime }));
