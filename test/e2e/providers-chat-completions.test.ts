@@ -134,3 +134,24 @@ describe('chat-completions image models through the gateway', () => {
     expect(gateway.gateway.router.get('openrouter')).toMatchObject({ enabled: false, disabled_reason: 'upstream_out_of_funds' });
   });
 });
+
+describe('an openrouter channel detected from OPENROUTER_API_KEY', () => {
+  it('serves the Gemini image models under OpenRouter\'s names, and /v1/models says so', async () => {
+    const fake = await startChatCompletionsFake();
+    const detected = await startTestGateway({}, { env: { OPENROUTER_API_KEY: chatCompletionsFakeApiKey, OPENROUTER_BASE_URL: `${fake.url}/api/v1` } });
+    try {
+      const response = await fetch(`${detected.url}/v1/models`, { headers: { authorization: `Bearer ${detected.apiKey}` } });
+      const listed = ((await response.json()) as { data: { id: string; imagegate: { provider: string; channel: string } }[] }).data;
+      const served = Object.fromEntries(listed.map((entry) => [entry.id, `${entry.imagegate.provider}/${entry.imagegate.channel}`]));
+      expect(served).toMatchObject({ 'gemini-2.5-flash-image': 'openrouter/openrouter', 'gemini-3-pro-image-preview': 'openrouter/openrouter' });
+
+      const answer = await generate(detected, { model: 'nano-banana-pro', prompt: 'a paper boat', size: '1024x1024' });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-imagegate-provider')).toBe('openrouter');
+      expect(lastChat(fake)).toMatchObject({ model: 'google/gemini-3-pro-image-preview', image_config: { aspect_ratio: '1:1', image_size: '1K' } });
+    } finally {
+      await detected.close();
+      await fake.close();
+    }
+  });
+});
