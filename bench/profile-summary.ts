@@ -22,6 +22,9 @@ function ownerOf(url: string): string {
   const packageMatch = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (packageMatch?.[1]) return packageMatch[1];
   if (url.startsWith('node:')) return url;
+  // The compiled gateway (bench/gateway-build.ts) is named by its source file.
+  const compiledMatch = /\/\.bench-build\/(.+)\.js$/.exec(url);
+  if (compiledMatch) return `src/${compiledMatch[1]}.ts`;
   const sourceMatch = /\/(src|bench)\/(.+)$/.exec(url);
   return sourceMatch ? `${sourceMatch[1]}/${sourceMatch[2]}` : url;
 }
@@ -48,7 +51,7 @@ export function summarise(profile: CpuProfile, top: number): string {
     const seen = new Set<string>();
     for (let current: number | undefined = nodeId; current !== undefined; current = parents.get(current)) {
       const ancestor = nodes.get(current);
-      if (!ancestor || !/\/(src|bench)\//.test(ancestor.callFrame.url)) continue;
+      if (!ancestor || !/\/(src|bench|\.bench-build)\//.test(ancestor.callFrame.url)) continue;
       const name = frameName(ancestor);
       if (seen.has(name)) continue;
       seen.add(name);
