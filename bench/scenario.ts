@@ -143,9 +143,42 @@ export async function withCpuCost(pid: number, phase: () => Promise<LoadResult>)
   return { result, cpuMsPerRequest: result.succeeded > 0 ? (spent * 1000) / result.succeeded : 0 };
 }
 
+/** Slices of a phase measured separately, as one: rates over their summed time, the worst p99. */
+function mergeSlices(slices: Array<{ result: LoadResult; cpuSeconds: number }>): { result: LoadResult; cpuMsPerRequest: number } {
+  const succeeded = slices.reduce((sum, slice) => sum + slice.result.succeeded, 0);
+  const durationSeconds = slices.reduce((sum, slice) => sum + slice.result.durationSeconds, 0);
+  const failedStatuses: Record<string, number> = {};
+  for (const slice of slices) for (const [status, count] of Object.entries(slice.result.failedStatuses)) failedStatuses[status] = (failedStatuses[status] ?? 0) + count;
+  const p50s = slices.map((slice) => slice.result.latencyMs.p50).sort((a, b) => a - b);
+  const cpuSeconds = slices.reduce((sum, slice) => sum + slice.cpuSeconds, 0);
+  return {
+    result: {
+      requestsPerSecond: durationSeconds > 0 ? succeeded / durationSeconds : 0,
+      latencyMs: {
+        p50: p50s[Math.floor(p50s.length / 2)] ?? 0,
+        p99: Math.max(...slices.map((slice) => slice.result.latencyMs.p99)),
+        max: Math.max(...slices.map((slice) => slice.result.latencyMs.max)),
+      },
+      succeeded,
+      failed: slices.reduce((sum, slice) => sum + slice.result.failed, 0),
+      failedStatuses,
+      durationSeconds,
+    },
+    cpuMsPerRequest: succeeded > 0 ? (cpuSeconds * 1000) / succeeded : 0,
+  };
+}
+
+/** Rounds of alternating imagegate / bare relay slices (see measureRelay). */
+const alternatingRounds = 3;
+
 /**
  * Direct, then through imagegate, each after a short warm-up (connections opened, code optimised);
  * then both again at half of imagegate's rate, where latency is the service's own and not queueing.
+ *
+ * With the bare relay to compare against, imagegate's full-load phase and the relay's run in
+ * alternating slices (imagegate, relay, imagegate, relay …), each side's figures summed over its
+ * slices: on a shared machine whose load changes by the minute, two phases run one after the other
+ * can see different machines, and their ratio then measures the load, not the relays.
  */
 export async function measureRelay(
   context: ScenarioContext,
@@ -163,12 +196,38 @@ export async function measureRelay(
   await runLoad(options.direct, { connections, durationSeconds: warm });
   const direct = await withCpuCost(context.upstream.pid, () => runLoadAnswered(options.direct, { connections, durationSeconds: full }));
 
-  context.log(`through imagegate, ${connections} connections, ${full} s`);
+  const referenceTarget = context.referenceRelay ? options.reference : undefined;
+  const referencePid = context.referenceRelay?.pid ?? 0;
+  let reference: { result: LoadResult; cpuMsPerRequest: number } | undefined;
+  let gateway: { result: LoadResult; cpuMsPerRequest: number };
   await runLoad(options.gateway, { connections, durationSeconds: warm });
-  await context.gateway.resetMeasurements();
-  const gateway = await profiled(context, options.scenarioId, () =>
-    withCpuCost(context.gateway.pid, () => runLoadAnswered(options.gateway, { connections, durationSeconds: full })),
-  );
+  if (referenceTarget) {
+    const slice = Math.max(1, Math.round((full / alternatingRounds) * 10) / 10);
+    context.log(`imagegate and the bare reference relay in turn, ${alternatingRounds} × ${slice} s each, ${connections} connections`);
+    await runLoad(referenceTarget, { connections, durationSeconds: warm });
+    await context.gateway.resetMeasurements();
+    const gatewaySlices: Array<{ result: LoadResult; cpuSeconds: number }> = [];
+    const referenceSlices: Array<{ result: LoadResult; cpuSeconds: number }> = [];
+    const measureSlice = async (target: LoadTarget, pid: number) => {
+      const before = await cpuSecondsOf(pid);
+      const result = await runLoadAnswered(target, { connections, durationSeconds: slice });
+      return { result, cpuSeconds: (await cpuSecondsOf(pid)) - before };
+    };
+    await profiled(context, options.scenarioId, async () => {
+      for (let round = 0; round < alternatingRounds; round += 1) {
+        gatewaySlices.push(await measureSlice(options.gateway, context.gateway.pid));
+        referenceSlices.push(await measureSlice(referenceTarget, referencePid));
+      }
+    });
+    gateway = mergeSlices(gatewaySlices);
+    reference = mergeSlices(referenceSlices);
+  } else {
+    context.log(`through imagegate, ${connections} connections, ${full} s`);
+    await context.gateway.resetMeasurements();
+    gateway = await profiled(context, options.scenarioId, () =>
+      withCpuCost(context.gateway.pid, () => runLoadAnswered(options.gateway, { connections, durationSeconds: full })),
+    );
+  }
 
   // Half of imagegate's own rate: a fixed rate for both sides, so the difference is what imagegate adds.
   const rate = Math.max(1, Math.round(gateway.result.requestsPerSecond / 2));
@@ -177,14 +236,6 @@ export async function measureRelay(
   const halfGateway = await runLoadAnswered(options.gateway, { connections, durationSeconds: half, overallRate: rate });
   const peakRssBytes = await context.gateway.peakRssBytes();
   const probe = await context.gateway.probe();
-
-  let reference: { result: LoadResult; cpuMsPerRequest: number } | undefined;
-  if (options.reference && context.referenceRelay) {
-    const target = options.reference;
-    context.log(`through the bare reference relay, ${connections} connections, ${full} s`);
-    await runLoad(target, { connections, durationSeconds: warm });
-    reference = await withCpuCost(context.referenceRelay.pid, () => runLoadAnswered(target, { connections, durationSeconds: full }));
-  }
 
   let portkey: LoadResult | undefined;
   if (options.portkey) {
