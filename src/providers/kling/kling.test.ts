@@ -211,6 +211,13 @@ describe('Kling adapter: failures', () => {
     expect(error.message).toContain('1004');
   });
 
+  it('maps 1103 (no access to this model) to a retryable upstream_error, not to bad credentials', async () => {
+    upstream.fake.switches.failStatus = 403;
+    const error = await gatewayErrorOf(model('kling-v1').generate(callOptions()));
+    expect([error.code, error.retryable]).toEqual(['upstream_error', true]);
+    expect(error.message).toContain('no access to this model');
+  });
+
   it('maps a 5000 to a retryable upstream_error and a malformed answer to upstream_invalid_response', async () => {
     upstream.fake.switches.failStatus = 500;
     const failed = await gatewayErrorOf(model('kling-v1').generate(callOptions()));

@@ -90,11 +90,16 @@ function errorOfCode(envelope: KlingEnvelope, response: HttpResponse, context: {
       cause: { provider: klingProviderName, status: response.status, code },
     });
   }
-  if (code === 1100 || code === 1103 || code === 1304) {
-    // 1100 account exception, 1103 no permission for this interface or model, 1304 IP allow-list:
-    // this channel's account cannot serve the request, another channel's may.
-    const what = code === 1103 ? 'has no access to this model or interface' : code === 1304 ? "does not allow the gateway's IP address" : 'is in an abnormal state';
-    return new GatewayError('upstream_auth_failed', `${klingProviderName}: the channel's account ${what} (Kling code ${code}); it needs attention`, { retryable: true, cause });
+  if (code === 1100 || code === 1304) {
+    // 1100 account exception, 1304 IP allow-list: the whole account is unusable until the operator acts
+    // (the router sets the key aside and tries the next channel).
+    const what = code === 1304 ? "does not allow the gateway's IP address" : 'is in an abnormal state';
+    return new GatewayError('upstream_auth_failed', `${klingProviderName}: the channel's account ${what} (Kling code ${code}); it needs attention`, { retryable: false, cause });
+  }
+  if (code === 1103) {
+    // No permission for this interface or model: the key still serves the account's other models, so
+    // it is not set aside; another channel may have the model.
+    return new GatewayError('upstream_error', `${klingProviderName}: the channel's account has no access to this model or interface (${detail})`, { retryable: true, cause });
   }
   if (code === 1300 || code === 1301) return moderationError({ provider: klingProviderName, model: context.model, stage: 'input', reasons: [code === 1301 ? 'content security policy' : 'platform policy'] });
   if (code === 1302 || code === 1303) {
