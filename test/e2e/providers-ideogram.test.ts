@@ -39,6 +39,20 @@ beforeEach(() => {
   for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
 });
 
+// First: the out-of-credit test below marks the channel out of funds, and /v1/models then shows it unserved.
+describe('Ideogram in /v1/models', () => {
+  it('lists the three Ideogram models served by the ideogram channel, with their endpoints and qualities', async () => {
+    const response = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${gateway.apiKey}` } });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { data: { id: string; owned_by: string; imagegate: { provider: string; channel: string; endpoints: string[]; max_n: number; qualities: string[] | null } }[] };
+    const byId = new Map(body.data.map((model) => [model.id, model]));
+    expect(byId.get('ideogram-v3')).toMatchObject({ owned_by: 'ideogram', imagegate: { provider: 'ideogram', channel: 'ideogram', endpoints: ['generate', 'edit'], max_n: 8, qualities: ['flash', 'low', 'medium', 'high'] } });
+    for (const id of ['ideogram-v3-reframe', 'ideogram-v3-replace-background']) {
+      expect(byId.get(id)).toMatchObject({ owned_by: 'ideogram', imagegate: { provider: 'ideogram', endpoints: ['edit'] } });
+    }
+  });
+});
+
 describe('Ideogram through the gateway', () => {
   it('generates at a listed resolution, the expiring Ideogram URL downloaded and re-hosted on the gateway', async () => {
     const fetchesBefore = fake.imageFetches;
