@@ -103,6 +103,9 @@ export const detectableModels = {
     'recraftv3': 'recraftv3',
     'recraftv3_vector': 'recraftv3_vector',
   },
+  xai: {
+    'grok-imagine-image': 'grok-imagine-image',
+  },
 } as const satisfies Record<string, ModelMap>;
 
 export type DetectableProvider = keyof typeof detectableModels;
@@ -289,6 +292,10 @@ function candidates(env: Env, fail: (message: string) => Error): Candidate[] {
   // LiteLLM and others read RECRAFT_API_KEY. The first wins when both are set.
   const recraftKey = keyFrom(['RECRAFT_API_TOKEN', 'RECRAFT_API_KEY']);
   if (recraftKey !== undefined) add('recraft', recraftKey, ['RECRAFT_BASE_URL']);
+
+  // "Prefer `XAI_API_KEY` in Node" (xai-org/xai-sdk-ts src/types.ts, ClientOptions.apiKey).
+  const xaiKey = keyFrom(['XAI_API_KEY']);
+  if (xaiKey !== undefined) add('xai', xaiKey, ['XAI_BASE_URL']);
 
   return found;
 }

@@ -18,6 +18,7 @@ export const providerNames = [
   'openrouter',
   'chat-completions',
   'recraft',
+  'xai',
   'offline',
 ] as const;
 

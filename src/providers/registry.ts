@@ -14,6 +14,7 @@ import { createKlingProvider, klingDefaultBaseUrl } from './kling/index.js';
 import { createMidjourneyProxyProvider, midjourneyProxyDefaultBaseURL } from './midjourney-proxy/index.js';
 import { createOpenAIProvider } from './openai/index.js';
 import { createRecraftProvider, recraftDefaultBaseURL } from './recraft/index.js';
+import { createXaiProvider, xaiDefaultBaseURL } from './xai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
 import { createStabilityProvider } from './stability/index.js';
 import { createIdeogramProvider } from './ideogram/index.js';
@@ -39,6 +40,7 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   openrouter: createOpenRouterProvider,
   'chat-completions': createChatCompletionsProvider,
   recraft: createRecraftProvider,
+  xai: createXaiProvider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -59,4 +61,5 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   openrouter: openRouterDefaultBaseURL,
   'chat-completions': '',
   recraft: recraftDefaultBaseURL,
+  xai: xaiDefaultBaseURL,
 };

@@ -14,13 +14,14 @@ import { fakeMain as kling } from './kling.js';
 import { fakeMain as midjourneyProxy } from './midjourney-proxy.js';
 import { fakeMain as openai } from './openai.js';
 import { fakeMain as recraft } from './recraft.js';
+import { fakeMain as xai } from './xai.js';
 import { fakeMain as replicate } from './replicate.js';
 import { fakeMain as stability } from './stability.js';
 import { fakeMain as volcengine } from './volcengine.js';
 
 type FakeMain = (argv: { port: number; apiKey?: string; switches: FakeSwitches }) => Promise<FakeServer>;
 
-export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui, 'midjourney-proxy': midjourneyProxy, ideogram, kling, volcengine, openrouter, 'chat-completions': chatCompletions, recraft };
+export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui, 'midjourney-proxy': midjourneyProxy, ideogram, kling, volcengine, openrouter, 'chat-completions': chatCompletions, recraft, xai };
 
 const usage = `usage: npm run fake -- <${Object.keys(fakes).join('|')}> [--port N] [--api-key KEY]
   [--latency-ms N] [--fail-status N] [--retry-after-seconds N] [--hang] [--moderation input|output]
