@@ -65,6 +65,14 @@ describe('detectChannels', () => {
     expect(detected['openrouter']).toBe('OPENROUTER_API_KEY + OPENROUTER_BASE_URL');
   });
 
+  it('makes a dashscope channel from DASHSCOPE_API_KEY, with the SDK\'s DASHSCOPE_HTTP_BASE_URL as its region host', () => {
+    const { channels, detected } = detect({ DASHSCOPE_API_KEY: 'sk-dash', DASHSCOPE_HTTP_BASE_URL: 'https://dashscope-intl.aliyuncs.com/api/v1/' });
+    expect(channels).toHaveLength(1);
+    expect(channels[0]).toMatchObject({ name: 'dashscope', provider: 'dashscope', api_key: 'sk-dash', base_url: 'https://dashscope-intl.aliyuncs.com/api/v1' });
+    expect(channels[0]?.models).toEqual(expect.arrayContaining(['qwen-image-plus', 'qwen-image-edit-plus', 'wan2.6-t2i', 'wan2.2-t2i-flash']));
+    expect(detected).toEqual({ dashscope: 'DASHSCOPE_API_KEY + DASHSCOPE_HTTP_BASE_URL' });
+  });
+
   it('ranks detected channels below configured ones, one step apart, so each model has one first provider', () => {
     const { channels } = detect({ BFL_API_KEY: 'b', FAL_KEY: 'f', REPLICATE_API_TOKEN: 'r' });
     const priorities = channels.map((channel) => channel.priority ?? 0);

@@ -106,6 +106,23 @@ export const detectableModels = {
   xai: {
     'grok-imagine-image': 'grok-imagine-image',
   },
+  // Alibaba Cloud Model Studio: the catalog ids are DashScope's own model names.
+  dashscope: Object.fromEntries(
+    [
+      'qwen-image-2.0-pro',
+      'qwen-image-2.0',
+      'qwen-image-max',
+      'qwen-image-plus',
+      'qwen-image',
+      'qwen-image-edit-max',
+      'qwen-image-edit-plus',
+      'qwen-image-edit',
+      'wan2.6-t2i',
+      'wan2.5-t2i-preview',
+      'wan2.2-t2i-plus',
+      'wan2.2-t2i-flash',
+    ].map((id) => [id, id]),
+  ) as ModelMap,
 } as const satisfies Record<string, ModelMap>;
 
 export type DetectableProvider = keyof typeof detectableModels;
@@ -287,6 +304,11 @@ function candidates(env: Env, fail: (message: string) => Error): Candidate[] {
   // (BytePlus ModelArk: https://ark.ap-southeast.bytepluses.com/api/v3), as the Ark tools people use read it.
   const arkKey = keyFrom(['ARK_API_KEY']);
   if (arkKey !== undefined) add('volcengine', arkKey, ['ARK_BASE_URL']);
+
+  // DASHSCOPE_HTTP_BASE_URL is the official Python SDK's (dashscope/common/env.py); a key only works
+  // in its own region, so a Singapore or Virginia key needs it (https://dashscope-intl.aliyuncs.com/api/v1).
+  const dashScopeKey = keyFrom(['DASHSCOPE_API_KEY']);
+  if (dashScopeKey !== undefined) add('dashscope', dashScopeKey, ['DASHSCOPE_HTTP_BASE_URL', 'DASHSCOPE_BASE_URL']);
 
   // Recraft's documents call the token RECRAFT_API_TOKEN (https://www.recraft.ai/docs/api-reference/getting-started);
   // LiteLLM and others read RECRAFT_API_KEY. The first wins when both are set.

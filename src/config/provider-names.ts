@@ -19,6 +19,7 @@ export const providerNames = [
   'chat-completions',
   'recraft',
   'xai',
+  'dashscope',
   'offline',
 ] as const;
 

@@ -8,6 +8,7 @@ import { createAzureProvider } from './azure/index.js';
 import { createBflProvider } from './bfl/index.js';
 import { createChatCompletionsProvider, createOpenRouterProvider, openRouterDefaultBaseURL } from './chat-completions/index.js';
 import { createComfyProvider } from './comfyui/index.js';
+import { createDashScopeProvider } from './dashscope/index.js';
 import { createFalProvider } from './fal/index.js';
 import { createGoogleProvider } from './google/index.js';
 import { createKlingProvider, klingDefaultBaseUrl } from './kling/index.js';
@@ -41,6 +42,7 @@ export const upstreamProviders: Record<UpstreamProviderName, (settings: Provider
   'chat-completions': createChatCompletionsProvider,
   recraft: createRecraftProvider,
   xai: createXaiProvider,
+  dashscope: createDashScopeProvider,
 };
 
 /** Default base URLs, used when a channel gives none. */
@@ -62,4 +64,6 @@ export const defaultBaseUrls: Record<UpstreamProviderName, string> = {
   'chat-completions': '',
   recraft: recraftDefaultBaseURL,
   xai: xaiDefaultBaseURL,
+  // Empty: the channel's options.region picks the host (Beijing unless it says otherwise).
+  dashscope: '',
 };

@@ -7,6 +7,7 @@ import { fakeMain as a1111 } from './a1111.js';
 import { fakeMain as bfl } from './bfl.js';
 import { fakeMain as openrouter, relayFakeMain as chatCompletions } from './chat-completions.js';
 import { fakeMain as comfyui } from './comfyui.js';
+import { fakeMain as dashscope } from './dashscope.js';
 import { fakeMain as fal } from './fal.js';
 import { fakeMain as google } from './google.js';
 import { fakeMain as ideogram } from './ideogram.js';
@@ -21,7 +22,7 @@ import { fakeMain as volcengine } from './volcengine.js';
 
 type FakeMain = (argv: { port: number; apiKey?: string; switches: FakeSwitches }) => Promise<FakeServer>;
 
-export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui, 'midjourney-proxy': midjourneyProxy, ideogram, kling, volcengine, openrouter, 'chat-completions': chatCompletions, recraft, xai };
+export const fakes: Record<string, FakeMain> = { openai, bfl, replicate, fal, google, stability, a1111, comfyui, 'midjourney-proxy': midjourneyProxy, ideogram, kling, volcengine, openrouter, 'chat-completions': chatCompletions, recraft, xai, dashscope };
 
 const usage = `usage: npm run fake -- <${Object.keys(fakes).join('|')}> [--port N] [--api-key KEY]
   [--latency-ms N] [--fail-status N] [--retry-after-seconds N] [--hang] [--moderation input|output]
