@@ -56,7 +56,7 @@ describe('a gateway on PostgreSQL', () => {
     const requestId = hosted.headers.get('x-request-id');
     // The request log is written in batches off the request path.
     await expect
-      .poll(async () => (await select<{ status: number; images_delivered: number }>('SELECT status, images_delivered FROM {schema}.request_logs WHERE id = $1', [requestId])).at(0), { timeout: 5_000 })
+      .poll(async () => (await select<{ status: number; images_delivered: number }>('SELECT status, images_delivered FROM {schema}.request_logs WHERE request_id = $1', [requestId])).at(0), { timeout: 5_000 })
       .toEqual({ status: 200, images_delivered: 1 });
   });
 
