@@ -64,7 +64,14 @@ export function sizeForRatio(ratio: number, pixels: number, multiple: number, ru
     height = Math.min(height * scale, maxEdge ?? Infinity);
   }
   const floorTo = (v: number) => Math.max(multiple, Math.floor(v / multiple) * multiple);
-  const result = { width: snap(width, multiple), height: snap(height, multiple) };
+  let result = { width: snap(width, multiple), height: snap(height, multiple) };
+  if (rule === undefined && Math.abs(result.width / result.height - ratio) >= 0.05) {
+    // Rounding both edges to the grid drifted a wide ratio (20:9 at 1 MP: 1536x672 is 2.29); take the
+    // grid neighbour that keeps the ratio best.
+    const ceilTo = (v: number) => Math.ceil(v / multiple) * multiple;
+    const candidates = [floorTo(width), ceilTo(width)].flatMap((w) => [floorTo(height), ceilTo(height)].map((h) => ({ width: w, height: h })));
+    result = candidates.reduce((best, candidate) => (Math.abs(candidate.width / candidate.height - ratio) < Math.abs(best.width / best.height - ratio) ? candidate : best));
+  }
   // Rounding up may cross a bound; step down to stay inside it.
   if (maxEdge !== undefined) {
     if (result.width > maxEdge) result.width = floorTo(maxEdge);
