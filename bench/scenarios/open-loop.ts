@@ -31,6 +31,9 @@ export const openLoopScenario: Scenario = {
     const gatewayOpen = await profiled(context, this.id, () => runOpenLoop(gateway, { rate, durationSeconds: seconds }));
     const probe = await context.gateway.probe();
     const addedP99 = gatewayOpen.latencyMs.p99 - directOpen.latencyMs.p99;
+    // imagegate calls the same upstream, so a direct p99 well above imagegate's means the direct phase
+    // stalled (the load generator or the fake, on a shared machine): no verdict from such a run.
+    const directStalled = addedP99 < -5;
     return {
       id: this.id,
       title: this.title,
@@ -42,8 +45,8 @@ export const openLoopScenario: Scenario = {
       addedLatencyMs: { p50: gatewayOpen.latencyMs.p50 - directOpen.latencyMs.p50, p99: addedP99, atRequestsPerSecond: rate },
       peakRssBytes: await context.gateway.peakRssBytes(),
       eventLoopDelayMs: { p50: probe.eventLoopDelayMs.p50, p99: probe.eventLoopDelayMs.p99, max: probe.eventLoopDelayMs.max },
-      note: `maximum ${Math.round(maximum.requestsPerSecond)} req/s (closed loop); open loop at ${rate} req/s: direct p99 ${directOpen.latencyMs.p99.toFixed(1)} ms, imagegate p99 ${gatewayOpen.latencyMs.p99.toFixed(1)} ms${gatewayOpen.failed > 0 ? `; ${gatewayOpen.failed} failed ${JSON.stringify(gatewayOpen.failedStatuses)}` : ''}`,
-      targets: [check('p99 added ≤ 5 ms (open loop, half of max)', addedP99, (added) => added <= 5)],
+      note: `maximum ${Math.round(maximum.requestsPerSecond)} req/s (closed loop); open loop at ${rate} req/s: direct p99 ${directOpen.latencyMs.p99.toFixed(1)} ms, imagegate p99 ${gatewayOpen.latencyMs.p99.toFixed(1)} ms${directStalled ? '; not judged: the direct phase stalled (its p99 is above imagegate\'s), run it again' : ''}${gatewayOpen.failed > 0 ? `; ${gatewayOpen.failed} failed ${JSON.stringify(gatewayOpen.failedStatuses)}` : ''}`,
+      targets: [check('p99 added ≤ 5 ms (open loop, half of max)', directStalled ? undefined : addedP99, (added) => added <= 5)],
     };
   },
 };
