@@ -1,5 +1,6 @@
 // The few fields of BFL's submit and poll responses the adapter reads, checked on the way in.
 
+import { isRecord, parseUpstreamJsonObject } from '../shared/json-answer.js';
 import type { HttpResponse } from '../shared/types.js';
 import { invalidUpstreamResponse } from '../shared/upstream-errors.js';
 
@@ -85,20 +86,7 @@ function describeDetails(details: unknown): string {
   return '';
 }
 
-function parseJsonObject(response: HttpResponse, what: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(response.body.toString('utf8'));
-  } catch {
-    throw invalidUpstreamResponse(bflProviderName, `the ${what} answer is not JSON`);
-  }
-  if (!isRecord(parsed)) throw invalidUpstreamResponse(bflProviderName, `the ${what} answer is not a JSON object`);
-  return parsed;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const parseJsonObject = (response: HttpResponse, what: string): Record<string, unknown> => parseUpstreamJsonObject(bflProviderName, response, what);
 
 function isHttpUrl(text: string): boolean {
   try {

@@ -10,6 +10,7 @@
 // `IPInfringementSuspect` or `DataInspectionFailed` error", text-to-image-v2-api-reference, limits).
 
 import { GatewayError } from '../../core/errors.js';
+import { isRecord, parseUpstreamJsonObject } from '../shared/json-answer.js';
 import type { HttpResponse } from '../shared/types.js';
 import { errorFromUpstreamResponse, invalidUpstreamResponse, moderationError, outOfFundsError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
 
@@ -170,20 +171,7 @@ function failureOf(record: Record<string, unknown>): DashScopeFailure {
   };
 }
 
-function parseJsonObject(response: HttpResponse, what: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(response.body.toString('utf8'));
-  } catch {
-    throw invalidUpstreamResponse(dashScopeProviderName, `the ${what} answer is not JSON`);
-  }
-  if (!isRecord(parsed)) throw invalidUpstreamResponse(dashScopeProviderName, `the ${what} answer is not a JSON object`);
-  return parsed;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const parseJsonObject = (response: HttpResponse, what: string): Record<string, unknown> => parseUpstreamJsonObject(dashScopeProviderName, response, what);
 
 function isHttpUrl(text: string): boolean {
   try {
