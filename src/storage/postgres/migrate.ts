@@ -33,7 +33,12 @@ export async function migratePostgres(db: Kysely<DatabaseSchema>, options: Postg
         name TEXT NOT NULL,
         applied_at BIGINT NOT NULL
       )`.execute(connection);
-      const rows = await connection.selectFrom('schema_migrations').select('version').execute();
+      // Set again now that the schema surely exists: a connection opened before another replica created it
+      // can keep resolving unqualified names without it (seen in CI: "relation schema_migrations does not
+      // exist" on the second of three replicas), and the migration files use unqualified names.
+      await sql`SET search_path TO ${sql.id(options.schema)}, public`.execute(connection);
+      const migrationsTable = connection.withSchema(options.schema);
+      const rows = await migrationsTable.selectFrom('schema_migrations').select('version').execute();
       const done = new Set(rows.map((row) => row.version));
       const applied: MigrateResult['applied'] = [];
       for (const migration of migrations) {
@@ -42,7 +47,7 @@ export async function migratePostgres(db: Kysely<DatabaseSchema>, options: Postg
         try {
           // The whole file in one simple-protocol query: PostgreSQL runs several statements in it.
           await sql.raw(migration.sql).execute(connection);
-          await connection.insertInto('schema_migrations').values({ version: migration.version, name: migration.name, applied_at: now() }).execute();
+          await migrationsTable.insertInto('schema_migrations').values({ version: migration.version, name: migration.name, applied_at: now() }).execute();
           await sql`COMMIT`.execute(connection);
         } catch (error) {
           await sql`ROLLBACK`.execute(connection).catch(() => undefined);
