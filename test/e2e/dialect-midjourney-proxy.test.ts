@@ -4,16 +4,14 @@
 // (and content_policy_violation on the OpenAI API); one batched upstream poll for several tasks; and a
 // gateway killed with SIGKILL mid-task: nothing lost, nothing submitted twice, one charge.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config/schema.js';
 import { startMidjourneyProxyFake, type MjFake } from '../../src/testing/fakes/midjourney-proxy.js';
 import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
-import { apiKey, kill9, startChild, stop } from './child-gateway.js';
+import { apiKey } from './child-gateway.js';
 import { eventually, fetchImage, json } from './dialects-support.js';
-import { call, queryDatabase, sleep } from './task-helpers.js';
+import { withGatewayKilledMidJobs } from './mid-job-restart.js';
+import { call, queryDatabase } from './task-helpers.js';
 
 const upstreamSecret = 'mj-upstream-secret-0123456789';
 const midjourneyModel = {
@@ -136,44 +134,32 @@ describe('a midjourney-proxy task stuck upstream', () => {
 
 describe('a gateway killed while a midjourney-proxy task runs', () => {
   it('polls the recorded upstream task after a restart: SUCCESS, submitted once, charged once', { timeout: 90_000 }, async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'imagegate-mj-proxy-restart-'));
     const slow = await startMidjourneyProxyFake({ switches: { pollsBeforeReady: 1_000_000 } });
     try {
-      const config = join(folder, 'config.yaml');
-      await writeFile(
-        config,
-        JSON.stringify({
-          catalog: { models: [midjourneyModel] },
-          channels: [{ name: 'mj', provider: 'midjourney-proxy', base_url: slow.url, models: ['midjourney'], poll_interval_ms: 50 }],
-          tasks: { lease_ms: 1500 },
-        }),
-      );
-      const dataDir = join(folder, 'data');
-      let child = await startChild(dataDir, config);
-      const submit = await mj(child.url, apiKey, '/submit/imagine', { prompt: 'across a restart' });
-      expect(submit.body.code).toBe(1);
-      const id = submit.body.result as string;
-      // Killed once the upstream task is recorded and being polled.
-      for (let tries = 0; ; tries += 1) {
-        const recorded = queryDatabase<{ n: number }>(dataDir, 'SELECT COUNT(*) AS n FROM tasks WHERE upstream_job IS NOT NULL')[0]?.n ?? 0;
-        if (recorded === 1 && slow.listCalls.length > 0) break;
-        if (tries > 400) throw new Error(`the upstream task was not recorded:\n${child.output.join('').slice(-2000)}`);
-        await sleep(25);
-      }
-      await kill9(child);
-      slow.switches.pollsBeforeReady = 1;
-      child = await startChild(dataDir, config);
-      const done = await fetchToEnd(child.url, apiKey, id);
-      expect(done.status).toBe('SUCCESS');
-      expect((await fetchImage(done.imageUrl)).status).toBe(200);
-      expect(slow.submissions).toBe(1);
-      const reservations = queryDatabase<{ status: string }>(dataDir, 'SELECT status FROM billing_reservations WHERE id = ?', id);
-      expect(reservations.map((row) => row.status)).toEqual(['settled']);
-      expect(queryDatabase<{ n: number }>(dataDir, 'SELECT COUNT(*) AS n FROM billing_usage WHERE reservation_id = ?', id)[0]?.n).toBe(1);
-      await stop(child);
+      const config = {
+        catalog: { models: [midjourneyModel] },
+        channels: [{ name: 'mj', provider: 'midjourney-proxy', base_url: slow.url, models: ['midjourney'], poll_interval_ms: 50 }],
+        tasks: { lease_ms: 1500 },
+      };
+      await withGatewayKilledMidJobs('imagegate-mj-proxy-restart-', config, async (rig) => {
+        const submit = await mj(rig.child.url, apiKey, '/submit/imagine', { prompt: 'across a restart' });
+        expect(submit.body.code).toBe(1);
+        const id = submit.body.result as string;
+        // Killed once the upstream task is recorded and being polled.
+        await rig.waitForRecordedJobs(1, () => slow.listCalls.length > 0);
+        await rig.killAndRestart(() => {
+          slow.switches.pollsBeforeReady = 1;
+        });
+        const done = await fetchToEnd(rig.child.url, apiKey, id);
+        expect(done.status).toBe('SUCCESS');
+        expect((await fetchImage(done.imageUrl)).status).toBe(200);
+        expect(slow.submissions).toBe(1);
+        const reservations = queryDatabase<{ status: string }>(rig.dataDir, 'SELECT status FROM billing_reservations WHERE id = ?', id);
+        expect(reservations.map((row) => row.status)).toEqual(['settled']);
+        expect(queryDatabase<{ n: number }>(rig.dataDir, 'SELECT COUNT(*) AS n FROM billing_usage WHERE reservation_id = ?', id)[0]?.n).toBe(1);
+      });
     } finally {
       await slow.close();
-      await rm(folder, { recursive: true, force: true });
     }
   });
 });

@@ -2,17 +2,14 @@
 // shipped SDXL workflow templates, uploads for edits, async tasks), and a gateway killed with SIGKILL
 // while prompts run: the restarted gateway polls the recorded prompts instead of queueing them again.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config/schema.js';
 import { startComfyFake, type ComfyFake } from '../../src/testing/fakes/comfyui.js';
 import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
-import { apiKey, kill9, startChild, stop, waitForAll } from './child-gateway.js';
+import { apiKey } from './child-gateway.js';
 import { edit, generate, imagesOf, inputImage } from './providers-support.js';
-import { call, queryDatabase, sleep, waitForTask } from './task-helpers.js';
+import { withGatewayKilledMidJobs } from './mid-job-restart.js';
+import { call, waitForTask } from './task-helpers.js';
 
 const checkpoint = 'sd_xl_base_1.0.safetensors';
 
@@ -72,49 +69,23 @@ describe('ComfyUI through the gateway', () => {
 
 describe('a gateway killed while ComfyUI prompts run', () => {
   it('resumes the recorded prompts after a restart: every task succeeds and nothing is queued twice', { timeout: 90_000 }, async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'imagegate-comfy-restart-'));
     const slow = await startComfyFake({ switches: { latencyMs: 1_500 } });
     try {
-      const config = join(folder, 'config.yaml');
-      await writeFile(config, [
-        'channels:',
-        '  - name: comfy',
-        '    provider: comfyui',
-        `    base_url: ${slow.url}`,
-        '    models: [stable-diffusion-xl]',
-        `    model_map: { stable-diffusion-xl: ${checkpoint} }`,
-        '    poll_interval_ms: 50',
-        'tasks:',
-        '  lease_ms: 1500',
-        '',
-      ].join('\n'));
-      const dataDir = join(folder, 'data');
-      let child = await startChild(dataDir, config);
-      const submitted = await Promise.all(
-        Array.from({ length: 3 }, (_, index) => call(child.url, '/v1/images/generations?async=true', { key: apiKey, json: { model: 'stable-diffusion-xl', prompt: `durable ${index}`, size: '512x512' } })),
-      );
-      expect(submitted.map((response) => response.status)).toEqual([202, 202, 202]);
-      const ids = submitted.map((response) => String(response.body.id));
-      // Killed only once every prompt is queued upstream and recorded: the restart must poll them.
-      for (let tries = 0; ; tries += 1) {
-        const recorded = queryDatabase<{ n: number }>(dataDir, 'SELECT COUNT(*) AS n FROM tasks WHERE upstream_job IS NOT NULL')[0]?.n ?? 0;
-        if (recorded === 3) break;
-        if (tries > 400) throw new Error(`only ${recorded} prompts recorded:\n${child.output.join('').slice(-2000)}`);
-        await sleep(25);
-      }
-      await kill9(child);
-      child = await startChild(dataDir, config);
-      const tasks = await waitForAll(child.url, ids, 40_000);
-      expect(tasks.map((task) => task.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-      expect(slow.prompts).toHaveLength(3);
-      const fetched = await call(child.url, `/v1/images/tasks/${ids[0]}`, { key: apiKey });
-      const entry = fetched.body.result?.data?.[0] as { url?: string; b64_json?: string } | undefined;
-      const bytes = entry?.b64_json !== undefined ? Buffer.from(entry.b64_json, 'base64') : Buffer.from(await (await fetch(String(entry?.url))).arrayBuffer());
-      expect((await sharp(bytes).metadata()).width).toBe(512);
-      await stop(child);
+      const config = {
+        channels: [{ name: 'comfy', provider: 'comfyui', base_url: slow.url, models: ['stable-diffusion-xl'], model_map: { 'stable-diffusion-xl': checkpoint }, poll_interval_ms: 50 }],
+        tasks: { lease_ms: 1500 },
+      };
+      await withGatewayKilledMidJobs('imagegate-comfy-restart-', config, async (rig) => {
+        const ids = await rig.submitAsync(Array.from({ length: 3 }, (_, index) => ({ model: 'stable-diffusion-xl', prompt: `durable ${index}`, size: '512x512' })));
+        // Killed only once every prompt is queued upstream and recorded: the restart must poll them.
+        await rig.waitForRecordedJobs(3);
+        await rig.killAndRestart();
+        expect(await rig.statusesAtEnd(ids)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+        expect(slow.prompts).toHaveLength(3);
+        expect(await rig.firstImageWidth(ids[0] ?? '')).toBe(512);
+      });
     } finally {
       await slow.close();
-      await rm(folder, { recursive: true, force: true });
     }
   });
 });

@@ -4,17 +4,14 @@
 // with SIGKILL while DashScope tasks run: the restarted gateway polls the recorded task ids instead of
 // submitting (and paying for) them again.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config/schema.js';
 import { dashScopeFakeApiKey, startDashScopeFake, type DashScopeFake } from '../../src/testing/fakes/dashscope.js';
 import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
-import { apiKey, kill9, startChild, stop, waitForAll } from './child-gateway.js';
+import { apiKey } from './child-gateway.js';
 import { decode, edit, generate, imagesOf, inputImage } from './providers-support.js';
-import { call, queryDatabase, sleep, waitForTask } from './task-helpers.js';
+import { withGatewayKilledMidJobs } from './mid-job-restart.js';
+import { call, waitForTask } from './task-helpers.js';
 
 const wrongKey = 'sk-dashscope-wrong-do-not-echo-77';
 const models = ['qwen-image-plus', 'qwen-image-max', 'qwen-image-2.0-pro', 'qwen-image-edit-plus', 'wan2.6-t2i', 'wan2.2-t2i-flash'];
@@ -178,62 +175,36 @@ describe('DashScope with a key it rejects, or an account in arrears', () => {
 
 describe('a gateway killed while DashScope tasks run', () => {
   it('resumes the recorded task ids after a restart: every task succeeds and nothing is submitted twice', { timeout: 90_000 }, async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'imagegate-dashscope-restart-'));
     // Each task stays RUNNING for 60 polls (about 3 s at 50 ms): long enough to kill the gateway mid-task.
     const slow = await startDashScopeFake({ switches: { pollsBeforeReady: 60 } });
     try {
-      const config = join(folder, 'config.yaml');
-      await writeFile(config, [
-        'channels:',
-        '  - name: dashscope',
-        '    provider: dashscope',
-        `    base_url: ${slow.url}`,
-        `    api_key: ${dashScopeFakeApiKey}`,
-        '    models: [wan2.2-t2i-flash, qwen-image-plus]',
-        '    poll_interval_ms: 50',
-        'tasks:',
-        '  lease_ms: 1500',
-        '',
-      ].join('\n'));
-      const dataDir = join(folder, 'data');
-      let child = await startChild(dataDir, config);
-      const submitted = await Promise.all([
-        call(child.url, '/v1/images/generations?async=true', { key: apiKey, json: { model: 'wan2.2-t2i-flash', prompt: 'durable 0', size: '768x512' } }),
-        call(child.url, '/v1/images/generations?async=true', { key: apiKey, json: { model: 'wan2.2-t2i-flash', prompt: 'durable 1', size: '768x512' } }),
-        call(child.url, '/v1/images/generations?async=true', { key: apiKey, json: { model: 'qwen-image-plus', prompt: 'durable 2', size: '1328x1328' } }),
-      ]);
-      expect(submitted.map((response) => response.status)).toEqual([202, 202, 202]);
-      const ids = submitted.map((response) => String(response.body.id));
-      // Killed only once every task is submitted upstream and recorded: the restart must poll them.
-      for (let tries = 0; ; tries += 1) {
-        const recorded = queryDatabase<{ n: number }>(dataDir, 'SELECT COUNT(*) AS n FROM tasks WHERE upstream_job IS NOT NULL')[0]?.n ?? 0;
-        if (recorded === 3) break;
-        if (tries > 400) throw new Error(`only ${recorded} tasks recorded:\n${child.output.join('').slice(-2000)}`);
-        await sleep(25);
-      }
-      // The recorded jobs are DashScope's own task ids, and every task is still running upstream.
-      // Packed per upstream call (src/tasks/upstream-jobs.ts): {provider, data: {calls: [{provider, data: {task_id}}]}}.
-      const recordedIds = queryDatabase<{ upstream_job: string }>(dataDir, 'SELECT upstream_job FROM tasks').flatMap((row) =>
-        (JSON.parse(row.upstream_job) as { data: { calls: { data: { task_id: string } }[] } }).data.calls.map((job) => job.data.task_id),
-      );
-      expect(new Set(recordedIds)).toEqual(new Set(slow.tasks.keys()));
-      expect([...slow.tasks.values()].every((task) => task.status === 'PENDING' || task.status === 'RUNNING')).toBe(true);
-      await kill9(child);
-      child = await startChild(dataDir, config);
-      const tasks = await waitForAll(child.url, ids, 40_000);
-      expect(tasks.map((task) => task.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-      expect(slow.submissions).toBe(3);
-      expect(slow.cancels).toBe(0);
-      // Polled by the new process: every task ran its course at DashScope.
-      expect([...slow.tasks.values()].every((task) => task.status === 'SUCCEEDED')).toBe(true);
-      const fetched = await call(child.url, `/v1/images/tasks/${ids[2]}`, { key: apiKey });
-      const entry = fetched.body.result?.data?.[0] as { url?: string; b64_json?: string } | undefined;
-      const bytes = entry?.b64_json !== undefined ? Buffer.from(entry.b64_json, 'base64') : Buffer.from(await (await fetch(String(entry?.url))).arrayBuffer());
-      expect((await sharp(bytes).metadata()).width).toBe(1328);
-      await stop(child);
+      const config = {
+        channels: [{ name: 'dashscope', provider: 'dashscope', base_url: slow.url, api_key: dashScopeFakeApiKey, models: ['wan2.2-t2i-flash', 'qwen-image-plus'], poll_interval_ms: 50 }],
+        tasks: { lease_ms: 1500 },
+      };
+      await withGatewayKilledMidJobs('imagegate-dashscope-restart-', config, async (rig) => {
+        const ids = await rig.submitAsync([
+          { model: 'wan2.2-t2i-flash', prompt: 'durable 0', size: '768x512' },
+          { model: 'wan2.2-t2i-flash', prompt: 'durable 1', size: '768x512' },
+          { model: 'qwen-image-plus', prompt: 'durable 2', size: '1328x1328' },
+        ]);
+        // Killed only once every task is submitted upstream and recorded: the restart must poll them.
+        await rig.waitForRecordedJobs(3);
+        // The recorded jobs are DashScope's own task ids, and every task is still running upstream.
+        // Packed per upstream call (src/tasks/upstream-jobs.ts): {provider, data: {calls: [{provider, data: {task_id}}]}}.
+        const recordedIds = rig.recordedJobs().flatMap((job) => (JSON.parse(job) as { data: { calls: { data: { task_id: string } }[] } }).data.calls.map((call) => call.data.task_id));
+        expect(new Set(recordedIds)).toEqual(new Set(slow.tasks.keys()));
+        expect([...slow.tasks.values()].every((task) => task.status === 'PENDING' || task.status === 'RUNNING')).toBe(true);
+        await rig.killAndRestart();
+        expect(await rig.statusesAtEnd(ids)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+        expect(slow.submissions).toBe(3);
+        expect(slow.cancels).toBe(0);
+        // Polled by the new process: every task ran its course at DashScope.
+        expect([...slow.tasks.values()].every((task) => task.status === 'SUCCEEDED')).toBe(true);
+        expect(await rig.firstImageWidth(ids[2] ?? '')).toBe(1328);
+      });
     } finally {
       await slow.close();
-      await rm(folder, { recursive: true, force: true });
     }
   });
 });

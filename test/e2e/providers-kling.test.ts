@@ -3,8 +3,6 @@
 // SIGKILL while Kling tasks run: the restarted gateway polls the recorded task ids instead of creating
 // (and paying for) new tasks.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import sharp from 'sharp';
@@ -12,9 +10,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config/schema.js';
 import { klingFakeAccessKey, klingFakeApiKey, klingFakeSecretKey, startKlingFake, type KlingFake } from '../../src/testing/fakes/kling.js';
 import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
-import { apiKey, kill9, startChild, stop, waitForAll } from './child-gateway.js';
+import { apiKey } from './child-gateway.js';
 import { decode, edit, generate, imagesOf, inputImage, ratioOf } from './providers-support.js';
-import { call, queryDatabase, sleep, waitForTask } from './task-helpers.js';
+import { withGatewayKilledMidJobs } from './mid-job-restart.js';
+import { call, waitForTask } from './task-helpers.js';
 
 const wrongSecret = 'SKwrong_do_not_echo_5b2f9c77d1';
 
@@ -169,55 +168,34 @@ describe('Kling refusing the account', () => {
 
 describe('a gateway killed while Kling tasks run', () => {
   it('resumes the recorded task ids after a restart: every task succeeds and none is created twice', { timeout: 90_000 }, async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'imagegate-kling-restart-'));
     // Tasks stay `processing` until the switch is lowered, so the kill finds them running at Kling.
     const slow = await startKlingFake({ switches: { pollsBeforeReady: 1_000_000 } });
     try {
-      const config = join(folder, 'config.yaml');
-      await writeFile(config, [
-        'channels:',
-        '  - name: kling',
-        '    provider: kling',
-        `    base_url: ${slow.url}`,
-        `    api_key: '${klingFakeApiKey}'`,
-        '    models: [kling-v2-1]',
-        '    poll_interval_ms: 50',
-        'tasks:',
-        '  lease_ms: 1500',
-        '',
-      ].join('\n'));
-      const dataDir = join(folder, 'data');
-      let child = await startChild(dataDir, config);
-      const submitted = await Promise.all(
-        Array.from({ length: 3 }, (_, index) => call(child.url, '/v1/images/generations?async=true', { key: apiKey, json: { model: 'kling-v2-1', prompt: `durable ${index}`, n: 2, aspect_ratio: '1:1' } })),
-      );
-      expect(submitted.map((response) => response.status)).toEqual([202, 202, 202]);
-      const ids = submitted.map((response) => String(response.body.id));
-      // Killed only once every task is created at Kling and its id recorded: the restart must poll them.
-      for (let tries = 0; ; tries += 1) {
-        const recorded = queryDatabase<{ n: number }>(dataDir, 'SELECT COUNT(*) AS n FROM tasks WHERE upstream_job IS NOT NULL')[0]?.n ?? 0;
-        if (recorded === 3) break;
-        if (tries > 400) throw new Error(`only ${recorded} tasks recorded:\n${child.output.join('').slice(-2000)}`);
-        await sleep(25);
-      }
-      // Each gateway task recorded the id of the Kling task it created.
-      const recorded = queryDatabase<{ upstream_job: string }>(dataDir, 'SELECT upstream_job FROM tasks').map((row) => row.upstream_job).join('\n');
-      for (const taskId of slow.tasks.keys()) expect(recorded).toContain(`"task_id":"${taskId}"`);
-      await kill9(child);
-      const queriesAtKill = slow.queries;
-      slow.switches.pollsBeforeReady = 0;
-      child = await startChild(dataDir, config);
-      const tasks = await waitForAll(child.url, ids, 40_000);
-      expect(tasks.map((task) => task.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-      // Three tasks created in all, every one of them queried again after the restart.
-      expect(slow.submissions).toBe(3);
-      expect(slow.queries).toBeGreaterThan(queriesAtKill);
-      const fetched = await call(child.url, `/v1/images/tasks/${ids[0]}`, { key: apiKey });
-      expect(fetched.body.result?.data).toHaveLength(2);
-      await stop(child);
+      const config = {
+        channels: [{ name: 'kling', provider: 'kling', base_url: slow.url, api_key: klingFakeApiKey, models: ['kling-v2-1'], poll_interval_ms: 50 }],
+        tasks: { lease_ms: 1500 },
+      };
+      await withGatewayKilledMidJobs('imagegate-kling-restart-', config, async (rig) => {
+        const ids = await rig.submitAsync(Array.from({ length: 3 }, (_, index) => ({ model: 'kling-v2-1', prompt: `durable ${index}`, n: 2, aspect_ratio: '1:1' })));
+        // Killed only once every task is created at Kling and its id recorded: the restart must poll them.
+        await rig.waitForRecordedJobs(3);
+        // Each gateway task recorded the id of the Kling task it created.
+        const recorded = rig.recordedJobs().join('\n');
+        for (const taskId of slow.tasks.keys()) expect(recorded).toContain(`"task_id":"${taskId}"`);
+        let queriesAtKill = 0;
+        await rig.killAndRestart(() => {
+          queriesAtKill = slow.queries;
+          slow.switches.pollsBeforeReady = 0;
+        });
+        expect(await rig.statusesAtEnd(ids)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+        // Three tasks created in all, every one of them queried again after the restart.
+        expect(slow.submissions).toBe(3);
+        expect(slow.queries).toBeGreaterThan(queriesAtKill);
+        const fetched = await call(rig.child.url, `/v1/images/tasks/${ids[0]}`, { key: apiKey });
+        expect(fetched.body.result?.data).toHaveLength(2);
+      });
     } finally {
       await slow.close();
-      await rm(folder, { recursive: true, force: true });
     }
   });
 });
