@@ -112,7 +112,7 @@ async function loadSigningSecret(config: AppConfig): Promise<string> {
   return readOrCreateKeyFile(join(config.dataDir, 'signing.key'), () => randomBytes(32).toString('base64url'));
 }
 
-/** The key that encrypts upstream API keys in the database: IMAGEGATE_SECRETS_KEY, or secrets.key beside signing.key. */
+/** The key that encrypts upstream API keys and clients' webhook secrets in the database: IMAGEGATE_SECRETS_KEY, or secrets.key beside signing.key. */
 async function loadSecretBox(config: AppConfig): Promise<SecretBox> {
   const keyText = config.secretsKey ?? (await readOrCreateKeyFile(join(config.dataDir, 'secrets.key'), generateSecretsKey));
   try {
@@ -132,7 +132,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const location = asConfigError(() => parseDatabaseUrl(config.databaseUrl, dataDir));
   // The embedded database holds key hashes, upstream keys and balances: 0600 whatever the umask.
   if (location.backend === 'sqlite') await secureDatabaseFiles(location.file);
-  // Upstream keys are encrypted at rest with the secrets key (beside signing.key, or IMAGEGATE_SECRETS_KEY).
+  // Upstream keys and clients' webhook secrets are encrypted at rest with the secrets key (beside signing.key, or IMAGEGATE_SECRETS_KEY).
   const secrets = await loadSecretBox({ ...config, dataDir });
   const storage = await openStorage({ databaseUrl: config.databaseUrl, databaseMaxConnections: config.databaseMaxConnections, dataDir, fsyncBlobs: config.fsyncBlobs, s3: config.s3 }, { clock, logger, secrets });
   const { requestLog, blobs, taskEvents, insights } = storage;
@@ -162,6 +162,8 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   // Rows written before encryption (an older version) are sealed now.
   const sealed = (await storage.channels.sealStoredKeys?.()) ?? 0;
   if (sealed > 0) logger.info({ channels: sealed }, 'encrypted the upstream API keys of channels stored before encryption');
+  const sealedWebhooks = (await storage.webhooks.sealStoredSecrets?.()) ?? 0;
+  if (sealedWebhooks > 0) logger.info({ deliveries: sealedWebhooks }, "encrypted the webhook secrets of clients' deliveries stored before encryption");
   // Replicas sharing the database see each other's price changes within this long.
   const priceRefresh = setInterval(() => {
     prices.refresh().catch((error: unknown) => logger.error({ err: error }, 'refreshing prices from the database failed'));

@@ -1,5 +1,5 @@
-// Encrypts secrets the gateway must store and present later (upstream API keys of channels) with
-// AES-256-GCM, so a copy of the database alone does not hand out provider accounts. The key lives
+// Encrypts secrets the gateway must store and present later (upstream API keys of channels, the
+// webhook secrets clients give their tasks) with AES-256-GCM, so a copy of the database alone does not hand out provider accounts. The key lives
 // in `<data dir>/secrets.key` (0600, beside signing.key) or IMAGEGATE_SECRETS_KEY.
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
@@ -23,6 +23,9 @@ export interface SecretBox {
   open(stored: string): string;
   isSealed(stored: string): boolean;
 }
+
+/** Keeps text as it is: for stores opened without a secrets key (tests of other concerns). */
+export const clearTextBox: SecretBox = { seal: (text) => text, open: (text) => text, isSealed: () => true };
 
 /** A new random key, as written to secrets.key: 32 bytes, base64. */
 export const generateSecretsKey = (): string => randomBytes(32).toString('base64');

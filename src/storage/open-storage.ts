@@ -45,7 +45,7 @@ export function parseDatabaseUrl(url: string | undefined, dataDir: string): Data
   throw new RangeError('expected sqlite:<path> or postgres://user:password@host:port/database');
 }
 
-/** `secrets`: encrypts upstream API keys in the channels table; without it they are stored as given. */
+/** `secrets`: encrypts upstream API keys in the channels table and clients' webhook secrets; without it they are stored as given. */
 export interface StorageDeps {
   clock: Clock;
   logger: Logger;

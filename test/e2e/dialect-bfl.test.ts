@@ -3,16 +3,20 @@
 // engine and on a BFL channel (the BFL fake), with validation, moderation, billing and webhooks.
 
 import { createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { bflFakeApiKey, startBflFake, type BflFake } from '../../src/testing/fakes/bfl.js';
 import type { TestGateway } from '../../src/testing/gateway-harness.js';
-import { createKey, startBillingGateway } from './billing-support.js';
+import { admin, createKey, startBillingGateway } from './billing-support.js';
 import { eventually, fetchImage, json, startReceiver, type Receiver } from './dialects-support.js';
+import { capturingLogger } from './routing-support.js';
 
 let fake: BflFake;
 let gateway: TestGateway;
 let receiver: Receiver;
+const log = capturingLogger();
 
 beforeAll(async () => {
   fake = await startBflFake();
@@ -23,7 +27,7 @@ beforeAll(async () => {
       // With channels configured the offline engine serves only the models a channel names for it (issue 9, item 14).
       { name: 'offline', provider: 'offline', models: ['flux-1.1-pro', 'flux-kontext-pro', 'flux-dev'] },
     ],
-  });
+  }, { logger: log.logger });
 });
 afterAll(async () => {
   await gateway.close();
@@ -115,6 +119,21 @@ describe('BFL dialect on the offline engine', () => {
     const signed = `${String(delivery.headers['webhook-id'])}.${String(delivery.headers['webhook-timestamp'])}.${delivery.body}`;
     const expected = createHmac('sha256', Buffer.from(webhookSecret)).update(signed).digest('base64');
     expect(String(delivery.headers['webhook-signature'])).toBe(`v1,${expected}`);
+
+    // The secret (as given, and as the whsec_ the gateway keys with) is stored sealed: neither is in the
+    // database files, the task views, the admin API or the log.
+    const forms = [webhookSecret, Buffer.from(webhookSecret).toString('base64')];
+    const files = await Promise.all(['imagegate.sqlite', 'imagegate.sqlite-wal'].map((name) => readFile(join(gateway.dataDir, name)).catch(() => Buffer.alloc(0))));
+    expect(files.some((bytes) => bytes.length > 0)).toBe(true);
+    const task = await json(`${gateway.url}/v1/images/tasks/${submit.body.id}`, { headers: { authorization: `Bearer ${secret}` } });
+    const bflView = await json(submit.body.polling_url, { headers: { 'x-key': secret } });
+    const adminView = await admin(gateway, 'GET', `/tasks/${submit.body.id}`);
+    expect([task.status, bflView.status, adminView.status]).toEqual([200, 200, 200]);
+    const shown = [JSON.stringify(task.body), JSON.stringify(bflView.body), JSON.stringify(adminView.body), log.text()];
+    for (const form of forms) {
+      expect(files.some((bytes) => bytes.includes(form))).toBe(false);
+      expect(shown.filter((text) => text.includes(form))).toEqual([]);
+    }
   });
 });
 

@@ -8,7 +8,7 @@ export interface WebhookDelivery {
   id: string;
   taskId: string;
   url: string;
-  /** The client's own secret, or null for the gateway's. */
+  /** The client's own secret (in clear here; the store keeps it encrypted), or null for the gateway's. */
   secret: string | null;
   publicBase: string;
   state: WebhookState;
@@ -44,4 +44,6 @@ export interface WebhookStore {
   forTask(taskId: string): Promise<{ delivery: WebhookDelivery; attempts: WebhookAttempt[] } | undefined>;
   /** Deletes deliveries created before the cutoff that are finished or whose task no longer exists. */
   deleteOlderThan(cutoffMs: number): Promise<number>;
+  /** Encrypts clients' secrets stored in clear (by an older version); answers how many deliveries it sealed. */
+  sealStoredSecrets?(): Promise<number>;
 }

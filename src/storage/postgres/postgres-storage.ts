@@ -26,7 +26,7 @@ export interface PostgresStorageOptions {
   url: string;
   clock: Clock;
   logger: Logger;
-  /** Encrypts upstream API keys in the channels table. */
+  /** Encrypts upstream API keys in the channels table and clients' webhook secrets. */
   secrets?: SecretBox;
   /** Connections in the process's pool; default 10. */
   maxConnections?: number;
@@ -64,7 +64,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     sessions: new SqlSessionStore(database.db),
     taskEvents: new SqlTaskEventStore(database.db),
     insights: new SqlInsights(database.db),
-    webhooks: new PostgresWebhookStore(database.db),
+    webhooks: new PostgresWebhookStore(database.db, options.secrets),
     billing: (prices) => new PostgresBilling({ db: database.db, prices, clock: options.clock }),
     // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.
     ping: async () => {

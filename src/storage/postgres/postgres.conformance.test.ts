@@ -11,17 +11,19 @@ import { describeKeyStoreConformance } from '../../testing/conformance/key-store
 import { describeRequestLogConformance } from '../../testing/conformance/request-log.conformance.js';
 import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
 import { describeWebhookStoreConformance } from '../../testing/conformance/webhook-store.conformance.js';
-import { createTestSchema } from '../../testing/postgres.js';
+import { createTestSchema, runOnTestServer } from '../../testing/postgres.js';
+import { createSecretBox, generateSecretsKey, type SecretBox } from '../../secrets/secret-box.js';
 import pino from 'pino';
 import type { DatabaseStores } from '../storage.js';
 import { openPostgresStorage } from './postgres-storage.js';
 
-async function openFresh(clock: Clock = systemClock): Promise<{ stores: DatabaseStores; url: string; cleanup(): Promise<void> }> {
+async function openFresh(clock: Clock = systemClock, secrets?: SecretBox): Promise<{ stores: DatabaseStores; url: string; schema: string; cleanup(): Promise<void> }> {
   const schema = createTestSchema('conformance');
-  const stores = await openPostgresStorage({ url: schema.url, clock, logger: pino({ level: 'silent' }), maxConnections: 4 });
+  const stores = await openPostgresStorage({ url: schema.url, clock, logger: pino({ level: 'silent' }), maxConnections: 4, ...(secrets === undefined ? {} : { secrets }) });
   return {
     stores,
     url: schema.url,
+    schema: schema.schema,
     cleanup: async () => {
       await stores.close();
       await schema.drop();
@@ -71,8 +73,17 @@ describeBillingConformance('PostgresBilling', async (clock) => {
 });
 
 describeWebhookStoreConformance('PostgresWebhookStore', async () => {
-  const { stores, cleanup } = await openFresh();
-  return { store: stores.webhooks, tasks: stores.tasks, cleanup };
+  const { stores, schema, cleanup } = await openFresh(systemClock, createSecretBox(generateSecretsKey()));
+  const table = `"${schema}".webhook_deliveries`;
+  return {
+    store: stores.webhooks,
+    tasks: stores.tasks,
+    rawSecret: {
+      read: async (id) => ((await runOnTestServer(`SELECT secret FROM ${table} WHERE id = $1`, [id])).rows[0] as { secret: string | null }).secret,
+      write: async (id, stored) => void (await runOnTestServer(`UPDATE ${table} SET secret = $2 WHERE id = $1`, [id, stored])),
+    },
+    cleanup,
+  };
 });
 
 describeAuditLogConformance('SqlAuditLog on Postgres', async () => {

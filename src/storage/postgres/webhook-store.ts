@@ -4,7 +4,7 @@
 import { sql } from 'kysely';
 import type { WebhookDelivery } from '../../core/ports/webhook-store.js';
 import type { WebhookDeliveriesTable } from '../sql/schema.js';
-import { SqlWebhookStore, toDelivery } from '../sql/webhook-store.js';
+import { SqlWebhookStore } from '../sql/webhook-store.js';
 
 export class PostgresWebhookStore extends SqlWebhookStore {
   override async claimDue(owner: string, now: number, leaseUntil: number): Promise<WebhookDelivery | undefined> {
@@ -19,6 +19,6 @@ export class PostgresWebhookStore extends SqlWebhookStore {
       FROM candidate WHERE d.id = candidate.id AND ${due}
       RETURNING d.*`.execute(this.database);
     const row = result.rows[0];
-    return row === undefined ? undefined : toDelivery(row);
+    return row === undefined ? undefined : this.toDelivery(row);
   }
 }

@@ -2,11 +2,8 @@
 
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { ChannelRecord, ChannelStore } from '../../core/ports/channel-store.js';
-import type { SecretBox } from '../../secrets/secret-box.js';
+import { clearTextBox, type SecretBox } from '../../secrets/secret-box.js';
 import type { ChannelsTable, DatabaseSchema } from './schema.js';
-
-/** Keeps the column as it is: for stores opened without a secrets key (tests of other concerns). */
-const clearText: Pick<SecretBox, 'seal' | 'open' | 'isSealed'> = { seal: (text) => text, open: (text) => text, isSealed: () => true };
 
 export class SqlChannelStore implements ChannelStore {
   readonly #db: Kysely<DatabaseSchema>;
@@ -15,7 +12,7 @@ export class SqlChannelStore implements ChannelStore {
   /** With a secret box, upstream API keys are stored encrypted (the `api_keys` column holds sealed JSON). */
   constructor(db: Kysely<DatabaseSchema>, box?: SecretBox) {
     this.#db = db;
-    this.#box = box ?? clearText;
+    this.#box = box ?? clearTextBox;
   }
 
   /**

@@ -1,16 +1,39 @@
-// Webhook deliveries in SQL, SQLite or Postgres (tables from migration 002).
+// Webhook deliveries in SQL, SQLite or Postgres (tables from migration 002). A client's own webhook
+// secret is kept sealed with the secrets key, as channels' upstream keys are: whoever holds a copy of
+// the database (a backup, a `db copy`) could otherwise sign webhooks its receiver trusts.
 
 import type { Kysely, Selectable } from 'kysely';
 import type { DatabaseSchema, WebhookDeliveriesTable } from './schema.js';
 import type { AttemptOutcome, WebhookAttempt, WebhookDelivery, WebhookState, WebhookStore } from '../../core/ports/webhook-store.js';
+import { clearTextBox, type SecretBox } from '../../secrets/secret-box.js';
 
 const finishedTaskStatuses = ['succeeded', 'failed', 'canceled'];
 
 export class SqlWebhookStore implements WebhookStore {
   protected readonly database: Kysely<DatabaseSchema>;
+  readonly #box: SecretBox;
 
-  constructor(db: Kysely<DatabaseSchema>) {
+  /** With a secret box, a delivery's own secret is stored encrypted; rows stored in clear are still read. */
+  constructor(db: Kysely<DatabaseSchema>, box?: SecretBox) {
     this.database = db;
+    this.#box = box ?? clearTextBox;
+  }
+
+  /**
+   * Encrypts the secrets of deliveries written in clear (by an older version, or a store without a
+   * box); run at start. Answers how many it sealed.
+   */
+  async sealStoredSecrets(): Promise<number> {
+    return this.database.transaction().execute(async (transaction) => {
+      const rows = await transaction.selectFrom('webhook_deliveries').select(['id', 'secret']).where('secret', 'is not', null).execute();
+      let sealed = 0;
+      for (const row of rows) {
+        if (row.secret === null || this.#box.isSealed(row.secret)) continue;
+        await transaction.updateTable('webhook_deliveries').set({ secret: this.#box.seal(row.secret) }).where('id', '=', row.id).execute();
+        sealed += 1;
+      }
+      return sealed;
+    });
   }
 
   async register(delivery: Pick<WebhookDelivery, 'id' | 'taskId' | 'url' | 'secret' | 'publicBase' | 'createdAt'>): Promise<void> {
@@ -20,7 +43,7 @@ export class SqlWebhookStore implements WebhookStore {
         id: delivery.id,
         task_id: delivery.taskId,
         url: delivery.url,
-        secret: delivery.secret,
+        secret: delivery.secret === null ? null : this.#box.seal(delivery.secret),
         public_base: delivery.publicBase,
         state: 'waiting',
         attempts: 0,
@@ -91,7 +114,7 @@ export class SqlWebhookStore implements WebhookStore {
       .where((inner) => inner.or([inner('lease_expires_at', 'is', null), inner('lease_expires_at', '<=', now)]))
       .returningAll()
       .executeTakeFirst();
-    return row === undefined ? undefined : toDelivery(row);
+    return row === undefined ? undefined : this.toDelivery(row);
   }
 
   async recordAttempt(deliveryId: string, owner: string, attempt: WebhookAttempt, outcome: AttemptOutcome): Promise<boolean> {
@@ -131,7 +154,7 @@ export class SqlWebhookStore implements WebhookStore {
     if (!row) return undefined;
     const attempts = await this.database.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', row.id).orderBy('attempt').execute();
     return {
-      delivery: toDelivery(row),
+      delivery: this.toDelivery(row),
       attempts: attempts.map((attempt) => ({
         attempt: attempt.attempt,
         attemptedAt: attempt.attempted_at,
@@ -159,14 +182,18 @@ export class SqlWebhookStore implements WebhookStore {
       return ids.length;
     });
   }
+
+  /** The delivery a row holds, its secret opened (a row stored in clear is read as it is). */
+  protected toDelivery(row: Selectable<WebhookDeliveriesTable>): WebhookDelivery {
+    return { ...deliveryOf(row), secret: row.secret === null ? null : this.#box.open(row.secret) };
+  }
 }
 
-export function toDelivery(row: Selectable<WebhookDeliveriesTable>): WebhookDelivery {
+function deliveryOf(row: Selectable<WebhookDeliveriesTable>): Omit<WebhookDelivery, 'secret'> {
   return {
     id: row.id,
     taskId: row.task_id,
     url: row.url,
-    secret: row.secret,
     publicBase: row.public_base,
     state: row.state as WebhookState,
     attempts: row.attempts,

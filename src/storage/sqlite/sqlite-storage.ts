@@ -26,7 +26,7 @@ export interface SqliteStorageOptions {
   file: string;
   clock: Clock;
   logger: Logger;
-  /** Encrypts upstream API keys in the channels table. */
+  /** Encrypts upstream API keys in the channels table and clients' webhook secrets. */
   secrets?: SecretBox;
 }
 
@@ -58,7 +58,7 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     sessions: new SqlSessionStore(database.db),
     taskEvents: new SqliteTaskEventStore(database, batches),
     insights: new SqlInsights(database.db),
-    webhooks: new SqliteWebhookStore(database, batches),
+    webhooks: new SqliteWebhookStore(database, batches, options.secrets),
     billing: (prices) => new SqliteBilling({ database, prices, clock: options.clock, batches }),
     // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.
     ping: async () => {

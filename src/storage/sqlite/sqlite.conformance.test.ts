@@ -9,6 +9,8 @@ import { describeRequestLogConformance } from '../../testing/conformance/request
 import { describeTaskStoreConformance } from '../../testing/conformance/task-store.conformance.js';
 import { describeWebhookStoreConformance } from '../../testing/conformance/webhook-store.conformance.js';
 import { SqliteWebhookStore } from './webhook-store.js';
+import { createSecretBox, generateSecretsKey } from '../../secrets/secret-box.js';
+import { GroupCommit } from './group-commit.js';
 import { openSqliteDatabase, type SqliteDatabase } from './database.js';
 import { SqlKeyStore } from '../sql/key-store.js';
 import { migrate } from './migrate.js';
@@ -56,7 +58,16 @@ describeTaskStoreConformance('SqliteTaskStore', async () => {
 
 describeWebhookStoreConformance('SqliteWebhookStore', async () => {
   const { database, remove } = await openTemporaryDatabase();
-  return { store: new SqliteWebhookStore(database), tasks: new SqliteTaskStore(database), cleanup: remove };
+  const store = new SqliteWebhookStore(database, GroupCommit.forDatabase(database), createSecretBox(generateSecretsKey()));
+  return {
+    store,
+    tasks: new SqliteTaskStore(database),
+    rawSecret: {
+      read: async (id) => (database.native.prepare('SELECT secret FROM webhook_deliveries WHERE id = ?').get(id) as { secret: string | null }).secret,
+      write: async (id, stored) => void database.native.prepare('UPDATE webhook_deliveries SET secret = ? WHERE id = ?').run(stored, id),
+    },
+    cleanup: remove,
+  };
 });
 
 describeAuditLogConformance('SqlAuditLog on SQLite', async () => {

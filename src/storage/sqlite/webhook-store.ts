@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { Selectable } from 'kysely';
 import type { WebhookAttempt, WebhookDelivery } from '../../core/ports/webhook-store.js';
+import type { SecretBox } from '../../secrets/secret-box.js';
 import type { WebhookDeliveriesTable } from '../sql/schema.js';
 import { SqlWebhookStore } from '../sql/webhook-store.js';
 import type { SqliteDatabase } from './database.js';
@@ -17,8 +18,8 @@ export class SqliteWebhookStore extends SqlWebhookStore {
   #activate: Database.Statement<[number, string]> | undefined;
   #delivery: Database.Statement<[string], Selectable<WebhookDeliveriesTable>> | undefined;
 
-  constructor(database: Pick<SqliteDatabase, 'db' | 'native'>, batches: GroupCommit = GroupCommit.forDatabase(database)) {
-    super(database.db);
+  constructor(database: Pick<SqliteDatabase, 'db' | 'native'>, batches: GroupCommit = GroupCommit.forDatabase(database), box?: SecretBox) {
+    super(database.db, box);
     this.#native = database.native;
     this.#batches = batches;
   }

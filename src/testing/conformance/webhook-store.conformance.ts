@@ -1,6 +1,7 @@
 // The behaviour every WebhookStore (SQLite, Postgres …) must show: a delivery waits for its task,
 // becomes due, is claimed by one owner at a time (also when many claim at once), records attempts
-// only while held, is found again after a lease expires, and is swept once finished.
+// only while held, is found again after a lease expires, and is swept once finished; a client's own
+// secret is stored sealed, never in clear, and a row an older version stored in clear still works.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TaskStore } from '../../core/ports/task-store.js';
@@ -11,6 +12,11 @@ export interface WebhookStoreUnderTest {
   store: WebhookStore;
   /** The task store of the same database: deliveries of finished or deleted tasks are found through it. */
   tasks: TaskStore;
+  /** The `secret` column of a delivery's row as stored, and a way to write it (as an older version did). */
+  rawSecret: {
+    read(deliveryId: string): Promise<string | null>;
+    write(deliveryId: string, stored: string): Promise<void>;
+  };
   cleanup(): Promise<void>;
 }
 
@@ -119,6 +125,30 @@ export function describeWebhookStoreConformance(name: string, create: () => Prom
 
       await store.remove('task_running');
       expect(await store.forTask('task_running')).toBeUndefined();
+    });
+
+    it("stores a client's own secret sealed, hands it back in clear, and seals a row stored in clear", async () => {
+      const own = delivery('sealed_own');
+      await store.register(own);
+      const stored = await subject.rawSecret.read(own.id);
+      expect(stored).toMatch(/^enc:v1:[A-Za-z0-9_-]+$/);
+      expect(stored).not.toContain(own.secret);
+      expect((await store.forTask(own.taskId))?.delivery.secret).toBe(own.secret);
+      await store.activate(own.taskId, t0);
+      expect((await store.claimDue('p1', t0, t0 + 1_000))?.secret).toBe(own.secret);
+      // The gateway's own secret is never stored.
+      await store.register(delivery('gateway'));
+      expect(await subject.rawSecret.read('msg_gateway')).toBeNull();
+
+      // A row an older version wrote in clear is read as it is, then sealed at start.
+      const legacy = delivery('legacy_own');
+      await store.register(legacy);
+      await subject.rawSecret.write(legacy.id, 'whsec_bGVnYWN5LXNlY3JldC0wMTIz');
+      expect((await store.forTask(legacy.taskId))?.delivery.secret).toBe('whsec_bGVnYWN5LXNlY3JldC0wMTIz');
+      expect(await store.sealStoredSecrets?.()).toBe(1);
+      expect(await subject.rawSecret.read(legacy.id)).toMatch(/^enc:v1:/);
+      expect((await store.forTask(legacy.taskId))?.delivery.secret).toBe('whsec_bGVnYWN5LXNlY3JldC0wMTIz');
+      expect(await store.sealStoredSecrets?.()).toBe(0);
     });
   });
 }
