@@ -6,7 +6,7 @@ import { pollUntilDone, type PollStepResult } from '../shared/poll.js';
 import { transientFailureAllowance } from '../shared/queue-jobs.js';
 import { mapSize } from '../shared/size-mapping.js';
 import type { HttpClient, HttpResponse } from '../shared/types.js';
-import { errorFromTransportFailure, errorFromUpstreamResponse, moderationError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, moderationError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
 import { aspectRatiosFor, bflModelProfile, type BflModelProfile } from './models.js';
 import { bflProviderName, parsePollResponse, parseSubmitResponse } from './wire.js';
 
@@ -125,17 +125,11 @@ export function createBflImageModel(modelId: string, config: BflImageModelConfig
   }
 
   async function send(url: string, request: { method: 'GET' | 'POST'; json?: unknown }, signal: AbortSignal): Promise<HttpResponse> {
-    try {
-      return await config.http.request(url, {
-        ...request,
-        headers: { 'x-key': config.apiKey, accept: 'application/json' },
-        signal,
-      });
-    } catch (error) {
-      // An abort is the caller's decision, not an upstream failure: hand back the caller's own reason.
-      if (signal.aborted) throw signal.reason;
-      throw errorFromTransportFailure(bflProviderName, error);
-    }
+    return requestUpstream(config.http, bflProviderName, url, {
+      ...request,
+      headers: { 'x-key': config.apiKey, accept: 'application/json' },
+      signal,
+    });
   }
 
   const model: ImageModel = {

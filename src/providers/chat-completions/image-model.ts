@@ -6,7 +6,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ProviderWarning } from '../../core/ports/image-model.js';
 import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
 import type { HttpResponse, ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure, errorFromUpstreamResponse, moderationError, outOfFundsError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, moderationError, outOfFundsError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
 import { buildChatBody, moderationReasonsOf, noImageError, parseChatCompletion, parseErrorBody, type ChatImageAnswer } from './wire.js';
 
 /** The ten ratios of OpenRouter's `image_config.aspect_ratio` (Gemini's list; other models are clamped by OpenRouter). */
@@ -104,20 +104,14 @@ export function createChatImageModel(settings: ProviderSettings, providerName: s
   }
 
   async function post(body: Record<string, unknown>, signal: AbortSignal): Promise<HttpResponse> {
-    let response: HttpResponse;
-    try {
-      response = await settings.http.request(`${baseURL}/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${settings.apiKey}`, accept: 'application/json' },
-        json: body,
-        signal,
-        timeoutMs: settings.timeoutMs ?? defaultTimeoutMs,
-        maxBytes: maxResponseBytes,
-      });
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw errorFromTransportFailure(providerName, error);
-    }
+    const response = await requestUpstream(settings.http, providerName, `${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${settings.apiKey}`, accept: 'application/json' },
+      json: body,
+      signal,
+      timeoutMs: settings.timeoutMs ?? defaultTimeoutMs,
+      maxBytes: maxResponseBytes,
+    });
     if (response.status >= 200 && response.status < 300) return response;
     throw errorOfResponse(response);
   }

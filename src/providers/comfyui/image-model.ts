@@ -11,7 +11,7 @@ import { pollUntilDone } from '../shared/poll.js';
 import { cancelUpstreamOnAbortOrTimeout, transientFailureAllowance } from '../shared/queue-jobs.js';
 import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
 import type { HttpResponse, ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure, errorFromUpstreamResponse, invalidUpstreamResponse } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, invalidUpstreamResponse } from '../shared/upstream-errors.js';
 import { comfyProviderName, type HistoryEntry, outputImagesOf, parsePromptError, parseQueued, readHistoryEntry } from './wire.js';
 import { clientPlaceholders, fillWorkflow, loadWorkflow, placeholdersIn, type PlaceholderValues, type Workflow } from './workflow.js';
 
@@ -71,12 +71,7 @@ export function createComfyImageModel(settings: ProviderSettings, modelId: strin
   const maxImagesPerCall = batches ? ((configuredMax as number | undefined) ?? defaultMaxImagesPerCall) : 1;
 
   async function send(path: string, init: { method: 'GET' | 'POST'; json?: unknown; body?: FormData }, signal: AbortSignal, maxBytes = 10 * 1024 * 1024): Promise<HttpResponse> {
-    try {
-      return await settings.http.request(`${baseURL}${path}`, { ...init, headers, signal, timeoutMs: 60_000, maxBytes });
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw errorFromTransportFailure(comfyProviderName, error);
-    }
+    return requestUpstream(settings.http, comfyProviderName, `${baseURL}${path}`, { ...init, headers, signal, timeoutMs: 60_000, maxBytes });
   }
 
   async function upload(image: InputImage, signal: AbortSignal): Promise<string> {

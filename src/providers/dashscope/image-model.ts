@@ -7,7 +7,7 @@ import { pollUntilDone, type PollStepResult } from '../shared/poll.js';
 import { cancelUpstreamOnAbortOrTimeout, transientFailureAllowance } from '../shared/queue-jobs.js';
 import { mapSize } from '../shared/size-mapping.js';
 import type { HttpClient, HttpResponse } from '../shared/types.js';
-import { errorFromTransportFailure } from '../shared/upstream-errors.js';
+import { requestUpstream } from '../shared/upstream-errors.js';
 import { dashScopeModelProfile, type DashScopeModelProfile } from './models.js';
 import {
   dashScopeProviderName,
@@ -68,13 +68,7 @@ export function createDashScopeImageModel(modelId: string, config: DashScopeImag
   }
 
   async function send(url: string, request: { method: 'GET' | 'POST'; json?: unknown; headers?: Record<string, string> }, signal: AbortSignal): Promise<HttpResponse> {
-    try {
-      return await config.http.request(url, { method: request.method, ...(request.json === undefined ? {} : { json: request.json }), headers: headers(request.headers), signal });
-    } catch (error) {
-      // An abort is the caller's decision, not an upstream failure: hand back the caller's own reason.
-      if (signal.aborted) throw signal.reason;
-      throw errorFromTransportFailure(dashScopeProviderName, error);
-    }
+    return requestUpstream(config.http, dashScopeProviderName, url, { method: request.method, ...(request.json === undefined ? {} : { json: request.json }), headers: headers(request.headers), signal });
   }
 
   async function run(options: ImageCallOptions): Promise<ImageCallResult> {

@@ -6,7 +6,7 @@ import { pollUntilDone, type PollStepResult } from '../shared/poll.js';
 import { cancelUpstreamOnAbortOrTimeout, decodeBase64DataUri, sameOrigin, transientFailureAllowance } from '../shared/queue-jobs.js';
 import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
 import type { HttpRequestOptions, HttpResponse, ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure, errorFromUpstreamResponse, invalidUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, invalidUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
 import { falProviderName, parseErrorDetails, parseResult, parseStatus, parseSubmission, type ErrorDetail, type GenerationResult } from './wire.js';
 
 export const falDefaultBaseURL = 'https://queue.fal.run';
@@ -69,12 +69,7 @@ export function createFalImageModel(settings: ProviderSettings, upstreamModel: s
   const secrets = [settings.apiKey];
 
   const send = async (url: string, request: HttpRequestOptions, signal: AbortSignal, deadline: number): Promise<HttpResponse> => {
-    try {
-      return await settings.http.request(url, { ...request, headers: { ...authorization, ...request.headers }, signal, timeoutMs: Math.max(1, deadline - Date.now()) });
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw errorFromTransportFailure(falProviderName, error);
-    }
+    return requestUpstream(settings.http, falProviderName, url, { ...request, headers: { ...authorization, ...request.headers }, signal, timeoutMs: Math.max(1, deadline - Date.now()) });
   };
 
   const cancelBestEffort = async (cancelUrl: string | undefined): Promise<void> => {

@@ -4,7 +4,7 @@
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ProviderWarning } from '../../core/ports/image-model.js';
 import type { HttpResponse, ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure, errorFromUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
 import { googleProviderName, parseGoogleError } from './wire.js';
 
 export const googleDefaultBaseURL = 'https://generativelanguage.googleapis.com/v1beta';
@@ -21,20 +21,13 @@ export async function postToGoogle(
   options: Pick<ImageCallOptions, 'abortSignal' | 'model'>,
 ): Promise<HttpResponse> {
   const baseURL = (settings.baseURL || googleDefaultBaseURL).replace(/\/+$/, '');
-  let response: HttpResponse;
-  try {
-    response = await settings.http.request(`${baseURL}${path}`, {
-      method: 'POST',
-      headers: { 'x-goog-api-key': settings.apiKey, accept: 'application/json' },
-      json: body,
-      signal: options.abortSignal,
-      timeoutMs: settings.timeoutMs ?? googleDefaultTimeoutMs,
-    });
-  } catch (error) {
-    // Like fetch and the shared poller, an abort surfaces as the caller's own reason: the core knows why it stopped.
-    if (options.abortSignal.aborted) throw options.abortSignal.reason;
-    throw errorFromTransportFailure(googleProviderName, error);
-  }
+  const response = await requestUpstream(settings.http, googleProviderName, `${baseURL}${path}`, {
+    method: 'POST',
+    headers: { 'x-goog-api-key': settings.apiKey, accept: 'application/json' },
+    json: body,
+    signal: options.abortSignal,
+    timeoutMs: settings.timeoutMs ?? googleDefaultTimeoutMs,
+  });
   if (response.status >= 200 && response.status < 300) return response;
   throw errorFromGoogleResponse(settings, response, options.model);
 }

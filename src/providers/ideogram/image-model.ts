@@ -8,7 +8,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ImageOperation, InputImage, PixelSize, ProviderImage, ProviderWarning } from '../../core/ports/image-model.js';
 import { nearestAspectRatio } from '../shared/size-mapping.js';
 import type { HttpResponse, ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure, errorFromUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
 import { ideogramAspectRatios, ideogramLargestSeed, ideogramMaxImagesPerCall, ideogramModelKind, ideogramResolutions, type IdeogramModelKind } from './models.js';
 import { ideogramErrorText, ideogramProviderName, parseGenerationResponse } from './wire.js';
 
@@ -54,20 +54,13 @@ export function createIdeogramImageModel(settings: ProviderSettings, modelId: st
   const operations: readonly ImageOperation[] = kind === 'v3' ? ['generate', 'edit'] : ['edit'];
 
   async function send(path: IdeogramPath, form: FormData, options: ImageCallOptions): Promise<HttpResponse> {
-    let response: HttpResponse;
-    try {
-      response = await settings.http.request(`${baseURL}/v1/ideogram-v3/${path}`, {
-        method: 'POST',
-        headers: { 'api-key': settings.apiKey, accept: 'application/json' },
-        body: form,
-        signal: options.abortSignal,
-        ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
-      });
-    } catch (error) {
-      // An abort is the caller's decision: hand back the caller's own reason, as fetch does.
-      if (options.abortSignal.aborted) throw options.abortSignal.reason;
-      throw errorFromTransportFailure(ideogramProviderName, error);
-    }
+    const response = await requestUpstream(settings.http, ideogramProviderName, `${baseURL}/v1/ideogram-v3/${path}`, {
+      method: 'POST',
+      headers: { 'api-key': settings.apiKey, accept: 'application/json' },
+      body: form,
+      signal: options.abortSignal,
+      ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
+    });
     if (response.status === 200) return response;
     // 422 on every v3 endpoint: "Prompt failed the safety check" / "Prompt or provided image failed
     // safety check", body `GenerateImageSafetyError`. Nothing was generated, so it is the input's moderation.

@@ -8,7 +8,7 @@ import { pollUntilDone, type PollStepResult } from '../shared/poll.js';
 import { transientFailureAllowance } from '../shared/queue-jobs.js';
 import { mapSize } from '../shared/size-mapping.js';
 import type { HttpClient, HttpResponse } from '../shared/types.js';
-import { errorFromTransportFailure, moderationError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
+import { requestUpstream, moderationError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
 import { createKlingTokenSource, parseKlingCredentials } from './auth.js';
 import { klingModelProfile, klingSizeSpec, type KlingModelProfile } from './models.js';
 import { isRiskControlFailure, klingProviderName, readTaskAnswer, type KlingTask } from './wire.js';
@@ -108,17 +108,12 @@ export function createKlingImageModel(modelId: string, config: KlingImageModelCo
 
   async function send(method: 'GET' | 'POST', url: string, signal: AbortSignal, json?: unknown): Promise<HttpResponse> {
     const authorization = `Bearer ${await token()}`;
-    try {
-      return await config.http.request(url, {
-        method,
-        ...(json === undefined ? {} : { json }),
-        headers: { authorization, accept: 'application/json' },
-        signal,
-      });
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw errorFromTransportFailure(klingProviderName, error);
-    }
+    return requestUpstream(config.http, klingProviderName, url, {
+      method,
+      ...(json === undefined ? {} : { json }),
+      headers: { authorization, accept: 'application/json' },
+      signal,
+    });
   }
 
   const model: ImageModel = {

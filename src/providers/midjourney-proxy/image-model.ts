@@ -9,7 +9,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, UpstreamJobRef } from '../../core/ports/image-model.js';
 import { transientFailureAllowance } from '../shared/queue-jobs.js';
 import type { HttpResponse, ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure, errorFromUpstreamResponse, invalidUpstreamResponse } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, invalidUpstreamResponse } from '../shared/upstream-errors.js';
 import { pollerFor, type TaskPoller } from './poller.js';
 import { failureError, midjourneyProxyProviderName, parseSubmitAnswer, terminalStatuses, type MjButton, type MjTask } from './wire.js';
 
@@ -60,12 +60,7 @@ export function createMidjourneyProxyImageModel(settings: ProviderSettings, mode
   const poller = (): TaskPoller => pollerFor({ baseURL, secret: settings.apiKey, http: settings.http, intervalMs: settings.pollIntervalMs ?? defaultPollIntervalMs });
 
   async function send(path: string, json: unknown, signal: AbortSignal): Promise<HttpResponse> {
-    try {
-      return await settings.http.request(`${baseURL}${path}`, { method: 'POST', json, headers, signal, timeoutMs: 60_000, maxBytes: 1024 * 1024 });
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw errorFromTransportFailure(midjourneyProxyProviderName, error);
-    }
+    return requestUpstream(settings.http, midjourneyProxyProviderName, `${baseURL}${path}`, { method: 'POST', json, headers, signal, timeoutMs: 60_000, maxBytes: 1024 * 1024 });
   }
 
   async function submit(options: ImageCallOptions): Promise<MjJobData> {
@@ -115,13 +110,7 @@ export function createMidjourneyProxyImageModel(settings: ProviderSettings, mode
   }
 
   async function download(url: string, signal: AbortSignal): Promise<Buffer> {
-    let response: HttpResponse;
-    try {
-      response = await settings.http.request(url, { method: 'GET', signal, timeoutMs: 120_000, maxBytes: maxImageBytes });
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw errorFromTransportFailure(midjourneyProxyProviderName, error);
-    }
+    const response = await requestUpstream(settings.http, midjourneyProxyProviderName, url, { method: 'GET', signal, timeoutMs: 120_000, maxBytes: maxImageBytes });
     if (response.status !== 200) {
       throw new GatewayError('upstream_error', `${midjourneyProxyProviderName}'s image could not be downloaded (HTTP ${response.status}); Discord links expire.`, { retryable: false });
     }

@@ -4,7 +4,7 @@
 import type { ImageCallOptions, ImageCallResult, ImageModel } from '../../core/ports/image-model.js';
 import { parseImagesResponse } from '../openai/wire.js';
 import type { ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure } from '../shared/upstream-errors.js';
+import { requestUpstream } from '../shared/upstream-errors.js';
 import { buildRecraftCall, errorFromRecraftResponse, recraftProviderName } from './wire.js';
 
 /** "The number of images to generate, must be between 1 and 6" (https://www.recraft.ai/docs/api-reference/endpoints). */
@@ -16,20 +16,14 @@ const maxResponseBytes = 150 * 1024 * 1024;
 export function createRecraftImageModel(settings: ProviderSettings, baseURL: string, upstreamModel: string): ImageModel {
   async function call(options: ImageCallOptions, edit: boolean): Promise<ImageCallResult> {
     const { operation, body, warnings } = await buildRecraftCall(options, edit);
-    let response;
-    try {
-      response = await settings.http.request(`${baseURL}/images/${operation}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${settings.apiKey}`, accept: 'application/json' },
-        json: body,
-        signal: options.abortSignal,
-        timeoutMs: settings.timeoutMs ?? defaultTimeoutMs,
-        maxBytes: maxResponseBytes,
-      });
-    } catch (error) {
-      if (options.abortSignal.aborted) throw options.abortSignal.reason;
-      throw errorFromTransportFailure(recraftProviderName, error);
-    }
+    const response = await requestUpstream(settings.http, recraftProviderName, `${baseURL}/images/${operation}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${settings.apiKey}`, accept: 'application/json' },
+      json: body,
+      signal: options.abortSignal,
+      timeoutMs: settings.timeoutMs ?? defaultTimeoutMs,
+      maxBytes: maxResponseBytes,
+    });
     if (response.status < 200 || response.status >= 300) throw errorFromRecraftResponse(response, options.model, [settings.apiKey]);
     const parsed = parseImagesResponse(recraftProviderName, response, options.n);
     return { images: parsed.images, warnings: [...warnings, ...parsed.warnings] };

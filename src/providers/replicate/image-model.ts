@@ -7,7 +7,7 @@ import { cancelUpstreamOnAbortOrTimeout, decodeBase64DataUri, sameOrigin, transi
 import { mapSize, nearestAspectRatio, parseAspectRatio } from '../shared/size-mapping.js';
 import { replicateModelSchema, type ReplicateModelSchema, type ReplicateOutputFormat } from './models.js';
 import type { HttpRequestOptions, HttpResponse, ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure, errorFromUpstreamResponse, invalidUpstreamResponse, moderationError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, invalidUpstreamResponse, moderationError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
 import { isTerminal, outputStrings, parsePrediction, progressFromLogs, replicateProviderName, type Prediction } from './wire.js';
 
 export const replicateDefaultBaseURL = 'https://api.replicate.com/v1';
@@ -66,17 +66,12 @@ export function createReplicateImageModel(settings: ProviderSettings, upstreamMo
 
   /** Every call goes through here: the caller's abort signal, the call's deadline, transport errors mapped. */
   const send = async (url: string, request: HttpRequestOptions, signal: AbortSignal | undefined, deadline: number): Promise<HttpResponse> => {
-    try {
-      return await settings.http.request(url, {
-        ...request,
-        headers: { ...authorization, ...request.headers },
-        ...(signal === undefined ? {} : { signal }),
-        timeoutMs: Math.max(1, deadline - Date.now()),
-      });
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      throw errorFromTransportFailure(replicateProviderName, error);
-    }
+    return requestUpstream(settings.http, replicateProviderName, url, {
+      ...request,
+      headers: { ...authorization, ...request.headers },
+      ...(signal === undefined ? {} : { signal }),
+      timeoutMs: Math.max(1, deadline - Date.now()),
+    });
   };
 
   /** The prediction URLs carry the API key, so they must point at the configured API, never elsewhere. */

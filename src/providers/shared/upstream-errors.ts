@@ -1,7 +1,7 @@
 // One taxonomy for upstream failures: turns upstream HTTP answers and transport failures into GatewayErrors.
 
 import { GatewayError } from '../../core/errors.js';
-import { HttpClientError, type HttpResponse } from './types.js';
+import { HttpClientError, type HttpClient, type HttpRequestOptions, type HttpResponse } from './types.js';
 
 /** Longest upstream message passed on to the client; the rest is noise or, worse, echoed input. */
 const maxMessageLength = 500;
@@ -157,6 +157,19 @@ export function outOfFundsError(provider: string, status: number): GatewayError 
     retryable: true,
     cause: { provider, status },
   });
+}
+
+/**
+ * One request to a provider: a failure to get any answer becomes the gateway's error for that provider
+ * (below), except when the caller aborted — it knows why, so it gets its own reason back.
+ */
+export async function requestUpstream(http: HttpClient, provider: string, url: string, options: HttpRequestOptions): Promise<HttpResponse> {
+  try {
+    return await http.request(url, options);
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    throw errorFromTransportFailure(provider, error);
+  }
 }
 
 /** Maps a failure to get any answer at all (HttpClientError, or anything thrown on the way). */

@@ -7,7 +7,7 @@ import type { ImageCallOptions, ImageCallResult, ImageModel, InputImage, Provide
 import { whiteRepaintMask } from '../shared/masks.js';
 import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
 import type { HttpResponse, ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure, errorFromUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
 import { parseImageResponse, parseStabilityError, stabilityProviderName } from './wire.js';
 
 export const stabilityDefaultBaseURL = 'https://api.stability.ai';
@@ -49,20 +49,13 @@ export function createStabilityImageModel(settings: ProviderSettings, modelId: s
     // seed come in headers all the same.
     const headers: Record<string, string> = { authorization: `Bearer ${settings.apiKey}`, accept: 'image/*' };
     if (options.user !== undefined) headers['stability-client-user-id'] = options.user.slice(0, clientHeaderMaxLength);
-    let response: HttpResponse;
-    try {
-      response = await settings.http.request(`${baseURL}${path}`, {
-        method: 'POST',
-        headers,
-        body: form,
-        signal: options.abortSignal,
-        ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
-      });
-    } catch (error) {
-      // Like fetch and the shared poller, an abort surfaces as the caller's own reason.
-      if (options.abortSignal.aborted) throw options.abortSignal.reason;
-      throw errorFromTransportFailure(stabilityProviderName, error);
-    }
+    const response = await requestUpstream(settings.http, stabilityProviderName, `${baseURL}${path}`, {
+      method: 'POST',
+      headers,
+      body: form,
+      signal: options.abortSignal,
+      ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
+    });
     if (response.status >= 200 && response.status < 300) return response;
     const described = parseStabilityError(response.body);
     if (response.status === 403 && described.name === 'content_moderation') {

@@ -6,8 +6,8 @@
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ImageOperation, ProviderWarning } from '../../core/ports/image-model.js';
 import { mapSize } from '../shared/size-mapping.js';
-import type { HttpResponse, ProviderSettings } from '../shared/types.js';
-import { errorFromTransportFailure } from '../shared/upstream-errors.js';
+import type { ProviderSettings } from '../shared/types.js';
+import { requestUpstream } from '../shared/upstream-errors.js';
 import { seedreamProfile } from './models.js';
 import { buildBody, errorFromArkResponse, errorFromFailures, parseImagesResponse, toDataUrl, volcengineProviderName } from './wire.js';
 
@@ -58,20 +58,14 @@ export function createVolcengineImageModel(settings: ProviderSettings, modelId: 
         allWarnings.push({ type: 'unsupported', param: 'mask', message: 'Seedream edits follow the prompt over the whole image; the mask was not sent.' });
       }
     }
-    let response: HttpResponse;
-    try {
-      response = await settings.http.request(`${baseURL}/images/generations`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${settings.apiKey}` },
-        json: body,
-        signal: options.abortSignal,
-        timeoutMs,
-        maxBytes: maxResponseBytes,
-      });
-    } catch (error) {
-      if (options.abortSignal.aborted) throw options.abortSignal.reason;
-      throw errorFromTransportFailure(volcengineProviderName, error);
-    }
+    const response = await requestUpstream(settings.http, volcengineProviderName, `${baseURL}/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${settings.apiKey}` },
+      json: body,
+      signal: options.abortSignal,
+      timeoutMs,
+      maxBytes: maxResponseBytes,
+    });
     if (response.status < 200 || response.status >= 300) throw errorFromArkResponse(response, options.model, secrets);
     const parsed = parseImagesResponse(response, options.model, secrets);
     if (parsed.images.length === 0) throw errorFromFailures(parsed.failures, response, options.model, secrets);
