@@ -63,6 +63,11 @@ describe('npm run bench, 2 seconds per scenario', () => {
       expect(Number.isFinite(result?.addedLatencyMs?.p99)).toBe(true);
       expect(result?.addedLatencyMs?.atRequestsPerSecond).toBeGreaterThan(0);
     }
+    // Scenario 6 also measures the minimal durable relay, the floor of the billing guarantees.
+    const small = report.scenarios.find((candidate) => candidate.id === 6);
+    finiteAtLeast(small?.durableRelay?.requestsPerSecond, Number.MIN_VALUE);
+    finiteAtLeast(small?.durableRelay?.cpuMsPerRequest, Number.MIN_VALUE);
+    expect(small?.note).toMatch(/minimal durable relay .* ms/);
     const async = report.scenarios.find((candidate) => candidate.id === 4);
     if (async?.status === 'measured') finiteAtLeast(async.tasksPerSecond, Number.MIN_VALUE);
   });

@@ -59,7 +59,9 @@ export interface BenchmarkReport {
 }
 
 /** Scenarios that also measure the bare reference relay. */
-const relayedByReference = new Set([1, 2, 6, 7]);
+const relayedByReference = new Set([1, 2, 6, 7, 9]);
+/** Scenarios that also measure the minimal durable relay (the floor of the billing guarantees). */
+const relayedByDurable = new Set([6]);
 /** Scenarios that also run on PostgreSQL when the run has a server. */
 const comparedOnPostgres = new Set([4]);
 
@@ -108,6 +110,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   const upstream = await startUpstreamProcess({ slowMs: options.slowMs });
   let portkey: PortkeyProcess | undefined;
   let referenceRelay: UpstreamProcess | undefined;
+  let durableRelay: UpstreamProcess | undefined;
   let shared: GatewayProcess | undefined;
   const results: ScenarioResult[] = [];
   let rateLimited = false;
@@ -128,6 +131,10 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       options.log('starting the bare reference relay');
       referenceRelay = await startReferenceRelayProcess(upstream.origin);
     }
+    if (chosen.some((scenario) => relayedByDurable.has(scenario.id))) {
+      options.log('starting the minimal durable relay');
+      durableRelay = await startReferenceRelayProcess(upstream.origin, { durable: true });
+    }
     if (options.postgresServer !== undefined && chosen.some((scenario) => comparedOnPostgres.has(scenario.id))) {
       postgres = await createBenchSchema(options.postgresServer).catch((error: unknown) => ({
         unavailable: `PostgreSQL at ${redactPassword(options.postgresServer ?? '')} could not be reached: ${error instanceof Error ? error.message : String(error)}`,
@@ -147,6 +154,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
           gateway,
           portkey: scenario.id === 1 || scenario.id === 2 ? portkey : undefined,
           referenceRelay,
+          durableRelay,
           gatewayChoice,
           durationSeconds: options.durationSeconds,
           slowMs: options.slowMs,
@@ -169,6 +177,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     await shared?.close();
     await portkey?.close();
     await referenceRelay?.close();
+    await durableRelay?.close();
     await upstream.close();
     if (postgres !== undefined && 'drop' in postgres) {
       await postgres.drop().catch((error: unknown) => options.log(`could not drop PostgreSQL schema ${postgres && 'schema' in postgres ? postgres.schema : ''}: ${String(error)}`));

@@ -161,9 +161,25 @@ export function startUpstreamProcess(options: { slowMs: number }): Promise<Upstr
   return startPortPrintingChild(['bench/upstream.ts', '--port', '0', '--slow-ms', String(options.slowMs)], 'bench upstream');
 }
 
-/** The bare Fastify + undici relay of bench/reference-relay.ts, in front of the fake upstream. */
-export function startReferenceRelayProcess(upstreamOrigin: string): Promise<UpstreamProcess> {
-  return startPortPrintingChild(['bench/reference-relay.ts', '--upstream', upstreamOrigin], 'reference relay');
+/**
+ * A reference relay of bench/reference-relay.ts in front of the fake upstream: the bare one, or
+ * (`durable`) the one that keeps imagegate's billing guarantees in its own SQLite file; `workers` > 1
+ * runs it as a node:cluster (its pid is then the primary's).
+ */
+export async function startReferenceRelayProcess(upstreamOrigin: string, options: { durable?: boolean; workers?: number } = {}): Promise<UpstreamProcess> {
+  const args = ['bench/reference-relay.ts', '--upstream', upstreamOrigin, '--workers', String(options.workers ?? 1)];
+  if (!options.durable) return startPortPrintingChild(args, 'reference relay');
+  const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-relay-'));
+  dataFolders.add(dataDir);
+  const relay = await startPortPrintingChild([...args, '--data-dir', dataDir], 'durable reference relay');
+  return {
+    ...relay,
+    close: async () => {
+      await relay.close();
+      await rm(dataDir, { recursive: true, force: true });
+      dataFolders.delete(dataDir);
+    },
+  };
 }
 
 /** One OpenAI-compatible channel per upstream route, each serving the catalog models its scenarios ask for. */

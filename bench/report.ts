@@ -91,8 +91,16 @@ export function formatReport(report: BenchmarkReport): string {
   notes.push(
     'bare relay: Fastify + undici forwarding the same request to the same upstream and nothing else (bench/reference-relay.ts), under the same load: the most a Node relay reaches on this machine.',
   );
+  if (report.scenarios.some((result) => result.durableRelay)) {
+    notes.push(
+      'minimal durable relay: the bare relay plus exactly the billing guarantees (bench/relay-ledger.ts: a reservation on disk before the upstream call, the charge and a usage row on disk before the answer, group-committed in SQLite WAL): the floor of those guarantees on this machine.',
+    );
+  }
   for (const result of report.scenarios) {
     if (result.referenceRelay) notes.push(`${result.id}: the bare relay spent ${result.referenceRelay.cpuMsPerRequest.toFixed(2)} ms CPU per request.`);
+    if (result.durableRelay) {
+      notes.push(`${result.id}: the minimal durable relay spent ${result.durableRelay.cpuMsPerRequest.toFixed(2)} ms CPU per request at ${rate(result.durableRelay.requestsPerSecond)} req/s.`);
+    }
   }
   notes.push(
     `machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${Math.round(machine.memoryBytes / megabyte / 1024)} GB, Node ${machine.node}, ${machine.platform}; ` +

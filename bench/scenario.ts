@@ -13,8 +13,10 @@ export interface ScenarioContext {
   gateway: GatewayProcess;
   /** Present when @portkey-ai/gateway is installed and started. */
   portkey: PortkeyProcess | undefined;
-  /** The bare relay of bench/reference-relay.ts, for the scenarios it can serve (1 and 2). */
+  /** The bare relay of bench/reference-relay.ts, for the scenarios it can serve (1, 2, 6, 7, 9). */
   referenceRelay: UpstreamProcess | undefined;
+  /** The minimal durable relay (bench/reference-relay.ts --data-dir): the floor of the billing guarantees (scenario 6). */
+  durableRelay: UpstreamProcess | undefined;
   /** How the run starts imagegate, for scenarios that start another one (workers). */
   gatewayChoice: { runtime: GatewayRuntime; gatewayRoot?: string };
   /** Seconds of load this scenario may spend, shared among its phases. */
@@ -71,8 +73,19 @@ export interface ScenarioResult {
   postgres?: { tasksPerSecond: number; cpuMsPerTask: number; succeeded: number; failed: number } | { unavailable: string };
   portkey?: { requestsPerSecond: number; ratio: number; failed: number } | { skipped: string };
   /** The bare Fastify + undici relay under the same load: the most a Node relay gets on this machine. */
-  referenceRelay?: { requestsPerSecond: number; ratio: number; cpuMsPerRequest: number };
+  referenceRelay?: ReferenceFigures;
+  /** The minimal relay with imagegate's billing guarantees under the same load: their floor. */
+  durableRelay?: ReferenceFigures;
+  /** Scenario 9: the bare relay as one process and as 2 cluster workers, back to back. */
+  referenceScaling?: { oneRequestsPerSecond: number; twoRequestsPerSecond: number; times: number };
   targets: TargetCheck[];
+}
+
+/** A reference relay's figures: its rate, that rate over direct, its CPU per answered request. */
+export interface ReferenceFigures {
+  requestsPerSecond: number;
+  ratio: number;
+  cpuMsPerRequest: number;
 }
 
 export interface Scenario {
@@ -117,6 +130,7 @@ export interface RelayMeasurement {
   halfGateway: LoadResult;
   portkey?: LoadResult;
   reference?: { result: LoadResult; cpuMsPerRequest: number };
+  durable?: { result: LoadResult; cpuMsPerRequest: number };
   peakRssBytes: number;
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   cpuMsPerRequest: { upstream: number; gateway: number };
@@ -143,8 +157,14 @@ export async function withCpuCost(pid: number, phase: () => Promise<LoadResult>)
   return { result, cpuMsPerRequest: result.succeeded > 0 ? (spent * 1000) / result.succeeded : 0 };
 }
 
+/** One slice of an alternating phase: its load result and the CPU seconds its process spent. */
+interface Slice {
+  result: LoadResult;
+  cpuSeconds: number;
+}
+
 /** Slices of a phase measured separately, as one: rates over their summed time, the worst p99. */
-function mergeSlices(slices: Array<{ result: LoadResult; cpuSeconds: number }>): { result: LoadResult; cpuMsPerRequest: number } {
+function mergeSlices(slices: Slice[]): { result: LoadResult; cpuMsPerRequest: number } {
   const succeeded = slices.reduce((sum, slice) => sum + slice.result.succeeded, 0);
   const durationSeconds = slices.reduce((sum, slice) => sum + slice.result.durationSeconds, 0);
   const failedStatuses: Record<string, number> = {};
@@ -168,21 +188,22 @@ function mergeSlices(slices: Array<{ result: LoadResult; cpuSeconds: number }>):
   };
 }
 
-/** Rounds of alternating imagegate / bare relay slices (see measureRelay). */
+/** Rounds of alternating imagegate / reference relay slices (see measureRelay). */
 const alternatingRounds = 3;
 
 /**
  * Direct, then through imagegate, each after a short warm-up (connections opened, code optimised);
  * then both again at half of imagegate's rate, where latency is the service's own and not queueing.
  *
- * With the bare relay to compare against, imagegate's full-load phase and the relay's run in
- * alternating slices (imagegate, relay, imagegate, relay …), each side's figures summed over its
- * slices: on a shared machine whose load changes by the minute, two phases run one after the other
- * can see different machines, and their ratio then measures the load, not the relays.
+ * With reference relays to compare against (the bare one; the durable one too where asked), imagegate's
+ * full-load phase and the relays' run in alternating slices (imagegate, bare, durable, imagegate …),
+ * each side's figures summed over its slices: on a shared machine whose load changes by the minute,
+ * two phases run one after the other can see different machines, and their ratio then measures the
+ * load, not the relays.
  */
 export async function measureRelay(
   context: ScenarioContext,
-  options: { scenarioId: number; direct: LoadTarget; gateway: LoadTarget; portkey?: LoadTarget; reference?: LoadTarget; connections: number },
+  options: { scenarioId: number; direct: LoadTarget; gateway: LoadTarget; portkey?: LoadTarget; reference?: LoadTarget; durable?: LoadTarget; connections: number },
 ): Promise<RelayMeasurement> {
   const total = context.durationSeconds;
   const warm = phaseSeconds(total, 0.1);
@@ -196,19 +217,20 @@ export async function measureRelay(
   await runLoad(options.direct, { connections, durationSeconds: warm });
   const direct = await withCpuCost(context.upstream.pid, () => runLoadAnswered(options.direct, { connections, durationSeconds: full }));
 
-  const referenceTarget = context.referenceRelay ? options.reference : undefined;
-  const referencePid = context.referenceRelay?.pid ?? 0;
-  let reference: { result: LoadResult; cpuMsPerRequest: number } | undefined;
+  // The reference relays this scenario compares with, each measured in the slices between imagegate's.
+  const references: Array<{ name: 'reference' | 'durable'; target: LoadTarget; pid: number; slices: Slice[] }> = [];
+  if (context.referenceRelay && options.reference) references.push({ name: 'reference', target: options.reference, pid: context.referenceRelay.pid, slices: [] });
+  if (context.durableRelay && options.durable) references.push({ name: 'durable', target: options.durable, pid: context.durableRelay.pid, slices: [] });
+  const measured: { reference?: { result: LoadResult; cpuMsPerRequest: number }; durable?: { result: LoadResult; cpuMsPerRequest: number } } = {};
   let gateway: { result: LoadResult; cpuMsPerRequest: number };
   await runLoad(options.gateway, { connections, durationSeconds: warm });
-  if (referenceTarget) {
+  if (references.length > 0) {
     const slice = Math.max(1, Math.round((full / alternatingRounds) * 10) / 10);
-    context.log(`imagegate and the bare reference relay in turn, ${alternatingRounds} × ${slice} s each, ${connections} connections`);
-    await runLoad(referenceTarget, { connections, durationSeconds: warm });
+    context.log(`imagegate and the ${references.map((reference) => reference.name).join(' and ')} relay in turn, ${alternatingRounds} × ${slice} s each, ${connections} connections`);
+    for (const reference of references) await runLoad(reference.target, { connections, durationSeconds: warm });
     await context.gateway.resetMeasurements();
-    const gatewaySlices: Array<{ result: LoadResult; cpuSeconds: number }> = [];
-    const referenceSlices: Array<{ result: LoadResult; cpuSeconds: number }> = [];
-    const measureSlice = async (target: LoadTarget, pid: number) => {
+    const gatewaySlices: Slice[] = [];
+    const measureSlice = async (target: LoadTarget, pid: number): Promise<Slice> => {
       const before = await cpuSecondsOf(pid);
       const result = await runLoadAnswered(target, { connections, durationSeconds: slice });
       return { result, cpuSeconds: (await cpuSecondsOf(pid)) - before };
@@ -216,11 +238,11 @@ export async function measureRelay(
     await profiled(context, options.scenarioId, async () => {
       for (let round = 0; round < alternatingRounds; round += 1) {
         gatewaySlices.push(await measureSlice(options.gateway, context.gateway.pid));
-        referenceSlices.push(await measureSlice(referenceTarget, referencePid));
+        for (const reference of references) reference.slices.push(await measureSlice(reference.target, reference.pid));
       }
     });
     gateway = mergeSlices(gatewaySlices);
-    reference = mergeSlices(referenceSlices);
+    for (const reference of references) measured[reference.name] = mergeSlices(reference.slices);
   } else {
     context.log(`through imagegate, ${connections} connections, ${full} s`);
     await context.gateway.resetMeasurements();
@@ -250,7 +272,7 @@ export async function measureRelay(
     halfDirect,
     halfGateway,
     ...(portkey ? { portkey } : {}),
-    ...(reference ? { reference } : {}),
+    ...measured,
     peakRssBytes,
     eventLoopDelayMs: { p50: probe.eventLoopDelayMs.p50, p99: probe.eventLoopDelayMs.p99, max: probe.eventLoopDelayMs.max },
   };
@@ -284,13 +306,13 @@ export function relayResult(scenario: Scenario, measured: RelayMeasurement, targ
       failed: measured.portkey.failed,
     };
   }
-  if (measured.reference) {
-    result.referenceRelay = {
-      requestsPerSecond: measured.reference.result.requestsPerSecond,
-      ratio: measured.direct.requestsPerSecond > 0 ? measured.reference.result.requestsPerSecond / measured.direct.requestsPerSecond : 0,
-      cpuMsPerRequest: measured.reference.cpuMsPerRequest,
-    };
-  }
+  const referenceFigures = (reference: { result: LoadResult; cpuMsPerRequest: number }): ReferenceFigures => ({
+    requestsPerSecond: reference.result.requestsPerSecond,
+    ratio: measured.direct.requestsPerSecond > 0 ? reference.result.requestsPerSecond / measured.direct.requestsPerSecond : 0,
+    cpuMsPerRequest: reference.cpuMsPerRequest,
+  });
+  if (measured.reference) result.referenceRelay = referenceFigures(measured.reference);
+  if (measured.durable) result.durableRelay = referenceFigures(measured.durable);
   const failures = measured.gateway.failed + measured.halfGateway.failed;
   if (failures > 0) result.note = `imagegate answered ${failures} requests with errors: ${JSON.stringify({ ...measured.gateway.failedStatuses })}`;
   result.targets = targets(result);
