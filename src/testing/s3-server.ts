@@ -11,7 +11,11 @@
 //   additional parts can be uploaded using that upload ID. The storage consumed by any previously
 //   uploaded parts will be freed." `DELETE /{Key+}?uploadId=UploadId` answers 204 (Amazon S3 API
 //   Reference, AbortMultipartUpload). s3rver answers 405; here the upload's parts are removed.
+// - Suffix ranges. GetObject takes any HTTP Range (RFC 9110), `bytes=-500` being the last 500 bytes
+//   (Amazon S3 API Reference, GetObject: "Range — Downloads the specified byte range of an object").
+//   s3rver reads `bytes=-500` as `bytes=0-500`; here the store reads the range the suffix names.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
@@ -38,6 +42,9 @@ export interface TestS3Server {
 
 /** s3rver accepts exactly these ("S3RVER" / "S3RVER", its README). */
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** The suffix length of the GET being served, when its Range is `bytes=-N`. */
+const suffixRange = new AsyncLocalStorage<number>();
 
 /** One write or read of a key at a time, in the order asked, so a write's rename never races another's. */
 class KeyLocks {
@@ -89,7 +96,14 @@ class AtomicFilesystemStore extends FilesystemStore {
 
   override getObject(bucket: string, key: string, options?: unknown) {
     // The stream is opened inside the lock: a rename afterwards leaves this reader on the old file.
-    return this.#locks.run(`${bucket}/${key}`, () => super.getObject(bucket, key, options));
+    return this.#locks.run(`${bucket}/${key}`, async () => {
+      const suffix = suffixRange.getStore();
+      if (suffix === undefined) return super.getObject(bucket, key, options);
+      const size = Number((await this.getMetadata(bucket, key).catch(() => undefined))?.['content-length']);
+      // s3rver's own answers for an empty object or a missing key stand.
+      const explicit = size > 0 && suffix > 0 ? { start: Math.max(0, size - suffix), end: size - 1 } : options;
+      return super.getObject(bucket, key, explicit);
+    });
   }
 
   override deleteObject(bucket: string, key: string) {
@@ -110,6 +124,11 @@ export async function startTestS3Server(bucket = 'imagegate-test'): Promise<Test
     await rm(join(uploadsFolder, uploadId), { recursive: true, force: true });
     context.status = 204;
     context.body = null;
+  });
+  // Suffix ranges: the header is left as signed; the store reads the suffix from the request's context.
+  server.middleware.unshift((context, next) => {
+    const suffix = /^bytes=-(\d+)$/.exec(context.get('range'));
+    return suffix ? suffixRange.run(Number(suffix[1]), next) : next();
   });
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;

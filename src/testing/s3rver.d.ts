@@ -20,6 +20,7 @@ declare module 's3rver' {
     query: Record<string, string | string[] | undefined>;
     status: number;
     body: unknown;
+    get(field: string): string;
   }
 
   class S3rver {
@@ -49,6 +50,7 @@ declare module 's3rver/lib/stores/filesystem.js' {
     rootDirectory: string;
     getResourcePath(bucket: string, key: string | undefined, resource: string): string;
     putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+    getMetadata(bucket: string, key: string): Promise<Record<string, string>>;
     getObject(bucket: string, key: string, options?: unknown): Promise<StoredObject | null>;
     putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
     deleteObject(bucket: string, key: string): Promise<void>;

@@ -93,6 +93,52 @@ describe('S3BlobStore on an object store', () => {
     store.close();
   });
 
+  it('asks S3 for the range alone: the GET carries Range and only those bytes come back', async () => {
+    const prefix = `ranged-${randomUUID()}`;
+    const seen: Array<{ command: string; range: string | undefined; status: number | undefined; length: string | undefined; contentRange: string | undefined }> = [];
+    const watched = new S3Client({ endpoint: server.endpoint, region: server.region, forcePathStyle: true, credentials: server.credentials });
+    watched.middlewareStack.add(
+      (next, context) => async (arguments_) => {
+        const range = (arguments_.request as { headers: Record<string, string> }).headers.range;
+        try {
+          const result = await next(arguments_);
+          const response = result.response as { statusCode?: number; headers: Record<string, string> };
+          seen.push({ command: String(context.commandName), range, status: response.statusCode, length: response.headers['content-length'], contentRange: response.headers['content-range'] });
+          return result;
+        } catch (error) {
+          seen.push({ command: String(context.commandName), range, status: (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, length: undefined, contentRange: undefined });
+          throw error;
+        }
+      },
+      { step: 'finalizeRequest', name: 'watchRanges' },
+    );
+    const store = new S3BlobStore({ bucket: server.bucket, region: server.region, prefix, client: watched });
+    const data = Buffer.alloc(1024 * 1024);
+    for (let index = 0; index < data.length; index += 1) data[index] = (index * 31) % 251;
+    const { etag } = await store.put('big/one.png', data, 'image/png');
+
+    seen.length = 0;
+    const part = await store.getRange('big/one.png', { start: 500_000, end: 500_009 });
+    expect(part).toMatchObject({ start: 500_000, end: 500_009, size: data.length, etag, contentType: 'image/png' });
+    expect(part && 'data' in part && part.data.equals(data.subarray(500_000, 500_010))).toBe(true);
+    expect(seen).toEqual([{ command: 'GetObjectCommand', range: 'bytes=500000-500009', status: 206, length: '10', contentRange: `bytes 500000-500009/${data.length}` }]);
+
+    seen.length = 0;
+    const tail = await store.getRange('big/one.png', { suffixLength: 100 });
+    expect(tail && 'data' in tail && tail.data.equals(data.subarray(data.length - 100))).toBe(true);
+    expect(seen.map((entry) => [entry.range, entry.status, entry.length])).toEqual([['bytes=-100', 206, '100']]);
+
+    // Past the end: S3's 416, then the size from a HEAD; no body is read.
+    seen.length = 0;
+    expect(await store.getRange('big/one.png', { start: data.length })).toEqual({ unsatisfiable: true, size: data.length });
+    expect(seen.map((entry) => [entry.command, entry.status])).toEqual([
+      ['GetObjectCommand', 416],
+      ['HeadObjectCommand', 200],
+    ]);
+    store.close();
+    watched.destroy();
+  });
+
   it('hands out a presigned GET with the requested expiry that serves the bytes without credentials', async () => {
     const store = storeOn(`presigned-${randomUUID()}`);
     const data = Buffer.from('presigned image bytes');

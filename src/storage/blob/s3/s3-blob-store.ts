@@ -13,6 +13,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
   PutObjectCommand,
@@ -50,6 +51,19 @@ export const minimumPartSizeBytes = 5 * mebibyte;
 const hashMetadata = 'sha256';
 /** A read whose bytes do not hash to what was written is read again, this many times at most. */
 const readAttempts = 4;
+
+/** What one GET answered: the bytes, and for a ranged GET where they sit in the whole object. */
+interface ObjectRead {
+  data: Buffer;
+  contentType: string;
+  /** The sha256 written with the object, or of the bytes read when none was (whole reads only). */
+  etag: string;
+  /** Whether the object carries the hash written with it. */
+  hashed: boolean;
+  createdAt: number;
+  /** Set when the service answered 206: the inclusive span of the bytes and the whole object's size. */
+  part?: { start: number; end: number; size: number };
+}
 
 export class S3BlobStore implements BlobStore {
   readonly #client: S3Client;
@@ -93,47 +107,86 @@ export class S3BlobStore implements BlobStore {
   }
 
   async get(key: string): Promise<StoredBlob | undefined> {
+    const read = await this.#read(this.#objectKey(key));
+    if (read === undefined || read === 'unsatisfiable') return undefined;
+    const { data, contentType, etag, createdAt } = read;
+    return { data, contentType, size: data.length, etag, createdAt };
+  }
+
+  /**
+   * Asks S3 for the range alone (GetObject with `Range`): one response carries the bytes, the whole
+   * object's size (Content-Range) and the hash written with it (metadata), so all three are of one
+   * version and the rest of the object is never transferred.
+   */
+  async getRange(key: string, range: BlobRangeRequest): Promise<StoredBlobRange | { unsatisfiable: true; size: number } | undefined> {
     const objectKey = this.#objectKey(key);
+    // `bytes=-0` is not a range S3 accepts; it is unsatisfiable whatever the object holds.
+    if ('suffixLength' in range && range.suffixLength <= 0) return this.#unsatisfiable(objectKey);
+    const header = 'suffixLength' in range ? `bytes=-${range.suffixLength}` : `bytes=${range.start}-${range.end ?? ''}`;
+    const read = await this.#read(objectKey, header);
+    if (read === undefined) return undefined;
+    if (read === 'unsatisfiable') return this.#unsatisfiable(objectKey);
+    if (read.part === undefined || !read.hashed) {
+      // A service that ignored the Range (200, the whole object, already checked against its hash), or an
+      // object written without our hash, whose etag only the whole bytes give: cut from the whole.
+      const whole = read.part === undefined ? read : await this.#read(objectKey);
+      if (whole === undefined || whole === 'unsatisfiable') return undefined;
+      const resolved = resolveBlobRange(range, whole.data.length);
+      if (resolved === undefined) return { unsatisfiable: true, size: whole.data.length };
+      const { start, end } = resolved;
+      return { data: whole.data.subarray(start, end + 1), start, end, size: whole.data.length, contentType: whole.contentType, etag: whole.etag, createdAt: whole.createdAt };
+    }
+    const { start, end, size } = read.part;
+    // An empty object answers its range with no bytes (or 416): nothing in it is satisfiable.
+    if (start >= size) return { unsatisfiable: true, size };
+    return { data: read.data, start, end, size, contentType: read.contentType, etag: read.etag, createdAt: read.createdAt };
+  }
+
+  /**
+   * One GET of the object, or of `range` of it. The bytes are checked against what was written: the
+   * whole object against its recorded hash, a part against the length its Content-Range announces. A
+   * service weaker than S3 (or a proxy that cut the body) could hand over a torn object, and a partial
+   * image is never served: a read that fails the check is made again.
+   */
+  async #read(objectKey: string, range?: string): Promise<ObjectRead | 'unsatisfiable' | undefined> {
     for (let attempt = 1; ; attempt += 1) {
       let response;
       try {
-        response = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: objectKey }));
+        response = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: objectKey, ...(range === undefined ? {} : { Range: range }) }));
       } catch (error) {
         if (isNotFound(error)) return undefined;
+        if (range !== undefined && isInvalidRange(error)) return 'unsatisfiable';
         throw error;
       }
       const data = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
-      const etag = sha256(data);
       const written = response.Metadata?.[hashMetadata];
-      // The bytes are checked against the hash written with them: a service weaker than S3 (or a
-      // proxy that cut the body) could hand over a torn object, and a partial image is never served.
-      if (written !== undefined && written !== etag) {
-        if (attempt >= readAttempts) throw new Error(`The object ${objectKey} did not match its recorded hash after ${readAttempts} reads`);
+      const part = response.$metadata.httpStatusCode === 206 ? parseContentRange(response.ContentRange) : undefined;
+      const intact = part === undefined ? written === undefined || written === sha256(data) : part.start >= part.size || data.length === part.end - part.start + 1;
+      if (!intact) {
+        if (attempt >= readAttempts) throw new Error(`The object ${objectKey} did not match its recorded hash or length after ${readAttempts} reads`);
         await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
         continue;
       }
       return {
         data,
         contentType: response.ContentType ?? 'application/octet-stream',
-        size: data.length,
-        etag,
+        etag: written ?? (part === undefined ? sha256(data) : ''),
+        hashed: written !== undefined,
         createdAt: response.LastModified?.getTime() ?? Date.now(),
+        ...(part === undefined ? {} : { part }),
       };
     }
   }
 
-  /**
-   * Reads the whole object (checked against its hash, like get) and cuts the range from it, so the
-   * bytes, size and etag are of one version. Hosted images are bounded (images.max_download_mb); a
-   * ranged GET bound to the version with If-Match would spare the memory for very large objects.
-   */
-  async getRange(key: string, range: BlobRangeRequest): Promise<StoredBlobRange | { unsatisfiable: true; size: number } | undefined> {
-    const blob = await this.get(key);
-    if (blob === undefined) return undefined;
-    const resolved = resolveBlobRange(range, blob.size);
-    if (resolved === undefined) return { unsatisfiable: true, size: blob.size };
-    const { start, end } = resolved;
-    return { data: blob.data.subarray(start, end + 1), start, end, size: blob.size, contentType: blob.contentType, etag: blob.etag, createdAt: blob.createdAt };
+  /** A range S3 refused as unsatisfiable: the answer carries the object's size, asked of S3 once more. */
+  async #unsatisfiable(objectKey: string): Promise<{ unsatisfiable: true; size: number } | undefined> {
+    try {
+      const head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: objectKey }));
+      return { unsatisfiable: true, size: head.ContentLength ?? 0 };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -197,6 +250,18 @@ function normalizePrefix(prefix: string): string {
   if (trimmed === '') return '';
   validateKey(trimmed);
   return `${trimmed}/`;
+}
+
+/** `bytes 100-199/5000` (RFC 9110 §14.4); undefined for anything else. */
+function parseContentRange(header: string | undefined): { start: number; end: number; size: number } | undefined {
+  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header ?? '');
+  if (!match) return undefined;
+  return { start: Number(match[1]), end: Number(match[2]), size: Number(match[3]) };
+}
+
+/** S3's 416 InvalidRange: the range starts past the object's end. */
+function isInvalidRange(error: unknown): boolean {
+  return error instanceof S3ServiceException && (error.name === 'InvalidRange' || error.$metadata.httpStatusCode === 416);
 }
 
 function isNotFound(error: unknown): boolean {
