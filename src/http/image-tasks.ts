@@ -15,6 +15,7 @@ import type { StoredResponse } from '../core/ports/idempotency-store.js';
 import { newTaskId, type TaskCallback } from '../tasks/task-service.js';
 import { renderTask, type TaskView } from '../tasks/task-view.js';
 import { renderStoredResult, toStoredResult, type ResultRenderer } from '../tasks/stored-result.js';
+import { mayHaveWebhook } from '../tasks/stored-request.js';
 import { checkCallbackUrl } from '../webhooks/callback-url.js';
 import { isValidWebhookSecret } from '../webhooks/signing.js';
 import type { HttpDeps } from './deps.js';
@@ -56,7 +57,8 @@ function resultRenderer(deps: HttpDeps, base: string): ResultRenderer {
 }
 
 export async function renderTaskForClient(task: TaskRecord, deps: HttpDeps, base: string): Promise<TaskView> {
-  return renderTask(task, resultRenderer(deps, base), await deps.webhooks.describe(task.id));
+  // Most tasks have no webhook, and say so in their stored request: no webhook-store read for them.
+  return renderTask(task, resultRenderer(deps, base), mayHaveWebhook(task.request) ? await deps.webhooks.describe(task.id) : undefined);
 }
 
 /** The 504 a synchronous request gets when its work became a task: OpenAI's error shape plus `task_id`. */

@@ -34,7 +34,7 @@ describe('stored task requests and results', () => {
     request.images = checked.images;
     request.mask = checked.mask;
 
-    const stored = await storeTaskRequest(request, { taskId: 'task_1', reservationId: 'task_1', blobs, now: Date.UTC(2026, 10, 21) });
+    const stored = await storeTaskRequest(request, { taskId: 'task_1', reservationId: 'task_1', blobs, now: Date.UTC(2026, 10, 21), callback: false });
     const json = JSON.parse(JSON.stringify(stored)) as Record<string, unknown>;
     expect(JSON.stringify(json)).not.toContain(image.toString('base64').slice(0, 40));
     expect(stored.images[0]?.blob_key).toMatch(/^uploads\/2026\/11\/21\/task_1\/image-0-/);
@@ -49,7 +49,7 @@ describe('stored task requests and results', () => {
 
   it('fails clearly when the model left the catalog or an input image is gone', async () => {
     const request = parseImageRequest(catalog, 'generate', { model: 'dall-e-2', prompt: 'x' });
-    const stored = JSON.parse(JSON.stringify(await storeTaskRequest(request, { taskId: 't', reservationId: 't', blobs, now: Date.now() }))) as Record<string, unknown>;
+    const stored = JSON.parse(JSON.stringify(await storeTaskRequest(request, { taskId: 't', reservationId: 't', blobs, now: Date.now(), callback: false }))) as Record<string, unknown>;
     (stored.fields as Record<string, unknown>).model = 'retired-model';
     await expect(restoreTaskRequest(stored, catalog, blobs)).rejects.toMatchObject({ code: 'model_not_found' });
     await expect(restoreTaskRequest({ ...stored, version: 99 }, catalog, blobs)).rejects.toMatchObject({ code: 'server_error' });

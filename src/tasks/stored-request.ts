@@ -27,6 +27,12 @@ export interface StoredTaskRequest {
   fields: Record<string, unknown>;
   images: StoredImageRef[];
   mask: StoredImageRef | null;
+  /**
+   * Whether a webhook was registered for the task (always before the task row exists, so the answer
+   * never changes): without one, finishing or showing the task skips the webhook store. Absent in
+   * tasks stored before this field existed, which are treated as possibly having one.
+   */
+  callback?: boolean;
 }
 
 const extensions: Record<InputImage['mediaType'], string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/gif': 'gif' };
@@ -40,7 +46,10 @@ async function storeImage(blobs: BlobStore, prefix: string, name: string, image:
 }
 
 /** Stores the input images under `uploads/<day>/<task id>/` and returns the JSON the task keeps. */
-export async function storeTaskRequest(request: ImageRequest, options: { taskId: string; reservationId: string; blobs: BlobStore; now: number }): Promise<StoredTaskRequest> {
+export async function storeTaskRequest(
+  request: ImageRequest,
+  options: { taskId: string; reservationId: string; blobs: BlobStore; now: number; callback: boolean },
+): Promise<StoredTaskRequest> {
   const day = new Date(options.now).toISOString().slice(0, 10).replaceAll('-', '/');
   const prefix = `uploads/${day}/${options.taskId}`;
   const images = await Promise.all(request.images.map((image, index) => storeImage(options.blobs, prefix, `image-${index}`, image)));
@@ -48,12 +57,17 @@ export async function storeTaskRequest(request: ImageRequest, options: { taskId:
   const { model, images: _images, mask: _mask, ...rest } = request;
   // A JSON round trip drops undefined fields, exactly as the database will.
   const fields = JSON.parse(JSON.stringify({ ...rest, model: model.id })) as Record<string, unknown>;
-  return { version: storedRequestVersion, reservation_id: options.reservationId, fields, images, mask };
+  return { version: storedRequestVersion, reservation_id: options.reservationId, fields, images, mask, callback: options.callback };
 }
 
 /** Reads the reservation id without touching the blob store, so even a task that cannot be rebuilt is released. */
 export function reservationIdOf(stored: Record<string, unknown>, taskId: string): string {
   return typeof stored.reservation_id === 'string' ? stored.reservation_id : taskId;
+}
+
+/** False only when the task is known to have no webhook (see StoredTaskRequest.callback). */
+export function mayHaveWebhook(stored: Record<string, unknown>): boolean {
+  return stored.callback !== false;
 }
 
 async function loadImage(blobs: BlobStore, ref: StoredImageRef): Promise<InputImage> {

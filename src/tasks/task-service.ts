@@ -16,7 +16,7 @@ import type { ModelRouter } from '../core/ports/model-router.js';
 import type { TaskRecord, TaskStatus, TaskStore } from '../core/ports/task-store.js';
 import { TaskExecution, type TaskLogger } from './execution.js';
 import { createPollingLoop } from './polling-loop.js';
-import { reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
+import { mayHaveWebhook, reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
 import { createSyncDeadlines } from './sync-deadlines.js';
 import type { RequestAbort } from '../core/request-abort.js';
 import { persistImages, toStoredResult } from './stored-result.js';
@@ -188,52 +188,65 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     );
 
   /** Success: charge once (the lease confirmed just before), then record the result. */
-  async function succeed(execution: TaskExecution, request: ImageRequest, reservation: ReservationRef, outcome: GenerationOutcome): Promise<void> {
+  /** `webhook`: whether the task may have a webhook to activate (see mayHaveWebhook). */
+  async function succeed(execution: TaskExecution, request: ImageRequest, reservation: ReservationRef, outcome: GenerationOutcome, webhook: boolean): Promise<void> {
     if (execution.detached) return;
     const stored = toStoredResult(await persistImages(outcome, request, deps.blobs, clock.now()), request);
     // Settling before the final write: a crash in between re-runs the task, whose second settle is a no-op.
     if (!(await execution.stillHeld())) return;
     await deps.billing.settle(reservation, settlementOf(outcome));
     const written = await execution.finish({ status: 'succeeded', progress: 100, result: stored, error: null, completedAt: clock.now() });
-    if (written) deps.webhooks?.taskFinished(execution.taskId);
+    if (written && webhook) deps.webhooks?.taskFinished(execution.taskId);
   }
 
-  async function fail(execution: TaskExecution, reservation: ReservationRef, error: unknown): Promise<void> {
+  async function fail(execution: TaskExecution, reservation: ReservationRef, error: unknown, webhook: boolean): Promise<void> {
     // Canceled, taken over or shutting down: whoever holds the task now decides its end.
     if (execution.detached) return;
     const written = await execution.finish({ status: 'failed', error: errorObjectOf(error), completedAt: clock.now() });
     if (!written) return;
     await deps.billing.release(reservation);
-    deps.webhooks?.taskFinished(execution.taskId);
+    if (webhook) deps.webhooks?.taskFinished(execution.taskId);
   }
 
   async function runClaimed(task: TaskRecord): Promise<void> {
     const channel = channelOf(task.model);
     countRunning(channel, 1);
+    // The channel's slot bounds upstream work: it is given back once the upstream call has ended, so
+    // storing, charging and recording the result never keep the next queued task waiting.
+    let holdsSlot = true;
+    const freeSlot = (): void => {
+      if (!holdsSlot) return;
+      holdsSlot = false;
+      countRunning(channel, -1);
+      wake();
+    };
     const execution = newExecution(task.id, { jobs: unpackJobs(task.upstreamJob), progress: task.progress });
     running.set(task.id, execution);
     execution.startHeartbeat();
     const reservation = { keyId: task.keyId, reservationId: reservationIdOf(task.request, task.id) };
+    const webhook = mayHaveWebhook(task.request);
     try {
       if (task.attempts > maxAttempts) {
         throw new GatewayError('server_error', `The task was interrupted ${task.attempts - 1} times (its worker stopped each time); it is not tried again.`);
       }
       const request = await restoreTaskRequest(task.request, deps.catalog, deps.blobs);
-      const outcome = await deps.images.run(request, {
-        signal: execution.controller.signal,
-        persist: true,
-        resumeJobs: execution.jobs,
-        onUpstreamJob: execution.recordJob,
-        onProgress: execution.reportProgress,
-      });
-      await succeed(execution, request, reservation, outcome);
+      const outcome = await deps.images
+        .run(request, {
+          signal: execution.controller.signal,
+          persist: true,
+          resumeJobs: execution.jobs,
+          onUpstreamJob: execution.recordJob,
+          onProgress: execution.reportProgress,
+        })
+        .finally(freeSlot);
+      await succeed(execution, request, reservation, outcome, webhook);
     } catch (error) {
-      await fail(execution, reservation, error).catch((failure: unknown) => logger.error({ err: failure, taskId: task.id }, 'could not record a task failure'));
+      freeSlot();
+      await fail(execution, reservation, error, webhook).catch((failure: unknown) => logger.error({ err: failure, taskId: task.id }, 'could not record a task failure'));
     } finally {
       execution.detach();
       running.delete(task.id);
-      countRunning(channel, -1);
-      wake();
+      freeSlot();
     }
   }
 
@@ -300,7 +313,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
 
   async function handOver(input: SyncInput, taskId: string, startedAt: number, execution: TaskExecution): Promise<TaskRecord> {
     const now = clock.now();
-    const stored = await storeTaskRequest(input.request, { taskId, reservationId: input.reservationId, blobs: deps.blobs, now });
+    const stored = await storeTaskRequest(input.request, { taskId, reservationId: input.reservationId, blobs: deps.blobs, now, callback: input.callback !== undefined });
     if (input.callback) await deps.webhooks?.register(taskId, input.callback);
     const task: TaskRecord = {
       id: taskId,
@@ -339,7 +352,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         });
       }
       const now = clock.now();
-      const stored = await storeTaskRequest(input.request, { taskId: input.taskId, reservationId: input.taskId, blobs: deps.blobs, now });
+      const stored = await storeTaskRequest(input.request, { taskId: input.taskId, reservationId: input.taskId, blobs: deps.blobs, now, callback: input.callback !== undefined });
       await deps.billing.reserve(input.reservation);
       const task: TaskRecord = {
         id: input.taskId,
@@ -376,7 +389,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
 
     async recordFinished(input) {
       const now = clock.now();
-      const stored = await storeTaskRequest(input.request, { taskId: input.taskId, reservationId: input.taskId, blobs: deps.blobs, now });
+      const stored = await storeTaskRequest(input.request, { taskId: input.taskId, reservationId: input.taskId, blobs: deps.blobs, now, callback: input.callback !== undefined });
       const task: TaskRecord = {
         id: input.taskId,
         keyId: input.keyId,
@@ -405,7 +418,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         throw error;
       }
       if (input.reservation) await deps.billing.settle({ keyId: input.keyId, reservationId: input.taskId }, { imagesDelivered: 1 });
-      deps.webhooks?.taskFinished(input.taskId);
+      if (input.callback) deps.webhooks?.taskFinished(input.taskId);
       return task;
     },
 
@@ -470,8 +483,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       taskExecution.startHeartbeat();
       void running$
         .then(
-          (outcome) => succeed(taskExecution, input.request, reservation, outcome),
-          (error: unknown) => fail(taskExecution, reservation, error),
+          (outcome) => succeed(taskExecution, input.request, reservation, outcome, input.callback !== undefined),
+          (error: unknown) => fail(taskExecution, reservation, error, input.callback !== undefined),
         )
         .catch((error: unknown) => logger.error({ err: error, taskId }, 'could not record the end of a handed-over request'))
         .finally(() => {
@@ -509,7 +522,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         }
       }
       await deps.billing.release({ keyId: task.keyId, reservationId: reservationIdOf(task.request, task.id) });
-      deps.webhooks?.taskFinished(id);
+      if (mayHaveWebhook(task.request)) deps.webhooks?.taskFinished(id);
       const canceled = await store.get(id);
       return { kind: 'canceled', task: canceled ?? { ...task, status: 'canceled' } };
     },

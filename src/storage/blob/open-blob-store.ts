@@ -4,9 +4,15 @@ import { join } from 'node:path';
 import type { S3Settings } from '../../config/schema.js';
 import type { BlobStore } from '../../core/ports/blob-store.js';
 import { LocalBlobStore } from './local/local-blob-store.js';
+import { RecentBlobs } from './recent-blobs.js';
 import { S3BlobStore } from './s3/s3-blob-store.js';
 
 export function openBlobStore(settings: { s3: S3Settings | undefined; fsyncBlobs: boolean }, dataDir: string): BlobStore & { close?(): void } {
+  // Small objects just written are read back from memory (./recent-blobs.ts): a task's result on the client's next poll.
+  return new RecentBlobs(openUnderlyingStore(settings, dataDir));
+}
+
+function openUnderlyingStore(settings: { s3: S3Settings | undefined; fsyncBlobs: boolean }, dataDir: string): BlobStore & { close?(): void } {
   const s3 = settings.s3;
   if (s3 === undefined) return new LocalBlobStore({ directory: join(dataDir, 'blobs'), fsync: settings.fsyncBlobs });
   return new S3BlobStore({
