@@ -106,9 +106,13 @@ describe('midjourney-proxy API emulated on the offline engine', () => {
     expect((await mj(gateway, secret, '/submit/imagine', { prompt: 'x --ar 7:5' })).body.code).toBe(4);
     const missing = await mj(gateway, secret, '/submit/action', { taskId: 'task_nope', customId: 'MJ::JOB::upsample::1::nope' });
     expect([missing.status, missing.body.code]).toEqual([200, 3]);
-    const describe = await mj(gateway, secret, '/submit/describe', { base64: 'data:image/png;base64,AAAA' });
-    expect(describe.body.code).toBe(4);
-    expect(describe.body.description).toContain('describe');
+    // What midjourney-proxy answers for an action it does not support: code 4, "不支持的操作: <ACTION>", HTTP 200.
+    const unsupported = { '/submit/describe': 'DESCRIBE', '/submit/shorten': 'SHORTEN', '/submit/modal': 'MODAL', '/submit/upload-discord-images': 'UPLOAD', '/insight-face/swap': 'SWAP_FACE' };
+    for (const [path, action] of Object.entries(unsupported)) {
+      const refused = await mj(gateway, secret, path, { base64: 'data:image/png;base64,AAAA', prompt: 'a long prompt', taskId: 'task_x' });
+      expect([path, refused.status, refused.body.code, refused.body.result]).toEqual([path, 200, 4, null]);
+      expect(refused.body.description).toMatch(new RegExp(`^不支持的操作: ${action}\\. ${path} is not offered by this gateway: .+`));
+    }
     const fetched = await mj(gateway, secret, '/task/task_nope/fetch');
     expect([fetched.status, fetched.body.code]).toEqual([404, 3]);
 

@@ -56,6 +56,15 @@ interface SubmitAnswer {
   properties: Record<string, unknown>;
 }
 
+/** midjourney-proxy's endpoints the gateway does not serve, with the action name its TaskAction gives each. */
+const unsupportedActions: Record<string, { action: string; reason: string }> = {
+  '/submit/describe': { action: 'DESCRIBE', reason: 'it draws with image models and has no model that describes an image in words.' },
+  '/submit/shorten': { action: 'SHORTEN', reason: 'it draws with image models and has no model that shortens a prompt.' },
+  '/submit/modal': { action: 'MODAL', reason: "no action here waits for a Discord form; send the prompt or mask with the action's own request." },
+  '/submit/upload-discord-images': { action: 'UPLOAD', reason: 'images are sent inline as base64Array data: URLs, never uploaded to Discord.' },
+  '/insight-face/swap': { action: 'SWAP_FACE', reason: 'it has no face-swap model.' },
+};
+
 const submitted = (taskId: string): SubmitAnswer => ({ code: returnCode.success, description: '提交成功', result: taskId, properties: {} });
 
 /** A refusal in midjourney-proxy's shape, answered with HTTP 200 as midjourney-proxy does (SubmitResultVO.fail). */
@@ -420,10 +429,12 @@ export async function midjourneyRoutes(app: FastifyInstance, deps: HttpDeps): Pr
       return submitGrid(request, reply, mode, { prompt, images, data, pricedAs: 'mj_blend' });
     }));
 
-    // No captioning model is part of the gateway: DESCRIBE and the Discord-only actions are refused plainly.
-    for (const path of ['/submit/describe', '/submit/shorten', '/submit/modal', '/submit/upload-discord-images', '/insight-face/swap']) {
+    // Actions the gateway does not offer. midjourney-proxy itself answers an action it does not support
+    // with code 4 and "不支持的操作: <ACTION>" (SubmitController.change), HTTP 200; clients (new-api, one-api)
+    // show the description and charge nothing for any code but 1, 21 and 22.
+    for (const [path, unsupported] of Object.entries(unsupportedActions)) {
       app.post(`${prefix}${path}`, auth, answer(async () =>
-        refuse(returnCode.validation, `${path} is not available on this gateway: it emulates Midjourney on image models, and no model here can ${path.includes('describe') || path.includes('shorten') ? 'describe images or shorten prompts' : path.includes('swap') ? 'swap faces' : 'take this Discord-only step'}.`),
+        refuse(returnCode.validation, `不支持的操作: ${unsupported.action}. ${path} is not offered by this gateway: ${unsupported.reason}`),
       ));
     }
 
