@@ -117,6 +117,14 @@ describe('the replicate SDK against the gateway (offline engine)', () => {
     expect(tooMany.headers.get('x-request-id')).toBeTruthy();
     await expect(client(secret).predictions.create({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x', aspect_ratio: '7:5' } })).rejects.toThrow(/422/);
     await expect(client(secret).predictions.create({ model: 'nobody/nothing', input: { prompt: 'x' } })).rejects.toThrow(/404/);
+    // A bare version id: the gateway keeps none, so it answers what api.replicate.com answers for a version it does not have.
+    const bare = 'c'.repeat(64);
+    await expect(client(secret).predictions.create({ version: bare, input: { prompt: 'x' } })).rejects.toThrow(/422 Unprocessable Entity/);
+    const unknownVersion = await json(`${gateway.url}/replicate/v1/predictions`, { headers: { authorization: `Bearer ${secret}` }, body: { version: bare, input: { prompt: 'x' } } });
+    expect(unknownVersion.status).toBe(422);
+    expect(unknownVersion.body).toMatchObject({ title: 'Invalid version or not permitted', status: 422 });
+    expect(unknownVersion.body.detail).toMatch(/^The specified version does not exist \(or perhaps you don't have permission to use it\?\)/);
+    expect(unknownVersion.body.invalid_fields).toBeUndefined();
     await expect(client('sk-wrong-key-000000').predictions.create({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'x' } })).rejects.toThrow(/401/);
   });
 

@@ -37,13 +37,31 @@ function preferWaitSeconds(header: string | string[] | undefined): number | unde
   return match[1] === undefined ? 60 : Number(match[1]);
 }
 
+/** A refusal Replicate titles itself, without `invalid_fields` (the 422s of input validation carry them). */
+class ReplicateProblem extends GatewayError {
+  constructor(
+    readonly title: string,
+    detail: string,
+    param: string,
+  ) {
+    super('invalid_value', detail, { param });
+  }
+}
+
 /** `version` on POST /predictions: "owner/name" (official), "owner/name:<64hex>", or a bare "<64hex>". */
 function parseVersion(version: unknown): { model: string; version: string | null } {
   if (typeof version !== 'string' || version === '') throw new GatewayError('missing_required_parameter', 'version: version is required.', { param: 'version' });
   const match = /^([^/:\s]+\/[^/:\s]+)(?::([0-9a-f]{64}))?$/.exec(version);
   if (match?.[1] !== undefined) return { model: match[1], version: match[2] ?? null };
   if (versionPattern.test(version)) {
-    throw new GatewayError('not_found', `Version ${version} is not known to this gateway: send "owner/name" or "owner/name:${version}" instead.`, { param: 'version' });
+    // The gateway keeps no version ids (its models are named, not versioned), so a bare id names no
+    // model here: Replicate's own answer for a version it does not have, a 422 in its words (as the
+    // SDKs' users see it from api.replicate.com), with the form that works.
+    throw new ReplicateProblem(
+      'Invalid version or not permitted',
+      `The specified version does not exist (or perhaps you don't have permission to use it?) This gateway knows its models by name: send "owner/name" or "owner/name:${version}".`,
+      'version',
+    );
   }
   throw new GatewayError('invalid_value', 'version: expected "owner/name", "owner/name:<version id>" or a 64-character version id.', { param: 'version' });
 }
@@ -109,6 +127,7 @@ export async function replicateRoutes(app: FastifyInstance, deps: HttpDeps): Pro
   // with `invalid_fields: [{type, field, description}]`.
   setDialectErrorHandler(app, (error) => {
     const status = error.status === 400 ? 422 : error.status;
+    if (error instanceof ReplicateProblem) return { status, body: { title: error.title, detail: error.message, status, ...error.toBody() } };
     const body: Record<string, unknown> = { title: status === 422 ? 'Input validation failed' : error.code, detail: error.message, status, ...error.toBody() };
     if (status === 422) body.invalid_fields = [{ type: error.code, field: error.param ?? 'input', description: error.message }];
     return { status, body };
