@@ -1,9 +1,11 @@
 // Request ids: the caller's own when it is a sane token (so ids can be traced across services), else a fresh one.
 
-import { randomUUID } from 'node:crypto';
+import { timeOrderedHex } from '../core/ids.js';
 
+// Generated ids are in creation order (see timeOrderedHex): they key the request log, reservations
+// and usage rows.
 export function newRequestId(): string {
-  return `req_${randomUUID().replaceAll('-', '')}`;
+  return `req_${timeOrderedHex()}`;
 }
 
 export function requestIdFrom(header: string | string[] | undefined): string {
@@ -13,5 +15,5 @@ export function requestIdFrom(header: string | string[] | undefined): string {
 
 /** A request-log row's own id: unique, unlike request ids, which callers choose and may repeat. */
 export function newLogEntryId(): string {
-  return `log_${randomUUID().replaceAll('-', '')}`;
+  return `log_${timeOrderedHex()}`;
 }
