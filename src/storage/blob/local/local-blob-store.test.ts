@@ -53,6 +53,20 @@ describe('LocalBlobStore on disk', () => {
     expect(await listFiles(join(directory, 'data'))).toStrictEqual(['images/odd.png']);
   });
 
+  it('writes small and large objects alike (small ones synchronously), and makes a folder removed behind its back again', async () => {
+    const small = Buffer.alloc(1024, 1);
+    const large = Buffer.alloc(200 * 1024, 2);
+    for (const [name, data] of [['small', small], ['large', large]] as const) {
+      await store.put(`images/${name}/result.png`, data, 'image/png');
+      await rm(join(directory, 'data/images', name), { recursive: true });
+      await store.put(`images/${name}/result.png`, data, 'image/webp');
+      const blob = await store.get(`images/${name}/result.png`);
+      expect(blob?.data.equals(data)).toBe(true);
+      expect(blob?.contentType).toBe('image/webp');
+    }
+    expect(await listFiles(join(directory, 'data'))).toStrictEqual(['images/large/.meta-result.png', 'images/large/result.png', 'images/small/.meta-result.png', 'images/small/result.png']);
+  });
+
   it('takes createdAt from the file time and deletes only files older than the cutoff', async () => {
     await store.put('images/old.png', Buffer.from('old'), 'image/png');
     await store.put('images/old-webp.bin', Buffer.from('old'), 'image/webp');

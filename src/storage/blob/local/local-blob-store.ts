@@ -1,6 +1,7 @@
 // Images on local disk under the data dir: atomic writes, content type kept, etag = sha256 of the bytes.
 
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { resolveBlobRange } from '../../../core/blob-range.js';
@@ -56,7 +57,7 @@ export class LocalBlobStore implements BlobStore {
   async put(key: string, data: Buffer, contentType: string): Promise<{ etag: string }> {
     const path = this.#pathOf(key);
     const folder = dirname(path);
-    const write = async () => {
+    const write = !this.#fsync && data.length <= synchronousWriteBytes ? () => this.#putSmall(path, folder, key, data, contentType) : async () => {
       if (!this.#folders.has(folder)) {
         await mkdir(folder, { recursive: true });
         this.#folders.add(folder);
@@ -85,6 +86,29 @@ export class LocalBlobStore implements BlobStore {
       await write();
     }
     return { etag: await etag };
+  }
+
+  /**
+   * A small object without fsync, written on this thread: the same temporary file and rename, but
+   * without a thread-pool round trip per file call. Profile of scenario 4 (a 4 KB result per task):
+   * the five round trips of an asynchronous put cost 110–180 µs of CPU against 45–55 µs for the
+   * same calls made synchronously, and the event loop already waits for writes of this size when
+   * SQLite commits. Large objects, and every object when fsync is on, stay off the event loop.
+   */
+  #putSmall(path: string, folder: string, key: string, data: Buffer, contentType: string): void {
+    if (!this.#folders.has(folder)) {
+      mkdirSync(folder, { recursive: true });
+      this.#folders.add(folder);
+    }
+    const sidecar = sidecarPathOf(path);
+    if (contentTypeOfExtension(key) === contentType) {
+      writeSmallAtomically(path, data);
+      // Checked first: unlinking a file that is not there (the usual case) costs an exception.
+      if (existsSync(sidecar)) unlinkIfPresent(sidecar);
+    } else {
+      writeSmallAtomically(sidecar, Buffer.from(contentType, 'utf8'));
+      writeSmallAtomically(path, data);
+    }
   }
 
   async get(key: string): Promise<StoredBlob | undefined> {
@@ -271,6 +295,33 @@ async function writeAtomically(path: string, data: Buffer, fsync: boolean): Prom
     throw error;
   }
 }
+
+/** writeAtomically for a small object, on the calling thread. */
+function writeSmallAtomically(path: string, data: Buffer): void {
+  const temporary = join(dirname(path), `${temporaryPrefix}${basename(path)}-${randomBytes(6).toString('hex')}`);
+  try {
+    writeFileSync(temporary, data, { flag: 'wx' });
+    renameSync(temporary, path);
+  } catch (error) {
+    try {
+      unlinkSync(temporary);
+    } catch {
+      // Never created, or not removable either: the write's own error is the one to report.
+    }
+    throw error;
+  }
+}
+
+function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    ignoreMissing(error);
+  }
+}
+
+/** Objects up to this size (without fsync) are written synchronously; see #putSmall. */
+const synchronousWriteBytes = 64 * 1024;
 
 /** Below this, hashing on the event loop costs less than Web Crypto's own overhead (tens of microseconds). */
 const threadPoolHashBytes = 64 * 1024;
