@@ -48,8 +48,8 @@ export function withTaskTimeline(store: TaskStore, events: TaskEventStore, optio
       if (patch.progress !== undefined && patch.status === undefined) await note(id, 'polled', { progress: patch.progress });
       if (patch.status === 'succeeded') {
         const images = Array.isArray((patch.result as { data?: unknown[] } | null | undefined)?.data) ? (patch.result as { data: unknown[] }).data.length : 0;
-        await note(id, 'stored', { images });
-        await note(id, 'succeeded');
+        // Issued together: one batch (one INSERT, or one group commit), in this order.
+        await Promise.all([note(id, 'stored', { images }), note(id, 'succeeded')]);
       } else if (patch.status === 'failed') {
         await note(id, 'failed', { code: patch.error?.code ?? null, message: patch.error?.message ?? null });
       } else if (patch.status === 'queued') {

@@ -123,6 +123,15 @@ export function describeTaskEventStoreConformance(name: string, create: () => Pr
       expect((await subject.store.list('task_a')).map((event) => event.kind)).toStrictEqual(['started', 'stored', 'succeeded']);
       expect(await subject.store.list('task_b')).toStrictEqual([]);
     });
+
+    it('stores every event of many recorded at once (as concurrent tasks do), each task in the order recorded', async () => {
+      const kinds = ['queued', 'started', 'stored', 'succeeded'] as const;
+      const tasks = Array.from({ length: 40 }, (_, index) => `task_${index}`);
+      await Promise.all(tasks.flatMap((taskId) => kinds.map((kind, step) => subject.store.record({ taskId, at: baseTime + step, kind, detail: { step } }))));
+      for (const taskId of tasks) {
+        expect((await subject.store.list(taskId)).map((event) => [event.kind, event.detail])).toStrictEqual(kinds.map((kind, step) => [kind, { step }]));
+      }
+    });
   });
 }
 
