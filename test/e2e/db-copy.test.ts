@@ -2,6 +2,7 @@
 // credits, a top-up, async and sync images, a price override, a channel added at run time) is copied
 // into a fresh PostgreSQL schema by the real command; a gateway started on the copy serves the same
 // keys, balances, usage, tasks and settings; a second copy into the now non-empty target is refused.
+// A client's webhook secret travels sealed and still signs the copy's deliveries.
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchema, runOnTestServer, type TestSchema } from '../../src/testing/postgres.js';
 import { admin, cheapImage, cheapImageCredits, createKey, generate, startBillingGateway } from './billing-support.js';
 import { call, waitForTask } from './task-helpers.js';
+import { eventually, startReceiver, type Receiver } from './dialects-support.js';
+import { verifyWebhook } from '../../src/webhooks/signing.js';
 
 function imagegate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -23,19 +26,24 @@ function imagegate(args: string[]): Promise<{ code: number; stdout: string; stde
 
 let dataDir: string;
 let schema: TestSchema;
+let receiver: Receiver;
+/** The async task's own webhook secret (whsec_ + base64). */
+const webhookSecret = `whsec_${Buffer.from('copied-webhook-secret-0123').toString('base64')}`;
 const before = {} as { keyId: string; secret: string; balance: number; usage: number; taskId: string; channels: string[] };
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'imagegate-copy-'));
   schema = createTestSchema('db_copy');
+  receiver = await startReceiver();
   const gateway = await startBillingGateway({ dataDir });
   try {
     const { id, secret } = await createKey(gateway, { name: 'moved key', quota: 10 * cheapImageCredits });
     for (let index = 0; index < 3; index += 1) expect((await generate(gateway, secret, cheapImage)).status).toBe(200);
     expect((await admin(gateway, 'POST', `/keys/${id}/topup`, { amount: 5 * cheapImageCredits })).status).toBe(200);
-    const submitted = await call(gateway.url, '/v1/images/generations?async=true', { key: secret, json: { ...cheapImage, prompt: 'a copied kite' } });
+    const submitted = await call(gateway.url, '/v1/images/generations?async=true', { key: secret, json: { ...cheapImage, prompt: 'a copied kite', callback_url: `${receiver.url}/copied`, webhook_secret: webhookSecret } });
     expect(submitted.status).toBe(202);
     expect((await waitForTask(gateway.url, secret, submitted.body.id)).status).toBe('succeeded');
+    await eventually(async () => (await call(gateway.url, `/v1/images/tasks/${submitted.body.id}`, { key: secret })).body.webhook?.status === 'delivered' || undefined, 'the first delivery');
     expect((await admin(gateway, 'PUT', '/prices/dall-e-3', { per_image: { '*': { '*': '0.09' } } })).status).toBe(200);
     expect((await admin(gateway, 'POST', '/channels', { name: 'moved-channel', provider: 'offline', models: ['dall-e-3', 'dall-e-2'] })).status).toBe(201);
     before.keyId = id;
@@ -50,6 +58,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await receiver?.close();
   await schema?.drop();
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -89,6 +98,16 @@ describe('imagegate db copy', () => {
       expect((await sharp(bytes).metadata()).width).toBe(256);
       expect((await admin(gateway, 'GET', '/prices/dall-e-3')).body.price).toEqual({ per_image: { '*': { '*': '0.09' } } });
       expect((await admin(gateway, 'GET', '/channels')).body.data.map((channel: { name: string }) => channel.name)).toEqual(before.channels);
+
+      // The task's webhook secret was copied sealed, and the copy opens it: a retried delivery is signed with it.
+      const [delivery] = (await runOnTestServer(`SELECT secret FROM "${schema.schema}".webhook_deliveries WHERE task_id = $1`, [before.taskId])).rows as Array<{ secret: string }>;
+      expect(delivery?.secret).toMatch(/^enc:v1:/);
+      expect(delivery?.secret).not.toContain(webhookSecret);
+      const deliveredBefore = receiver.received.length;
+      expect((await admin(gateway, 'POST', `/tasks/${before.taskId}/retry-webhook`)).status).toBe(200);
+      const retried = await eventually(async () => receiver.received[deliveredBefore], 'the retried delivery');
+      const headers = { id: String(retried.headers['webhook-id']), timestamp: String(retried.headers['webhook-timestamp']), signature: String(retried.headers['webhook-signature']) };
+      expect(verifyWebhook(webhookSecret, headers, retried.body, Math.floor(Date.now() / 1000))).toBe(true);
 
       // The moved key keeps spending from the moved balance, and top-ups continue the ledger.
       expect((await generate(gateway, before.secret, cheapImage)).status).toBe(200);
