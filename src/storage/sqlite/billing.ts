@@ -69,7 +69,8 @@ function prepareStatements(native: Database.Database) {
     // The one statement that guards a balance: it debits only when the balance covers the whole
     // amount, so under any concurrency a balance can reach zero but never pass it.
     debit: native.prepare<[number, string, number]>('UPDATE api_keys SET balance = balance - ? WHERE id = ? AND balance >= ?'),
-    credit: native.prepare<[number, string]>('UPDATE api_keys SET balance = balance + ? WHERE id = ?'),
+    // No change when the key is unlimited (NULL balance) or gone: the caller writes the credits off.
+    credit: native.prepare<[number, string]>('UPDATE api_keys SET balance = balance + ? WHERE id = ? AND balance IS NOT NULL'),
     writeOff: native.prepare<[string, number, string, number]>("INSERT INTO billing_ledger (key_id, kind, amount, note, created_at) VALUES (?, 'writeoff', ?, ?, ?)"),
     open: native.prepare<[string, string], ReservationRow>("SELECT * FROM billing_reservations WHERE key_id = ? AND id = ? AND status IN ('held', 'swept')"),
     held: native.prepare<[string, string], ReservationRow>("SELECT * FROM billing_reservations WHERE key_id = ? AND id = ? AND status = 'held'"),
@@ -209,7 +210,6 @@ export class SqliteBilling implements BillingStore {
   /** Charges for what was delivered (inside a batch). A swept reservation's money went back, so it is charged afresh. */
   #settleRow(reservation: ReservationRow, settlement: Settlement): void {
     const statements = this.#statements;
-    const key = statements.key.get(reservation.key_id);
     const quote = JSON.parse(reservation.pricing) as PriceQuote | null;
     const facts = JSON.parse(reservation.facts) as StoredFacts;
     const delivered = Math.min(settlement.imagesDelivered, reservation.images_requested);
@@ -222,10 +222,10 @@ export class SqliteBilling implements BillingStore {
     const detail: Record<string, unknown> = { ...charge.detail, estimated: reservation.estimated };
     if (metered) {
       if (charge.amount <= debited) {
-        this.#refund(reservation.key_id, debited - charge.amount, key?.balance ?? null, now);
+        this.#refund(reservation.key_id, debited - charge.amount, now);
       } else {
         // Reported usage above the estimate: take what the balance still holds, never more.
-        const extra = Math.min(charge.amount - debited, key?.balance ?? 0);
+        const extra = Math.min(charge.amount - debited, statements.key.get(reservation.key_id)?.balance ?? 0);
         if (extra > 0) statements.debit.run(extra, reservation.key_id, extra);
         collected = debited + extra;
         if (collected < charge.amount) detail.uncollected = charge.amount - collected;
@@ -261,14 +261,13 @@ export class SqliteBilling implements BillingStore {
   #returnRow(reservation: ReservationRow, status: 'released' | 'swept'): void {
     const now = this.#clock.now();
     this.#statements.close.run(status, now, reservation.key_id, reservation.id);
-    if (reservation.debited > 0) this.#refund(reservation.key_id, reservation.debited, this.#statements.key.get(reservation.key_id)?.balance ?? null, now);
+    if (reservation.debited > 0) this.#refund(reservation.key_id, reservation.debited, now);
   }
 
   /** Returns credits to a key; a key made unlimited meanwhile has no balance to return to, so the ledger writes them off. */
-  #refund(keyId: string, amount: number, balance: number | null, now: number): void {
+  #refund(keyId: string, amount: number, now: number): void {
     if (amount <= 0) return;
-    if (balance === null) this.#statements.writeOff.run(keyId, -amount, 'refund to a key made unlimited', now);
-    else this.#statements.credit.run(amount, keyId);
+    if (this.#statements.credit.run(amount, keyId).changes === 0) this.#statements.writeOff.run(keyId, -amount, 'refund to a key made unlimited', now);
   }
 
   /** Adds credits to a metered key; answers the new balance. An unlimited key has nothing to top up. */
