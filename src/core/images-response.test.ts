@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readCatalogFile } from '../config/catalog-file.js';
 import { createCatalog } from './catalog/catalog.js';
 import type { DeliveredImage } from './generate-images.js';
-import { encodeImagesResponse, renderImagesResponse } from './images-response.js';
+import { encodeImagesResponse, encodeImagesResponseParts, renderImagesResponse } from './images-response.js';
 
 const catalog = createCatalog(readCatalogFile());
 const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(5000, 9)]);
@@ -41,5 +41,20 @@ describe('encodeImagesResponse', () => {
     const outcome = { images: [{ data: png, blobKey: 'images/a.png' }], createdAt: 1 };
     const bytes = encodeImagesResponse(outcome, request('dall-e-2', 'url'), (key) => `https://gateway.example/v1/files/${key}`);
     expect(JSON.parse(bytes.toString('utf8'))).toEqual({ created: 1, data: [{ url: 'https://gateway.example/v1/files/images/a.png' }] });
+  });
+
+  it('gives the same bytes as pieces, relayed base64 as the very buffer it arrived in', () => {
+    const base64 = Buffer.from(png.toString('base64'));
+    const relayed: DeliveredImage = {
+      get data(): Buffer {
+        throw new Error('relayed base64 must not be decoded');
+      },
+      base64,
+    };
+    const outcome = { images: [relayed, { data: png }], createdAt: 1_700_000_000 };
+    const parts = encodeImagesResponseParts(outcome, request('gpt-image-1', 'b64_json'), () => 'unused');
+    expect(parts.some((part) => part === base64)).toBe(true);
+    expect(Buffer.concat(parts).equals(encodeImagesResponse(outcome, request('gpt-image-1', 'b64_json'), () => 'unused'))).toBe(true);
+    expect(JSON.parse(Buffer.concat(parts).toString('utf8'))).toEqual(renderImagesResponse(outcome, request('gpt-image-1', 'b64_json'), () => 'unused'));
   });
 });

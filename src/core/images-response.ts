@@ -36,31 +36,36 @@ export function renderImagesResponse(outcome: RenderedOutcome, request: Rendered
  * for nothing (base64 needs no escaping); text that arrived as base64 is copied once, never decoded.
  */
 export function encodeImagesResponse(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (blobKey: string) => string): Buffer {
+  const parts = encodeImagesResponseParts(outcome, request, urlFor);
+  return parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts);
+}
+
+/**
+ * The body of encodeImagesResponse as the pieces it is made of, in order: the JSON around the images
+ * and each image's base64 as it arrived (a slice of the upstream's body, not a copy). Sent one after
+ * the other they are the same bytes, so a relayed 2 MB image is never copied into a second 2 MB buffer.
+ */
+export function encodeImagesResponseParts(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (blobKey: string) => string): Buffer[] {
   const texts: Array<Buffer | string> = [];
   const body = buildBody(outcome, request, urlFor, (image) => {
     texts.push(image.base64 ?? image.data.toString('base64'));
     return `${markerPrefix}${texts.length - 1}`;
   });
   const json = JSON.stringify(body);
-  if (texts.length === 0) return Buffer.from(json);
+  if (texts.length === 0) return [Buffer.from(json)];
   // Each marker stands alone as a `b64_json` value, in order; inside any other string its quotes would be escaped.
-  const parts: Array<{ text: Buffer | string; encoding: 'utf8' | 'latin1' }> = [];
+  const parts: Buffer[] = [];
   let copiedUpTo = 0;
   texts.forEach((text, index) => {
     const marker = `"b64_json":${JSON.stringify(`${markerPrefix}${index}`)}`;
     const at = json.indexOf(marker, copiedUpTo);
     if (at === -1) throw new Error(`image ${index} is missing from the rendered response`);
-    parts.push({ text: json.slice(copiedUpTo, at) + '"b64_json":"', encoding: 'utf8' }, { text, encoding: 'latin1' });
+    parts.push(Buffer.from(json.slice(copiedUpTo, at) + '"b64_json":"'), typeof text === 'string' ? Buffer.from(text, 'latin1') : text);
     // The marker's closing quote is kept: it closes the base64 string.
     copiedUpTo = at + marker.length - 1;
   });
-  parts.push({ text: json.slice(copiedUpTo), encoding: 'utf8' });
-  let length = 0;
-  for (const part of parts) length += typeof part.text === 'string' ? Buffer.byteLength(part.text, part.encoding) : part.text.length;
-  const bytes = Buffer.allocUnsafe(length);
-  let offset = 0;
-  for (const part of parts) offset += typeof part.text === 'string' ? bytes.write(part.text, offset, part.encoding) : part.text.copy(bytes, offset);
-  return bytes;
+  parts.push(Buffer.from(json.slice(copiedUpTo)));
+  return parts;
 }
 
 /**

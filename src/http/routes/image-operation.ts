@@ -5,7 +5,8 @@ import { sizeKeepingShape } from '../../core/sizes.js';
 import { GatewayError } from '../../core/errors.js';
 import { parseImageRequest, type ImageRequest, type RawImageRequest } from '../../core/image-request.js';
 import { checkEditInputs, checkVariationInput, type InputImageLimits, type RawImageInput } from '../../core/image-inputs.js';
-import { encodeImagesResponse } from '../../core/images-response.js';
+import { Readable } from 'node:stream';
+import { encodeImagesResponseParts } from '../../core/images-response.js';
 import { assertModelAllowed } from '../../core/key-policy.js';
 import type { Operation } from '../../core/catalog/types.js';
 import type { GenerationOutcome } from '../../core/generate-images.js';
@@ -141,11 +142,38 @@ export async function handleImageOperation(
   context.channel = outcome.channel;
   // Bytes, not an object: megabytes of base64 skip JSON.stringify (see encodeImagesResponse).
   const urlFor = await deps.links.urlsFor(outcome.images.flatMap((image) => (image.blobKey === undefined ? [] : [image.blobKey])), base);
-  const body = encodeImagesResponse(outcome, imageRequest, urlFor);
+  const parts = encodeImagesResponseParts(outcome, imageRequest, urlFor);
   return reply
     .headers({ ...baseHeaders, 'x-imagegate-provider': outcome.provider, ...warningHeader(outcome.warnings) })
     .type('application/json; charset=utf-8')
-    .send(body);
+    .send(responseBody(parts, request, reply));
+}
+
+/** Below this a body is joined into one buffer: copying a few kilobytes costs less than a stream. */
+const joinBelowBytes = 64 * 1024;
+
+/**
+ * The answer's pieces (see encodeImagesResponseParts) as Fastify sends them. A large body goes out as
+ * its pieces one after the other, with its length declared, so a relayed 2 MB base64 is written to the
+ * socket from the upstream's own buffer instead of being copied into a fresh 2 MB one (whose
+ * allocation, page faults and collection cost more than the copy). The idempotency capture reads a
+ * body as one buffer, so a request it records gets the joined buffer (b64_json under an
+ * Idempotency-Key is stored, not relayed, so this is the rare case).
+ */
+function responseBody(parts: Buffer[], request: FastifyRequest, reply: FastifyReply): Buffer | Readable {
+  const [only] = parts;
+  if (parts.length === 1 && only !== undefined) return only;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  if (length < joinBelowBytes || request.idempotency !== null) return Buffer.concat(parts, length);
+  // Without it Fastify would send a stream chunked; the length is known.
+  reply.header('content-length', String(length));
+  return new Readable({
+    read() {
+      for (const part of parts) this.push(part);
+      this.push(null);
+    },
+  });
 }
 
 /** The request's scalar fields for the request log: no prompt (kept apart), no images, no secrets, bounded. */
