@@ -16,6 +16,12 @@ export interface SqlRequestLogOptions {
   maxBufferedEntries?: number;
   /** Told about background write failures and dropped entries (the caller's logger); default: a process warning. */
   onError?: (error: unknown, context: { droppedEntries: number }) => void;
+  /**
+   * Writes a batch's rows instead of one Kysely transaction (resolving once they are stored). SQLite
+   * passes its group commit (storage/sqlite/request-log-rows.ts), so a batch never holds the event
+   * loop or waits there for the write lock.
+   */
+  writeRows?: (rows: RequestLogsTable[]) => Promise<void>;
 }
 
 /** Rows per INSERT statement: 14 columns × 200 rows stays well below SQLite's bound-parameter limit. */
@@ -29,6 +35,7 @@ export class SqlRequestLog implements RequestLog {
   readonly #batchSize: number;
   readonly #maxBufferedEntries: number;
   readonly #onError: NonNullable<SqlRequestLogOptions['onError']>;
+  readonly #writeRows: SqlRequestLogOptions['writeRows'];
   readonly #timer: NodeJS.Timeout;
   #buffer: RequestLogEntry[] = [];
   #writing: Promise<void> | undefined;
@@ -41,6 +48,7 @@ export class SqlRequestLog implements RequestLog {
     this.#onError =
       options.onError ??
       ((error, context) => process.emitWarning(`Request log write failed (${context.droppedEntries} entries dropped): ${String(error)}`));
+    this.#writeRows = options.writeRows;
     const interval = positiveInteger(options.flushIntervalMs ?? 250, 'flushIntervalMs');
     this.#timer = setInterval(() => this.#flushInBackground(), interval);
     // The log must never be the reason a process stays alive.
@@ -144,6 +152,7 @@ export class SqlRequestLog implements RequestLog {
   }
 
   async #write(batch: RequestLogEntry[]): Promise<void> {
+    if (this.#writeRows) return this.#writeRows(batch.map(toRow));
     await this.#db.transaction().execute(async (transaction) => {
       for (let offset = 0; offset < batch.length; offset += rowsPerStatement) {
         const rows = batch.slice(offset, offset + rowsPerStatement).map(toRow);

@@ -7,6 +7,8 @@ import type { RequestLogEntry } from '../../core/ports/request-log.js';
 import { openSqliteDatabase, type SqliteDatabase } from './database.js';
 import { migrate } from './migrate.js';
 import { SqlRequestLog, type SqlRequestLogOptions } from '../sql/request-log.js';
+import { GroupCommit } from './group-commit.js';
+import { groupCommittedRequestLogRows } from './request-log-rows.js';
 
 const hour = 3_600_000;
 
@@ -29,11 +31,17 @@ function entry(index: number): RequestLogEntry {
   };
 }
 
-describe('SqlRequestLog batching', () => {
+// Each batch in one Kysely transaction (PostgreSQL, and the default), and through SQLite's group commit
+// a few dozen rows per transaction (as the gateway writes it on SQLite).
+describe.each([
+  { writer: 'a Kysely transaction', groupCommitted: false },
+  { writer: 'the group commit', groupCommitted: true },
+])('SqlRequestLog batching through $writer', ({ groupCommitted }) => {
   let database: SqliteDatabase;
   const logs: SqlRequestLog[] = [];
   const createLog = (options: SqlRequestLogOptions) => {
-    const log = new SqlRequestLog(database.db, options);
+    const writeRows = groupCommitted ? { writeRows: groupCommittedRequestLogRows(database.native, GroupCommit.forDatabase(database)) } : {};
+    const log = new SqlRequestLog(database.db, { ...options, ...writeRows });
     logs.push(log);
     return log;
   };
@@ -66,6 +74,14 @@ describe('SqlRequestLog batching', () => {
     expect(await storedIds()).toHaveLength(10);
     await log.flush();
     expect(await storedIds()).toHaveLength(19);
+  });
+
+  it('writes a batch larger than one transaction takes, every entry with every field', async () => {
+    const log = createLog({ flushIntervalMs: hour });
+    for (let index = 0; index < 120; index += 1) log.record({ ...entry(index), clientIp: '203.0.113.9', details: { prompt: `fox ${index}` } });
+    await log.flush();
+    expect(await storedIds()).toStrictEqual(Array.from({ length: 120 }, (_, index) => `log_${index}`));
+    expect(await log.get('log_119')).toStrictEqual({ ...entry(119), clientIp: '203.0.113.9', details: { prompt: 'fox 119' } });
   });
 
   it('close() writes what is pending, and entries recorded afterwards are reported, not stored', async () => {
@@ -104,7 +120,7 @@ describe('SqlRequestLog batching', () => {
   });
 
   it('refuses settings that could never flush', () => {
-    expect(() => new SqlRequestLog(database.db, { batchSize: 0 })).toThrow(RangeError);
-    expect(() => new SqlRequestLog(database.db, { flushIntervalMs: -1 })).toThrow(RangeError);
+    expect(() => createLog({ batchSize: 0 })).toThrow(RangeError);
+    expect(() => createLog({ flushIntervalMs: -1 })).toThrow(RangeError);
   });
 });

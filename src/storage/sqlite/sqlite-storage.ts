@@ -20,6 +20,7 @@ import { SqlAuditLog } from '../sql/audit-log.js';
 import { SqlInsights } from '../sql/insights.js';
 import { SqlSessionStore } from '../sql/session-store.js';
 import { GroupCommit } from './group-commit.js';
+import { groupCommittedRequestLogRows } from './request-log-rows.js';
 import { SqliteTaskEventStore } from './task-event-store.js';
 
 export interface SqliteStorageOptions {
@@ -38,12 +39,13 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     await database.close();
     throw error;
   }
+  // One group commit for the database: billing's units, task writes, timeline events and request log
+  // rows issued in the same turn of the event loop share one transaction.
+  const batches = GroupCommit.forDatabase(database);
   const requestLog = new SqlRequestLog(database.db, {
     onError: (error, context) => options.logger.error({ err: error, ...context }, 'request log write failed'),
+    writeRows: groupCommittedRequestLogRows(database.native, batches),
   });
-  // One group commit for the database: billing's units, task writes and timeline events issued in
-  // the same turn of the event loop share one transaction.
-  const batches = GroupCommit.forDatabase(database);
   let closing: Promise<void> | undefined;
   return {
     backend: 'sqlite',

@@ -20,6 +20,8 @@ import { SqlInsights } from '../sql/insights.js';
 import { SqlSessionStore } from '../sql/session-store.js';
 import { SqliteTaskEventStore } from './task-event-store.js';
 import { SqliteTaskStore } from './task-store.js';
+import { GroupCommit } from './group-commit.js';
+import { groupCommittedRequestLogRows } from './request-log-rows.js';
 
 async function openTemporaryDatabase(): Promise<{ database: SqliteDatabase; remove(): Promise<void> }> {
   const folder = await mkdtemp(join(tmpdir(), 'imagegate-sqlite-'));
@@ -42,6 +44,18 @@ describeKeyStoreConformance('SqlKeyStore', async () => {
 describeRequestLogConformance('SqlRequestLog', async () => {
   const { database, remove } = await openTemporaryDatabase();
   const store = new SqlRequestLog(database.db);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await remove();
+    },
+  };
+});
+
+describeRequestLogConformance('SqlRequestLog through the group commit', async () => {
+  const { database, remove } = await openTemporaryDatabase();
+  const store = new SqlRequestLog(database.db, { writeRows: groupCommittedRequestLogRows(database.native, GroupCommit.forDatabase(database)) });
   return {
     store,
     cleanup: async () => {
