@@ -38,26 +38,36 @@ export interface SqliteDatabaseOptions {
 const checkpointIntervalMs = 250;
 
 export interface WalBounds {
-  /** Past this size the checkpointer runs a TRUNCATE checkpoint: writers start over on an empty WAL file. */
+  /**
+   * Past this many bytes of WAL frames the checkpointer has writers start the file over from its
+   * beginning (a RESTART checkpoint); the file keeps its length and is emptied once idle.
+   */
   restartAboveBytes: number;
-  /** What the WAL file is cut back to when writers start it over (SQLite's journal_size_limit). */
-  keepBytes: number;
 }
 
 /**
  * Passive checkpoints never finish while writes keep arriving (frames are appended behind them), and
  * SQLite only starts the WAL over once everything in it is checkpointed: under sustained load the
  * file grew without bound (2.4 GB after 30 s). So past `restartAboveBytes` the checkpointer runs a
- * TRUNCATE checkpoint (it briefly holds writers back while it copies what the passive rounds left and
- * empties the file), and once the database is idle another, so an idle WAL file is empty.
+ * RESTART checkpoint, and once the database is idle a TRUNCATE, so an idle WAL file is empty.
+ *
+ * A RESTART (like a TRUNCATE) holds every writer back while it runs: the write lock is held through
+ * its copy and both of its fsyncs, and every request waiting for its billing to commit waits with
+ * it. So it is kept short: a PASSIVE checkpoint first copies the backlog (and fsyncs) while writers
+ * go on, and the RESTART then copies only the frames of those few milliseconds. It does not truncate
+ * the file either: cutting a 16 MB file took 3–8 ms of the writers' wait, and SQLite's
+ * journal_size_limit would make the next commit cut it on the event loop instead. Writers overwrite
+ * the file from its start, so it stays near the bound under load and is emptied once idle.
  */
-export const defaultWalBounds: WalBounds = { restartAboveBytes: 16 * 1024 * 1024, keepBytes: 4 * 1024 * 1024 };
+export const defaultWalBounds: WalBounds = { restartAboveBytes: 16 * 1024 * 1024 };
 
 /**
- * The checkpointer: its own connection in a worker thread. Every round it runs a PASSIVE checkpoint
- * (never waits for or blocks the writer); a WAL past the bound gets a TRUNCATE, and so does one that stopped
- * growing (no commit since the last round) a TRUNCATE. CommonJS source evaluated in the worker, so it
- * needs no loader.
+ * The checkpointer: its own connection in a worker thread. Every tick (50 ms) it runs a PASSIVE
+ * checkpoint (never waits for or blocks the writer), which also tells how many frames the WAL holds;
+ * past the bound a RESTART follows at once, so a burst is cut short within a tick. The file's length
+ * cannot tell this any more: after a RESTART writers overwrite the file from its start and it keeps
+ * its length. Every fifth tick a WAL that stopped growing (no commit since the last look) and is
+ * fully checkpointed gets a TRUNCATE. CommonJS source evaluated in the worker, so it needs no loader.
  */
 const checkpointerSource = `
 const { statSync } = require('node:fs');
@@ -67,18 +77,26 @@ const database = new Database(workerData.file);
 database.pragma('busy_timeout = 5000');
 const walFile = workerData.file + '-wal';
 const walBytes = () => { try { return statSync(walFile).size; } catch { return 0; } };
+const frameBytes = Number(database.pragma('page_size', { simple: true })) + 24;
 let lastFrames = -1;
+let restartedAt = -1;
 let tick = 0;
 const timer = setInterval(() => {
   try {
-    // The size is looked at every tick (a stat), so a burst is cut short early; checkpoints run every fifth.
-    if (walBytes() > workerData.restartAboveBytes) { database.pragma('wal_checkpoint(TRUNCATE)'); return; }
+    const [passive] = database.pragma('wal_checkpoint(PASSIVE)');
+    // Past the bound, unless nothing was written since the last RESTART (the next writer starts over).
+    // One kept waiting too long reports busy, and the next tick tries again.
+    if (passive.log * frameBytes > workerData.restartAboveBytes && passive.log !== restartedAt) {
+      const [restarted] = database.pragma('wal_checkpoint(RESTART)');
+      if (restarted.busy === 0) restartedAt = passive.log;
+      lastFrames = -1;
+      return;
+    }
     tick += 1;
     if (tick % 5 !== 0) return;
-    const [passive] = database.pragma('wal_checkpoint(PASSIVE)');
     const idle = passive.log === lastFrames && passive.log === passive.checkpointed;
     lastFrames = passive.log;
-    if (idle && passive.log > 0) { database.pragma('wal_checkpoint(TRUNCATE)'); lastFrames = 0; }
+    if (idle && (passive.log > 0 || walBytes() > 0)) { database.pragma('wal_checkpoint(TRUNCATE)'); lastFrames = 0; }
   } catch { /* busy or closing: the next round catches up */ }
 }, workerData.intervalMs / 5);
 parentPort.on('message', () => { clearInterval(timer); database.close(); process.exit(0); });
@@ -87,8 +105,6 @@ parentPort.on('message', () => { clearInterval(timer); database.close(); process
 /** Starts the checkpointer; if it ever stops, SQLite's automatic checkpoints are switched back on. */
 function startBackgroundCheckpoints(database: Database.Database, file: string, bounds: WalBounds): () => Promise<void> {
   database.pragma('wal_autocheckpoint = 0');
-  // Once a checkpoint let writers start the WAL over, the file is cut back to this size rather than kept.
-  database.pragma(`journal_size_limit = ${bounds.keepBytes}`);
   const worker = new Worker(checkpointerSource, {
     eval: true,
     workerData: { file, driver: createRequire(import.meta.url).resolve('better-sqlite3'), intervalMs: checkpointIntervalMs, restartAboveBytes: bounds.restartAboveBytes },

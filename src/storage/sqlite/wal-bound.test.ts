@@ -30,7 +30,7 @@ const walBytes = (file: string): number => {
 it('keeps the WAL near its bound while 48 MB are written, and truncates it once idle', { timeout: 60_000 }, async () => {
   folder = await mkdtemp(join(tmpdir(), 'imagegate-wal-'));
   const file = join(folder, 'wal.sqlite');
-  opened = openSqliteDatabase({ file, backgroundCheckpoints: true, walBounds: { restartAboveBytes: 2 * megabyte, keepBytes: megabyte / 2 } });
+  opened = openSqliteDatabase({ file, backgroundCheckpoints: true, walBounds: { restartAboveBytes: 2 * megabyte } });
   const native = opened.native;
   native.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)');
   const insert = native.prepare('INSERT INTO rows (body) VALUES (?)');
