@@ -20,7 +20,6 @@ import { SqlInsights } from '../sql/insights.js';
 import { SqlSessionStore } from '../sql/session-store.js';
 import { SqliteTaskEventStore } from './task-event-store.js';
 import { SqliteTaskStore } from './task-store.js';
-import { GroupCommit } from './group-commit.js';
 import { groupCommittedRequestLogRows } from './request-log-rows.js';
 
 async function openTemporaryDatabase(): Promise<{ database: SqliteDatabase; remove(): Promise<void> }> {
