@@ -102,6 +102,63 @@ export function describeTaskStoreConformance(name: string, create: () => Promise
       expect((await store.claimBatch('worker-2', now, now + leaseMs, 10)).map((task) => task.id)).toEqual(['task_c0']);
     });
 
+    it('claims a batch in the order single claims would, for many mixes of keys, running tasks, expired leases and recent service', async () => {
+      // A small deterministic generator (seeded), so a failure names a reproducible scenario.
+      let seed = 7;
+      const random = (below: number): number => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+        return seed % below;
+      };
+      const now = baseTime + 100 * leaseMs;
+      for (let scenario = 0; scenario < 6; scenario += 1) {
+        const keys = Array.from({ length: 2 + random(4) }, (_, index) => `key_${scenario}_${index}`);
+        const candidates: Array<{ id: string; keyId: string; createdAt: number }> = [];
+        const running = new Map<string, number>();
+        for (const keyId of keys) {
+          running.set(keyId, random(3));
+          for (let index = 0; index < (running.get(keyId) ?? 0); index += 1) {
+            // Running elsewhere: in progress under a lease that has not expired.
+            await store.create(makeTask(`${keyId}_run${index}`, { keyId, status: 'in_progress', leaseOwner: 'elsewhere', leaseExpiresAt: now + leaseMs, attempts: 1 }));
+          }
+          const claimable = random(5);
+          for (let index = 0; index < claimable; index += 1) {
+            const id = `${keyId}_t${index}`;
+            // Created at a few shared instants, so ties on time fall to the id.
+            const createdAt = baseTime + random(4) * 1000;
+            const expired = random(4) === 0;
+            await store.create(makeTask(id, expired ? { keyId, createdAt, status: 'in_progress', leaseOwner: 'dead', leaseExpiresAt: now - 1, attempts: 1 } : { keyId, createdAt }));
+            candidates.push({ id: `task_${id}`, keyId, createdAt });
+          }
+        }
+        const served = keys.filter(() => random(2) === 0).sort(() => random(3) - 1);
+
+        // What successive single claims take: fewest running, then least recently served (never first), then the oldest task.
+        const servedRank = new Map(served.map((keyId, index) => [keyId, index + 1]));
+        let lastRank = served.length;
+        const left = [...candidates].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+        const expected: string[] = [];
+        while (left.length > 0) {
+          const rank = (task: (typeof left)[number]) => [running.get(task.keyId) ?? 0, servedRank.get(task.keyId) ?? 0];
+          let best = 0;
+          for (let index = 1; index < left.length; index += 1) {
+            const [aRunning, aServed] = rank(left[index]!);
+            const [bRunning, bServed] = rank(left[best]!);
+            if (aRunning! < bRunning! || (aRunning === bRunning && aServed! < bServed!)) best = index;
+          }
+          const [taken] = left.splice(best, 1);
+          expected.push(taken!.id);
+          running.set(taken!.keyId, (running.get(taken!.keyId) ?? 0) + 1);
+          lastRank += 1;
+          servedRank.set(taken!.keyId, lastRank);
+        }
+
+        const scenarioKeys = new Set(keys);
+        const batch = await store.claimBatch(`worker-${scenario}`, now, now + leaseMs, 100, { fairness: { recentlyServedKeys: served } });
+        expect({ scenario, ids: batch.map((task) => task.id) }).toStrictEqual({ scenario, ids: expected });
+        expect(batch.every((task) => scenarioKeys.has(task.keyId))).toBe(true);
+      }
+    });
+
     it('answers undefined when there is nothing to claim', async () => {
       expect(await store.claim('worker-1', baseTime, baseTime + leaseMs)).toBeUndefined();
       await store.create(makeTask('done', { status: 'succeeded', completedAt: baseTime }));
