@@ -49,15 +49,17 @@ describe('createPollingLoop', () => {
     expect(await settled(pause)).toBe(true);
   });
 
-  it('ends the pause at once on wake(), and ignores a wake() while nobody idles', async () => {
+  it('ends the pause at once on wake(); a wake() while nobody idles (the body busy looking) ends the next pause, once', async () => {
     const loop = createPollingLoop(async () => undefined);
-    loop.wake();
     const pause = loop.idle(60_000);
     expect(await settled(pause)).toBe(false);
     loop.wake();
     expect(await settled(pause)).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+
     loop.wake();
+    loop.wake();
+    expect(await settled(loop.idle(60_000))).toBe(true);
     const next = loop.idle(100);
     expect(await settled(next)).toBe(false);
     await vi.advanceTimersByTimeAsync(100);

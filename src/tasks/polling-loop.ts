@@ -9,7 +9,11 @@ export interface PollingLoop {
   start(): void;
   /** Resolves after `ms`, or as soon as wake() or close() is called meanwhile. */
   idle(ms: number): Promise<void>;
-  /** Ends the idle pause under way; while the body is busy it does nothing (it looks again anyway). */
+  /**
+   * Ends the idle pause under way; while the body is busy, the next pause ends at once instead: the
+   * work announced may have arrived just after the body looked (a task queued while the claim was
+   * under way), and would otherwise wait a whole interval.
+   */
   wake(): void;
   /** Marks the loop closed, wakes it and resolves once the body has returned. */
   close(): Promise<void>;
@@ -20,8 +24,11 @@ export function createPollingLoop(body: () => Promise<void>): PollingLoop {
   let started = false;
   let done: Promise<void> = Promise.resolve();
   let wakeUp: (() => void) | undefined;
+  /** wake() was called while nobody idled. */
+  let woken = false;
   const wake = (): void => {
-    wakeUp?.();
+    if (wakeUp) wakeUp();
+    else woken = true;
   };
   return {
     get closed() {
@@ -33,6 +40,10 @@ export function createPollingLoop(body: () => Promise<void>): PollingLoop {
       done = body();
     },
     async idle(ms) {
+      if (woken) {
+        woken = false;
+        return;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, ms);
         wakeUp = () => {
