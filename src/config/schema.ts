@@ -137,7 +137,7 @@ export const ConfigFileSchema = Type.Object(
     tasks: Type.Optional(
       Type.Object(
         {
-          workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'tasks run at once per channel by this process' })),
+          workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'tasks whose upstream call runs at once per channel in this process' })),
           lease_ms: Type.Optional(Type.Integer({ minimum: 500 })),
           retention_hours: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           max_queued: Type.Optional(Type.Integer({ minimum: 1 })),
