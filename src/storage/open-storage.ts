@@ -60,8 +60,8 @@ export async function openStorage(settings: StorageSettings, deps: StorageDeps):
   const dataDir = resolve(settings.dataDir);
   const location = parseDatabaseUrl(settings.databaseUrl, dataDir);
   if (location.backend === 'postgres' && settings.databaseMaxConnections !== undefined) location.maxConnections = settings.databaseMaxConnections;
+  const blobs = await openBlobStore({ s3: settings.s3, fsyncBlobs: settings.fsyncBlobs }, dataDir);
   const database = await openDatabaseStores(location, deps);
-  const blobs = openBlobStore({ s3: settings.s3, fsyncBlobs: settings.fsyncBlobs }, dataDir);
   return {
     ...database,
     blobs,

@@ -5,16 +5,18 @@ import type { S3Settings } from '../../config/schema.js';
 import type { BlobStore } from '../../core/ports/blob-store.js';
 import { LocalBlobStore } from './local/local-blob-store.js';
 import { RecentBlobs } from './recent-blobs.js';
-import { S3BlobStore } from './s3/s3-blob-store.js';
 
-export function openBlobStore(settings: { s3: S3Settings | undefined; fsyncBlobs: boolean }, dataDir: string): BlobStore & { close?(): void } {
+export async function openBlobStore(settings: { s3: S3Settings | undefined; fsyncBlobs: boolean }, dataDir: string): Promise<BlobStore & { close?(): void }> {
   // Small objects just written are read back from memory (./recent-blobs.ts): a task's result on the client's next poll.
-  return new RecentBlobs(openUnderlyingStore(settings, dataDir));
+  return new RecentBlobs(await openUnderlyingStore(settings, dataDir));
 }
 
-function openUnderlyingStore(settings: { s3: S3Settings | undefined; fsyncBlobs: boolean }, dataDir: string): BlobStore & { close?(): void } {
+async function openUnderlyingStore(settings: { s3: S3Settings | undefined; fsyncBlobs: boolean }, dataDir: string): Promise<BlobStore & { close?(): void }> {
   const s3 = settings.s3;
   if (s3 === undefined) return new LocalBlobStore({ directory: join(dataDir, 'blobs'), fsync: settings.fsyncBlobs });
+  // Loaded only when a bucket is configured: the AWS SDK costs about 22 MB of memory in every
+  // process that loads it, used or not.
+  const { S3BlobStore } = await import('./s3/s3-blob-store.js');
   return new S3BlobStore({
     bucket: s3.bucket,
     region: s3.region,
