@@ -17,10 +17,10 @@ export type { ModelRoute, ModelRouter } from './ports/model-router.js';
 export interface DeliveredImage {
   data: Buffer;
   /**
-   * The image as base64 text (ASCII bytes) when it arrived so and is relayed unchanged; `data` is
-   * then decoded only if read. Responses use this text as it is.
+   * The image as base64 text (ASCII bytes, in the pieces it arrived in) when it arrived so and is
+   * relayed unchanged; `data` is then decoded only if read. Responses use this text as it is.
    */
-  base64?: Buffer;
+  base64?: readonly Buffer[];
   /** Set when the image was stored (url responses, tasks). */
   blobKey?: string;
   revisedPrompt?: string;
@@ -111,7 +111,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
           blobKey: undefined,
           revisedPrompt: image.revisedPrompt,
           // The header is in the first few kilobytes: only those are decoded.
-          hasAlpha: hasAlphaChannel(decodeBase64Text(image.base64.subarray(0, 8192))),
+          hasAlpha: hasAlphaChannel(decodeBase64Text(image.base64, 8192)),
         };
       }
     }

@@ -19,7 +19,7 @@ describe('encodeImagesResponse', () => {
       get data(): Buffer {
         throw new Error('relayed base64 must not be decoded');
       },
-      base64: Buffer.from(png.toString('base64')),
+      base64: [Buffer.from(png.toString('base64'))],
       revisedPrompt: 'a "b64_json":"\u0000image:1" prompt, ünïcode',
     };
     const encoded: DeliveredImage = { data: png };
@@ -43,8 +43,10 @@ describe('encodeImagesResponse', () => {
     expect(JSON.parse(bytes.toString('utf8'))).toEqual({ created: 1, data: [{ url: 'https://gateway.example/v1/files/images/a.png' }] });
   });
 
-  it('gives the same bytes as pieces, relayed base64 as the very buffer it arrived in', () => {
-    const base64 = Buffer.from(png.toString('base64'));
+  it('gives the same bytes as pieces, relayed base64 as the very buffers it arrived in', () => {
+    const text = png.toString('base64');
+    // The text in the pieces it arrived in (two received chunks).
+    const base64: Buffer[] = [Buffer.from(text.slice(0, 1000)), Buffer.from(text.slice(1000))];
     const relayed: DeliveredImage = {
       get data(): Buffer {
         throw new Error('relayed base64 must not be decoded');
@@ -53,7 +55,7 @@ describe('encodeImagesResponse', () => {
     };
     const outcome = { images: [relayed, { data: png }], createdAt: 1_700_000_000 };
     const parts = encodeImagesResponseParts(outcome, request('gpt-image-1', 'b64_json'), () => 'unused');
-    expect(parts.some((part) => part === base64)).toBe(true);
+    expect(parts.filter((part) => base64.includes(part))).toHaveLength(2);
     expect(Buffer.concat(parts).equals(encodeImagesResponse(outcome, request('gpt-image-1', 'b64_json'), () => 'unused'))).toBe(true);
     expect(JSON.parse(Buffer.concat(parts).toString('utf8'))).toEqual(renderImagesResponse(outcome, request('gpt-image-1', 'b64_json'), () => 'unused'));
   });

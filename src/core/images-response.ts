@@ -23,7 +23,7 @@ type RenderedOutcome = Pick<GenerationOutcome, 'images' | 'usage' | 'createdAt'>
 type RenderedRequest = Pick<ImageRequest, 'responseFormat' | 'model' | 'background' | 'outputFormat' | 'quality' | 'size'>;
 
 /** Base64 of an image: the text it arrived as when it passes through unchanged, else its bytes encoded. */
-const base64Of = (image: DeliveredImage): string => (image.base64 ? image.base64.toString('latin1') : image.data.toString('base64'));
+const base64Of = (image: DeliveredImage): string => (image.base64 ? image.base64.map((piece) => piece.toString('latin1')).join('') : image.data.toString('base64'));
 
 /** `urlFor` turns a blob key into an absolute signed URL. */
 export function renderImagesResponse(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (blobKey: string) => string): ImagesResponseBody {
@@ -46,7 +46,7 @@ export function encodeImagesResponse(outcome: RenderedOutcome, request: Rendered
  * the other they are the same bytes, so a relayed 2 MB image is never copied into a second 2 MB buffer.
  */
 export function encodeImagesResponseParts(outcome: RenderedOutcome, request: RenderedRequest, urlFor: (blobKey: string) => string): Buffer[] {
-  const texts: Array<Buffer | string> = [];
+  const texts: Array<readonly Buffer[] | string> = [];
   const body = buildBody(outcome, request, urlFor, (image) => {
     texts.push(image.base64 ?? image.data.toString('base64'));
     return `${markerPrefix}${texts.length - 1}`;
@@ -60,7 +60,7 @@ export function encodeImagesResponseParts(outcome: RenderedOutcome, request: Ren
     const marker = `"b64_json":${JSON.stringify(`${markerPrefix}${index}`)}`;
     const at = json.indexOf(marker, copiedUpTo);
     if (at === -1) throw new Error(`image ${index} is missing from the rendered response`);
-    parts.push(Buffer.from(json.slice(copiedUpTo, at) + '"b64_json":"'), typeof text === 'string' ? Buffer.from(text, 'latin1') : text);
+    parts.push(Buffer.from(json.slice(copiedUpTo, at) + '"b64_json":"'), ...(typeof text === 'string' ? [Buffer.from(text, 'latin1')] : text));
     // The marker's closing quote is kept: it closes the base64 string.
     copiedUpTo = at + marker.length - 1;
   });

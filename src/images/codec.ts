@@ -37,17 +37,33 @@ export function sniffFormat(data: Buffer): SniffedFormat | undefined {
 }
 
 /**
- * Decodes base64 text held as ASCII bytes (e.g. a slice of an upstream's JSON body). Node decodes
- * base64 only from strings, so the text is copied into one first; padding and whitespace are tolerated.
+ * Decodes base64 text held as ASCII bytes (e.g. slices of an upstream's JSON body, in the pieces it
+ * arrived in), at most its first `maxChars` characters. Node decodes base64 only from strings, so the
+ * text is copied into one first; padding and whitespace are tolerated.
  */
-export function decodeBase64Text(text: Buffer): Buffer {
-  return Buffer.from(text.toString('latin1'), 'base64');
+export function decodeBase64Text(text: Buffer | readonly Buffer[], maxChars = Infinity): Buffer {
+  return Buffer.from(leadingText(Buffer.isBuffer(text) ? [text] : text, maxChars).toString('latin1'), 'base64');
+}
+
+/** The first `maxChars` bytes of text held in pieces, joined only as far as needed. */
+function leadingText(pieces: readonly Buffer[], maxChars: number): Buffer {
+  const [first] = pieces;
+  if (first !== undefined && first.length >= maxChars) return first.subarray(0, maxChars);
+  const taken: Buffer[] = [];
+  let length = 0;
+  for (const piece of pieces) {
+    if (length >= maxChars) break;
+    const part = piece.subarray(0, maxChars - length);
+    taken.push(part);
+    length += part.length;
+  }
+  return taken.length === 1 && taken[0] ? taken[0] : Buffer.concat(taken);
 }
 
 /** The format of an image given as base64 text, from its first bytes alone: the rest is never decoded. */
-export function sniffBase64Format(text: Buffer): SniffedFormat | undefined {
+export function sniffBase64Format(text: Buffer | readonly Buffer[]): SniffedFormat | undefined {
   // 16 base64 characters are 12 bytes, enough for every signature sniffFormat knows.
-  return sniffFormat(decodeBase64Text(text.subarray(0, 16)));
+  return sniffFormat(decodeBase64Text(text, 16));
 }
 
 /** Reads the header of an image; undefined when the bytes are not a decodable png/jpeg/webp/gif. */

@@ -24,6 +24,11 @@ export interface HttpResponse {
   /** Lower-cased header names; repeated headers joined with ", ". */
   headers: Record<string, string>;
   body: Buffer;
+  /**
+   * The body as it arrived, in pieces (views of the received chunks, no copy), for readers that can
+   * take it so; `body` joins them, once, when first read. Absent where a client only has `body`.
+   */
+  chunks?: readonly Buffer[];
   /** Final URL after redirects. */
   url: string;
 }

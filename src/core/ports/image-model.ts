@@ -94,12 +94,12 @@ export interface UpstreamJobRef {
 
 /**
  * One result: bytes, or a URL the core downloads through the guarded client and re-hosts.
- * Bytes that arrived as base64 text may carry it as `base64` (ASCII bytes, e.g. a slice of the
- * upstream's body), with `data` then decoded only when first read: an image relayed as `b64_json` in
- * the format it arrived in is never decoded and encoded again.
+ * Bytes that arrived as base64 text may carry it as `base64` (ASCII bytes, e.g. slices of the
+ * upstream's body in the chunks it arrived in), with `data` then decoded only when first read: an
+ * image relayed as `b64_json` in the format it arrived in is never decoded, encoded again or joined.
  */
 export type ProviderImage =
-  | { kind: 'bytes'; data: Buffer; base64?: Buffer; mediaType?: string; revisedPrompt?: string }
+  | { kind: 'bytes'; data: Buffer; base64?: readonly Buffer[]; mediaType?: string; revisedPrompt?: string }
   | { kind: 'url'; url: string; revisedPrompt?: string };
 
 export interface ImageUsage {

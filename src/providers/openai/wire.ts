@@ -266,7 +266,7 @@ export function parseImagesResponse(provider: string, response: HttpResponse, re
   let lifted: LiftedJson | undefined;
   try {
     // The base64 stays in the body as it came (see json-base64.ts); only the rest becomes objects.
-    lifted = parseJsonLifting(response.body, 'b64_json');
+    lifted = parseJsonLifting(response.chunks ?? response.body, 'b64_json');
     body = lifted ? lifted.value : JSON.parse(response.body.toString('utf8'));
   } catch {
     throw invalidUpstreamResponse(provider, 'the body is not JSON');
@@ -281,7 +281,7 @@ export function parseImagesResponse(provider: string, response: HttpResponse, re
     const b64Text = lifted?.liftedText(b64);
     if (b64Text !== undefined && b64Text.length > 0) {
       // Sniffed from the first bytes alone; the rest is decoded only if the core needs the bytes.
-      const head = Buffer.from(b64Text.toString('latin1', 0, 16), 'base64');
+      const head = Buffer.from(Buffer.concat(b64Text.slice(0, 16)).toString('latin1', 0, 16), 'base64');
       if (head.length === 0) throw invalidUpstreamResponse(provider, `data[${index}].b64_json is not base64`);
       const mediaType = sniffMediaType(head) ?? declaredFormat;
       return imageFromBase64Text(b64Text, { ...(mediaType === undefined ? {} : { mediaType }), ...revisedPrompt });

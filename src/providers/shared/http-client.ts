@@ -212,7 +212,17 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
           chunks.push(chunk);
           options.onBodyChunk?.(chunk, head);
         }
-        return { ...head, body: Buffer.concat(chunks), url: url.toString() };
+        // Joined only if read: a reader that scans the pieces (json-base64.ts) never copies 2 MB of base64 into one buffer.
+        let joined: Buffer | undefined;
+        return {
+          ...head,
+          chunks,
+          get body() {
+            joined ??= chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks);
+            return joined;
+          },
+          url: url.toString(),
+        };
       }
     } catch (error) {
       throw classifyFailure(error, url, callerSignal, timedOut);

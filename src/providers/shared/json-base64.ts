@@ -1,7 +1,8 @@
 // Reads JSON answers that carry images as base64 strings without turning megabytes of base64 into
 // JavaScript strings: the values of one key are lifted out as slices of the body, and only the small
 // rest is parsed. A 2 MB `b64_json` answer then costs a few native scans instead of a UTF-8 decode,
-// a JSON parse and a string copy, and the base64 can be relayed to the client as it came.
+// a JSON parse and a string copy, and the base64 can be relayed to the client as it came. The body
+// may be read in the pieces it arrived in (the socket's chunks), so it is never joined into one buffer.
 
 import type { ProviderImage } from '../../core/ports/image-model.js';
 
@@ -15,49 +16,55 @@ const isWhitespace = (byte: number | undefined) => byte === 0x20 || byte === 0x0
 export interface LiftedJson {
   /** The parsed body, each lifted value replaced by a marker string. */
   value: unknown;
-  /** The lifted text behind a marker (a slice of the body, no copy); undefined for any other value. */
-  liftedText(value: unknown): Buffer | undefined;
+  /**
+   * The lifted text behind a marker, as views of the body's pieces in order (no copy: a value that
+   * spans several received chunks stays in them); undefined for any other value.
+   */
+  liftedText(value: unknown): readonly Buffer[] | undefined;
 }
 
 /**
- * Parses `body` with every string value of `key` lifted out. Undefined when lifting is not safe (a
- * value with escapes, or no such key at all): the caller then parses the body as usual, so the result
- * never differs from JSON.parse's. Syntax errors surface from JSON.parse on the rest, as they would.
+ * Parses `body` (one buffer, or the pieces it arrived in) with every string value of `key` lifted
+ * out. Undefined when lifting is not safe (a value with escapes, or no such key at all): the caller
+ * then parses the body as usual, so the result never differs from JSON.parse's. Syntax errors
+ * surface from JSON.parse on the rest, as they would.
  */
-export function parseJsonLifting(body: Buffer, key: string): LiftedJson | undefined {
+export function parseJsonLifting(body: Buffer | readonly Buffer[], key: string): LiftedJson | undefined {
+  const text = new PiecedText(Buffer.isBuffer(body) ? [body] : body);
   const needle = Buffer.from(JSON.stringify(key));
   const pieces: string[] = [];
-  const lifted: Buffer[] = [];
+  const lifted: Array<readonly Buffer[]> = [];
   let copiedUpTo = 0;
   let position = 0;
   for (;;) {
-    const found = body.indexOf(needle, position);
+    const found = text.indexOf(needle, position);
     if (found === -1) break;
     position = found + needle.length;
     // Only a key counts: the previous meaningful byte opens an object or separates members. Inside a
     // string the needle's quotes would be escaped, which this test and the one below both rule out.
     let before = found - 1;
-    while (before >= 0 && isWhitespace(body[before])) before -= 1;
-    if (before < 0 || (body[before] !== openBrace && body[before] !== comma)) continue;
+    while (before >= 0 && isWhitespace(text.byteAt(before))) before -= 1;
+    if (before < 0 || (text.byteAt(before) !== openBrace && text.byteAt(before) !== comma)) continue;
     let cursor = position;
-    while (isWhitespace(body[cursor])) cursor += 1;
-    if (body[cursor] !== colon) continue;
+    while (isWhitespace(text.byteAt(cursor))) cursor += 1;
+    if (text.byteAt(cursor) !== colon) continue;
     cursor += 1;
-    while (isWhitespace(body[cursor])) cursor += 1;
+    while (isWhitespace(text.byteAt(cursor))) cursor += 1;
     // A value that is not a string (null, a number) is left to JSON.parse.
-    if (body[cursor] !== quote) continue;
+    if (text.byteAt(cursor) !== quote) continue;
     const start = cursor + 1;
-    const end = body.indexOf(quote, start);
+    const end = text.indexOf(closingQuote, start);
     if (end === -1) return undefined;
+    const value = text.views(start, end);
     // An escape (`\/` from some JSON encoders) would make the raw bytes differ from the value.
-    if (body.subarray(start, end).includes(backslash)) return undefined;
-    pieces.push(body.toString('utf8', copiedUpTo, start), markerOf(lifted.length));
-    lifted.push(body.subarray(start, end));
+    if (value.some((view) => view.includes(backslash))) return undefined;
+    pieces.push(text.utf8(copiedUpTo, start), markerOf(lifted.length));
+    lifted.push(value);
     copiedUpTo = end;
     position = end + 1;
   }
   if (lifted.length === 0) return undefined;
-  pieces.push(body.toString('utf8', copiedUpTo));
+  pieces.push(text.utf8(copiedUpTo, text.length));
   const value: unknown = JSON.parse(pieces.join(''));
   return {
     value,
@@ -69,27 +76,109 @@ export function parseJsonLifting(body: Buffer, key: string): LiftedJson | undefi
   };
 }
 
+const closingQuote = Buffer.from('"');
+
+/** Bytes held in several buffers, read as one text by position, without joining them. */
+class PiecedText {
+  readonly #pieces: readonly Buffer[];
+  /** Where each piece starts in the whole. */
+  readonly #starts: number[] = [];
+  readonly length: number;
+
+  constructor(pieces: readonly Buffer[]) {
+    this.#pieces = pieces;
+    let length = 0;
+    for (const piece of pieces) {
+      this.#starts.push(length);
+      length += piece.length;
+    }
+    this.length = length;
+  }
+
+  /** The piece holding `position` (the last piece that starts at or before it). */
+  #pieceAt(position: number): number {
+    let low = 0;
+    let high = this.#pieces.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if ((this.#starts[middle] ?? 0) <= position) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  byteAt(position: number): number | undefined {
+    if (position < 0 || position >= this.length) return undefined;
+    const index = this.#pieceAt(position);
+    return this.#pieces[index]?.[position - (this.#starts[index] ?? 0)];
+  }
+
+  /** Where `needle` first occurs at or after `from`, a match across two pieces included; -1 if nowhere. */
+  indexOf(needle: Buffer, from: number): number {
+    if (from >= this.length) return -1;
+    for (let index = this.#pieceAt(from); index < this.#pieces.length; index += 1) {
+      const piece = this.#pieces[index] ?? Buffer.alloc(0);
+      const start = this.#starts[index] ?? 0;
+      const local = Math.max(0, from - start);
+      const found = piece.indexOf(needle, local);
+      if (found !== -1) return start + found;
+      // A match that begins in this piece's last bytes and ends in the next ones.
+      const overlap = needle.length - 1;
+      if (overlap > 0 && start + piece.length < this.length) {
+        const joinFrom = Math.max(local, piece.length - overlap);
+        const joint = Buffer.concat([piece.subarray(joinFrom), ...this.views(start + piece.length, Math.min(this.length, start + piece.length + overlap))]);
+        const across = joint.indexOf(needle);
+        if (across !== -1) return start + joinFrom + across;
+      }
+    }
+    return -1;
+  }
+
+  /** The bytes from `start` to `end` as views of the pieces (no copy). */
+  views(start: number, end: number): Buffer[] {
+    const views: Buffer[] = [];
+    if (end <= start) return views;
+    for (let index = this.#pieceAt(start); index < this.#pieces.length; index += 1) {
+      const pieceStart = this.#starts[index] ?? 0;
+      if (pieceStart >= end) break;
+      const piece = this.#pieces[index] ?? Buffer.alloc(0);
+      const view = piece.subarray(Math.max(0, start - pieceStart), Math.min(piece.length, end - pieceStart));
+      if (view.length > 0) views.push(view);
+    }
+    return views;
+  }
+
+  /** The bytes from `start` to `end` decoded as UTF-8 (joined first: a character may span two pieces). */
+  utf8(start: number, end: number): string {
+    const views = this.views(start, end);
+    return (views.length === 1 && views[0] ? views[0] : Buffer.concat(views)).toString('utf8');
+  }
+}
+
 // U+0000 never appears raw in JSON text and every value of the key was lifted, so no real value of
 // the key can be mistaken for a marker.
 const markerPrefix = '\u0000lifted:';
 const markerOf = (index: number) => `\\u0000lifted:${index}`;
 
 /**
- * An image whose bytes arrived as base64 text: the text is kept for relaying, and the bytes are
- * decoded only if something reads `data` (a format change, storing it), then kept.
+ * An image whose bytes arrived as base64 text (in one piece or several): the text is kept for
+ * relaying, and the bytes are decoded only if something reads `data` (a format change, storing it),
+ * then kept.
  */
 export function imageFromBase64Text(
-  text: Buffer,
+  text: Buffer | readonly Buffer[],
   details: { mediaType?: string; revisedPrompt?: string },
 ): Extract<ProviderImage, { kind: 'bytes' }> {
+  const pieces = Buffer.isBuffer(text) ? [text] : text;
   let decoded: Buffer | undefined;
   return {
     kind: 'bytes',
     get data() {
-      decoded ??= Buffer.from(text.toString('latin1'), 'base64');
+      // Node decodes base64 only from strings: the text is copied into one first.
+      decoded ??= Buffer.from((pieces.length === 1 && pieces[0] ? pieces[0] : Buffer.concat(pieces)).toString('latin1'), 'base64');
       return decoded;
     },
-    base64: text,
+    base64: pieces,
     ...(details.mediaType === undefined ? {} : { mediaType: details.mediaType }),
     ...(details.revisedPrompt === undefined ? {} : { revisedPrompt: details.revisedPrompt }),
   };
