@@ -281,7 +281,9 @@ export function parseImagesResponse(provider: string, response: HttpResponse, re
     const b64Text = lifted?.liftedText(b64);
     if (b64Text !== undefined && b64Text.length > 0) {
       // Sniffed from the first bytes alone; the rest is decoded only if the core needs the bytes.
-      const head = Buffer.from(Buffer.concat(b64Text.slice(0, 16)).toString('latin1', 0, 16), 'base64');
+      // The first 16 characters only (the text may be in many 64 KB pieces; concat copies no more than asked).
+      const headLength = Math.min(16, b64Text.reduce((sum, piece) => sum + piece.length, 0));
+      const head = Buffer.from(Buffer.concat(b64Text.slice(0, 16), headLength).toString('latin1'), 'base64');
       if (head.length === 0) throw invalidUpstreamResponse(provider, `data[${index}].b64_json is not base64`);
       const mediaType = sniffMediaType(head) ?? declaredFormat;
       return imageFromBase64Text(b64Text, { ...(mediaType === undefined ? {} : { mediaType }), ...revisedPrompt });
