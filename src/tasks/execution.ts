@@ -36,12 +36,19 @@ export class TaskExecution {
   #heartbeat: NodeJS.Timeout | undefined;
   #progress: number;
   #progressTimer: NodeJS.Timeout | undefined;
+  /** Until when this process's lease was last written (by the claim, the hand-over or a heartbeat); 0 when unknown. */
+  #leaseUntil: number;
 
-  constructor(deps: ExecutionDeps, taskId: string, options: { jobs?: Array<UpstreamJobRef | undefined>; progress?: number } = {}) {
+  constructor(
+    deps: ExecutionDeps,
+    taskId: string,
+    options: { jobs?: Array<UpstreamJobRef | undefined>; progress?: number; leaseExpiresAt?: number | null } = {},
+  ) {
     this.#deps = deps;
     this.taskId = taskId;
     this.#jobs = [...(options.jobs ?? [])];
     this.#progress = options.progress ?? 0;
+    this.#leaseUntil = options.leaseExpiresAt ?? 0;
   }
 
   /** True once this process must no longer write to the task (finished, lost, or shutting down). */
@@ -62,7 +69,7 @@ export class TaskExecution {
   async #beat(): Promise<void> {
     if (this.#detached) return;
     try {
-      const held = await this.#deps.store.heartbeat(this.taskId, this.#deps.owner, this.#deps.clock.now() + this.#deps.leaseMs);
+      const held = await this.#renew();
       if (!held) await this.#lost();
     } catch (error) {
       // A missed beat is not fatal: the lease is three beats long.
@@ -122,11 +129,26 @@ export class TaskExecution {
     return this.#progress;
   }
 
-  /** Confirms the lease right before something irreversible (a charge). */
+  /** Extends the lease by its length; false once it is no longer this process's. */
+  async #renew(): Promise<boolean> {
+    const until = this.#deps.clock.now() + this.#deps.leaseMs;
+    const held = await this.#deps.store.heartbeat(this.taskId, this.#deps.owner, until);
+    if (held) this.#leaseUntil = until;
+    return held;
+  }
+
+  /**
+   * Confirms the lease right before something irreversible (a charge). While at least a third of the
+   * lease is left (heartbeats renew it every third), looking is enough: a read, where a heartbeat is a
+   * write and, on PostgreSQL, a commit of its own. Closer to its end, the lease is renewed first, so
+   * no other worker takes the task over while it is being charged and recorded.
+   */
   async stillHeld(): Promise<boolean> {
     if (this.#detached) return false;
     await this.#writes;
-    const held = await this.#deps.store.heartbeat(this.taskId, this.#deps.owner, this.#deps.clock.now() + this.#deps.leaseMs);
+    const plentyLeft = this.#leaseUntil - this.#deps.clock.now() >= this.#deps.leaseMs / 3;
+    // An empty patch writes nothing and answers whether the task is still leased to this process.
+    const held = plentyLeft ? await this.#deps.store.update(this.taskId, this.#deps.owner, {}) : await this.#renew();
     if (!held) await this.#lost();
     return held;
   }

@@ -169,7 +169,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     runningByChannel.set(channel, (runningByChannel.get(channel) ?? 0) + delta);
   };
 
-  const newExecution = (taskId: string, options: { jobs?: Array<UpstreamJobRef | undefined>; progress?: number } = {}): TaskExecution =>
+  const newExecution = (taskId: string, options: { jobs?: Array<UpstreamJobRef | undefined>; progress?: number; leaseExpiresAt?: number | null } = {}): TaskExecution =>
     new TaskExecution(
       {
         store,
@@ -220,7 +220,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       countRunning(channel, -1);
       wake();
     };
-    const execution = newExecution(task.id, { jobs: unpackJobs(task.upstreamJob), progress: task.progress });
+    const execution = newExecution(task.id, { jobs: unpackJobs(task.upstreamJob), progress: task.progress, leaseExpiresAt: task.leaseExpiresAt });
     running.set(task.id, execution);
     execution.startHeartbeat();
     const reservation = { keyId: task.keyId, reservationId: reservationIdOf(task.request, task.id) };
