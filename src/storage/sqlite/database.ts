@@ -55,8 +55,8 @@ export interface WalBounds {
  * its copy and both of its fsyncs, and every request waiting for its billing to commit waits with
  * it. So it is kept short: a PASSIVE checkpoint first copies the backlog (and fsyncs) while writers
  * go on, and the RESTART then copies only the frames of those few milliseconds. It does not truncate
- * the file either: cutting a 16 MB file took 3–8 ms of the writers' wait, and SQLite's
- * journal_size_limit would make the next commit cut it on the event loop instead. Writers overwrite
+ * the file either (but when a burst left it past twice the bound): cutting a 16 MB file took 3–8 ms of the
+ * writers' wait, and SQLite's journal_size_limit would make the next commit cut it on the event loop instead. Writers overwrite
  * the file from its start, so it stays near the bound under load and is emptied once idle.
  */
 export const defaultWalBounds: WalBounds = { restartAboveBytes: 16 * 1024 * 1024 };
@@ -88,14 +88,16 @@ let lastFrames = -1;
 let restartedAt = -1;
 let tick = 0;
 const restart = (frames) => {
-  // Nothing written since the last RESTART: the next writer starts over anyway.
-  if (frames === restartedAt) return;
   // One kept waiting too long reports busy, and a later tick tries again.
   const [restarted] = database.pragma('wal_checkpoint(RESTART)');
   if (restarted.busy !== 0) return;
   restartedAt = frames;
-  length = walBytes();
   lastFrames = -1;
+  // A burst that outran the ticks left the file well past the bound; its length would then become the
+  // new threshold for the stat and the file would ratchet up burst by burst (48 MB written at full speed
+  // left a 45 MB file). Cut it back: a TRUNCATE right after the RESTART has only a few frames to copy.
+  if (walBytes() > 2 * bound) { database.pragma('wal_checkpoint(TRUNCATE)'); restartedAt = -1; }
+  length = walBytes();
 };
 const timer = setInterval(() => {
   try {
@@ -103,7 +105,9 @@ const timer = setInterval(() => {
     const burst = walBytes() > Math.max(bound, length);
     if (!burst && tick % 5 !== 0) return;
     const [passive] = database.pragma('wal_checkpoint(PASSIVE)');
-    if (passive.log * frameBytes > bound) { restart(passive.log); return; }
+    // Past the bound, unless nothing was written since the last RESTART (the next writer starts the
+    // file over anyway): then an idle WAL still gets its TRUNCATE below.
+    if (passive.log * frameBytes > bound && passive.log !== restartedAt) { restart(passive.log); return; }
     if (tick % 5 !== 0) return;
     const idle = passive.log === lastFrames && passive.log === passive.checkpointed;
     lastFrames = passive.log;
