@@ -129,10 +129,13 @@ describe('Replicate fake, driven by the official SDK', () => {
   });
 
   it('stops serving outputs and reports data_removed once the result TTL has passed', async () => {
-    fake.switches.resultUrlTtlMs = 1;
+    // Long enough for the create answer to be built before it lapses (at 1 ms a loaded machine built it
+    // after the TTL, and the answer itself already said data_removed), short enough to wait out.
+    fake.switches.resultUrlTtlMs = 500;
     const created = await client.predictions.create({ model: 'black-forest-labs/flux-schnell', input: { prompt: 'a tree', megapixels: '0.25' }, wait: true });
     const url = (created.output as string[])[0] ?? '';
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(url).toMatch(/^http/);
+    await new Promise((resolve) => setTimeout(resolve, 600));
     expect((await fetch(url)).status).toBe(404);
     const later = await client.predictions.get(created.id);
     expect(later.data_removed).toBe(true);
