@@ -17,7 +17,8 @@ export interface TestGateway {
   gateway: Gateway;
   config: AppConfig;
   dataDir: string;
-  close(): Promise<void>;
+  /** Closes the gateway; a connection still busy after graceMs is cut (tests never wait out a production drain). */
+  close(graceMs?: number): Promise<void>;
 }
 
 export const testApiKey = 'sk-test-0123456789abcdef';
@@ -37,8 +38,10 @@ export async function startTestGateway(
     gateway,
     config,
     dataDir,
-    async close() {
-      await gateway.close();
+    async close(graceMs = 2_000) {
+      // A response a test left unread (fetch without consuming the body) keeps its request in flight; with
+      // the production grace of 30 s that outlasted vitest's hook timeout.
+      await gateway.close(graceMs);
       if (!overrides.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

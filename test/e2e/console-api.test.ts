@@ -258,7 +258,9 @@ describe('what the console shows of requests, images and tasks', () => {
     expect(kinds).toContain('started');
     expect(kinds.slice(-2)).toEqual(['stored', 'succeeded']);
     expect(detail.body.images).toHaveLength(1);
-    expect((await fetch(`${gateway.url}${detail.body.images[0].url}`)).status).toBe(200);
+    const image = await fetch(`${gateway.url}${detail.body.images[0].url}`);
+    expect(Buffer.from(await image.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    expect(image.status).toBe(200);
     const list = await admin(gateway, 'GET', `/tasks?key=${key.id}&status=succeeded`);
     expect(list.body.data.map((task: any) => task.id)).toContain(taskId);
     const cancel = await admin(gateway, 'POST', `/tasks/${taskId}/cancel`);

@@ -244,7 +244,9 @@ describe('retention', () => {
       const old = await call(gateway.url, '/v1/images/generations?async=true', { key: testApiKey, json: { model: 'dall-e-2', prompt: 'old', size: '256x256' } });
       const oldDone = await waitForTask(gateway.url, testApiKey, old.body.id);
       const imageUrl: string = oldDone.result.data[0].url;
-      expect((await fetch(imageUrl)).status).toBe(200);
+      const image = await fetch(imageUrl);
+      await image.arrayBuffer();
+      expect(image.status).toBe(200);
       const blobKey = new URL(imageUrl).pathname.replace('/v1/files/', '');
       expect(existsSync(join(gateway.dataDir, 'blobs', blobKey))).toBe(true);
 
