@@ -85,8 +85,9 @@ export function unpricedError(model: string, cause: unknown): GatewayError {
   );
 }
 
+/** The same key reusing a request id: it must not ride on the first request's money. */
 export function reservationConflictError(reservationId: string): GatewayError {
-  return new GatewayError('conflict', `A request with id '${reservationId}' was already made; send a new X-Request-Id for each request.`);
+  return new GatewayError('conflict', `A request with id '${reservationId}' was already made with this key; send a new X-Request-Id for each request.`);
 }
 
 export function insufficientQuotaError(estimated: number, balance: number): GatewayError {

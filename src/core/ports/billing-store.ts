@@ -1,7 +1,7 @@
 // The billing store: the Billing port the request flow calls, plus the ledger operations the admin
 // and usage APIs need and the crash recovery (process leases, the sweep of abandoned reservations).
-// SQLite implements it (src/storage/sqlite/billing.ts); a Postgres store implements the same, and
-// the conformance suite in src/testing/conformance/billing.conformance.ts checks both.
+// SQLite (src/storage/sqlite/billing.ts) and PostgreSQL (src/storage/postgres/billing.ts) implement
+// it, sharing src/storage/sql/billing.ts; the conformance suite in src/testing/conformance/billing.conformance.ts checks both.
 
 import type { Billing } from './billing.js';
 

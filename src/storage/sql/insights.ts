@@ -3,7 +3,7 @@
 
 import { sql, type Kysely } from 'kysely';
 import type { UsageRecord } from '../../core/ports/billing-store.js';
-import { toUsageRecord } from '../sqlite/billing.js';
+import { toUsageRecord } from './billing.js';
 import type { GalleryFilter, GalleryItem, Insights, LedgerEntry, RunningTotals, TaskListFilter, TrafficBucket, TrafficFilter, TrafficGroup, TrafficTotals } from '../../core/ports/insights.js';
 import type { RequestDetails } from '../../core/ports/request-log.js';
 import type { TaskRecord, TaskStatus } from '../../core/ports/task-store.js';

@@ -9,33 +9,23 @@
 //
 // Crash recovery: every reservation names the process holding it (`holder`) until a task takes it
 // over. Each process keeps a lease row in gateway_processes alive; sweepAbandoned returns what
-// processes whose lease lapsed still hold.
+// processes whose lease lapsed still hold. The rows, the settle's arithmetic and the queries off the
+// hot path are shared with PostgreSQL (../sql/billing.ts); the hot path's statements stay here.
 
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { GatewayError } from '../../core/errors.js';
 import type { ReservationRef, ReservationRequest, Settlement } from '../../core/ports/billing.js';
 import type { Clock } from '../../core/ports/clock.js';
-import type { BillingReservationsTable, BillingUsageTable, DatabaseSchema } from '../sql/schema.js';
-import { assertCredits, creditsToUsd, expiredUsageDetail, maxCredits } from '../../core/money.js';
-import type { BillingStore, KeyAccount, SweepOptions, UsageFilter, UsageRecord, UsageSummaryRow } from '../../core/ports/billing-store.js';
-import type { PriceBook, PriceQuote } from '../../billing/price-book.js';
-import { chargeForDelivery, estimateReservation, insufficientQuotaError, reservationFacts, type ReservationFacts } from '../../billing/reservation-charge.js';
+import type { DatabaseSchema } from '../sql/schema.js';
+import type { BillingStore, SweepOptions } from '../../core/ports/billing-store.js';
+import type { PriceBook } from '../../billing/price-book.js';
+import { insufficientQuotaError, reservationConflictError, reservationFacts } from '../../billing/reservation-charge.js';
+import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import { GroupCommit } from './group-commit.js';
 
 type Connection = Kysely<DatabaseSchema>;
-type ReservationRow = Selectable<BillingReservationsTable>;
-
-type StoredFacts = ReservationFacts;
-
-/** Default and maximum rows of a usage listing. */
-const defaultUsageLimit = 100;
-const maxUsageLimit = 1000;
-/** Reservations one sweep returns at most (one transaction); the next round takes the rest. */
-const sweepBatch = 500;
-/** Lease rows of processes gone this long are deleted. */
-const forgetProcessesAfterMs = 24 * 60 * 60 * 1000;
 
 /**
  * Runs `work` in a BEGIN IMMEDIATE transaction on the database's one connection: the write lock is
@@ -59,11 +49,11 @@ async function immediate<T>(db: Connection, work: (connection: Connection) => Pr
 /** The hot path's statements, prepared once. */
 function prepareStatements(native: Database.Database) {
   return {
-    key: native.prepare<[string], { balance: number | null; price_group: string }>('SELECT balance, price_group FROM api_keys WHERE id = ?'),
+    key: native.prepare<[string], KeyBalance>('SELECT balance, price_group FROM api_keys WHERE id = ?'),
     insertReservation: native.prepare(
       `INSERT INTO billing_reservations
          (key_id, id, model, operation, images_requested, size, quality, price_group, pricing, facts, estimated, debited, status, holder, created_at, closed_at)
-       VALUES (@key_id, @id, @model, @operation, @images_requested, @size, @quality, @price_group, @pricing, @facts, @estimated, @debited, 'held', @holder, @created_at, NULL)
+       VALUES (@key_id, @id, @model, @operation, @images_requested, @size, @quality, @price_group, @pricing, @facts, @estimated, @debited, @status, @holder, @created_at, @closed_at)
        ON CONFLICT DO NOTHING`,
     ),
     // The one statement that guards a balance: it debits only when the balance covers the whole
@@ -107,18 +97,20 @@ export interface SqliteBillingOptions {
   batches?: GroupCommit;
 }
 
-export class SqliteBilling implements BillingStore {
-  readonly #db: Connection;
+export class SqliteBilling extends SqlBillingBooks implements BillingStore {
   readonly #prices: PriceBook;
-  readonly #clock: Clock;
   readonly #processId: string;
   readonly #statements: ReturnType<typeof prepareStatements>;
   readonly #batches: GroupCommit;
 
   constructor(options: SqliteBillingOptions) {
-    this.#db = options.database.db;
+    const db = options.database.db;
+    super(db, options.clock, {
+      transaction: (work) => immediate(db, work),
+      readKey: (connection, keyId) => connection.selectFrom('api_keys').select(['balance', 'price_group']).where('id', '=', keyId).executeTakeFirst(),
+      utcDay: sql<string>`strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')`,
+    });
     this.#prices = options.prices;
-    this.#clock = options.clock;
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
     this.#statements = prepareStatements(options.database.native);
     this.#batches = options.batches ?? GroupCommit.forDatabase(options.database);
@@ -135,29 +127,8 @@ export class SqliteBilling implements BillingStore {
       const statements = this.#statements;
       const key = statements.key.get(request.keyId);
       if (!key) throw new GatewayError('invalid_api_key', 'The API key of this request no longer exists.');
-      const metered = key.balance !== null;
-      const quote = this.#prices.quote(request.model, key.price_group);
-      const estimated = estimateReservation(quote, request, facts, metered);
-      const inserted = statements.insertReservation.run({
-        key_id: request.keyId,
-        id: request.reservationId,
-        model: request.model,
-        operation: request.operation,
-        images_requested: request.imagesRequested,
-        size: request.size,
-        quality: request.quality ?? null,
-        price_group: key.price_group,
-        pricing: JSON.stringify(quote ?? null),
-        facts: JSON.stringify({ ...facts, metered } satisfies StoredFacts),
-        estimated,
-        debited: metered ? estimated : 0,
-        holder: this.#processId,
-        created_at: this.#clock.now(),
-      });
-      if (inserted.changes === 0) {
-        // The same key reusing a request id: it must not ride on the first request's money.
-        throw new GatewayError('conflict', `A request with id '${request.reservationId}' was already made with this key; send a new X-Request-Id for each request.`);
-      }
+      const { row, metered, estimated } = newReservation(this.#prices, request, facts, key, this.#processId, this.clock.now());
+      if (statements.insertReservation.run(row).changes === 0) throw reservationConflictError(request.reservationId);
       if (!metered || estimated === 0) return;
       // Refused: the unit's savepoint is rolled back, taking the reservation row with it.
       if (statements.debit.run(estimated, request.keyId, estimated).changes === 0) {
@@ -186,7 +157,7 @@ export class SqliteBilling implements BillingStore {
 
   renewProcessLease(leaseMs: number): Promise<void> {
     return this.#batches.run(() => {
-      const now = this.#clock.now();
+      const now = this.clock.now();
       this.#statements.renewLease.run(this.#processId, now, now + leaseMs);
     });
   }
@@ -197,7 +168,7 @@ export class SqliteBilling implements BillingStore {
 
   sweepAbandoned(options: SweepOptions): Promise<number> {
     return this.#batches.run(() => {
-      const now = this.#clock.now();
+      const now = this.clock.now();
       const rows = this.#statements.abandoned.all(now - options.heldLongerThanMs, now, sweepBatch);
       // Every row was read in this transaction with status 'held': another process's sweep either
       // committed before it (and the row is gone from the result) or waits for this one to commit.
@@ -210,56 +181,22 @@ export class SqliteBilling implements BillingStore {
   /** Charges for what was delivered (inside a batch). A swept reservation's money went back, so it is charged afresh. */
   #settleRow(reservation: ReservationRow, settlement: Settlement): void {
     const statements = this.#statements;
-    const quote = JSON.parse(reservation.pricing) as PriceQuote | null;
-    const facts = JSON.parse(reservation.facts) as StoredFacts;
-    const delivered = Math.min(settlement.imagesDelivered, reservation.images_requested);
-    const charge = chargeForDelivery(quote, reservation, facts, delivered, settlement);
-    const now = this.#clock.now();
-    const debited = reservation.status === 'swept' ? 0 : reservation.debited;
-
-    const metered = facts.metered;
-    let collected = charge.amount;
-    const detail: Record<string, unknown> = { ...charge.detail, estimated: reservation.estimated };
-    if (metered) {
-      if (charge.amount <= debited) {
-        this.#refund(reservation.key_id, debited - charge.amount, now);
-      } else {
-        // Reported usage above the estimate: take what the balance still holds, never more.
-        const extra = Math.min(charge.amount - debited, statements.key.get(reservation.key_id)?.balance ?? 0);
-        if (extra > 0) statements.debit.run(extra, reservation.key_id, extra);
-        collected = debited + extra;
-        if (collected < charge.amount) detail.uncollected = charge.amount - collected;
-      }
+    const plan = planSettlement(reservation, settlement);
+    const now = this.clock.now();
+    this.#refund(reservation.key_id, plan.refund, now);
+    let extra = 0;
+    if (plan.shortfall > 0) {
+      // The balance is read only here: a settle within the estimate (the usual one) spares the read.
+      extra = collectableExtra(plan, statements.key.get(reservation.key_id)?.balance ?? null);
+      if (extra > 0) statements.debit.run(extra, reservation.key_id, extra);
     }
-
     statements.close.run('settled', now, reservation.key_id, reservation.id);
-    statements.insertUsage.run({
-      key_id: reservation.key_id,
-      reservation_id: reservation.id,
-      model: reservation.model,
-      operation: reservation.operation,
-      provider: settlement.provider ?? null,
-      channel: settlement.channel ?? null,
-      images_requested: reservation.images_requested,
-      images_delivered: delivered,
-      size: reservation.size,
-      quality: reservation.quality,
-      price_group: reservation.price_group,
-      unit: charge.unit,
-      unit_price: charge.unitPrice,
-      input_text_tokens: charge.inputTextTokens,
-      input_image_tokens: charge.inputImageTokens,
-      output_tokens: charge.outputTokens,
-      amount: metered ? collected : charge.amount,
-      metered: metered ? 1 : 0,
-      detail: JSON.stringify(detail),
-      created_at: now,
-    });
+    statements.insertUsage.run(usageRow(reservation, settlement, plan, extra, now));
   }
 
   /** Returns a held reservation's whole debit (inside a batch): released by its request, or swept. */
   #returnRow(reservation: ReservationRow, status: 'released' | 'swept'): void {
-    const now = this.#clock.now();
+    const now = this.clock.now();
     this.#statements.close.run(status, now, reservation.key_id, reservation.id);
     if (reservation.debited > 0) this.#refund(reservation.key_id, reservation.debited, now);
   }
@@ -269,146 +206,4 @@ export class SqliteBilling implements BillingStore {
     if (amount <= 0) return;
     if (this.#statements.credit.run(amount, keyId).changes === 0) this.#statements.writeOff.run(keyId, -amount, 'refund to a key made unlimited', now);
   }
-
-  /** Adds credits to a metered key; answers the new balance. An unlimited key has nothing to top up. */
-  /**
-   * Retention: drops the pricing arithmetic (`detail`) of usage rows created before `cutoffMs`. The rows
-   * themselves stay — balances, /v1/usage and the account's books rest on their amounts.
-   */
-  async expireDetailOlderThan(cutoffMs: number): Promise<number> {
-    const result = await this.#db.updateTable('billing_usage').set({ detail: expiredUsageDetail }).where('created_at', '<', cutoffMs).where('detail', '!=', expiredUsageDetail).executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  }
-
-  async topUp(keyId: string, amount: number, note: string | null, kind: 'initial' | 'topup' = 'topup'): Promise<number> {
-    assertCredits(amount, 'amount');
-    return immediate(this.#db, async (connection) => {
-      const key = await connection.selectFrom('api_keys').select(['balance']).where('id', '=', keyId).executeTakeFirst();
-      if (!key) throw new GatewayError('not_found', `No API key with id '${keyId}'.`);
-      if (key.balance === null) throw new GatewayError('conflict', `Key '${keyId}' is unlimited; make it metered (quota) before topping it up.`);
-      if (key.balance + amount > maxCredits) {
-        throw new GatewayError('invalid_value', `This top-up would bring the balance to ${key.balance + amount} credits, above the largest balance the books hold (${maxCredits} credits, $${creditsToUsd(maxCredits)}).`, { param: 'amount' });
-      }
-      await connection.updateTable('api_keys').set((expression) => ({ balance: expression('balance', '+', amount) })).where('id', '=', keyId).execute();
-      await connection.insertInto('billing_ledger').values({ key_id: keyId, kind, amount, note, created_at: this.#clock.now() }).execute();
-      return key.balance + amount;
-    });
-  }
-
-  /**
-   * Makes a key unlimited (its remaining balance is written off in the ledger) or metered starting
-   * at `initialCredits`. Answers the new balance (null = unlimited).
-   */
-  async setMetered(keyId: string, metered: boolean, initialCredits = 0, note: string | null = null): Promise<number | null> {
-    assertCredits(initialCredits, 'quota');
-    return immediate(this.#db, async (connection) => {
-      const key = await connection.selectFrom('api_keys').select(['balance']).where('id', '=', keyId).executeTakeFirst();
-      if (!key) throw new GatewayError('not_found', `No API key with id '${keyId}'.`);
-      const now = this.#clock.now();
-      if (!metered) {
-        if (key.balance === null) return null;
-        await connection.updateTable('api_keys').set({ balance: null }).where('id', '=', keyId).execute();
-        if (key.balance > 0) await connection.insertInto('billing_ledger').values({ key_id: keyId, kind: 'writeoff', amount: -key.balance, note: note ?? 'made unlimited', created_at: now }).execute();
-        return null;
-      }
-      if (key.balance !== null) return key.balance;
-      await connection.updateTable('api_keys').set({ balance: initialCredits }).where('id', '=', keyId).execute();
-      await connection.insertInto('billing_ledger').values({ key_id: keyId, kind: 'initial', amount: initialCredits, note, created_at: now }).execute();
-      return initialCredits;
-    });
-  }
-
-  async balance(keyId: string): Promise<number | null | undefined> {
-    const key = await this.#db.selectFrom('api_keys').select(['balance']).where('id', '=', keyId).executeTakeFirst();
-    return key?.balance;
-  }
-
-  /** The books of one key: what was granted, charged and is held, beside its balance. */
-  async account(keyId: string): Promise<KeyAccount> {
-    const [key, granted, charged, held] = await Promise.all([
-      this.#db.selectFrom('api_keys').select(['balance']).where('id', '=', keyId).executeTakeFirst(),
-      this.#db.selectFrom('billing_ledger').select((expression) => expression.fn.coalesce(expression.fn.sum<number>('amount'), sql<number>`0`).as('total')).where('key_id', '=', keyId).executeTakeFirstOrThrow(),
-      this.#db
-        .selectFrom('billing_usage')
-        .select((expression) => expression.fn.coalesce(expression.fn.sum<number>('amount'), sql<number>`0`).as('total'))
-        .where('key_id', '=', keyId)
-        .where('metered', '=', 1)
-        .executeTakeFirstOrThrow(),
-      this.#db
-        .selectFrom('billing_reservations')
-        .select((expression) => expression.fn.coalesce(expression.fn.sum<number>('debited'), sql<number>`0`).as('total'))
-        .where('key_id', '=', keyId)
-        .where('status', '=', 'held')
-        .executeTakeFirstOrThrow(),
-    ]);
-    return { balance: key?.balance ?? null, granted: Number(granted.total), charged: Number(charged.total), held: Number(held.total) };
-  }
-
-  async listUsage(filter: UsageFilter): Promise<UsageRecord[]> {
-    let query = this.#db.selectFrom('billing_usage').selectAll();
-    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
-    if (filter.model !== undefined) query = query.where('model', '=', filter.model);
-    if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
-    if (filter.to !== undefined) query = query.where('created_at', '<', filter.to);
-    const limit = Math.min(filter.limit ?? defaultUsageLimit, maxUsageLimit);
-    const rows = await query.orderBy('created_at', 'desc').orderBy('reservation_id', 'desc').limit(limit).execute();
-    return rows.map(toUsageRecord);
-  }
-
-  /** Totals per model or per UTC day (or one grand total) of a key's usage between `from` and `to`. */
-  async summarizeUsage(filter: Omit<UsageFilter, 'limit'>, groupBy: 'model' | 'day' | undefined): Promise<UsageSummaryRow[]> {
-    const groupExpression =
-      groupBy === 'model' ? sql<string>`model` : groupBy === 'day' ? sql<string>`strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')` : sql<string | null>`null`;
-    let query = this.#db
-      .selectFrom('billing_usage')
-      .select([
-        groupExpression.as('group_name'),
-        sql<number>`count(*)`.as('requests'),
-        sql<number>`coalesce(sum(images_requested), 0)`.as('images_requested'),
-        sql<number>`coalesce(sum(images_delivered), 0)`.as('images_delivered'),
-        sql<number>`coalesce(sum(amount), 0)`.as('amount'),
-      ]);
-    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
-    if (filter.model !== undefined) query = query.where('model', '=', filter.model);
-    if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
-    if (filter.to !== undefined) query = query.where('created_at', '<', filter.to);
-    const grouped = groupBy === undefined ? query : query.groupBy(sql`group_name`).orderBy(sql`group_name`);
-    const rows = await grouped.execute();
-    return rows
-      .filter((row) => groupBy !== undefined || Number(row.requests) > 0)
-      .map((row) => ({
-        group: row.group_name,
-        requests: Number(row.requests),
-        imagesRequested: Number(row.images_requested),
-        imagesDelivered: Number(row.images_delivered),
-        amount: Number(row.amount),
-      }));
-  }
-
-}
-
-/** A billing_usage row as the UsageRecord the stores answer (also read by the console queries). */
-export function toUsageRecord(row: Selectable<BillingUsageTable>): UsageRecord {
-  return {
-    reservationId: row.reservation_id,
-    keyId: row.key_id,
-    model: row.model,
-    operation: row.operation,
-    provider: row.provider,
-    channel: row.channel,
-    imagesRequested: row.images_requested,
-    imagesDelivered: row.images_delivered,
-    size: row.size,
-    quality: row.quality,
-    priceGroup: row.price_group,
-    unit: row.unit,
-    unitPrice: row.unit_price,
-    inputTextTokens: row.input_text_tokens,
-    inputImageTokens: row.input_image_tokens,
-    outputTokens: row.output_tokens,
-    amount: row.amount,
-    metered: row.metered === 1,
-    detail: JSON.parse(row.detail) as Record<string, unknown>,
-    createdAt: row.created_at,
-  };
 }
