@@ -63,18 +63,21 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     // Answered before its body was read to the end (413, 415, a framing error): where the next
     // request would start on this connection is unknown, so it ends with this answer instead of
     // leaving the client to wait on a socket nobody reads.
     if (closing || !request.raw.complete) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const context = request.imagegate;
-    if (!context.endpoint) return;
+    if (!context.endpoint) {
+      done();
+      return;
+    }
     deps.requestLog.record({
       id: newLogEntryId(),
       requestId: request.id,
@@ -93,6 +96,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       clientIp: request.ip,
       details: detailsOf(context.details, reply.getHeader('x-imagegate-task-id')),
     });
+    done();
   });
 
   registerHealthRoutes(app, deps);

@@ -1,7 +1,7 @@
 // API-key authentication: `Authorization: Bearer <key>` and the bare `Authorization: <key>` relay
 // clients send. Keys are looked up by their SHA-256 hash; a short cache keeps the store off the hot path.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import { hashApiKey } from '../core/api-keys.js';
 import type { ApiKeyRecord, KeyStore } from '../core/ports/key-store.js';
@@ -33,25 +33,7 @@ export interface AuthOptions {
 export function createKeyAuthenticator(options: AuthOptions) {
   const cacheMs = options.cacheMs ?? 5_000;
   const cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
-  const authenticate = async function authenticate(request: FastifyRequest): Promise<ApiKeyRecord> {
-    const secret = extractApiKey(request);
-    if (!secret) {
-      const fromSession = await options.sessionKey?.(request);
-      if (fromSession !== undefined) return fromSession;
-      throw new GatewayError(
-        'invalid_api_key',
-        "You didn't provide an API key. Send it in the Authorization header: 'Authorization: Bearer YOUR_KEY'.",
-      );
-    }
-    const hash = hashApiKey(secret);
-    const now = options.clock.now();
-    let entry = cache.get(hash);
-    if (!entry || entry.until < now) {
-      entry = { record: await options.keys.findByHash(hash), until: now + cacheMs };
-      if (cache.size > 10_000) cache.clear();
-      cache.set(hash, entry);
-    }
-    const record = entry.record;
+  const checked = (request: FastifyRequest, secret: string, record: ApiKeyRecord | undefined, now: number): ApiKeyRecord => {
     if (!record || !record.enabled) {
       // Never echo the key: only its first characters, as OpenAI does.
       throw new GatewayError('invalid_api_key', `Incorrect API key provided: ${maskKey(secret)}.`);
@@ -64,6 +46,33 @@ export function createKeyAuthenticator(options: AuthOptions) {
     }
     return record;
   };
+  const lookUp = async (request: FastifyRequest, secret: string, hash: string, now: number): Promise<ApiKeyRecord> => {
+    const entry = { record: await options.keys.findByHash(hash), until: now + cacheMs };
+    if (cache.size > 10_000) cache.clear();
+    cache.set(hash, entry);
+    return checked(request, secret, entry.record, now);
+  };
+  const fromSession = async (request: FastifyRequest): Promise<ApiKeyRecord> => {
+    const record = await options.sessionKey?.(request);
+    if (record !== undefined) return record;
+    throw new GatewayError(
+      'invalid_api_key',
+      "You didn't provide an API key. Send it in the Authorization header: 'Authorization: Bearer YOUR_KEY'.",
+    );
+  };
+  /**
+   * The key a request presents, checked. Synchronous (no promise, no microtask) when the key's
+   * lookup is cached, as it is for nearly every request; a promise when the store or a session is asked.
+   */
+  const authenticate = function authenticate(request: FastifyRequest): ApiKeyRecord | Promise<ApiKeyRecord> {
+    const secret = extractApiKey(request);
+    if (!secret) return fromSession(request);
+    const hash = hashApiKey(secret);
+    const now = options.clock.now();
+    const entry = cache.get(hash);
+    if (!entry || entry.until < now) return lookUp(request, secret, hash, now);
+    return checked(request, secret, entry.record, now);
+  };
   /** Forgets every cached lookup, so an admin change (revoke, limits) applies to the very next request. */
   return Object.assign(authenticate, { forget: () => cache.clear() });
 }
@@ -75,15 +84,32 @@ export function maskKey(secret: string): string {
 
 export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   const authenticate = createKeyAuthenticator(options);
-  app.decorate('authenticate', async (request: FastifyRequest) => {
-    request.imagegate.key = await authenticate(request);
+  // A callback hook, not an async one: a cached key is checked without a promise or a microtask.
+  app.decorate('authenticate', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+    let result: ApiKeyRecord | Promise<ApiKeyRecord>;
+    try {
+      result = authenticate(request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then((record) => {
+        request.imagegate.key = record;
+        done();
+      }, done);
+      return;
+    }
+    request.imagegate.key = result;
+    done();
   });
   app.decorate('forgetCachedKeys', () => authenticate.forget());
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    authenticate(request: FastifyRequest): Promise<void>;
+    /** A preHandler: sets `request.imagegate.key` or fails with invalid_api_key / permission_denied. */
+    authenticate(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void;
     /** Drops cached key lookups; call after changing or revoking a key. */
     forgetCachedKeys(): void;
   }

@@ -23,7 +23,13 @@ export function checkQuery(query: unknown): void {
 }
 
 export function registerQueryRules(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
-    checkQuery(request.query);
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      checkQuery(request.query);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
   });
 }

@@ -56,29 +56,43 @@ function worthReplaying(request: FastifyRequest, reply: FastifyReply, state: Ide
   return state.workStarted && reply.getHeader('x-should-retry') === 'false';
 }
 
+/** Stores what the request answered, or forgets its key; a failure to store is logged, never the client's problem. */
+async function record(request: FastifyRequest, reply: FastifyReply, state: IdempotencyState, payload: unknown): Promise<void> {
+  try {
+    if (worthReplaying(request, reply, state)) {
+      const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
+      await state.ticket.complete(state.replayAs ?? { kind: 'json', status: reply.statusCode, headers: replayHeadersOf(reply), body });
+    } else {
+      await state.ticket.abandon();
+    }
+  } catch (error) {
+    request.log.error({ err: error }, 'storing an idempotent response failed');
+  }
+}
+
 export function registerIdempotencyCapture(app: FastifyInstance): void {
   app.decorateRequest('idempotency', null);
-  app.addHook('onSend', async (request, reply, payload) => {
+  // Callback hooks: the requests without an Idempotency-Key (nearly all) pass without a promise.
+  app.addHook('onSend', (request, reply, payload, done) => {
     const state = request.idempotency;
-    if (state === null || state.finished) return payload;
-    state.finished = true;
-    try {
-      if (worthReplaying(request, reply, state)) {
-        const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
-        await state.ticket.complete(state.replayAs ?? { kind: 'json', status: reply.statusCode, headers: replayHeadersOf(reply), body });
-      } else {
-        await state.ticket.abandon();
-      }
-    } catch (error) {
-      request.log.error({ err: error }, 'storing an idempotent response failed');
+    if (state === null || state.finished) {
+      done(null, payload);
+      return;
     }
-    return payload;
+    state.finished = true;
+    record(request, reply, state, payload).then(() => done(null, payload), done);
   });
   // A request that ended without a response passing onSend (hijacked, or the socket died first).
-  app.addHook('onResponse', async (request) => {
+  app.addHook('onResponse', (request, _reply, done) => {
     const state = request.idempotency;
-    if (state === null || state.finished) return;
+    if (state === null || state.finished) {
+      done();
+      return;
+    }
     state.finished = true;
-    await state.ticket.abandon().catch((error: unknown) => request.log.error({ err: error }, 'releasing an idempotency key failed'));
+    state.ticket
+      .abandon()
+      .catch((error: unknown) => request.log.error({ err: error }, 'releasing an idempotency key failed'))
+      .then(() => done(), done);
   });
 }

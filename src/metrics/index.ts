@@ -153,13 +153,16 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
   return {
     registry,
     register(app, settings = {}) {
-      app.addHook('onResponse', async (request, reply) => {
+      // A callback hook: an async one costs a promise and a microtask per request.
+      app.addHook('onResponse', (request, reply, done) => {
         const routePattern = request.routeOptions.url ?? 'unmatched';
         httpDuration.observe({ method: request.method, route: routePattern, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
         const context = request.imagegate;
-        if (context?.endpoint === undefined) return;
-        requests.inc({ endpoint: context.endpoint, model: context.model ?? 'none', status: String(reply.statusCode) });
-        if (context.imagesDelivered > 0) images.inc({ model: context.model ?? 'none', channel: context.channel ?? 'none' }, context.imagesDelivered);
+        if (context?.endpoint !== undefined) {
+          requests.inc({ endpoint: context.endpoint, model: context.model ?? 'none', status: String(reply.statusCode) });
+          if (context.imagesDelivered > 0) images.inc({ model: context.model ?? 'none', channel: context.channel ?? 'none' }, context.imagesDelivered);
+        }
+        done();
       });
       if (settings.route ?? true) route(app);
     },
