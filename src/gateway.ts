@@ -20,7 +20,7 @@ import Fastify from 'fastify';
 import { registerConsole } from './console/serve.js';
 import { createSessionKeyResolver, createSessionService } from './console/sessions.js';
 import { createMetrics } from './metrics/index.js';
-import { withTaskTimeline } from './tasks/task-events.js';
+import { withLedgerTimeline, withTaskTimeline } from './tasks/task-events.js';
 import { readPriceFile } from './billing/price-file.js';
 import { PriceOverrides } from './billing/price-overrides.js';
 import type { BillingStore } from './core/ports/billing-store.js';
@@ -227,7 +227,12 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   // created, and none is printed into journald or container logs.
   const bootstrapKey = await bootstrapKeys(keys, config.apiKeys, clock.now(), { createIfNone: config.adminToken === undefined });
   const dialectRenderers = new DialectRenderers();
+  // A task's submission and its success, each one transaction with its charge (the store's task ledger),
+  // on the same timeline as the task store's writes.
+  const ledgerTimeline = { clock, onError: (error: unknown) => logger.warn({ err: error }, 'task timeline write failed') };
+  const ledger = billing.taskLedger === undefined ? undefined : withLedgerTimeline(billing.taskLedger, taskEvents, ledgerTimeline);
   const taskRuntime = await createAsyncServices({
+    ...(ledger === undefined ? {} : { ledger }),
     ...{ dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks, idempotencyStore: storage.idempotency, webhookStore: storage.webhooks, dialectRenderers },
     history: { retention: config.retention, requestLog, usage: billing },
     ...{ images, router, catalog, blobs, billing, clock, logger, userUrls: outbound.userUrls, links },

@@ -20,7 +20,7 @@ import type { DialectRenderers } from './dialect-renderers.js';
 import { renderTask } from './task-view.js';
 
 /** The task service's own parts are handed through as they are; the rest builds the services around it. */
-export interface AsyncServicesDeps extends Pick<TaskServiceDeps, 'store' | 'images' | 'router' | 'catalog' | 'blobs' | 'billing' | 'clock'> {
+export interface AsyncServicesDeps extends Pick<TaskServiceDeps, 'store' | 'images' | 'router' | 'catalog' | 'blobs' | 'billing' | 'ledger' | 'clock'> {
   idempotencyStore: IdempotencyStore;
   webhookStore: WebhookStore;
   dataDir: string;
@@ -106,6 +106,7 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
     catalog: deps.catalog,
     blobs: deps.blobs,
     billing: deps.billing,
+    ...(deps.ledger === undefined ? {} : { ledger: deps.ledger }),
     clock: deps.clock,
     logger: deps.logger,
     webhooks,

@@ -90,11 +90,15 @@ export class TaskExecution {
     clearTimeout(this.#progressTimer);
   }
 
-  /** A serialised write fenced by the lease; false (nothing written) once the lease is gone. */
-  write(patch: TaskPatch): Promise<boolean> {
+  /**
+   * A serialised write fenced by the lease; false (nothing written) once the lease is gone. `through`
+   * writes the patch another way that is fenced by the same lease (the task ledger's, which settles
+   * the charge in the same transaction).
+   */
+  write(patch: TaskPatch, through?: (patch: TaskPatch) => Promise<boolean>): Promise<boolean> {
     const next = this.#writes.then(async () => {
       if (this.#detached) return false;
-      const written = await this.#deps.store.update(this.taskId, this.#deps.owner, patch);
+      const written = through === undefined ? await this.#deps.store.update(this.taskId, this.#deps.owner, patch) : await through(patch);
       if (!written) await this.#lost();
       return written;
     });
@@ -153,10 +157,10 @@ export class TaskExecution {
     return held;
   }
 
-  /** The last write of this execution. */
-  async finish(patch: TaskPatch): Promise<boolean> {
+  /** The last write of this execution (`through`: as in write()). */
+  async finish(patch: TaskPatch, through?: (patch: TaskPatch) => Promise<boolean>): Promise<boolean> {
     clearTimeout(this.#progressTimer);
-    const written = await this.write(patch);
+    const written = await this.write(patch, through);
     this.detach();
     return written;
   }

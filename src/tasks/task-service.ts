@@ -13,6 +13,7 @@ import type { BlobStore } from '../core/ports/blob-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { UpstreamJobRef } from '../core/ports/image-model.js';
 import type { ModelRouter } from '../core/ports/model-router.js';
+import type { TaskLedger } from '../core/ports/task-ledger.js';
 import type { TaskRecord, TaskStatus, TaskStore } from '../core/ports/task-store.js';
 import { TaskExecution, type TaskLogger } from './execution.js';
 import { createPollingLoop } from './polling-loop.js';
@@ -61,6 +62,12 @@ export interface TaskServiceDeps {
   clock: Clock;
   logger: TaskLogger;
   webhooks?: TaskWebhooks;
+  /**
+   * The billing store's task ledger, where it has one: a submission and a success each written as
+   * one transaction with their charge. Without it, reserve, create and hand over (and settle, then
+   * record) are separate steps, each safe on its own.
+   */
+  ledger?: TaskLedger;
   settings: TaskSettings;
   /** Names this process's leases; unique per process by default. */
   owner?: string;
@@ -192,10 +199,19 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   async function succeed(execution: TaskExecution, request: ImageRequest, reservation: ReservationRef, outcome: GenerationOutcome, webhook: boolean): Promise<void> {
     if (execution.detached) return;
     const stored = toStoredResult(await persistImages(outcome, request, deps.blobs, clock.now()), request);
-    // Settling before the final write: a crash in between re-runs the task, whose second settle is a no-op.
-    if (!(await execution.stillHeld())) return;
-    await deps.billing.settle(reservation, settlementOf(outcome));
-    const written = await execution.finish({ status: 'succeeded', progress: 100, result: stored, error: null, completedAt: clock.now() });
+    const ledger = deps.ledger;
+    let written: boolean;
+    if (ledger !== undefined) {
+      // The final write and the charge in one transaction, fenced by the lease: both or neither.
+      written = await execution.finish({ status: 'succeeded', progress: 100, result: stored, error: null, completedAt: clock.now() }, (patch) =>
+        ledger.finishSettled(execution.taskId, owner, patch, reservation, settlementOf(outcome)),
+      );
+    } else {
+      // Settling before the final write: a crash in between re-runs the task, whose second settle is a no-op.
+      if (!(await execution.stillHeld())) return;
+      await deps.billing.settle(reservation, settlementOf(outcome));
+      written = await execution.finish({ status: 'succeeded', progress: 100, result: stored, error: null, completedAt: clock.now() });
+    }
     if (written && webhook) deps.webhooks?.taskFinished(execution.taskId);
   }
 
@@ -353,7 +369,6 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       }
       const now = clock.now();
       const stored = await storeTaskRequest(input.request, { taskId: input.taskId, reservationId: input.taskId, blobs: deps.blobs, now, callback: input.callback !== undefined });
-      await deps.billing.reserve(input.reservation);
       const task: TaskRecord = {
         id: input.taskId,
         keyId: input.keyId,
@@ -372,8 +387,21 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         startedAt: null,
         completedAt: null,
       };
+      if (deps.ledger !== undefined) {
+        try {
+          // The webhook first: a task never exists without the delivery its client asked for.
+          if (input.callback) await deps.webhooks?.register(input.taskId, input.callback);
+          // The reservation, held by the task from the start, and the task row: one transaction.
+          await deps.ledger.createReserved(task, input.reservation);
+        } catch (error) {
+          if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
+          throw error;
+        }
+        wake();
+        return task;
+      }
+      await deps.billing.reserve(input.reservation);
       try {
-        // The webhook first: a task never exists without the delivery its client asked for.
         if (input.callback) await deps.webhooks?.register(input.taskId, input.callback);
         await store.create(task);
       } catch (error) {

@@ -4,6 +4,7 @@
 // it, sharing src/storage/sql/billing.ts; the conformance suite in src/testing/conformance/billing.conformance.ts checks both.
 
 import type { Billing } from './billing.js';
+import type { TaskLedger } from './task-ledger.js';
 
 /** One settled charge, as the usage API and the admin API show it. */
 export interface UsageRecord {
@@ -66,6 +67,12 @@ export interface SweepOptions {
 }
 
 export interface BillingStore extends Billing {
+  /**
+   * A task's reservation and settlement written with the task's own rows in one transaction (see
+   * TaskLedger), where the store shares a database with the task store; without it the task service
+   * reserves, creates and hands over as separate steps.
+   */
+  readonly taskLedger?: TaskLedger;
   /**
    * Records that this store's process is alive until now + leaseMs (creating its row on the first
    * call). Reservations it holds are safe from the sweep while the lease runs.

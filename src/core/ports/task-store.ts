@@ -41,6 +41,9 @@ export interface ClaimOptions {
   };
 }
 
+/** The fields of a task its worker writes (update's patch). */
+export type TaskPatch = Partial<Pick<TaskRecord, 'status' | 'progress' | 'result' | 'error' | 'upstreamJob' | 'completedAt' | 'startedAt'>>;
+
 export interface TaskStore {
   create(task: TaskRecord): Promise<void>;
   get(id: string): Promise<TaskRecord | undefined>;
@@ -61,7 +64,7 @@ export interface TaskStore {
   /** Extends the lease; false when the lease was lost to another owner. */
   heartbeat(id: string, owner: string, leaseExpiresAt: number): Promise<boolean>;
   /** Updates fields of a task still leased by `owner`; false when the lease was lost. */
-  update(id: string, owner: string, patch: Partial<Pick<TaskRecord, 'status' | 'progress' | 'result' | 'error' | 'upstreamJob' | 'completedAt' | 'startedAt'>>): Promise<boolean>;
+  update(id: string, owner: string, patch: TaskPatch): Promise<boolean>;
   /** Cancels a task that has not finished; false when it already had. */
   cancel(id: string, now: number): Promise<boolean>;
   deleteOlderThan(cutoffMs: number): Promise<number>;

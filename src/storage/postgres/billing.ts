@@ -15,8 +15,10 @@ import { GatewayError } from '../../core/errors.js';
 import type { ReservationRef, ReservationRequest, Settlement } from '../../core/ports/billing.js';
 import type { BillingStore, SweepOptions } from '../../core/ports/billing-store.js';
 import type { Clock } from '../../core/ports/clock.js';
+import type { TaskLedger } from '../../core/ports/task-ledger.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import type { DatabaseSchema } from '../sql/schema.js';
+import { toPatchRow, toRow } from '../sql/task-store.js';
 
 type Connection = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
 
@@ -31,6 +33,8 @@ export interface PostgresBillingOptions {
 export class PostgresBilling extends SqlBillingBooks implements BillingStore {
   readonly #prices: PriceBook;
   readonly #processId: string;
+  /** The tasks table is in the same database: a task's moments are one transaction each. */
+  readonly taskLedger: TaskLedger;
 
   constructor(options: PostgresBillingOptions) {
     super(options.db, options.clock, {
@@ -40,67 +44,92 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     });
     this.#prices = options.prices;
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
+    this.taskLedger = {
+      createReserved: (task, request) =>
+        this.db.transaction().execute(async (transaction) => {
+          await this.#reserveIn(transaction, request, null);
+          await transaction.insertInto('tasks').values(toRow(task)).execute();
+        }),
+      // The task row first: its lock fences a claim by another worker (SKIP LOCKED passes it by, and a
+      // claim that locked it first changed the owner, so this update matches nothing and nothing is charged).
+      finishSettled: (taskId, owner, patch, reservation, settlement) =>
+        this.db.transaction().execute(async (transaction) => {
+          const changes = toPatchRow(patch);
+          const held =
+            Object.keys(changes).length === 0
+              ? (await transaction.selectFrom('tasks').select('id').where('id', '=', taskId).where('lease_owner', '=', owner).forUpdate().executeTakeFirst()) !== undefined
+              : (await transaction.updateTable('tasks').set(changes).where('id', '=', taskId).where('lease_owner', '=', owner).executeTakeFirst()).numUpdatedRows > 0n;
+          if (!held) return false;
+          await this.#settleIn(transaction, reservation, settlement);
+          return true;
+        }),
+    };
   }
 
   async reserve(request: ReservationRequest): Promise<void> {
+    await this.db.transaction().execute((transaction) => this.#reserveIn(transaction, request, this.#processId));
+  }
+
+  /** Locks the key, writes the reservation held by `holder` (this process, or null: a task holds it) and debits the estimate; an error rolls the caller's transaction back. */
+  async #reserveIn(transaction: Transaction<DatabaseSchema>, request: ReservationRequest, holder: string | null): Promise<void> {
     const facts = reservationFacts(request);
-    await this.db.transaction().execute(async (transaction) => {
-      const key = await lockKey(transaction, request.keyId);
-      if (!key) throw new GatewayError('invalid_api_key', 'The API key of this request no longer exists.');
-      const { row, metered, estimated } = newReservation(this.#prices, request, facts, key, this.#processId, this.clock.now());
-      const inserted = await transaction
-        .insertInto('billing_reservations')
-        .values(row)
-        .onConflict((conflict) => conflict.columns(['key_id', 'id']).doNothing())
-        .executeTakeFirst();
-      if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw reservationConflictError(request.reservationId);
-      if (!metered || estimated === 0) return;
-      const debited = await transaction
-        .updateTable('api_keys')
-        .set((expression) => ({ balance: expression('balance', '-', estimated) }))
-        .where('id', '=', request.keyId)
-        .where('balance', '>=', estimated)
-        .executeTakeFirst();
-      // The error rolls the transaction back, reservation row included.
-      if (debited.numUpdatedRows === 0n) throw insufficientQuotaError(estimated, key.balance ?? 0);
-    });
+    const key = await lockKey(transaction, request.keyId);
+    if (!key) throw new GatewayError('invalid_api_key', 'The API key of this request no longer exists.');
+    const { row, metered, estimated } = newReservation(this.#prices, request, facts, key, holder, this.clock.now());
+    const inserted = await transaction
+      .insertInto('billing_reservations')
+      .values(row)
+      .onConflict((conflict) => conflict.columns(['key_id', 'id']).doNothing())
+      .executeTakeFirst();
+    if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw reservationConflictError(request.reservationId);
+    if (!metered || estimated === 0) return;
+    const debited = await transaction
+      .updateTable('api_keys')
+      .set((expression) => ({ balance: expression('balance', '-', estimated) }))
+      .where('id', '=', request.keyId)
+      .where('balance', '>=', estimated)
+      .executeTakeFirst();
+    // The error rolls the transaction back, reservation row included.
+    if (debited.numUpdatedRows === 0n) throw insufficientQuotaError(estimated, key.balance ?? 0);
   }
 
   async settle(ref: ReservationRef, settlement: Settlement): Promise<void> {
-    await this.db.transaction().execute(async (transaction) => {
-      const reservation = await transaction
-        .selectFrom('billing_reservations')
-        .selectAll()
-        .where('key_id', '=', ref.keyId)
-        .where('id', '=', ref.reservationId)
-        .where('status', 'in', ['held', 'swept'])
-        .forUpdate()
-        .executeTakeFirst();
-      if (!reservation) return;
-      const key = await lockKey(transaction, reservation.key_id);
-      const plan = planSettlement(reservation, settlement);
-      const now = this.clock.now();
-      await refund(transaction, reservation.key_id, plan.refund, key?.balance ?? null, now);
-      let extra = 0;
-      if (plan.shortfall > 0) {
-        extra = collectableExtra(plan, key?.balance ?? null);
-        if (extra > 0) {
-          await transaction
-            .updateTable('api_keys')
-            .set((expression) => ({ balance: expression('balance', '-', extra) }))
-            .where('id', '=', reservation.key_id)
-            .where('balance', '>=', extra)
-            .execute();
-        }
+    await this.db.transaction().execute((transaction) => this.#settleIn(transaction, ref, settlement));
+  }
+
+  async #settleIn(transaction: Transaction<DatabaseSchema>, ref: ReservationRef, settlement: Settlement): Promise<void> {
+    const reservation = await transaction
+      .selectFrom('billing_reservations')
+      .selectAll()
+      .where('key_id', '=', ref.keyId)
+      .where('id', '=', ref.reservationId)
+      .where('status', 'in', ['held', 'swept'])
+      .forUpdate()
+      .executeTakeFirst();
+    if (!reservation) return;
+    const key = await lockKey(transaction, reservation.key_id);
+    const plan = planSettlement(reservation, settlement);
+    const now = this.clock.now();
+    await refund(transaction, reservation.key_id, plan.refund, key?.balance ?? null, now);
+    let extra = 0;
+    if (plan.shortfall > 0) {
+      extra = collectableExtra(plan, key?.balance ?? null);
+      if (extra > 0) {
+        await transaction
+          .updateTable('api_keys')
+          .set((expression) => ({ balance: expression('balance', '-', extra) }))
+          .where('id', '=', reservation.key_id)
+          .where('balance', '>=', extra)
+          .execute();
       }
-      await transaction
-        .updateTable('billing_reservations')
-        .set({ status: 'settled', holder: null, closed_at: now })
-        .where('key_id', '=', ref.keyId)
-        .where('id', '=', ref.reservationId)
-        .execute();
-      await transaction.insertInto('billing_usage').values(usageRow(reservation, settlement, plan, extra, now)).execute();
-    });
+    }
+    await transaction
+      .updateTable('billing_reservations')
+      .set({ status: 'settled', holder: null, closed_at: now })
+      .where('key_id', '=', ref.keyId)
+      .where('id', '=', ref.reservationId)
+      .execute();
+    await transaction.insertInto('billing_usage').values(usageRow(reservation, settlement, plan, extra, now)).execute();
   }
 
   async release(ref: ReservationRef): Promise<void> {

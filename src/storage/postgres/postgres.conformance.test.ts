@@ -64,6 +64,7 @@ describeBillingConformance('PostgresBilling', async (clock) => {
       return other.billing((await PriceOverrides.open(other.prices, readPriceFile(), clock)).book);
     },
     keys: stores.keys,
+    tasks: stores.tasks,
     setPrice: async (model, spec) => void (await prices.setModelPrice(model, spec)),
     cleanup: async () => {
       for (const other of others) await other.close();

@@ -41,7 +41,7 @@ export function newReservation(
   request: ReservationRequest,
   facts: Omit<ReservationFacts, 'metered'>,
   key: KeyBalance,
-  holder: string,
+  holder: string | null,
   now: number,
 ): { row: Insertable<BillingReservationsTable>; metered: boolean; estimated: number } {
   const metered = key.balance !== null;

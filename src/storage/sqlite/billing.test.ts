@@ -16,6 +16,7 @@ import { migrate } from './migrate.js';
 import type { BillingRaceReport } from './billing-race.fixture.js';
 import { readPriceFile } from '../../billing/price-file.js';
 import { SqliteBilling } from './billing.js';
+import { SqliteTaskStore } from './task-store.js';
 import { PriceOverrides } from '../../billing/price-overrides.js';
 import { SqlPriceStore } from '../sql/price-store.js';
 
@@ -26,10 +27,12 @@ async function openBilling(clock = systemClock) {
   await migrate(database.db);
   const prices = await PriceOverrides.open(new SqlPriceStore(database.db), readPriceFile(), clock);
   const others: Array<{ close(): Promise<void> }> = [];
+  const tasks = new SqliteTaskStore(database);
   return {
     file,
     keys: new SqlKeyStore(database.db),
-    billing: new SqliteBilling({ database, prices: prices.book, clock }),
+    tasks,
+    billing: new SqliteBilling({ database, prices: prices.book, clock, tasks }),
     prices,
     /** Another process: its own connection to the file, its own process id. */
     otherProcess: async () => {
@@ -52,6 +55,7 @@ describeBillingConformance('SqliteBilling', async (clock) => {
     billing: opened.billing,
     otherProcess: opened.otherProcess,
     keys: opened.keys,
+    tasks: opened.tasks,
     setPrice: async (model, spec) => void (await opened.prices.setModelPrice(model, spec)),
     cleanup: opened.cleanup,
   };

@@ -19,11 +19,13 @@ import { GatewayError } from '../../core/errors.js';
 import type { ReservationRef, ReservationRequest, Settlement } from '../../core/ports/billing.js';
 import type { Clock } from '../../core/ports/clock.js';
 import type { DatabaseSchema } from '../sql/schema.js';
+import type { TaskLedger } from '../../core/ports/task-ledger.js';
 import type { BillingStore, SweepOptions } from '../../core/ports/billing-store.js';
 import type { PriceBook } from '../../billing/price-book.js';
 import { insufficientQuotaError, reservationConflictError, reservationFacts } from '../../billing/reservation-charge.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import { GroupCommit } from './group-commit.js';
+import type { SqliteTaskStore } from './task-store.js';
 
 type Connection = Kysely<DatabaseSchema>;
 
@@ -95,6 +97,8 @@ export interface SqliteBillingOptions {
   processId?: string;
   /** The database's group commit, shared with the task store so their writes share transactions (a private one by default). */
   batches?: GroupCommit;
+  /** The task store on the same database and group commit: given, the store offers the task ledger (one unit per task moment). */
+  tasks?: SqliteTaskStore;
 }
 
 export class SqliteBilling extends SqlBillingBooks implements BillingStore {
@@ -102,6 +106,7 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
   readonly #processId: string;
   readonly #statements: ReturnType<typeof prepareStatements>;
   readonly #batches: GroupCommit;
+  readonly taskLedger: TaskLedger | undefined;
 
   constructor(options: SqliteBillingOptions) {
     const db = options.database.db;
@@ -114,6 +119,26 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
     this.#statements = prepareStatements(options.database.native);
     this.#batches = options.batches ?? GroupCommit.forDatabase(options.database);
+    const tasks = options.tasks;
+    // Each moment one unit of the group commit: its savepoint makes it all or nothing.
+    this.taskLedger =
+      tasks === undefined
+        ? undefined
+        : {
+            createReserved: (task, request) => {
+              const facts = reservationFacts(request);
+              return this.#batches.run(() => {
+                this.#reserveInUnit(request, facts, null);
+                tasks.insertInUnit(task);
+              });
+            },
+            finishSettled: (taskId, owner, patch, reservation, settlement) =>
+              this.#batches.run(() => {
+                if (!tasks.updateInUnit(taskId, owner, patch)) return false;
+                this.#settleInUnit(reservation, settlement);
+                return true;
+              }),
+          };
   }
 
   /** This process's name in reservation rows and in gateway_processes. */
@@ -123,25 +148,33 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
 
   reserve(request: ReservationRequest): Promise<void> {
     const facts = reservationFacts(request);
-    return this.#batches.run(() => {
-      const statements = this.#statements;
-      const key = statements.key.get(request.keyId);
-      if (!key) throw new GatewayError('invalid_api_key', 'The API key of this request no longer exists.');
-      const { row, metered, estimated } = newReservation(this.#prices, request, facts, key, this.#processId, this.clock.now());
-      if (statements.insertReservation.run(row).changes === 0) throw reservationConflictError(request.reservationId);
-      if (!metered || estimated === 0) return;
-      // Refused: the unit's savepoint is rolled back, taking the reservation row with it.
-      if (statements.debit.run(estimated, request.keyId, estimated).changes === 0) {
-        throw insufficientQuotaError(estimated, key.balance ?? 0);
-      }
-    });
+    return this.#batches.run(() => this.#reserveInUnit(request, facts, this.#processId));
+  }
+
+  /**
+   * Debits the estimate and writes the reservation, held by `holder` (this process, or null: a task
+   * holds it), inside a unit of the group commit. Refused: the unit's savepoint is rolled back, taking
+   * the reservation row (and whatever else the unit wrote) with it.
+   */
+  #reserveInUnit(request: ReservationRequest, facts: ReturnType<typeof reservationFacts>, holder: string | null): void {
+    const statements = this.#statements;
+    const key = statements.key.get(request.keyId);
+    if (!key) throw new GatewayError('invalid_api_key', 'The API key of this request no longer exists.');
+    const { row, metered, estimated } = newReservation(this.#prices, request, facts, key, holder, this.clock.now());
+    if (statements.insertReservation.run(row).changes === 0) throw reservationConflictError(request.reservationId);
+    if (!metered || estimated === 0) return;
+    if (statements.debit.run(estimated, request.keyId, estimated).changes === 0) {
+      throw insufficientQuotaError(estimated, key.balance ?? 0);
+    }
   }
 
   settle(reservation: ReservationRef, settlement: Settlement): Promise<void> {
-    return this.#batches.run(() => {
-      const row = this.#statements.open.get(reservation.keyId, reservation.reservationId);
-      if (row) this.#settleRow(row, settlement);
-    });
+    return this.#batches.run(() => this.#settleInUnit(reservation, settlement));
+  }
+
+  #settleInUnit(reservation: ReservationRef, settlement: Settlement): void {
+    const row = this.#statements.open.get(reservation.keyId, reservation.reservationId);
+    if (row) this.#settleRow(row, settlement);
   }
 
   release(reservation: ReservationRef): Promise<void> {

@@ -46,11 +46,12 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     onError: (error, context) => options.logger.error({ err: error, ...context }, 'request log write failed'),
     writeRows: groupCommittedRequestLogRows(database.native, batches),
   });
+  const tasks = new SqliteTaskStore(database, batches);
   let closing: Promise<void> | undefined;
   return {
     backend: 'sqlite',
     keys: new SqlKeyStore(database.db),
-    tasks: new SqliteTaskStore(database, batches),
+    tasks,
     channels: new SqlChannelStore(database.db, options.secrets),
     changeVersions: new SqlChangeVersionStore(database.db),
     prices: new SqlPriceStore(database.db),
@@ -61,7 +62,7 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     taskEvents: new SqliteTaskEventStore(database, batches),
     insights: new SqlInsights(database.db),
     webhooks: new SqliteWebhookStore(database, batches, options.secrets),
-    billing: (prices) => new SqliteBilling({ database, prices, clock: options.clock, batches }),
+    billing: (prices) => new SqliteBilling({ database, prices, clock: options.clock, batches, tasks }),
     // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.
     ping: async () => {
       await sql`SELECT 1 FROM schema_migrations LIMIT 1`.execute(database.db);

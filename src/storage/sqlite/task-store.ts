@@ -91,8 +91,7 @@ export class SqliteTaskStore extends SqlTaskStore {
   }
 
   override create(task: TaskRecord): Promise<void> {
-    const row = toRow(task);
-    return this.#batches.run(() => void this.#statements.insert.run(row));
+    return this.#batches.run(() => this.insertInUnit(task));
   }
 
   override async get(id: string): Promise<TaskRecord | undefined> {
@@ -164,12 +163,25 @@ export class SqliteTaskStore extends SqlTaskStore {
   }
 
   override update(id: string, owner: string, patch: TaskPatch): Promise<boolean> {
+    // An empty patch still answers whether the lease is held.
+    if (Object.keys(toPatchRow(patch)).length === 0) return this.#batches.read(() => this.#statements.held.get(id, owner) !== undefined);
+    return this.#batches.run(() => this.updateInUnit(id, owner, patch));
+  }
+
+  /**
+   * The task row written inside a unit of the group commit someone else runs (the task ledger's,
+   * ./billing.ts): no batch of its own.
+   */
+  insertInUnit(task: TaskRecord): void {
+    this.#statements.insert.run(toRow(task));
+  }
+
+  /** update() inside a unit of the group commit: false (nothing written) when `owner` no longer holds the lease. */
+  updateInUnit(id: string, owner: string, patch: TaskPatch): boolean {
     const changes = toPatchRow(patch);
     const columns = Object.keys(changes).sort();
-    // An empty patch still answers whether the lease is held.
-    if (columns.length === 0) return this.#batches.read(() => this.#statements.held.get(id, owner) !== undefined);
-    const statement = this.#updateStatement(columns);
-    return this.#batches.run(() => statement.run({ ...changes, id, owner }).changes > 0);
+    if (columns.length === 0) return this.#statements.held.get(id, owner) !== undefined;
+    return this.#updateStatement(columns).run({ ...changes, id, owner }).changes > 0;
   }
 
   override cancel(id: string, now: number): Promise<boolean> {

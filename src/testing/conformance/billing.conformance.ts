@@ -11,6 +11,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { ReservationRequest } from '../../core/ports/billing.js';
 import { manualClock, type Clock } from '../../core/ports/clock.js';
 import type { KeyStore } from '../../core/ports/key-store.js';
+import type { TaskRecord, TaskStore } from '../../core/ports/task-store.js';
 
 export interface BillingUnderTest {
   billing: BillingStore;
@@ -20,6 +21,8 @@ export interface BillingUnderTest {
   keys: KeyStore;
   /** Changes a model's price the way the admin API does. */
   setPrice(model: string, spec: PriceSpec): Promise<void>;
+  /** The task store on the same database, whose rows the billing store's task ledger writes. */
+  tasks: TaskStore;
   cleanup(): Promise<void>;
 }
 
@@ -305,6 +308,110 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       expect(await billing.summarizeUsage({ keyId, from: Date.UTC(2027, 0, 2) }, undefined)).toEqual([
         { group: null, requests: 1, imagesRequested: 1, imagesDelivered: 1, amount: 16_000 },
       ]);
+    });
+  });
+
+  /** A queued task named after its reservation, as the task service submits one. */
+  function queuedTask(request: ReservationRequest): TaskRecord {
+    return {
+      id: request.reservationId,
+      keyId: request.keyId,
+      operation: 'generate',
+      model: request.model,
+      status: 'queued',
+      progress: 0,
+      request: { prompt: 'a lighthouse' },
+      result: null,
+      error: null,
+      upstreamJob: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      attempts: 0,
+      createdAt: clock.now(),
+      startedAt: null,
+      completedAt: null,
+    };
+  }
+
+  describe(`BillingStore conformance: ${name}, the task ledger`, () => {
+    beforeEach(async () => {
+      subject = await create(clock);
+      billing = subject.billing;
+    });
+
+    afterEach(async () => {
+      await subject.cleanup();
+    });
+
+    const ledgerOf = () => {
+      const ledger = billing.taskLedger;
+      if (ledger === undefined) throw new Error(`${name} has no task ledger`);
+      return ledger;
+    };
+
+    it('creates a task with its reservation, held by the task: a sweep after its process died leaves it', async () => {
+      const keyId = await makeKey(1_000_000);
+      const request = dalle2(keyId);
+      await ledgerOf().createReserved(queuedTask(request), request);
+      expect(await subject.tasks.get(request.reservationId)).toMatchObject({ status: 'queued', keyId });
+      expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000);
+      // This process never took a lease: anything it held itself would be swept now.
+      clock.advance(60_000);
+      expect(await billing.sweepAbandoned({ heldLongerThanMs: 10_000 })).toBe(0);
+      expect((await billing.account(keyId)).held).toBe(16_000);
+      await expectBooksBalance(keyId);
+    });
+
+    it('refuses a task the balance cannot cover: no task, no reservation, the balance untouched', async () => {
+      const keyId = await makeKey(10_000);
+      const request = dalle2(keyId);
+      const refused = await ledgerOf()
+        .createReserved(queuedTask(request), request)
+        .then(() => undefined, (error: unknown) => error);
+      expect(refused).toBeInstanceOf(GatewayError);
+      expect((refused as GatewayError).code).toBe('insufficient_quota');
+      expect(await subject.tasks.get(request.reservationId)).toBeUndefined();
+      expect(await billing.balance(keyId)).toBe(10_000);
+      expect((await billing.account(keyId)).held).toBe(0);
+    });
+
+    it('refuses a task whose id the key already used: the first task and its money stay as they were', async () => {
+      const keyId = await makeKey(1_000_000);
+      const request = dalle2(keyId);
+      await ledgerOf().createReserved(queuedTask(request), request);
+      const again = await ledgerOf()
+        .createReserved({ ...queuedTask(request), request: { prompt: 'another' } }, request)
+        .then(() => undefined, (error: unknown) => error);
+      expect((again as GatewayError).code).toBe('conflict');
+      expect((await subject.tasks.get(request.reservationId))?.request).toEqual({ prompt: 'a lighthouse' });
+      expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000);
+    });
+
+    it('finishes and settles together while the lease is held; a worker that lost it neither writes nor charges', async () => {
+      const keyId = await makeKey(1_000_000);
+      const request = dalle2(keyId, 2);
+      await ledgerOf().createReserved(queuedTask(request), request);
+      expect(await subject.tasks.claim('worker-a', clock.now(), clock.now() + 1_000)).toMatchObject({ id: request.reservationId });
+      // The lease runs out and another worker takes the task over.
+      clock.advance(2_000);
+      expect(await subject.tasks.claim('worker-b', clock.now(), clock.now() + 60_000)).toMatchObject({ id: request.reservationId, attempts: 2 });
+
+      const late = await ledgerOf().finishSettled(request.reservationId, 'worker-a', { status: 'succeeded', progress: 100, result: { data: [] }, completedAt: clock.now() }, request, { imagesDelivered: 2 });
+      expect(late).toBe(false);
+      expect(await subject.tasks.get(request.reservationId)).toMatchObject({ status: 'in_progress', leaseOwner: 'worker-b', result: null });
+      expect((await billing.account(keyId)).held).toBe(32_000);
+
+      const done = await ledgerOf().finishSettled(request.reservationId, 'worker-b', { status: 'succeeded', progress: 100, result: { data: [{ blob_key: 'k' }] }, completedAt: clock.now() }, request, {
+        imagesDelivered: 1,
+      });
+      expect(done).toBe(true);
+      expect(await subject.tasks.get(request.reservationId)).toMatchObject({ status: 'succeeded', progress: 100, result: { data: [{ blob_key: 'k' }] } });
+      expect(await billing.account(keyId)).toMatchObject({ balance: 1_000_000 - 16_000, charged: 16_000, held: 0 });
+      // Written again (a retry after an ambiguous failure): the charge stays one.
+      await ledgerOf().finishSettled(request.reservationId, 'worker-b', { status: 'succeeded', completedAt: clock.now() }, request, { imagesDelivered: 1 });
+      expect(await billing.account(keyId)).toMatchObject({ charged: 16_000, held: 0 });
+      expect(await billing.listUsage({ keyId })).toHaveLength(1);
+      await expectBooksBalance(keyId);
     });
   });
 }
