@@ -2,6 +2,7 @@
 // around them, call options as the core builds them, the GatewayError a call fails with, and the
 // images a call returns, decoded.
 
+import OpenAI from 'openai';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { GatewayError } from '../core/errors.js';
@@ -53,6 +54,53 @@ export function useUpstreamFake<Fake extends FakeServer & { switches: FakeSwitch
     get http() {
       if (http === undefined) throw new Error('the HTTP client is not created yet: read it inside a test or hook');
       return http;
+    },
+  };
+}
+
+export interface OpenAICompatibleUnderTest<Fake> extends UpstreamUnderTest<Fake> {
+  /** The official `openai` SDK pointed at the fake's `/v1` with the fake's key, without retries. */
+  readonly client: OpenAI;
+  /**
+   * POSTs `body` as JSON to the fake's `/v1/images/<path>` with `Bearer <key>` (the fake's own key
+   * unless given), for the fields and endpoints the SDK does not type; the body read whole, and
+   * parsed when it is JSON.
+   */
+  post(path: string, body: unknown, key?: string): Promise<{ status: number; text: string; json: any }>;
+}
+
+/** useUpstreamFake for a whole file, for an upstream that speaks OpenAI's Images API (recraft, xai). */
+export function useOpenAICompatibleFake<Fake extends FakeServer & { switches: FakeSwitches }>(start: () => Promise<Fake>, keyOf: (fake: Fake) => string): OpenAICompatibleUnderTest<Fake> {
+  const upstream = useUpstreamFake(start, 'file');
+  let client: OpenAI | undefined;
+  beforeAll(() => {
+    client = new OpenAI({ apiKey: keyOf(upstream.fake), baseURL: `${upstream.fake.url}/v1`, maxRetries: 0 });
+  });
+  return {
+    get fake() {
+      return upstream.fake;
+    },
+    get http() {
+      return upstream.http;
+    },
+    get client() {
+      if (client === undefined) throw new Error('the SDK client is not created yet: read it inside a test or hook');
+      return client;
+    },
+    async post(path, body, key = keyOf(upstream.fake)) {
+      const response = await fetch(`${upstream.fake.url}/v1/images/${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await response.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: response.status, text, json };
     },
   };
 }

@@ -3,6 +3,7 @@
 
 import type { ImageCallOptions, ImageCallResult, ImageModel, ImageOperation } from '../../core/ports/image-model.js';
 import type { HttpClient, HttpRequestOptions } from '../shared/types.js';
+import { parseImagesResponse } from '../shared/images-response.js';
 import { errorFromTransportFailure } from '../shared/upstream-errors.js';
 import { createImageStreamReader, type ImageStreamReader } from './stream.js';
 import {
@@ -11,7 +12,6 @@ import {
   isGptImageModel,
   modelCapabilities,
   modelFamily,
-  parseImagesResponse,
   toMultipartBody,
   type ModerationClassifier,
 } from './wire.js';

@@ -5,7 +5,8 @@ import type { GatewayError } from '../../core/errors.js';
 import type { ImageUsage, PartialImage, ProviderImage, ProviderWarning } from '../../core/ports/image-model.js';
 import { createSseParser, type SseMessage } from '../shared/sse.js';
 import { invalidUpstreamResponse } from '../shared/upstream-errors.js';
-import { errorFromImagesResponse, readUsage, type ModerationClassifier } from './wire.js';
+import { readUsage } from '../shared/images-response.js';
+import { errorFromImagesResponse, type ModerationClassifier } from './wire.js';
 
 export interface ImageStreamReaderOptions {
   provider: string;

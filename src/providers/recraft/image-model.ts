@@ -2,9 +2,8 @@
 // an OpenAI-style ImagesResponse (`data[].b64_json`, `url`, `revised_prompt`), SVG for vector models.
 
 import type { ImageCallOptions, ImageCallResult, ImageModel } from '../../core/ports/image-model.js';
-import { parseImagesResponse } from '../openai/wire.js';
+import { callImagesEndpoint } from '../shared/images-response.js';
 import type { ProviderSettings } from '../shared/types.js';
-import { requestUpstream } from '../shared/upstream-errors.js';
 import { buildRecraftCall, errorFromRecraftResponse, recraftProviderName } from './wire.js';
 
 /** "The number of images to generate, must be between 1 and 6" (https://www.recraft.ai/docs/api-reference/endpoints). */
@@ -16,17 +15,8 @@ const maxResponseBytes = 150 * 1024 * 1024;
 export function createRecraftImageModel(settings: ProviderSettings, baseURL: string, upstreamModel: string): ImageModel {
   async function call(options: ImageCallOptions, edit: boolean): Promise<ImageCallResult> {
     const { operation, body, warnings } = await buildRecraftCall(options, edit);
-    const response = await requestUpstream(settings.http, recraftProviderName, `${baseURL}/images/${operation}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${settings.apiKey}`, accept: 'application/json' },
-      json: body,
-      signal: options.abortSignal,
-      timeoutMs: settings.timeoutMs ?? defaultTimeoutMs,
-      maxBytes: maxResponseBytes,
-    });
-    if (response.status < 200 || response.status >= 300) throw errorFromRecraftResponse(response, options.model, [settings.apiKey]);
-    const parsed = parseImagesResponse(recraftProviderName, response, options.n);
-    return { images: parsed.images, warnings: [...warnings, ...parsed.warnings] };
+    const url = `${baseURL}/images/${operation}`;
+    return callImagesEndpoint(settings, options, { provider: recraftProviderName, url, body, errorFrom: errorFromRecraftResponse, defaultTimeoutMs, maxResponseBytes }, warnings);
   }
 
   return {

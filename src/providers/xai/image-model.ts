@@ -2,9 +2,8 @@
 // with an OpenAI-style ImagesResponse (`data[].b64_json`, `mime_type`, `revised_prompt`, `usage`).
 
 import type { ImageCallOptions, ImageCallResult, ImageModel } from '../../core/ports/image-model.js';
-import { parseImagesResponse } from '../openai/wire.js';
+import { callImagesEndpoint } from '../shared/images-response.js';
 import type { ProviderSettings } from '../shared/types.js';
-import { requestUpstream } from '../shared/upstream-errors.js';
 import { buildXaiBody, errorFromXaiResponse, xaiProviderName } from './wire.js';
 
 /** "Number of images, 1 to 10" (xAI's image guide); more fans out into several calls. */
@@ -15,18 +14,8 @@ const maxResponseBytes = 150 * 1024 * 1024;
 export function createXaiImageModel(settings: ProviderSettings, baseURL: string, upstreamModel: string): ImageModel {
   async function call(options: ImageCallOptions, edit: boolean): Promise<ImageCallResult> {
     const { body, warnings } = buildXaiBody(options, edit);
-    const response = await requestUpstream(settings.http, xaiProviderName, `${baseURL}/images/${edit ? 'edits' : 'generations'}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${settings.apiKey}`, accept: 'application/json' },
-      json: body,
-      signal: options.abortSignal,
-      timeoutMs: settings.timeoutMs ?? defaultTimeoutMs,
-      maxBytes: maxResponseBytes,
-    });
-    if (response.status < 200 || response.status >= 300) throw errorFromXaiResponse(response, options.model, [settings.apiKey]);
-    const parsed = parseImagesResponse(xaiProviderName, response, options.n);
-    const upstreamRequestId = response.headers['x-request-id'];
-    return { images: parsed.images, warnings: [...warnings, ...parsed.warnings], ...(upstreamRequestId === undefined ? {} : { upstreamRequestId }) };
+    const url = `${baseURL}/images/${edit ? 'edits' : 'generations'}`;
+    return callImagesEndpoint(settings, options, { provider: xaiProviderName, url, body, errorFrom: errorFromXaiResponse, defaultTimeoutMs, maxResponseBytes, requestIdHeader: 'x-request-id' }, warnings);
   }
 
   return {

@@ -4,45 +4,19 @@
 
 import OpenAI, { APIError, AuthenticationError, BadRequestError, RateLimitError } from 'openai';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRecraftFake, type RecraftFake } from './recraft.js';
+import { describe, expect, it } from 'vitest';
+import { useOpenAICompatibleFake } from '../provider-test-kit.js';
+import { startRecraftFake } from './recraft.js';
 import { makeTestImage } from './shared.js';
 
-let fake: RecraftFake;
-let client: OpenAI;
-
-beforeAll(async () => {
-  fake = await startRecraftFake();
-  client = new OpenAI({ apiKey: fake.token, baseURL: `${fake.url}/v1`, maxRetries: 0 });
-});
-afterAll(async () => {
-  await fake.close();
-});
-afterEach(() => {
-  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
-});
-
-async function post(path: string, body: unknown, token = fake.token): Promise<{ status: number; text: string; json: any }> {
-  const response = await fetch(`${fake.url}/v1/images/${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, text, json };
-}
+const upstream = useOpenAICompatibleFake(startRecraftFake, (fake) => fake.token);
+const post = upstream.post;
 
 const dataUrl = (data: Buffer, type = 'image/png') => `data:${type};base64,${data.toString('base64')}`;
 
 describe('generations through the openai SDK', () => {
   it('answers a raster model with a URL to a real image of the asked size, and charges its API units', async () => {
-    const result = await client.images.generate({ model: 'recraftv3', prompt: 'race car on a track', size: '1365x1024' as '1024x1024', n: 2 });
+    const result = await upstream.client.images.generate({ model: 'recraftv3', prompt: 'race car on a track', size: '1365x1024' as '1024x1024', n: 2 });
     expect(result.data).toHaveLength(2);
     const download = await fetch(result.data?.[0]?.url ?? '');
     const meta = await sharp(Buffer.from(await download.arrayBuffer())).metadata();
@@ -51,16 +25,16 @@ describe('generations through the openai SDK', () => {
   });
 
   it('answers a vector model with an SVG document, as base64 too', async () => {
-    const result = await client.images.generate({ model: 'recraftv4_1_vector', prompt: 'cat on a mat', size: '1344x768' as '1024x1024', response_format: 'b64_json' });
+    const result = await upstream.client.images.generate({ model: 'recraftv4_1_vector', prompt: 'cat on a mat', size: '1344x768' as '1024x1024', response_format: 'b64_json' });
     const svg = Buffer.from(result.data?.[0]?.b64_json ?? '', 'base64').toString('utf8');
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="1344" height="768"/);
   });
 
   it('passes style and substyle through the SDK body and checks them per model', async () => {
-    const ok = await client.images.generate({ model: 'recraftv3', prompt: 'a fox', style: 'digital_illustration' as 'vivid', substyle: 'pixel_art' } as OpenAI.ImageGenerateParamsNonStreaming);
+    const ok = await upstream.client.images.generate({ model: 'recraftv3', prompt: 'a fox', style: 'digital_illustration' as 'vivid', substyle: 'pixel_art' } as OpenAI.ImageGenerateParamsNonStreaming);
     expect(ok.data).toHaveLength(1);
-    expect(fake.calls.at(-1)?.body).toMatchObject({ style: 'digital_illustration', substyle: 'pixel_art' });
-    await expect(client.images.generate({ model: 'recraftv3', prompt: 'a fox', style: 'realistic_image' as 'vivid', substyle: 'pixel_art' } as OpenAI.ImageGenerateParams)).rejects.toBeInstanceOf(BadRequestError);
+    expect(upstream.fake.calls.at(-1)?.body).toMatchObject({ style: 'digital_illustration', substyle: 'pixel_art' });
+    await expect(upstream.client.images.generate({ model: 'recraftv3', prompt: 'a fox', style: 'realistic_image' as 'vivid', substyle: 'pixel_art' } as OpenAI.ImageGenerateParams)).rejects.toBeInstanceOf(BadRequestError);
     // Recraft's error bodies are not OpenAI's envelope, so the SDK keeps only the status; the words are read raw.
     expect((await post('generations', { model: 'recraftv3', prompt: 'a fox', style: 'realistic_image', substyle: 'pixel_art' })).json.message).toBe(
       'substyle pixel_art is not available for recraftv3 with style realistic_image',
@@ -69,7 +43,7 @@ describe('generations through the openai SDK', () => {
   });
 
   it('rejects what Recraft rejects: n above 6, a size of another family, a V3 prompt over 1000 characters, unknown fields', async () => {
-    await expect(client.images.generate({ model: 'recraftv3', prompt: 'x', n: 7 })).rejects.toBeInstanceOf(BadRequestError);
+    await expect(upstream.client.images.generate({ model: 'recraftv3', prompt: 'x', n: 7 })).rejects.toBeInstanceOf(BadRequestError);
     const messages = await Promise.all([
       post('generations', { model: 'recraftv3', prompt: 'x', n: 7 }),
       post('generations', { model: 'recraftv4_1', prompt: 'x', size: '1365x1024' }),
@@ -85,38 +59,38 @@ describe('generations through the openai SDK', () => {
   });
 
   it('answers a wrong token 401 text/plain, as Recraft documents', async () => {
-    const stranger = new OpenAI({ apiKey: 'wrong', baseURL: `${fake.url}/v1`, maxRetries: 0 });
+    const stranger = new OpenAI({ apiKey: 'wrong', baseURL: `${upstream.fake.url}/v1`, maxRetries: 0 });
     await expect(stranger.images.generate({ model: 'recraftv3', prompt: 'x' })).rejects.toBeInstanceOf(AuthenticationError);
     const raw = await post('generations', { prompt: 'x' }, 'wrong');
     expect([raw.status, raw.text]).toEqual([401, 'request unauthorized']);
   });
 
   it('renders the failure switches: rate limit with retry-after, out of credit, moderation, malformed, expired result URL', async () => {
-    fake.switches.failStatus = 429;
-    fake.switches.retryAfterSeconds = 7;
-    const limited = await client.images.generate({ model: 'recraftv3', prompt: 'x' }).catch((error: unknown) => error);
+    upstream.fake.switches.failStatus = 429;
+    upstream.fake.switches.retryAfterSeconds = 7;
+    const limited = await upstream.client.images.generate({ model: 'recraftv3', prompt: 'x' }).catch((error: unknown) => error);
     expect(limited).toBeInstanceOf(RateLimitError);
     expect((limited as RateLimitError).headers?.get('retry-after')).toBe('7');
-    delete fake.switches.failStatus;
+    delete upstream.fake.switches.failStatus;
 
-    fake.switches.outOfFunds = true;
-    const broke = await client.images.generate({ model: 'recraftv3', prompt: 'x' }).catch((error: unknown) => error);
+    upstream.fake.switches.outOfFunds = true;
+    const broke = await upstream.client.images.generate({ model: 'recraftv3', prompt: 'x' }).catch((error: unknown) => error);
     expect((broke as APIError).status).toBe(402);
-    delete fake.switches.outOfFunds;
+    delete upstream.fake.switches.outOfFunds;
 
-    fake.switches.moderation = 'output';
-    await expect(client.images.generate({ model: 'recraftv3', prompt: 'x' })).rejects.toBeInstanceOf(BadRequestError);
+    upstream.fake.switches.moderation = 'output';
+    await expect(upstream.client.images.generate({ model: 'recraftv3', prompt: 'x' })).rejects.toBeInstanceOf(BadRequestError);
     expect((await post('generations', { model: 'recraftv3', prompt: 'x' })).json).toEqual({ code: 'nsfw_content', message: 'The generated image was blocked as NSFW content' });
-    delete fake.switches.moderation;
+    delete upstream.fake.switches.moderation;
 
-    fake.switches.malformed = true;
+    upstream.fake.switches.malformed = true;
     const malformed = await post('generations', { model: 'recraftv3', prompt: 'x' });
     expect(malformed.status).toBe(200);
     expect(malformed.json).toBeUndefined();
-    delete fake.switches.malformed;
+    delete upstream.fake.switches.malformed;
 
-    fake.switches.resultUrlTtlMs = 0;
-    const expired = await client.images.generate({ model: 'recraftv3', prompt: 'x' });
+    upstream.fake.switches.resultUrlTtlMs = 0;
+    const expired = await upstream.client.images.generate({ model: 'recraftv3', prompt: 'x' });
     expect((await fetch(expired.data?.[0]?.url ?? '')).status).toBe(404);
   });
 });
@@ -144,9 +118,9 @@ describe('edits (raw HTTP: Recraft’s own endpoints)', () => {
     form.set('prompt', 'a hat');
     form.set('image', new Blob([photo], { type: 'image/png' }), 'photo.png');
     form.set('mask', new Blob([mask], { type: 'image/png' }), 'mask.png');
-    const answer = await client.post<{ data: Array<{ url: string }> }>('/images/inpaint', { body: form });
+    const answer = await upstream.client.post<{ data: Array<{ url: string }> }>('/images/inpaint', { body: form });
     expect(answer.data).toHaveLength(1);
-    expect(fake.calls.at(-1)).toMatchObject({ operation: 'inpaint', image: { width: 512, height: 512 }, mask: { width: 512, height: 512 } });
+    expect(upstream.fake.calls.at(-1)).toMatchObject({ operation: 'inpaint', image: { width: 512, height: 512 }, mask: { width: 512, height: 512 } });
   });
 
   it('refuses input images below 256 px a side', async () => {

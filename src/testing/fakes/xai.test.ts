@@ -3,39 +3,17 @@
 
 import OpenAI, { BadRequestError, PermissionDeniedError, RateLimitError } from 'openai';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useOpenAICompatibleFake } from '../provider-test-kit.js';
 import { makeTestImage } from './shared.js';
-import { startXaiFake, type XaiFake } from './xai.js';
+import { startXaiFake } from './xai.js';
 
-let fake: XaiFake;
-let client: OpenAI;
-
-beforeAll(async () => {
-  fake = await startXaiFake();
-  client = new OpenAI({ apiKey: fake.apiKey, baseURL: `${fake.url}/v1`, maxRetries: 0 });
-});
-afterAll(async () => {
-  await fake.close();
-});
-afterEach(() => {
-  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
-});
-
-async function post(path: string, body: unknown, key = fake.apiKey): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${fake.url}/v1/images/${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json };
-}
+const upstream = useOpenAICompatibleFake(startXaiFake, (fake) => fake.apiKey);
+const post = upstream.post;
 
 describe('generations through the openai SDK', () => {
   it('answers n JPEG images at the aspect ratio, with mime_type, revised_prompt and the cost in ticks', async () => {
-    const result = await client.images.generate({ model: 'grok-imagine-image', prompt: 'a lighthouse', n: 3, response_format: 'b64_json', aspect_ratio: '16:9' } as OpenAI.ImageGenerateParamsNonStreaming);
+    const result = await upstream.client.images.generate({ model: 'grok-imagine-image', prompt: 'a lighthouse', n: 3, response_format: 'b64_json', aspect_ratio: '16:9' } as OpenAI.ImageGenerateParamsNonStreaming);
     expect(result.data).toHaveLength(3);
     const first = result.data?.[0] as { b64_json: string; mime_type: string; revised_prompt: string };
     expect(first.mime_type).toBe('image/jpeg');
@@ -46,14 +24,14 @@ describe('generations through the openai SDK', () => {
   });
 
   it('serves URL results that expire', async () => {
-    const result = await client.images.generate({ model: 'grok-imagine-image', prompt: 'x' });
+    const result = await upstream.client.images.generate({ model: 'grok-imagine-image', prompt: 'x' });
     expect((await fetch(result.data?.[0]?.url ?? '')).status).toBe(200);
-    fake.switches.resultUrlTtlMs = 0;
+    upstream.fake.switches.resultUrlTtlMs = 0;
     expect((await fetch(result.data?.[0]?.url ?? '')).status).toBe(404);
   });
 
   it('rejects the OpenAI fields xAI does not take: size, style, quality (but on 2.0), and n above 10', async () => {
-    await expect(client.images.generate({ model: 'grok-imagine-image', prompt: 'x', size: '1024x1024' })).rejects.toBeInstanceOf(BadRequestError);
+    await expect(upstream.client.images.generate({ model: 'grok-imagine-image', prompt: 'x', size: '1024x1024' })).rejects.toBeInstanceOf(BadRequestError);
     const answers = await Promise.all([
       post('generations', { model: 'grok-imagine-image', prompt: 'x', size: '1024x1024' }),
       post('generations', { model: 'grok-imagine-image', prompt: 'x', style: 'vivid' }),
@@ -70,29 +48,29 @@ describe('generations through the openai SDK', () => {
   });
 
   it('answers a wrong key 400 and a missing one 401, in xAI’s error body', async () => {
-    const stranger = new OpenAI({ apiKey: 'xai-wrong', baseURL: `${fake.url}/v1`, maxRetries: 0 });
+    const stranger = new OpenAI({ apiKey: 'xai-wrong', baseURL: `${upstream.fake.url}/v1`, maxRetries: 0 });
     await expect(stranger.images.generate({ model: 'grok-imagine-image', prompt: 'x' })).rejects.toBeInstanceOf(BadRequestError);
     const wrong = await post('generations', { prompt: 'x' }, 'xai-wrong');
     expect(wrong.json).toEqual({ code: 'Client specified an invalid argument', error: 'Incorrect API key provided: xai-***. You can obtain an API key from https://console.x.ai.' });
-    const none = await fetch(`${fake.url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const none = await fetch(`${upstream.fake.url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(none.status).toBe(401);
     expect(await none.json()).toEqual({ code: 'The request does not have valid authentication credentials', error: 'Missing bearer or basic authentication in header' });
   });
 
   it('renders the switches: 429 with retry-after, 403 out of credit, moderation, malformed', async () => {
-    fake.switches.failStatus = 429;
-    fake.switches.retryAfterSeconds = 4;
-    const limited = await client.images.generate({ model: 'grok-imagine-image', prompt: 'x' }).catch((error: unknown) => error);
+    upstream.fake.switches.failStatus = 429;
+    upstream.fake.switches.retryAfterSeconds = 4;
+    const limited = await upstream.client.images.generate({ model: 'grok-imagine-image', prompt: 'x' }).catch((error: unknown) => error);
     expect(limited).toBeInstanceOf(RateLimitError);
     expect((limited as RateLimitError).headers?.get('retry-after')).toBe('4');
-    delete fake.switches.failStatus;
-    fake.switches.outOfFunds = true;
-    await expect(client.images.generate({ model: 'grok-imagine-image', prompt: 'x' })).rejects.toBeInstanceOf(PermissionDeniedError);
-    delete fake.switches.outOfFunds;
-    fake.switches.moderation = 'output';
+    delete upstream.fake.switches.failStatus;
+    upstream.fake.switches.outOfFunds = true;
+    await expect(upstream.client.images.generate({ model: 'grok-imagine-image', prompt: 'x' })).rejects.toBeInstanceOf(PermissionDeniedError);
+    delete upstream.fake.switches.outOfFunds;
+    upstream.fake.switches.moderation = 'output';
     expect((await post('generations', { prompt: 'x' })).json.error).toBe('The generated image was rejected by content moderation.');
-    delete fake.switches.moderation;
-    fake.switches.malformed = true;
+    delete upstream.fake.switches.moderation;
+    upstream.fake.switches.malformed = true;
     expect((await post('generations', { prompt: 'x' })).json).toBeUndefined();
   });
 });
@@ -107,14 +85,14 @@ describe('edits (JSON, as xAI requires)', () => {
     expect(meta.width! / meta.height!).toBeCloseTo(1.5, 1);
     const two = await post('edits', { model: 'grok-imagine-image', prompt: '<IMAGE_0> in the style of <IMAGE_1>', images: [{ url }, { url }] });
     expect(two.status).toBe(200);
-    expect(fake.calls.at(-1)?.inputs).toHaveLength(2);
+    expect(upstream.fake.calls.at(-1)?.inputs).toHaveLength(2);
     const both = await post('edits', { model: 'grok-imagine-image', prompt: 'x', image: { url }, images: [{ url }] });
     expect([both.status, both.json.error]).toEqual([400, 'image and images are mutually exclusive']);
   });
 
   it('refuses the multipart body the SDK’s images.edit() sends', async () => {
     const photo = await makeTestImage(256, 256, 'png', 3);
-    const failure = await client.images.edit({ model: 'grok-imagine-image', prompt: 'x', image: new File([photo], 'a.png', { type: 'image/png' }) }).catch((error: unknown) => error);
+    const failure = await upstream.client.images.edit({ model: 'grok-imagine-image', prompt: 'x', image: new File([photo], 'a.png', { type: 'image/png' }) }).catch((error: unknown) => error);
     expect((failure as { status: number }).status).toBe(415);
   });
 });
