@@ -167,11 +167,11 @@ describe('published prices (the providers\' price pages)', () => {
     expect(oneImage(model, '1024x1024')).toBe(usdToCredits(usd, 'published'));
   });
 
-  it('§4 gemini-3-pro-image-preview by tier: 1K and 2K $0.134, 4K $0.24', () => {
-    expect(oneImage('gemini-3-pro-image-preview', '1024x1024')).toBe(134_000);
-    expect(oneImage('gemini-3-pro-image-preview', '2048x2048')).toBe(134_000);
-    expect(oneImage('gemini-3-pro-image-preview', '2752x1536')).toBe(134_000);
-    expect(oneImage('gemini-3-pro-image-preview', '4096x4096')).toBe(240_000);
+  it.each(['gemini-3-pro-image-preview', 'gemini-3-pro-image'])('§4 %s by tier: 1K and 2K $0.134, 4K $0.24', (model) => {
+    expect(oneImage(model, '1024x1024')).toBe(134_000);
+    expect(oneImage(model, '2048x2048')).toBe(134_000);
+    expect(oneImage(model, '2752x1536')).toBe(134_000);
+    expect(oneImage(model, '4096x4096')).toBe(240_000);
   });
 
   it('§2/§7.3 flux-2-pro: 3 c the first megapixel, 1.5 c each further output and input megapixel', () => {

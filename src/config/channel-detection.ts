@@ -57,7 +57,10 @@ export const detectableModels = {
     'flux-kontext-pro': 'black-forest-labs/flux-kontext-pro',
     'flux-kontext-max': 'black-forest-labs/flux-kontext-max',
   },
+  // The retired names (Gemini 2.5 Flash Image, the Gemini 3 Pro Image preview, Imagen) are listed so a
+  // detected channel answers them from their catalog successor, gemini-3-pro-image.
   google: {
+    'gemini-3-pro-image': 'gemini-3-pro-image',
     'gemini-2.5-flash-image': 'gemini-2.5-flash-image',
     'gemini-3-pro-image-preview': 'gemini-3-pro-image-preview',
     'imagen-4.0-generate-001': 'imagen-4.0-generate-001',

@@ -27,7 +27,7 @@ beforeAll(async () => {
       model_map: { 'gemini-2.5-flash-image': 'google/gemini-2.5-flash-image', 'gemini-3-pro-image-preview': 'google/gemini-3-pro-image-preview' },
     },
     // A relay that serves Google's names: the failover when OpenRouter is out of credit.
-    { name: 'relay', provider: 'chat-completions', base_url: `${relay.url}/v1`, api_key: chatCompletionsFakeApiKey, priority: 0, models: ['gemini-2.5-flash-image'] },
+    { name: 'relay', provider: 'chat-completions', base_url: `${relay.url}/v1`, api_key: chatCompletionsFakeApiKey, priority: 0, models: ['gemini-2.5-flash-image', 'gemini-3-pro-image'] },
   ];
   gateway = await startTestGateway({ channels });
 });
@@ -120,6 +120,19 @@ describe('chat-completions image models through the gateway', () => {
     expect(answer.body.error).toMatchObject({ code: 'upstream_error', type: 'server_error' });
     expect(answer.body.error?.message).toContain('answered without an image');
     expect(await spent()).toBe(before);
+  });
+
+  it('sends gemini-3-pro-image to a relay under Google\'s GA name, with its 2K tier, charged at the catalog price', async () => {
+    const before = await spent();
+    const answer = await generate(gateway, { model: 'gemini-3-pro-image', prompt: 'a tide chart', size: '2752x1536' });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('x-imagegate-provider')).toBe('chat-completions');
+    const [image] = await imagesOf(gateway, answer);
+    // The relay's 16:9 at 2K: twice OpenRouter's 1K table (1344x768).
+    expect([image?.width, image?.height]).toEqual([2688, 1536]);
+    expect(lastChat(relay)).toMatchObject({ model: 'gemini-3-pro-image', image_config: { aspect_ratio: '16:9', image_size: '2K' } });
+    // gemini-3-pro-image: $0.134 per 1K or 2K image (catalog/prices.yaml).
+    expect((await spent()) - before).toBe(134_000);
   });
 
   // Last: the OpenRouter channel is disabled once it is out of credit.

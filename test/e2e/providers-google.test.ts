@@ -17,15 +17,21 @@ function googleChannel(fake: GoogleFake, overrides: Partial<ChannelConfig> = {})
     api_key: googleFakeDefaultApiKey,
     // gemini-2.5-flash-image's wire rules stay tested as an upstream that still serves it (Google
     // shut it down on 2026-10-02; the channel says its upstream still has it).
-    models: ['gemini-2.5-flash-image', 'gemini-3-pro-image-preview'],
+    models: ['gemini-2.5-flash-image', 'gemini-3-pro-image'],
     options: { serves_retired_models: true },
     ...overrides,
   };
 }
 
-/** The Gemini API as it is today: Imagen and Gemini 2.5 Flash Image are served by the catalog's successor. */
+/** The Gemini API as it is today: Imagen and the Gemini 3 Pro Image preview are served by the catalog's successor. */
 function todaysGoogleChannel(fake: GoogleFake): ChannelConfig {
-  return { name: 'google-today', provider: 'google', base_url: `${fake.url}/v1beta`, api_key: googleFakeDefaultApiKey, models: ['imagen-4.0-generate-001', 'imagen-4.0-fast-generate-001'] };
+  return {
+    name: 'google-today',
+    provider: 'google',
+    base_url: `${fake.url}/v1beta`,
+    api_key: googleFakeDefaultApiKey,
+    models: ['imagen-4.0-generate-001', 'imagen-4.0-fast-generate-001', 'gemini-3-pro-image-preview'],
+  };
 }
 
 let fake: GoogleFake;
@@ -43,6 +49,7 @@ beforeEach(() => {
   for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
 });
 
+const lastGenerateContent = () => [...fake.requests].reverse().find((request) => request.path.endsWith(':generateContent'));
 const lastBody = (method: 'generateContent' | 'predict') =>
   [...fake.requests].reverse().find((request) => request.path.endsWith(`:${method}`))?.json as Record<string, any> | undefined;
 
@@ -68,11 +75,26 @@ describe('Gemini image models through the gateway', () => {
     expect(fake.counters.generateContent - before).toBe(3);
   });
 
-  it('picks the 2K tier of gemini-3-pro-image-preview for a 2048x2048 size', async () => {
-    const answer = await generate(gateway, { model: 'gemini-3-pro-image-preview', prompt: 'a detailed map', size: '2048x2048', output_format: 'jpeg' });
+  it('picks the 2K tier of gemini-3-pro-image for a 2048x2048 size', async () => {
+    const answer = await generate(gateway, { model: 'gemini-3-pro-image', prompt: 'a detailed map', size: '2048x2048', output_format: 'jpeg' });
     const [image] = await imagesOf(gateway, answer);
     expect([image?.format, image?.width, image?.height]).toEqual(['jpeg', 2048, 2048]);
+    expect(lastGenerateContent()?.path).toBe('/v1beta/models/gemini-3-pro-image:generateContent');
     expect(lastBody('generateContent')?.['generationConfig']?.['imageConfig']).toEqual({ aspectRatio: '1:1', imageSize: '2K' });
+    expect(answer.headers.get('x-imagegate-warnings')).toBeNull();
+  });
+
+  // Google shut the preview down on 2026-06-25 ("gemini-3-pro-image-preview | November 20, 2025 | June 25, 2026 |
+  // gemini-3-pro-image", https://ai.google.dev/gemini-api/docs/deprecations): its name, and the nano-banana-pro
+  // alias, keep working and are served by the GA model, at the asked tier.
+  it.each(['gemini-3-pro-image-preview', 'nano-banana-pro'])('serves %s from gemini-3-pro-image, and says so', async (name) => {
+    const answer = await generate(gateway, { model: name, prompt: 'a tall lighthouse', size: '1536x2752' });
+    expect(answer.status).toBe(200);
+    const [image] = await imagesOf(gateway, answer);
+    expect([image?.width, image?.height]).toEqual([1536, 2752]);
+    expect(lastGenerateContent()?.path).toBe('/v1beta/models/gemini-3-pro-image:generateContent');
+    expect(lastBody('generateContent')?.['generationConfig']?.['imageConfig']).toEqual({ aspectRatio: '9:16', imageSize: '2K' });
+    expect(answer.headers.get('x-imagegate-warnings')).toContain('gemini-3-pro-image-preview was shut down by google on 2026-06-25; served by its successor gemini-3-pro-image');
   });
 
   it('edits by sending the input image inline', async () => {
@@ -114,15 +136,15 @@ describe('Gemini image models through the gateway', () => {
 
 // Issue 10 item 4: Imagen is shut down on the Gemini API; its catalog names are served by Gemini 3 Pro Image.
 describe('Imagen through the gateway', () => {
-  it('serves imagen-4.0-generate-001 from gemini-3-pro-image-preview over :generateContent, never :predict, and says so', async () => {
+  it('serves imagen-4.0-generate-001 from gemini-3-pro-image over :generateContent, never :predict, and says so', async () => {
     const predictsBefore = fake.counters.predict;
     const answer = await generate(gateway, { model: 'imagen-4.0-generate-001', prompt: 'a harbour', size: '2048x2048' });
     expect(answer.status).toBe(200);
     const [image] = await imagesOf(gateway, answer);
     expect([image?.width, image?.height]).toEqual([2048, 2048]);
-    expect([...fake.requests].reverse().find((request) => request.path.endsWith(':generateContent'))?.path).toBe('/v1beta/models/gemini-3-pro-image-preview:generateContent');
+    expect(lastGenerateContent()?.path).toBe('/v1beta/models/gemini-3-pro-image:generateContent');
     expect(fake.counters.predict).toBe(predictsBefore);
-    expect(answer.headers.get('x-imagegate-warnings')).toContain('imagen-4.0-generate-001 was shut down by google on 2026-08-17; served by its successor gemini-3-pro-image-preview');
+    expect(answer.headers.get('x-imagegate-warnings')).toContain('imagen-4.0-generate-001 was shut down by google on 2026-08-17; served by its successor gemini-3-pro-image');
   });
 
   it('fans n: 3 of imagen-4.0-fast-generate-001 out into three Gemini calls (one image each)', async () => {

@@ -1,4 +1,4 @@
-// Gemini's native image models (`gemini-2.5-flash-image`, `gemini-3-pro-image-preview` …) through
+// Gemini's native image models (`gemini-2.5-flash-image`, `gemini-3-pro-image` …) through
 // `:generateContent`: one image per call, size as aspect ratio plus (Gemini 3) a 1K/2K/4K tier.
 
 import sharp from 'sharp';

@@ -31,12 +31,13 @@ async function dimensions(data: Buffer): Promise<[number | undefined, number | u
 
 describe('Gemini image models (generateContent)', () => {
   it('sends the prompt, aspect ratio, tier and seed with the key header, and returns the image with usage', async () => {
-    const gemini = model('gemini-3-pro-image-preview');
+    // Gemini 3 Pro Image under its GA id (Gemini API changelog, 2026-05-28).
+    const gemini = model('gemini-3-pro-image');
     expect(gemini.maxImagesPerCall).toBe(1);
-    const result = await gemini.generate(callOptions({ model: 'gemini-3-pro-image-preview', size: { width: 2048, height: 1152 }, aspectRatio: '16:9', seed: 42 }));
+    const result = await gemini.generate(callOptions({ model: 'gemini-3-pro-image', size: { width: 2048, height: 1152 }, aspectRatio: '16:9', seed: 42 }));
 
     const sent = upstream.fake.requests.at(-1);
-    expect(sent?.path).toBe('/v1beta/models/gemini-3-pro-image-preview:generateContent');
+    expect(sent?.path).toBe('/v1beta/models/gemini-3-pro-image:generateContent');
     expect(sent?.headers['x-goog-api-key']).toBe(googleFakeDefaultApiKey);
     expect(lastJson()).toEqual({
       contents: [{ role: 'user', parts: [{ text: 'a watercolor fox' }] }],

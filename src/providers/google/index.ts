@@ -10,7 +10,7 @@ export { geminiAspectRatios, geminiSizeSpec } from './gemini-image-model.js';
 
 /**
  * `settings.baseURL` defaults to https://generativelanguage.googleapis.com/v1beta when empty; the key
- * goes in `x-goog-api-key`. Every name (`gemini-3-pro-image-preview` …) uses `:generateContent`.
+ * goes in `x-goog-api-key`. Every name (`gemini-3-pro-image` …) uses `:generateContent`.
  *
  * Imagen is gone from the Gemini API: Google discontinued the Imagen 4 endpoints on 2026-08-17
  * (imagen-4.0-generate-001, -ultra-, -fast-: "After that date those model IDs return 404"), and

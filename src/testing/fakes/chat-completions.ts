@@ -101,6 +101,9 @@ const models: Record<string, { tiers: boolean; tokens: (tier: string) => number;
   // Relays (new-api, one-api) serve Gemini under Google's own names.
   'gemini-2.5-flash-image': { tiers: false, tokens: () => 1290, pricePerMillion: 30 },
   'gemini-3-pro-image-preview': { tiers: true, tokens: (tier) => (tier === '4K' ? 2000 : 1120), pricePerMillion: 120 },
+  // Google's GA id since 2026-05-28 ("gemini-3-pro-image (Nano Banana Pro), the generally available (GA)
+  // version", https://ai.google.dev/gemini-api/docs/changelog), which relays serve once the preview is shut down.
+  'gemini-3-pro-image': { tiers: true, tokens: (tier) => (tier === '4K' ? 2000 : 1120), pricePerMillion: 120 },
 };
 
 export async function startChatCompletionsFake(options: ChatCompletionsFakeOptions = {}): Promise<ChatCompletionsFake> {

@@ -25,7 +25,7 @@ function imagePartOf(response: Awaited<ReturnType<GoogleGenAI['models']['generat
 describe('Gemini generateContent through @google/genai', () => {
   it('returns an image part at the requested aspect ratio and tier, with usage', async () => {
     const response = await client.models.generateContent({
-      model: 'gemini-3-pro-image-preview',
+      model: 'gemini-3-pro-image',
       contents: 'a watercolor fox',
       config: { responseModalities: [Modality.TEXT, Modality.IMAGE], imageConfig: { aspectRatio: '16:9', imageSize: '2K' } },
     });
@@ -37,7 +37,7 @@ describe('Gemini generateContent through @google/genai', () => {
     expect(response.usageMetadata?.candidatesTokenCount).toBe(1120);
 
     const sent = fake.requests.at(-1);
-    expect(sent?.path).toBe('/v1beta/models/gemini-3-pro-image-preview:generateContent');
+    expect(sent?.path).toBe('/v1beta/models/gemini-3-pro-image:generateContent');
     expect(sent?.headers['x-goog-api-key']).toBe(googleFakeDefaultApiKey);
   });
 
