@@ -155,6 +155,23 @@ describe('Imagen through the gateway', () => {
   });
 });
 
+describe('a google channel that says its upstream still serves the shut-down preview', () => {
+  it('passes Google\'s 404 on as a 400 naming the model', async () => {
+    const stale = await startTestGateway({
+      channels: [googleChannel(fake, { name: 'google-stale', models: ['gemini-3-pro-image-preview'], options: { serves_retired_models: true } })],
+    });
+    try {
+      const answer = await generate(stale, { model: 'gemini-3-pro-image-preview', prompt: 'a harbour' });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error?.message).toContain('google rejected the request (HTTP 404)');
+      expect(answer.body.error?.message).toContain('models/gemini-3-pro-image-preview is not found');
+      expect(lastGenerateContent()?.path).toBe('/v1beta/models/gemini-3-pro-image-preview:generateContent');
+    } finally {
+      await stale.close();
+    }
+  });
+});
+
 describe('Google with a key it rejects', () => {
   it('answers 502 upstream_auth_failed (Google says 400 API_KEY_INVALID) without the key in the body', async () => {
     const rejected = await startTestGateway({ channels: [googleChannel(fake, { api_key: wrongKey })] });

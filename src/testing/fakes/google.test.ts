@@ -41,6 +41,15 @@ describe('Gemini generateContent through @google/genai', () => {
     expect(sent?.headers['x-goog-api-key']).toBe(googleFakeDefaultApiKey);
   });
 
+  it('answers 404 for the preview ids Google shut down on 2026-06-25', async () => {
+    for (const model of ['gemini-3-pro-image-preview', 'gemini-3.1-flash-image-preview']) {
+      const error = await client.models.generateContent({ model, contents: 'x' }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ApiError);
+      expect((error as ApiError).status).toBe(404);
+      expect((error as ApiError).message).toContain(`models/${model} is not found`);
+    }
+  });
+
   it('accepts an input image as inlineData for edits', async () => {
     const input = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } }).png().toBuffer();
     const response = await client.models.generateContent({

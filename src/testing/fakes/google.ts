@@ -65,6 +65,15 @@ const failMessages: Record<number, string> = {
   504: 'Deadline expired before operation could complete.',
 };
 
+/**
+ * Gemini image ids Google has shut down: "gemini-3.1-flash-image-preview | February 26, 2026 | June 25, 2026 |
+ * gemini-3.1-flash-image" and "gemini-3-pro-image-preview | November 20, 2025 | June 25, 2026 | gemini-3-pro-image"
+ * (https://ai.google.dev/gemini-api/docs/deprecations); "Once a model is shutdown, it is completely turned off,
+ * and the endpoint is no longer available". (gemini-2.5-flash-image's date, 2026-10-02, is listed as the
+ * earliest possible one; the fake keeps serving it so its wire rules stay testable.)
+ */
+export const geminiShutDownModels: ReadonlySet<string> = new Set(['gemini-3-pro-image-preview', 'gemini-3.1-flash-image-preview']);
+
 /** Whether a Gemini image model takes `imageConfig.imageSize` (Gemini 3 image models do; 2.x do not). */
 export function geminiModelSupportsImageSize(model: string): boolean {
   return model.startsWith('gemini-3');
@@ -137,6 +146,10 @@ export async function startGoogleFake(options: GoogleFakeOptions = {}): Promise<
   }, options.port);
 
   async function answerGenerateContent(model: string, body: Record<string, unknown>, response: ServerResponse): Promise<void> {
+    if (geminiShutDownModels.has(model)) {
+      sendGoogleError(response, 404, `models/${model} is not found for API version v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.`);
+      return;
+    }
     if (!model.includes('image')) {
       sendGoogleError(response, 400, 'Model does not support the requested response modalities: image');
       return;
