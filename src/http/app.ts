@@ -12,6 +12,7 @@ import { registerMultipartParser } from './multipart-body.js';
 import { registerQueryRules } from './query.js';
 import { newLogEntryId, requestIdFrom } from './request-id.js';
 import { registerRequestContext } from './request-context.js';
+import { lazyRequestLogger } from './request-logger.js';
 import { registerEditsRoute } from './routes/edits.js';
 import { registerFilesRoute } from './routes/files.js';
 import { registerGenerationsRoute } from './routes/generations.js';
@@ -35,6 +36,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger,
     // Per-request log lines cost throughput; the request log table records every request instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log binds the request id when a line is logged, not for every request (./request-logger.ts).
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: deps.settings.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: maxPathParameterLength },
     genReqId: (raw) => requestIdFrom(raw.headers['x-request-id']),

@@ -77,8 +77,12 @@ export async function handleImageOperation(
   deps: HttpDeps,
 ): Promise<unknown> {
   const context = request.imagegate;
-  const idempotencyParts = { operation, fields: input.fields, images: input.images.map((image) => image.data), mask: input.mask?.data ?? null };
-  if (await beginIdempotentRequest(request, reply, deps, idempotencyParts, publicBase(request, deps))) return reply;
+  const base = publicBase(request, deps);
+  // Most requests carry no Idempotency-Key: they skip building its fingerprint's parts and an await.
+  if (request.headers['idempotency-key'] !== undefined) {
+    const idempotencyParts = { operation, fields: input.fields, images: input.images.map((image) => image.data), mask: input.mask?.data ?? null };
+    if (await beginIdempotentRequest(request, reply, deps, idempotencyParts, base)) return reply;
+  }
   // Logged as sent until validation resolves it, so a rejected request still says what was asked for.
   if (typeof input.fields.model === 'string') context.model = input.fields.model.slice(0, 200);
   const imageRequest = parseImageRequest(deps.catalog, operation, input.fields);
@@ -105,11 +109,10 @@ export async function handleImageOperation(
   reply.raw.once('close', await deps.rateLimiter.enter(key));
   if (wantsAsync(request, input.fields)) {
     const reservation = (taskId: string) => reservationFor(taskId, key.id, imageRequest, route.servedAs);
-    return submitImageTask(imageRequest, input.fields, request, reply, deps, { base: publicBase(request, deps), reservation });
+    return submitImageTask(imageRequest, input.fields, request, reply, deps, { base, reservation });
   }
 
   const abort = abortOnDisconnect(request, reply);
-  const baseHeaders = { 'x-imagegate-provider': route.provider, 'x-request-id': request.id };
   const reservationId = request.id;
   const reservation = { keyId: key.id, reservationId };
   await deps.billing.reserve(reservationFor(reservationId, key.id, imageRequest, route.servedAs));
@@ -121,32 +124,32 @@ export async function handleImageOperation(
       reply,
       deps,
       signal: abort.signal,
-      headers: { ...baseHeaders, ...warningHeader(imageRequest.warnings) },
+      headers: { 'x-imagegate-provider': route.provider, 'x-request-id': request.id, ...warningHeader(imageRequest.warnings) },
       settle: (outcome) => deps.billing.settle(reservation, settlementOf(outcome)),
       release: () => deps.billing.release(reservation),
     });
   }
 
-  const base = publicBase(request, deps);
   // Settled or released inside; past the synchronous time limit it throws the 504 naming the task the work became.
   const generationStarted = performance.now();
   const outcome = await runWithinSyncLimit(imageRequest, input.fields, request, deps, { abort, reservationId, base });
   context.imagesDelivered = outcome.images.length;
+  const imageKeys = outcome.images.flatMap((image) => (image.blobKey === undefined ? [] : [image.blobKey]));
   context.details = {
     ...context.details,
     warnings: outcome.warnings,
-    imageKeys: outcome.images.flatMap((image) => (image.blobKey === undefined ? [] : [image.blobKey])),
+    imageKeys,
     generationMs: Math.round(performance.now() - generationStarted),
   };
   context.provider = outcome.provider;
   context.channel = outcome.channel;
   // Bytes, not an object: megabytes of base64 skip JSON.stringify (see encodeImagesResponse).
-  const urlFor = await deps.links.urlsFor(outcome.images.flatMap((image) => (image.blobKey === undefined ? [] : [image.blobKey])), base);
+  const urlFor = await deps.links.urlsFor(imageKeys, base);
   const parts = encodeImagesResponseParts(outcome, imageRequest, urlFor);
-  return reply
-    .headers({ ...baseHeaders, 'x-imagegate-provider': outcome.provider, ...warningHeader(outcome.warnings) })
-    .type('application/json; charset=utf-8')
-    .send(responseBody(parts, request, reply));
+  // x-request-id is set on every answer as it is sent (app.ts).
+  reply.header('x-imagegate-provider', outcome.provider);
+  if (outcome.warnings.length > 0) reply.headers(warningHeader(outcome.warnings));
+  return reply.type('application/json; charset=utf-8').send(responseBody(parts, request, reply));
 }
 
 /** Below this a body is joined into one buffer: copying a few kilobytes costs less than a stream. */

@@ -133,12 +133,26 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
     return url;
   }
 
+  // A channel calls the same few endpoints over and over: each text is parsed and checked once. The
+  // URLs are never changed once made (a redirect makes a new one), so sharing them is safe; the map is
+  // emptied when full, so texts from request bodies cannot grow it.
+  const parsedUrls = new Map<string, URL>();
+  const parsedUrl = (text: string): URL => {
+    let url = parsedUrls.get(text);
+    if (url === undefined) {
+      url = parseOutboundUrl(text);
+      if (parsedUrls.size >= 256) parsedUrls.clear();
+      parsedUrls.set(text, url);
+    }
+    return url;
+  };
+
   async function request(urlText: string, options: HttpRequestOptions = {}): Promise<HttpResponse> {
     const maxBytes = options.maxBytes ?? maxBytesDefault;
     const callerSignal = options.signal;
     if (callerSignal?.aborted) throw new HttpClientError('aborted', 'The request was aborted before it started', { cause: callerSignal.reason });
 
-    let url = parseOutboundUrl(urlText);
+    let url = parsedUrl(urlText);
     let method: string = options.method ?? (options.json !== undefined || options.body !== undefined ? 'POST' : 'GET');
     let headers = buildHeaders(options);
     let body: string | Buffer | undefined;
