@@ -229,8 +229,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const dialectRenderers = new DialectRenderers();
   // A task's submission and its success, each one transaction with its charge (the store's task ledger),
   // on the same timeline as the task store's writes.
-  const ledgerTimeline = { clock, onError: (error: unknown) => logger.warn({ err: error }, 'task timeline write failed') };
-  const ledger = billing.taskLedger === undefined ? undefined : withLedgerTimeline(billing.taskLedger, taskEvents, ledgerTimeline);
+  const ledger = billing.taskLedger === undefined ? undefined : withLedgerTimeline(billing.taskLedger, { clock });
   const taskRuntime = await createAsyncServices({
     ...(ledger === undefined ? {} : { ledger }),
     ...{ dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks, idempotencyStore: storage.idempotency, webhookStore: storage.webhooks, dialectRenderers },

@@ -14,56 +14,55 @@ export interface TaskTimelineOptions {
 }
 
 /** What a task's timeline records for its creation and for each write its worker makes. */
-function timelineNotes(events: TaskEventStore, options: TaskTimelineOptions) {
-  const note = (taskId: string, kind: TaskEventKind, detail: Record<string, unknown> = {}, at = options.clock.now()): Promise<void> => {
-    const event: TaskEvent = { taskId, at, kind, detail };
-    return events.record(event).catch(options.onError);
-  };
-  const created = (task: TaskRecord): Promise<void> =>
-    note(task.id, task.status === 'in_progress' ? 'started' : 'queued', { model: task.model, operation: task.operation }, task.createdAt);
-  const updated = async (id: string, patch: TaskPatch): Promise<void> => {
+function timelineEvents(clock: Clock) {
+  const event = (taskId: string, kind: TaskEventKind, detail: Record<string, unknown> = {}, at = clock.now()): TaskEvent => ({ taskId, at, kind, detail });
+  const created = (task: TaskRecord): TaskEvent[] => [
+    event(task.id, task.status === 'in_progress' ? 'started' : 'queued', { model: task.model, operation: task.operation }, task.createdAt),
+  ];
+  const updated = (id: string, patch: TaskPatch): TaskEvent[] => {
+    const events: TaskEvent[] = [];
     if (patch.upstreamJob !== undefined && patch.upstreamJob !== null) {
       const jobs = unpackJobs(patch.upstreamJob).filter((job) => job !== undefined);
       const last = jobs.at(-1);
-      await note(id, 'submitted', { provider: last?.provider ?? null, channel: last?.channel ?? null, jobs: jobs.length });
+      events.push(event(id, 'submitted', { provider: last?.provider ?? null, channel: last?.channel ?? null, jobs: jobs.length }));
     }
-    if (patch.progress !== undefined && patch.status === undefined) await note(id, 'polled', { progress: patch.progress });
+    if (patch.progress !== undefined && patch.status === undefined) events.push(event(id, 'polled', { progress: patch.progress }));
     if (patch.status === 'succeeded') {
       const images = Array.isArray((patch.result as { data?: unknown[] } | null | undefined)?.data) ? (patch.result as { data: unknown[] }).data.length : 0;
-      // Issued together: one batch (one INSERT, or one group commit), in this order.
-      await Promise.all([note(id, 'stored', { images }), note(id, 'succeeded')]);
+      events.push(event(id, 'stored', { images }), event(id, 'succeeded'));
     } else if (patch.status === 'failed') {
-      await note(id, 'failed', { code: patch.error?.code ?? null, message: patch.error?.message ?? null });
+      events.push(event(id, 'failed', { code: patch.error?.code ?? null, message: patch.error?.message ?? null }));
     } else if (patch.status === 'queued') {
-      await note(id, 'queued', { requeued: true });
+      events.push(event(id, 'queued', { requeued: true }));
     }
+    return events;
   };
-  return { note, created, updated };
+  return { event, created, updated };
 }
 
-/** The same timeline for the writes the task ledger makes (a submission, a success) outside the task store. */
-export function withLedgerTimeline(ledger: TaskLedger, events: TaskEventStore, options: TaskTimelineOptions): TaskLedger {
-  const { created, updated } = timelineNotes(events, options);
+/**
+ * The same timeline for the writes the task ledger makes (a submission, a success) outside the task
+ * store: their events go into the ledger's own transaction, so they are written exactly when the
+ * write they describe is, without a commit of their own.
+ */
+export function withLedgerTimeline(ledger: TaskLedger, options: Pick<TaskTimelineOptions, 'clock'>): TaskLedger {
+  const { created, updated } = timelineEvents(options.clock);
   return {
-    async createReserved(task, reservation) {
-      await ledger.createReserved(task, reservation);
-      await created(task);
-    },
-    async finishSettled(taskId, owner, patch, reservation, settlement) {
-      const written = await ledger.finishSettled(taskId, owner, patch, reservation, settlement);
-      if (written) await updated(taskId, patch);
-      return written;
-    },
+    createReserved: (task, reservation) => ledger.createReserved(task, reservation, created(task)),
+    finishSettled: (taskId, owner, patch, reservation, settlement) => ledger.finishSettled(taskId, owner, patch, reservation, settlement, updated(taskId, patch)),
   };
 }
 
 export function withTaskTimeline(store: TaskStore, events: TaskEventStore, options: TaskTimelineOptions): TaskStore {
-  const { note, created, updated } = timelineNotes(events, options);
+  const { event, created, updated } = timelineEvents(options.clock);
+  // Issued together: one batch (one INSERT, or one group commit), in this order.
+  const record = async (list: TaskEvent[]): Promise<void> => void (await Promise.all(list.map((item) => events.record(item).catch(options.onError))));
+  const note = (taskId: string, kind: TaskEventKind, detail: Record<string, unknown>, at: number): Promise<void> => record([event(taskId, kind, detail, at)]);
 
   return {
     async create(task) {
       await store.create(task);
-      await created(task);
+      await record(created(task));
     },
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),
@@ -81,7 +80,7 @@ export function withTaskTimeline(store: TaskStore, events: TaskEventStore, optio
     heartbeat: (id, owner, leaseExpiresAt) => store.heartbeat(id, owner, leaseExpiresAt),
     async update(id, owner, patch) {
       const written = await store.update(id, owner, patch);
-      if (written) await updated(id, patch);
+      if (written) await record(updated(id, patch));
       return written;
     },
     async cancel(id, now) {

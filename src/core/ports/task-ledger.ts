@@ -3,9 +3,12 @@
 // from the start, and the task row) and its success (the task's final state, fenced by the lease, and
 // the settlement). Both or neither: no hand-over step after the task row, no window in which a crash
 // leaves a reservation for the sweep or a charge without its result, and on PostgreSQL one commit per
-// moment instead of three (reserve, create, hand over) and two (settle, final write).
+// moment instead of three (reserve, create, hand over) and two (settle, final write). `events`: the
+// timeline rows that describe the write (queued; stored, succeeded), in the same transaction — on
+// PostgreSQL a commit fewer again, and they are written exactly when the write they describe is.
 
 import type { ReservationRef, ReservationRequest, Settlement } from './billing.js';
+import type { TaskEvent } from './task-events.js';
 import type { TaskPatch, TaskRecord } from './task-store.js';
 
 export interface TaskLedger {
@@ -13,11 +16,11 @@ export interface TaskLedger {
    * Creates `task` and reserves `reservation` (its id the task's), held by the task rather than by this
    * process — as if handed over at once. Both or neither; throws as Billing.reserve and TaskStore.create do.
    */
-  createReserved(task: TaskRecord, reservation: ReservationRequest): Promise<void>;
+  createReserved(task: TaskRecord, reservation: ReservationRequest, events?: readonly TaskEvent[]): Promise<void>;
   /**
    * While `owner` still holds the task's lease: writes `patch` (its final state) and settles
    * `reservation` (as Billing.settle: a no-op when already settled or released), together. False, and
    * nothing written, once the lease is lost.
    */
-  finishSettled(taskId: string, owner: string, patch: TaskPatch, reservation: ReservationRef, settlement: Settlement): Promise<boolean>;
+  finishSettled(taskId: string, owner: string, patch: TaskPatch, reservation: ReservationRef, settlement: Settlement, events?: readonly TaskEvent[]): Promise<boolean>;
 }

@@ -18,6 +18,7 @@ import type { Clock } from '../../core/ports/clock.js';
 import type { TaskLedger } from '../../core/ports/task-ledger.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import type { DatabaseSchema } from '../sql/schema.js';
+import { toEventRow } from '../sql/task-event-store.js';
 import { toPatchRow, toRow } from '../sql/task-store.js';
 
 type Connection = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
@@ -45,14 +46,15 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     this.#prices = options.prices;
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
     this.taskLedger = {
-      createReserved: (task, request) =>
+      createReserved: (task, request, events = []) =>
         this.db.transaction().execute(async (transaction) => {
           await this.#reserveIn(transaction, request, null);
           await transaction.insertInto('tasks').values(toRow(task)).execute();
+          if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
         }),
       // The task row first: its lock fences a claim by another worker (SKIP LOCKED passes it by, and a
       // claim that locked it first changed the owner, so this update matches nothing and nothing is charged).
-      finishSettled: (taskId, owner, patch, reservation, settlement) =>
+      finishSettled: (taskId, owner, patch, reservation, settlement, events = []) =>
         this.db.transaction().execute(async (transaction) => {
           const changes = toPatchRow(patch);
           const held =
@@ -61,6 +63,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
               : (await transaction.updateTable('tasks').set(changes).where('id', '=', taskId).where('lease_owner', '=', owner).executeTakeFirst()).numUpdatedRows > 0n;
           if (!held) return false;
           await this.#settleIn(transaction, reservation, settlement);
+          if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
           return true;
         }),
     };

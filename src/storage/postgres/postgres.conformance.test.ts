@@ -65,6 +65,7 @@ describeBillingConformance('PostgresBilling', async (clock) => {
     },
     keys: stores.keys,
     tasks: stores.tasks,
+    taskEvents: stores.taskEvents,
     setPrice: async (model, spec) => void (await prices.setModelPrice(model, spec)),
     cleanup: async () => {
       for (const other of others) await other.close();

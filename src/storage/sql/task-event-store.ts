@@ -13,6 +13,11 @@ interface PendingEvent {
   reject: (error: unknown) => void;
 }
 
+/** An event as its table row. */
+export function toEventRow(event: TaskEvent): { task_id: string; at: number; kind: string; detail: string } {
+  return { task_id: event.taskId, at: event.at, kind: event.kind, detail: JSON.stringify(event.detail) };
+}
+
 export class SqlTaskEventStore implements TaskEventStore {
   readonly #db: Kysely<DatabaseSchema>;
   #pending: PendingEvent[] = [];
@@ -28,7 +33,7 @@ export class SqlTaskEventStore implements TaskEventStore {
    */
   record(event: TaskEvent): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ row: { task_id: event.taskId, at: event.at, kind: event.kind, detail: JSON.stringify(event.detail) }, resolve, reject });
+      this.#pending.push({ row: toEventRow(event), resolve, reject });
       if (this.#pending.length === 1) setImmediate(() => void this.#flush());
     });
   }

@@ -17,6 +17,7 @@ import type { BillingRaceReport } from './billing-race.fixture.js';
 import { readPriceFile } from '../../billing/price-file.js';
 import { SqliteBilling } from './billing.js';
 import { SqliteTaskStore } from './task-store.js';
+import { SqliteTaskEventStore } from './task-event-store.js';
 import { PriceOverrides } from '../../billing/price-overrides.js';
 import { SqlPriceStore } from '../sql/price-store.js';
 
@@ -28,11 +29,13 @@ async function openBilling(clock = systemClock) {
   const prices = await PriceOverrides.open(new SqlPriceStore(database.db), readPriceFile(), clock);
   const others: Array<{ close(): Promise<void> }> = [];
   const tasks = new SqliteTaskStore(database);
+  const taskEvents = new SqliteTaskEventStore(database);
   return {
     file,
     keys: new SqlKeyStore(database.db),
     tasks,
-    billing: new SqliteBilling({ database, prices: prices.book, clock, tasks }),
+    taskEvents,
+    billing: new SqliteBilling({ database, prices: prices.book, clock, tasks, taskEvents }),
     prices,
     /** Another process: its own connection to the file, its own process id. */
     otherProcess: async () => {
@@ -56,6 +59,7 @@ describeBillingConformance('SqliteBilling', async (clock) => {
     otherProcess: opened.otherProcess,
     keys: opened.keys,
     tasks: opened.tasks,
+    taskEvents: opened.taskEvents,
     setPrice: async (model, spec) => void (await opened.prices.setModelPrice(model, spec)),
     cleanup: opened.cleanup,
   };

@@ -20,12 +20,14 @@ import type { ReservationRef, ReservationRequest, Settlement } from '../../core/
 import type { Clock } from '../../core/ports/clock.js';
 import type { DatabaseSchema } from '../sql/schema.js';
 import type { TaskLedger } from '../../core/ports/task-ledger.js';
+import type { TaskEvent } from '../../core/ports/task-events.js';
 import type { BillingStore, SweepOptions } from '../../core/ports/billing-store.js';
 import type { PriceBook } from '../../billing/price-book.js';
 import { insufficientQuotaError, reservationConflictError, reservationFacts } from '../../billing/reservation-charge.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import { GroupCommit } from './group-commit.js';
 import type { SqliteTaskStore } from './task-store.js';
+import type { SqliteTaskEventStore } from './task-event-store.js';
 
 type Connection = Kysely<DatabaseSchema>;
 
@@ -99,6 +101,8 @@ export interface SqliteBillingOptions {
   batches?: GroupCommit;
   /** The task store on the same database and group commit: given, the store offers the task ledger (one unit per task moment). */
   tasks?: SqliteTaskStore;
+  /** The task timeline on the same database: the ledger writes a moment's events in its unit. */
+  taskEvents?: SqliteTaskEventStore;
 }
 
 export class SqliteBilling extends SqlBillingBooks implements BillingStore {
@@ -107,6 +111,7 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
   readonly #statements: ReturnType<typeof prepareStatements>;
   readonly #batches: GroupCommit;
   readonly taskLedger: TaskLedger | undefined;
+  readonly #recordInUnit: (events: readonly TaskEvent[]) => void;
 
   constructor(options: SqliteBillingOptions) {
     const db = options.database.db;
@@ -120,22 +125,27 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
     this.#statements = prepareStatements(options.database.native);
     this.#batches = options.batches ?? GroupCommit.forDatabase(options.database);
     const tasks = options.tasks;
+    const taskEvents = options.taskEvents;
+    // Events are rows of the same table the timeline store writes; without that store they are dropped (a test's bare billing store).
+    this.#recordInUnit = (events) => taskEvents?.insertInUnit(events);
     // Each moment one unit of the group commit: its savepoint makes it all or nothing.
     this.taskLedger =
       tasks === undefined
         ? undefined
         : {
-            createReserved: (task, request) => {
+            createReserved: (task, request, events = []) => {
               const facts = reservationFacts(request);
               return this.#batches.run(() => {
                 this.#reserveInUnit(request, facts, null);
                 tasks.insertInUnit(task);
+                this.#recordInUnit(events);
               });
             },
-            finishSettled: (taskId, owner, patch, reservation, settlement) =>
+            finishSettled: (taskId, owner, patch, reservation, settlement, events = []) =>
               this.#batches.run(() => {
                 if (!tasks.updateInUnit(taskId, owner, patch)) return false;
                 this.#settleInUnit(reservation, settlement);
+                this.#recordInUnit(events);
                 return true;
               }),
           };

@@ -47,6 +47,7 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     writeRows: groupCommittedRequestLogRows(database.native, batches),
   });
   const tasks = new SqliteTaskStore(database, batches);
+  const taskEvents = new SqliteTaskEventStore(database, batches);
   let closing: Promise<void> | undefined;
   return {
     backend: 'sqlite',
@@ -59,10 +60,10 @@ export async function openSqliteStorage(options: SqliteStorageOptions): Promise<
     idempotency: new SqlIdempotencyStore(database.db),
     audit: new SqlAuditLog(database.db),
     sessions: new SqlSessionStore(database.db),
-    taskEvents: new SqliteTaskEventStore(database, batches),
+    taskEvents,
     insights: new SqlInsights(database.db),
     webhooks: new SqliteWebhookStore(database, batches, options.secrets),
-    billing: (prices) => new SqliteBilling({ database, prices, clock: options.clock, batches, tasks }),
+    billing: (prices) => new SqliteBilling({ database, prices, clock: options.clock, batches, tasks, taskEvents }),
     // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.
     ping: async () => {
       await sql`SELECT 1 FROM schema_migrations LIMIT 1`.execute(database.db);

@@ -21,10 +21,17 @@ export class SqliteTaskEventStore extends SqlTaskEventStore {
 
   override record(event: TaskEvent): Promise<void> {
     const detail = JSON.stringify(event.detail);
-    return this.#batches.run(() => {
-      // Prepared on first use: a store may be made before the migrations have created its table.
-      this.#insert ??= this.#native.prepare<[string, number, string, string]>('INSERT INTO task_events (task_id, at, kind, detail) VALUES (?, ?, ?, ?)');
-      this.#insert.run(event.taskId, event.at, event.kind, detail);
-    });
+    return this.#batches.run(() => this.#insertRow(event, detail));
+  }
+
+  /** Inside a unit of the group commit someone else runs (the task ledger's): no batch of its own. */
+  insertInUnit(events: readonly TaskEvent[]): void {
+    for (const event of events) this.#insertRow(event, JSON.stringify(event.detail));
+  }
+
+  #insertRow(event: TaskEvent, detail: string): void {
+    // Prepared on first use: a store may be made before the migrations have created its table.
+    this.#insert ??= this.#native.prepare<[string, number, string, string]>('INSERT INTO task_events (task_id, at, kind, detail) VALUES (?, ?, ?, ?)');
+    this.#insert.run(event.taskId, event.at, event.kind, detail);
   }
 }

@@ -12,6 +12,7 @@ import type { ReservationRequest } from '../../core/ports/billing.js';
 import { manualClock, type Clock } from '../../core/ports/clock.js';
 import type { KeyStore } from '../../core/ports/key-store.js';
 import type { TaskRecord, TaskStore } from '../../core/ports/task-store.js';
+import type { TaskEventStore } from '../../core/ports/task-events.js';
 
 export interface BillingUnderTest {
   billing: BillingStore;
@@ -23,6 +24,8 @@ export interface BillingUnderTest {
   setPrice(model: string, spec: PriceSpec): Promise<void>;
   /** The task store on the same database, whose rows the billing store's task ledger writes. */
   tasks: TaskStore;
+  /** The task timeline on the same database, where the ledger writes a moment's events. */
+  taskEvents: TaskEventStore;
   cleanup(): Promise<void>;
 }
 
@@ -352,8 +355,9 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
     it('creates a task with its reservation, held by the task: a sweep after its process died leaves it', async () => {
       const keyId = await makeKey(1_000_000);
       const request = dalle2(keyId);
-      await ledgerOf().createReserved(queuedTask(request), request);
+      await ledgerOf().createReserved(queuedTask(request), request, [{ taskId: request.reservationId, at: clock.now(), kind: 'queued', detail: { model: 'dall-e-2' } }]);
       expect(await subject.tasks.get(request.reservationId)).toMatchObject({ status: 'queued', keyId });
+      expect(await subject.taskEvents.list(request.reservationId)).toEqual([{ taskId: request.reservationId, at: clock.now(), kind: 'queued', detail: { model: 'dall-e-2' } }]);
       expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000);
       // This process never took a lease: anything it held itself would be swept now.
       clock.advance(60_000);
@@ -366,11 +370,12 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       const keyId = await makeKey(10_000);
       const request = dalle2(keyId);
       const refused = await ledgerOf()
-        .createReserved(queuedTask(request), request)
+        .createReserved(queuedTask(request), request, [{ taskId: request.reservationId, at: clock.now(), kind: 'queued', detail: {} }])
         .then(() => undefined, (error: unknown) => error);
       expect(refused).toBeInstanceOf(GatewayError);
       expect((refused as GatewayError).code).toBe('insufficient_quota');
       expect(await subject.tasks.get(request.reservationId)).toBeUndefined();
+      expect(await subject.taskEvents.list(request.reservationId)).toEqual([]);
       expect(await billing.balance(keyId)).toBe(10_000);
       expect((await billing.account(keyId)).held).toBe(0);
     });
@@ -396,15 +401,18 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       clock.advance(2_000);
       expect(await subject.tasks.claim('worker-b', clock.now(), clock.now() + 60_000)).toMatchObject({ id: request.reservationId, attempts: 2 });
 
-      const late = await ledgerOf().finishSettled(request.reservationId, 'worker-a', { status: 'succeeded', progress: 100, result: { data: [] }, completedAt: clock.now() }, request, { imagesDelivered: 2 });
+      const succeeded = [{ taskId: request.reservationId, at: clock.now(), kind: 'succeeded' as const, detail: {} }];
+      const late = await ledgerOf().finishSettled(request.reservationId, 'worker-a', { status: 'succeeded', progress: 100, result: { data: [] }, completedAt: clock.now() }, request, { imagesDelivered: 2 }, succeeded);
       expect(late).toBe(false);
       expect(await subject.tasks.get(request.reservationId)).toMatchObject({ status: 'in_progress', leaseOwner: 'worker-b', result: null });
       expect((await billing.account(keyId)).held).toBe(32_000);
+      expect(await subject.taskEvents.list(request.reservationId)).toEqual([]);
 
       const done = await ledgerOf().finishSettled(request.reservationId, 'worker-b', { status: 'succeeded', progress: 100, result: { data: [{ blob_key: 'k' }] }, completedAt: clock.now() }, request, {
         imagesDelivered: 1,
-      });
+      }, succeeded);
       expect(done).toBe(true);
+      expect(await subject.taskEvents.list(request.reservationId)).toEqual(succeeded);
       expect(await subject.tasks.get(request.reservationId)).toMatchObject({ status: 'succeeded', progress: 100, result: { data: [{ blob_key: 'k' }] } });
       expect(await billing.account(keyId)).toMatchObject({ balance: 1_000_000 - 16_000, charged: 16_000, held: 0 });
       // Written again (a retry after an ambiguous failure): the charge stays one.
