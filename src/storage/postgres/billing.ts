@@ -1,7 +1,9 @@
-// The Billing port on PostgreSQL. Each operation is one READ COMMITTED transaction that first locks
-// the rows it changes (`SELECT … FOR UPDATE` on the reservation and the key), so reservations from
-// any number of processes serialise on the key's row: a balance can reach zero but never pass it
-// (and the guarded `UPDATE … WHERE balance >= $n` plus the CHECK on the column say so twice more).
+// The Billing port on PostgreSQL. Each operation is one READ COMMITTED transaction that locks the rows
+// it changes (`SELECT … FOR UPDATE` on the reservation, and on the key where its balance is read), so
+// reservations from any number of processes serialise on the key's row: a balance can reach zero but
+// never pass it (and the guarded `UPDATE … WHERE balance >= $n` plus the CHECK on the column say so
+// twice more). The key's lock is taken as late in a transaction as can be — every write of the key's
+// waits for it until COMMIT — and a refund takes it only by its own UPDATE.
 // Settle and release are idempotent per reservation (key and id). Every reservation names the process
 // holding it until a task takes it over (handOver); sweepAbandoned returns what processes whose lease
 // lapsed still hold, each reservation once (its row is locked and re-checked). The rows, the settle's
@@ -46,11 +48,13 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     this.#prices = options.prices;
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
     this.taskLedger = {
+      // The key's row is locked last (see #reserveIn), so it is held for as few round trips as can be.
       createReserved: (task, request, events = []) =>
         this.db.transaction().execute(async (transaction) => {
-          await this.#reserveIn(transaction, request, null);
-          await transaction.insertInto('tasks').values(toRow(task)).execute();
+          const inserted = await transaction.insertInto('tasks').values(toRow(task)).onConflict((conflict) => conflict.column('id').doNothing()).executeTakeFirst();
+          if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw reservationConflictError(request.reservationId);
           if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
+          await this.#reserveIn(transaction, request, null);
         }),
       // The task row first: its lock fences a claim by another worker (SKIP LOCKED passes it by, and a
       // claim that locked it first changed the owner, so this update matches nothing and nothing is charged).
@@ -62,8 +66,8 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
               ? (await transaction.selectFrom('tasks').select('id').where('id', '=', taskId).where('lease_owner', '=', owner).forUpdate().executeTakeFirst()) !== undefined
               : (await transaction.updateTable('tasks').set(changes).where('id', '=', taskId).where('lease_owner', '=', owner).executeTakeFirst()).numUpdatedRows > 0n;
           if (!held) return false;
-          await this.#settleIn(transaction, reservation, settlement);
           if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
+          await this.#settleIn(transaction, reservation, settlement);
           return true;
         }),
     };
@@ -73,7 +77,11 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     await this.db.transaction().execute((transaction) => this.#reserveIn(transaction, request, this.#processId));
   }
 
-  /** Locks the key, writes the reservation held by `holder` (this process, or null: a task holds it) and debits the estimate; an error rolls the caller's transaction back. */
+  /**
+   * Locks the key, writes the reservation held by `holder` (this process, or null: a task holds it) and
+   * debits the estimate; an error rolls the caller's transaction back. A caller writes its other rows
+   * first, so the key's lock is held for these three round trips and the COMMIT only.
+   */
   async #reserveIn(transaction: Transaction<DatabaseSchema>, request: ReservationRequest, holder: string | null): Promise<void> {
     const facts = reservationFacts(request);
     const key = await lockKey(transaction, request.keyId);
@@ -110,12 +118,12 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       .forUpdate()
       .executeTakeFirst();
     if (!reservation) return;
-    const key = await lockKey(transaction, reservation.key_id);
     const plan = planSettlement(reservation, settlement);
     const now = this.clock.now();
-    await refund(transaction, reservation.key_id, plan.refund, key?.balance ?? null, now);
     let extra = 0;
     if (plan.shortfall > 0) {
+      // Usage above the estimate (rare): the balance is read under the key's lock, so what is taken is exactly what it holds.
+      const key = await lockKey(transaction, reservation.key_id);
       extra = collectableExtra(plan, key?.balance ?? null);
       if (extra > 0) {
         await transaction
@@ -133,6 +141,9 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       .where('id', '=', ref.reservationId)
       .execute();
     await transaction.insertInto('billing_usage').values(usageRow(reservation, settlement, plan, extra, now)).execute();
+    // Last: the refund's UPDATE locks the key's row until COMMIT, and every reservation and settlement
+    // of the key waits for that lock, so the fewer round trips it is held the more of them a key gets.
+    await refund(transaction, reservation.key_id, plan.refund, now);
   }
 
   async release(ref: ReservationRef): Promise<void> {
@@ -198,10 +209,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       .where('key_id', '=', reservation.key_id)
       .where('id', '=', reservation.id)
       .execute();
-    if (reservation.debited > 0) {
-      const key = await lockKey(transaction, reservation.key_id);
-      await refund(transaction, reservation.key_id, reservation.debited, key?.balance ?? null, now);
-    }
+    await refund(transaction, reservation.key_id, reservation.debited, now);
   }
 }
 
@@ -211,11 +219,16 @@ function lockKey(connection: Connection, keyId: string): Promise<KeyBalance | un
 }
 
 /** Returns credits to a key; a key made unlimited meanwhile has no balance to return to, so the ledger writes them off. */
-async function refund(connection: Connection, keyId: string, amount: number, balance: number | null, now: number): Promise<void> {
+async function refund(connection: Connection, keyId: string, amount: number, now: number): Promise<void> {
   if (amount <= 0) return;
-  if (balance === null) {
+  // No read first: the UPDATE takes the key's lock and sees its latest balance (NULL: made unlimited, or gone).
+  const credited = await connection
+    .updateTable('api_keys')
+    .set((expression) => ({ balance: expression('balance', '+', amount) }))
+    .where('id', '=', keyId)
+    .where('balance', 'is not', null)
+    .executeTakeFirst();
+  if (credited.numUpdatedRows === 0n) {
     await connection.insertInto('billing_ledger').values({ key_id: keyId, kind: 'writeoff', amount: -amount, note: 'refund to a key made unlimited', created_at: now }).execute();
-    return;
   }
-  await connection.updateTable('api_keys').set((expression) => ({ balance: expression('balance', '+', amount) })).where('id', '=', keyId).execute();
 }
