@@ -4,7 +4,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { ImageCallOptions, ImageModel, InputImage } from '../../core/ports/image-model.js';
-import { chatCompletionsFakeApiKey, startChatCompletionsFake, type ChatImageFlavour } from '../../testing/fakes/chat-completions.js';
+import { chatCompletionsFakeApiKey, startChatCompletionsFake, type ChatCompletionsFake, type ChatImageFlavour } from '../../testing/fakes/chat-completions.js';
 import { abortAfter, bytesOf, downloadedMetadata, gatewayErrorOf, imageCallOptions, useUpstreamFake } from '../../testing/provider-test-kit.js';
 import type { ProviderSettings } from '../shared/types.js';
 import { createChatCompletionsProvider, createOpenRouterProvider } from './index.js';
@@ -102,10 +102,10 @@ describe('edits', () => {
 });
 
 describe('answer shapes of other relays', () => {
-  async function withRelay(flavour: ChatImageFlavour, run: (relay: ImageModel) => Promise<void>): Promise<void> {
+  async function withRelay(flavour: ChatImageFlavour, run: (relay: ImageModel, fake: ChatCompletionsFake) => Promise<void>, name = 'gemini-2.5-flash-image'): Promise<void> {
     const fake = await startChatCompletionsFake({ flavour });
     try {
-      await run(createChatCompletionsProvider({ channel: 'relay', baseURL: `${fake.url}/v1`, apiKey: chatCompletionsFakeApiKey, http: upstream.http })('gemini-2.5-flash-image'));
+      await run(createChatCompletionsProvider({ channel: 'relay', baseURL: `${fake.url}/v1`, apiKey: chatCompletionsFakeApiKey, http: upstream.http })(name), fake);
     } finally {
       await fake.close();
     }
@@ -117,6 +117,19 @@ describe('answer shapes of other relays', () => {
       expect(await sizeOf(result.images[0])).toEqual([832, 1248, 'png']);
       expect(result.usage?.outputTokens).toBe(1290);
     });
+  });
+
+  it('sends Gemini 3 Pro Image under its GA name with the 4K tier, and reads the 4K image', async () => {
+    await withRelay(
+      'new-api',
+      async (relay, fake) => {
+        const result = await relay.generate(callOptions({ model: 'gemini-3-pro-image', size: { width: 4096, height: 4096 }, aspectRatio: '1:1' }));
+        expect(fake.requests.at(-1)?.json).toMatchObject({ model: 'gemini-3-pro-image', image_config: { aspect_ratio: '1:1', image_size: '4K' } });
+        expect(await sizeOf(result.images[0])).toEqual([4096, 4096, 'png']);
+        expect(result.usage?.outputTokens).toBe(2000);
+      },
+      'gemini-3-pro-image',
+    );
   });
 
   it('reads an image_url content part', async () => {
