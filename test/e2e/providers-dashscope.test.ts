@@ -4,12 +4,12 @@
 // with SIGKILL while DashScope tasks run: the restarted gateway polls the recorded task ids instead of
 // submitting (and paying for) them again.
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config/schema.js';
 import { dashScopeFakeApiKey, startDashScopeFake, type DashScopeFake } from '../../src/testing/fakes/dashscope.js';
-import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
 import { apiKey } from './child-gateway.js';
-import { decode, edit, generate, imagesOf, inputImage } from './providers-support.js';
+import { startTestGateway } from '../../src/testing/gateway-harness.js';
+import { decode, edit, generate, imagesOf, inputImage, useProviderRig } from './providers-support.js';
 import { withGatewayKilledMidJobs } from './mid-job-restart.js';
 import { call, waitForTask } from './task-helpers.js';
 
@@ -20,39 +20,26 @@ function dashScopeChannel(fake: DashScopeFake, overrides: Partial<ChannelConfig>
   return { name: 'dashscope', provider: 'dashscope', base_url: fake.url, api_key: dashScopeFakeApiKey, models, poll_interval_ms: 10, timeout_ms: 20_000, ...overrides };
 }
 
-let fake: DashScopeFake;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  fake = await startDashScopeFake();
-  gateway = await startTestGateway({ channels: [dashScopeChannel(fake)] });
-});
-afterAll(async () => {
-  await gateway.close();
-  await fake.close();
-});
-beforeEach(() => {
-  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
-});
+const rig = useProviderRig(startDashScopeFake, (fake) => [dashScopeChannel(fake)]);
 
 /** The JSON DashScope last received on `path`. */
 function lastBody(path: string): Record<string, unknown> {
-  const request = [...fake.requests].reverse().find((candidate) => candidate.method === 'POST' && candidate.path === path);
+  const request = [...rig.fake.requests].reverse().find((candidate) => candidate.method === 'POST' && candidate.path === path);
   return request?.json as Record<string, unknown>;
 }
 
 describe('DashScope through the gateway', () => {
   it('serves qwen-image-plus through the task API and re-hosts the 24-hour OSS URL', async () => {
-    const before = fake.submissions;
-    const answer = await generate(gateway, { model: 'qwen-image-plus', prompt: '一只橘猫坐在窗台上', size: '1664x928' });
+    const before = rig.fake.submissions;
+    const answer = await generate(rig.gateway, { model: 'qwen-image-plus', prompt: '一只橘猫坐在窗台上', size: '1664x928' });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('x-imagegate-provider')).toBe('dashscope');
     const url = answer.body.data?.[0]?.url ?? '';
-    expect(url.startsWith(gateway.url)).toBe(true);
+    expect(url.startsWith(rig.gateway.url)).toBe(true);
     expect(url).not.toContain('Expires=');
-    const [image] = await imagesOf(gateway, answer);
+    const [image] = await imagesOf(rig.gateway, answer);
     expect([image?.format, image?.width, image?.height]).toEqual(['png', 1664, 928]);
-    expect(fake.submissions - before).toBe(1);
+    expect(rig.fake.submissions - before).toBe(1);
     expect(lastBody('/api/v1/services/aigc/text2image/image-synthesis')).toEqual({
       model: 'qwen-image-plus',
       input: { prompt: '一只橘猫坐在窗台上' },
@@ -61,33 +48,33 @@ describe('DashScope through the gateway', () => {
   });
 
   it('makes n: 3 wan2.2-t2i-flash images in one task (DashScope takes n up to 4) as b64_json in the asked format', async () => {
-    const before = fake.submissions;
-    const answer = await generate(gateway, { model: 'wan2.2-t2i-flash', prompt: 'three lanterns', n: 3, size: '1024x768', output_format: 'jpeg', response_format: 'b64_json', negative_prompt: 'text' });
-    const images = await imagesOf(gateway, answer);
+    const before = rig.fake.submissions;
+    const answer = await generate(rig.gateway, { model: 'wan2.2-t2i-flash', prompt: 'three lanterns', n: 3, size: '1024x768', output_format: 'jpeg', response_format: 'b64_json', negative_prompt: 'text' });
+    const images = await imagesOf(rig.gateway, answer);
     expect(images.map((image) => [image.format, image.width, image.height])).toEqual([
       ['jpeg', 1024, 768],
       ['jpeg', 1024, 768],
       ['jpeg', 1024, 768],
     ]);
-    expect(fake.submissions - before).toBe(1);
+    expect(rig.fake.submissions - before).toBe(1);
     expect(lastBody('/api/v1/services/aigc/text2image/image-synthesis')).toMatchObject({ input: { negative_prompt: 'text' }, parameters: { n: 3, size: '1024*768' } });
     expect(answer.headers.get('x-imagegate-warnings')).toContain('DashScope renders PNG');
   });
 
   it('serves wan2.6-t2i and qwen-image-2.0-pro through the synchronous API', async () => {
-    const wan = await generate(gateway, { model: 'wan2.6-t2i', prompt: 'a flower shop', size: '1280x720' });
-    const [wanImage] = await imagesOf(gateway, wan);
+    const wan = await generate(rig.gateway, { model: 'wan2.6-t2i', prompt: 'a flower shop', size: '1280x720' });
+    const [wanImage] = await imagesOf(rig.gateway, wan);
     expect([wanImage?.width, wanImage?.height]).toEqual([1280, 720]);
-    const qwen = await generate(gateway, { model: 'qwen-image-2.0-pro', prompt: 'a poster that says 你好', n: 2, size: '1536x1024', response_format: 'b64_json' });
-    expect((await imagesOf(gateway, qwen)).map((image) => image.width)).toEqual([1536, 1536]);
+    const qwen = await generate(rig.gateway, { model: 'qwen-image-2.0-pro', prompt: 'a poster that says 你好', n: 2, size: '1536x1024', response_format: 'b64_json' });
+    expect((await imagesOf(rig.gateway, qwen)).map((image) => image.width)).toEqual([1536, 1536]);
     const body = lastBody('/api/v1/services/aigc/multimodal-generation/generation');
     expect(body).toMatchObject({ model: 'qwen-image-2.0-pro', parameters: { n: 2, size: '1536*1024' } });
   });
 
   it('edits with qwen-image-edit-plus: the input image goes to DashScope as an image part before the text', async () => {
     const source = await inputImage(800, 600);
-    const answer = await edit(gateway, { model: 'qwen-image-edit-plus', prompt: 'make it night', size: '1024x768', response_format: 'b64_json' }, [source]);
-    const [image] = await imagesOf(gateway, answer);
+    const answer = await edit(rig.gateway, { model: 'qwen-image-edit-plus', prompt: 'make it night', size: '1024x768', response_format: 'b64_json' }, [source]);
+    const [image] = await imagesOf(rig.gateway, answer);
     expect([image?.width, image?.height]).toEqual([1024, 768]);
     const content = (lastBody('/api/v1/services/aigc/multimodal-generation/generation')['input'] as { messages: { content: Record<string, string>[] }[] }).messages[0]?.content ?? [];
     expect(content.map((part) => Object.keys(part)[0])).toEqual(['image', 'text']);
@@ -96,47 +83,47 @@ describe('DashScope through the gateway', () => {
   });
 
   it('answers 400 for a generation with the edit-only qwen-image-edit-plus, before calling DashScope', async () => {
-    const before = fake.requests.length;
-    const answer = await generate(gateway, { model: 'qwen-image-edit-plus', prompt: 'nothing to edit' });
+    const before = rig.fake.requests.length;
+    const answer = await generate(rig.gateway, { model: 'qwen-image-edit-plus', prompt: 'nothing to edit' });
     expect(answer.status).toBe(400);
     expect(answer.body.error?.type).toBe('invalid_request_error');
-    expect(fake.requests.length).toBe(before);
+    expect(rig.fake.requests.length).toBe(before);
   });
 
   it('runs as an async task (?async=true) to succeeded', async () => {
-    const submitted = await call(gateway.url, '/v1/images/generations?async=true', { key: gateway.apiKey, json: { model: 'wan2.2-t2i-flash', prompt: 'a lighthouse', size: '768x512' } });
+    const submitted = await call(rig.gateway.url, '/v1/images/generations?async=true', { key: rig.gateway.apiKey, json: { model: 'wan2.2-t2i-flash', prompt: 'a lighthouse', size: '768x512' } });
     expect(submitted.status).toBe(202);
-    const task = await waitForTask(gateway.url, gateway.apiKey, submitted.body.id);
+    const task = await waitForTask(rig.gateway.url, rig.gateway.apiKey, submitted.body.id);
     expect(task.status).toBe('succeeded');
   });
 
   it('maps DataInspectionFailed on the prompt to a 400 content_policy_violation about the input', async () => {
-    fake.switches.moderation = 'input';
-    const answer = await generate(gateway, { model: 'qwen-image-max', prompt: 'something flagged' });
+    rig.fake.switches.moderation = 'input';
+    const answer = await generate(rig.gateway, { model: 'qwen-image-max', prompt: 'something flagged' });
     expect(answer.status).toBe(400);
     expect(answer.body.error?.code).toBe('content_policy_violation');
     expect(answer.body.error?.['moderation_details']).toEqual({ moderation_stage: 'input', categories: ['DataInspectionFailed'] });
   });
 
   it('maps a task that failed output moderation to a 400 content_policy_violation about the output', async () => {
-    fake.switches.moderation = 'output';
-    const answer = await generate(gateway, { model: 'wan2.2-t2i-flash', prompt: 'renders badly' });
+    rig.fake.switches.moderation = 'output';
+    const answer = await generate(rig.gateway, { model: 'wan2.2-t2i-flash', prompt: 'renders badly' });
     expect(answer.status).toBe(400);
     expect(answer.body.error?.['moderation_details']).toMatchObject({ moderation_stage: 'output' });
   });
 
   it('passes Throttling on as a 429 with its retry-after', async () => {
-    fake.switches.failStatus = 429;
-    fake.switches.retryAfterSeconds = 7;
-    const answer = await generate(gateway, { model: 'wan2.2-t2i-flash', prompt: 'busy' });
+    rig.fake.switches.failStatus = 429;
+    rig.fake.switches.retryAfterSeconds = 7;
+    const answer = await generate(rig.gateway, { model: 'wan2.2-t2i-flash', prompt: 'busy' });
     expect(answer.status).toBe(429);
     expect(answer.headers.get('retry-after')).toBe('7');
     expect(answer.body.error?.code).toBe('upstream_rate_limited');
   });
 
   it('answers 502 when the OSS result URL expired before the download, saying so', async () => {
-    fake.switches.resultUrlTtlMs = 0;
-    const answer = await generate(gateway, { model: 'wan2.2-t2i-flash', prompt: 'too slow' });
+    rig.fake.switches.resultUrlTtlMs = 0;
+    const answer = await generate(rig.gateway, { model: 'wan2.2-t2i-flash', prompt: 'too slow' });
     expect(answer.status).toBe(502);
     expect(answer.body.error?.message).toMatch(/could not be downloaded \(HTTP 403\); it may have expired/);
   });
@@ -144,7 +131,7 @@ describe('DashScope through the gateway', () => {
 
 describe('DashScope with a key it rejects, or an account in arrears', () => {
   it('answers 502 upstream_auth_failed for InvalidApiKey without the key anywhere in the body', async () => {
-    const rejected = await startTestGateway({ channels: [dashScopeChannel(fake, { api_key: wrongKey })] });
+    const rejected = await startTestGateway({ channels: [dashScopeChannel(rig.fake, { api_key: wrongKey })] });
     try {
       const answer = await generate(rejected, { model: 'wan2.2-t2i-flash', prompt: 'who am I' });
       expect(answer.status).toBe(502);
@@ -158,7 +145,7 @@ describe('DashScope with a key it rejects, or an account in arrears', () => {
   it('fails Arrearage over to the next channel, which serves the image', async () => {
     const broke = await startDashScopeFake({ switches: { outOfFunds: true } });
     const failover = await startTestGateway({
-      channels: [dashScopeChannel(broke, { name: 'dashscope-broke', priority: 10 }), dashScopeChannel(fake, { name: 'dashscope-funded', priority: 0 })],
+      channels: [dashScopeChannel(broke, { name: 'dashscope-broke', priority: 10 }), dashScopeChannel(rig.fake, { name: 'dashscope-funded', priority: 0 })],
     });
     try {
       const answer = await generate(failover, { model: 'wan2.2-t2i-flash', prompt: 'paid for elsewhere', response_format: 'b64_json' });

@@ -1,9 +1,51 @@
-// Helpers shared by the providers-*.test.ts files: calling a test gateway over HTTP the way a client
-// does, and reading back the images it answers with.
+// Helpers shared by the providers-*.test.ts files: an upstream fake behind a test gateway for the whole
+// file, calling the gateway over HTTP the way a client does, and reading back the images it answers with.
 
 import sharp from 'sharp';
 import { Agent, fetch as undiciFetch } from 'undici';
-import type { TestGateway } from '../../src/testing/gateway-harness.js';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import type { ChannelConfig } from '../../src/config/schema.js';
+import type { FakeServer } from '../../src/testing/fakes/shared.js';
+import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
+
+export interface ProviderRig<Fake> {
+  /** The upstream fake; read it inside a test or hook (it starts in beforeAll). */
+  readonly fake: Fake;
+  /** A gateway whose channels lead to the fake. */
+  readonly gateway: TestGateway;
+}
+
+/**
+ * Registers a providers-*.test.ts file's hooks: starts the fake, then a gateway with the channels
+ * `channelsOf` names for it; clears the fake's switches before every test (a switch one test flips
+ * never reaches the next); closes the gateway, then the fake, after the file.
+ */
+export function useProviderRig<Fake extends FakeServer & { switches: object }>(start: () => Promise<Fake>, channelsOf: (fake: Fake) => ChannelConfig[]): ProviderRig<Fake> {
+  let fake: Fake | undefined;
+  let gateway: TestGateway | undefined;
+  beforeAll(async () => {
+    fake = await start();
+    gateway = await startTestGateway({ channels: channelsOf(fake) });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await fake?.close();
+  });
+  beforeEach(() => {
+    const switches = (fake?.switches ?? {}) as Record<string, unknown>;
+    for (const key of Object.keys(switches)) delete switches[key];
+  });
+  return {
+    get fake() {
+      if (fake === undefined) throw new Error('the upstream fake is not running: read it inside a test or hook');
+      return fake;
+    },
+    get gateway() {
+      if (gateway === undefined) throw new Error('the gateway is not started: read it inside a test or hook');
+      return gateway;
+    },
+  };
+}
 
 export interface ImagesAnswer {
   status: number;

@@ -4,93 +4,80 @@
 // expired result link.
 
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config/schema.js';
 import { defaultVolcengineFakeApiKey, startVolcengineFake, type VolcengineFake } from '../../src/testing/fakes/volcengine.js';
-import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
-import { edit, generate, imagesOf, inputImage } from './providers-support.js';
+import { startTestGateway } from '../../src/testing/gateway-harness.js';
+import { edit, generate, imagesOf, inputImage, useProviderRig } from './providers-support.js';
 import { call, waitForTask } from './task-helpers.js';
 
 const seedream40 = 'doubao-seedream-4-0-250828';
 const seedreamModels = ['doubao-seedream-5-0-260128', 'doubao-seedream-4-5-251128', seedream40, 'doubao-seedream-3-0-t2i-250415'];
 
-let fake: VolcengineFake;
-let gateway: TestGateway;
-
 function arkChannel(name: string, upstream: VolcengineFake, priority = 0): ChannelConfig {
   return { name, provider: 'volcengine', base_url: `${upstream.url}/api/v3`, api_key: defaultVolcengineFakeApiKey, models: seedreamModels, priority };
 }
 
-beforeAll(async () => {
-  fake = await startVolcengineFake();
-  gateway = await startTestGateway({ channels: [arkChannel('ark', fake)] });
-});
-afterAll(async () => {
-  await gateway.close();
-  await fake.close();
-});
-afterEach(() => {
-  for (const key of Object.keys(fake.switches)) delete fake.switches[key as keyof typeof fake.switches];
-});
+const rig = useProviderRig(startVolcengineFake, (fake) => [arkChannel('ark', fake)]);
 
 describe('Seedream through the gateway', () => {
   it('makes n calls of one image each at the asked size, and re-hosts the Ark links on the gateway', async () => {
-    const before = fake.jobs.length;
-    const answer = await generate(gateway, { model: seedream40, prompt: 'a red fox in snow', n: 2, size: '2560x1440', response_format: 'url' });
+    const before = rig.fake.jobs.length;
+    const answer = await generate(rig.gateway, { model: seedream40, prompt: 'a red fox in snow', n: 2, size: '2560x1440', response_format: 'url' });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('x-imagegate-provider')).toBe('volcengine');
-    const images = await imagesOf(gateway, answer);
+    const images = await imagesOf(rig.gateway, answer);
     expect(images.map((image) => [image.format, image.width, image.height])).toEqual([['jpeg', 2560, 1440], ['jpeg', 2560, 1440]]);
-    const jobs = fake.jobs.slice(before);
+    const jobs = rig.fake.jobs.slice(before);
     expect(jobs).toHaveLength(2);
     for (const job of jobs) {
       expect(job.body).toMatchObject({ model: seedream40, size: '2560x1440', sequential_image_generation: 'disabled', watermark: false, response_format: 'url' });
     }
-    expect(answer.text).not.toContain(fake.url);
+    expect(answer.text).not.toContain(rig.fake.url);
   });
 
   it('asks 5.0-lite for png and converts it to the asked output_format (webp)', async () => {
-    const answer = await generate(gateway, { model: 'doubao-seedream-5-0-260128', prompt: 'a paper boat', size: '2048x2048', output_format: 'webp', response_format: 'b64_json' });
-    const [image] = await imagesOf(gateway, answer);
+    const answer = await generate(rig.gateway, { model: 'doubao-seedream-5-0-260128', prompt: 'a paper boat', size: '2048x2048', output_format: 'webp', response_format: 'b64_json' });
+    const [image] = await imagesOf(rig.gateway, answer);
     expect([image?.format, image?.width]).toEqual(['webp', 2048]);
-    expect(fake.jobs.at(-1)?.body['output_format']).toBe('png');
+    expect(rig.fake.jobs.at(-1)?.body['output_format']).toBe('png');
   });
 
   it('refuses a size outside the model’s documented range before any call', async () => {
-    const before = fake.requests.length;
-    const answer = await generate(gateway, { model: 'doubao-seedream-4-5-251128', prompt: 'p', size: '1024x1024' });
+    const before = rig.fake.requests.length;
+    const answer = await generate(rig.gateway, { model: 'doubao-seedream-4-5-251128', prompt: 'p', size: '1024x1024' });
     expect(answer.status).toBe(400);
     expect(answer.body.error).toMatchObject({ param: 'size', type: 'invalid_request_error' });
-    expect(fake.requests.length).toBe(before);
+    expect(rig.fake.requests.length).toBe(before);
   });
 
   it('edits with the uploads sent as data URLs in `image`', async () => {
     const photo = await inputImage(1024, 768);
-    const answer = await edit(gateway, { model: seedream40, prompt: 'make it winter', size: '1280x960' }, [photo, await inputImage(512, 512)]);
+    const answer = await edit(rig.gateway, { model: seedream40, prompt: 'make it winter', size: '1280x960' }, [photo, await inputImage(512, 512)]);
     expect(answer.status).toBe(200);
-    const [image] = await imagesOf(gateway, answer);
+    const [image] = await imagesOf(rig.gateway, answer);
     expect([image?.width, image?.height]).toEqual([1280, 960]);
-    const job = fake.jobs.at(-1);
+    const job = rig.fake.jobs.at(-1);
     expect(job?.inputs).toEqual([{ width: 1024, height: 768, format: 'png' }, { width: 512, height: 512, format: 'png' }]);
     expect((job?.body['image'] as string[]).every((item) => item.startsWith('data:image/png;base64,'))).toBe(true);
   });
 
   it('runs as an async task and ends succeeded with the image', async () => {
-    const submitted = await call(gateway.url, '/v1/images/generations?async=true', { key: gateway.apiKey, json: { model: seedream40, prompt: 'a lighthouse', size: '1280x720' } });
+    const submitted = await call(rig.gateway.url, '/v1/images/generations?async=true', { key: rig.gateway.apiKey, json: { model: seedream40, prompt: 'a lighthouse', size: '1280x720' } });
     expect(submitted.status).toBe(202);
-    const task = await waitForTask(gateway.url, gateway.apiKey, submitted.body.id);
+    const task = await waitForTask(rig.gateway.url, rig.gateway.apiKey, submitted.body.id);
     expect(task.status).toBe('succeeded');
     const b64 = task.result?.data?.[0]?.b64_json as string | undefined;
     const url = task.result?.data?.[0]?.url as string | undefined;
     const bytes = b64 !== undefined ? Buffer.from(b64, 'base64') : Buffer.from(await (await fetch(String(url))).arrayBuffer());
     expect((await sharp(bytes).metadata()).width).toBe(1280);
-    expect(fake.jobs.at(-1)?.body['size']).toBe('1280x720');
+    expect(rig.fake.jobs.at(-1)?.body['size']).toBe('1280x720');
   });
 
   it('serves the retired Seedream 3.0 by its successor 4.0, and says so', async () => {
-    const answer = await generate(gateway, { model: 'doubao-seedream-3-0-t2i-250415', prompt: 'a tea house', size: '1024x1024', seed: 5 });
+    const answer = await generate(rig.gateway, { model: 'doubao-seedream-3-0-t2i-250415', prompt: 'a tea house', size: '1024x1024', seed: 5 });
     expect(answer.status).toBe(200);
-    const job = fake.jobs.at(-1);
+    const job = rig.fake.jobs.at(-1);
     expect(job?.model).toBe(seedream40);
     expect(job?.body).not.toHaveProperty('seed');
     const warnings = answer.headers.get('x-imagegate-warnings') ?? '';
@@ -99,25 +86,25 @@ describe('Seedream through the gateway', () => {
   });
 
   it('answers a flagged prompt with 400 content_policy_violation at the input stage', async () => {
-    fake.switches.moderation = 'input';
-    const answer = await generate(gateway, { model: seedream40, prompt: 'something flagged' });
+    rig.fake.switches.moderation = 'input';
+    const answer = await generate(rig.gateway, { model: seedream40, prompt: 'something flagged' });
     expect(answer.status).toBe(400);
     expect(answer.body.error).toMatchObject({ code: 'content_policy_violation', moderation_details: { moderation_stage: 'input' } });
   });
 
   it('says the result is gone (502, not retried) when the Ark link has expired before the download', async () => {
-    fake.switches.resultUrlTtlMs = 0;
-    const before = fake.jobs.length;
-    const answer = await generate(gateway, { model: seedream40, prompt: 'p' });
+    rig.fake.switches.resultUrlTtlMs = 0;
+    const before = rig.fake.jobs.length;
+    const answer = await generate(rig.gateway, { model: seedream40, prompt: 'p' });
     expect(answer.status).toBe(502);
     expect(answer.body.error?.message).toContain('may have expired');
-    expect(fake.jobs.length).toBe(before + 1);
+    expect(rig.fake.jobs.length).toBe(before + 1);
   });
 });
 
 describe('Seedream in /v1/models', () => {
   it('lists the Seedream models served by the volcengine channel, the retired 3.0 as served by 4.0, and BytePlus’s names as aliases', async () => {
-    const response = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${gateway.apiKey}` } });
+    const response = await fetch(`${rig.gateway.url}/v1/models`, { headers: { authorization: `Bearer ${rig.gateway.apiKey}` } });
     const body = (await response.json()) as { data: { id: string; owned_by: string; imagegate: { provider: string; channel: string; alias_of: string | null; served_as: string | null } }[] };
     const byId = new Map(body.data.map((model) => [model.id, model]));
     for (const id of ['doubao-seedream-5-0-260128', 'doubao-seedream-4-5-251128', seedream40]) {
