@@ -9,16 +9,24 @@ import { GatewayError } from '../core/errors.js';
 /** Far deeper than any real request (image URLs sit at depth 3, provider options at 4 or 5). */
 export const maxJsonDepth = 32;
 
-/** Whether a parsed value nests objects or arrays deeper than `limit`; walked without recursion. */
+/**
+ * Whether a parsed value nests objects or arrays deeper than `limit`. Recursive, but never deeper than
+ * `limit` + 1 calls whatever the value (it stops there), and without allocating: it runs on every body.
+ */
 export function exceedsDepth(value: unknown, limit: number): boolean {
-  const stack: Array<{ node: unknown; depth: number }> = [{ node: value, depth: 1 }];
-  while (stack.length > 0) {
-    const { node, depth } = stack.pop() as { node: unknown; depth: number };
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > limit) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (child !== null && typeof child === 'object') stack.push({ node: child, depth: depth + 1 });
-    }
+  return value !== null && typeof value === 'object' && nestsDeeper(value, 1, limit);
+}
+
+function nestsDeeper(node: object, depth: number, limit: number): boolean {
+  if (depth > limit) return true;
+  if (Array.isArray(node)) {
+    for (const child of node as unknown[]) if (child !== null && typeof child === 'object' && nestsDeeper(child, depth + 1, limit)) return true;
+    return false;
+  }
+  // Parsed JSON: own enumerable properties only (Fastify's parser refuses __proto__ and constructor).
+  for (const name in node) {
+    const child = (node as Record<string, unknown>)[name];
+    if (child !== null && typeof child === 'object' && nestsDeeper(child, depth + 1, limit)) return true;
   }
   return false;
 }

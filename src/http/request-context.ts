@@ -6,6 +6,8 @@ import type { RequestDetails } from '../core/ports/request-log.js';
 
 export interface RequestContext {
   startedAt: number;
+  /** The matched route's pattern (metrics label), read with `endpoint` from one routeOptions, which Fastify builds anew at each read. */
+  route: string | undefined;
   key: ApiKeyRecord | undefined;
   endpoint: string | undefined;
   model: string | null;
@@ -37,10 +39,12 @@ export function registerRequestContext(app: FastifyInstance): void {
   // Callback hooks (here and for every hook on the image path): an async hook costs a promise and a
   // microtask per request for work that never waits.
   app.addHook('onRequest', (request, _reply, done) => {
+    const route = request.routeOptions;
     request.imagegate = {
       startedAt: performance.now(),
+      route: route.url,
       key: undefined,
-      endpoint: request.routeOptions.config.endpoint,
+      endpoint: route.config.endpoint,
       model: null,
       provider: null,
       channel: null,

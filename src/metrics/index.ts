@@ -155,9 +155,9 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
     register(app, settings = {}) {
       // A callback hook: an async one costs a promise and a microtask per request.
       app.addHook('onResponse', (request, reply, done) => {
-        const routePattern = request.routeOptions.url ?? 'unmatched';
-        httpDuration.observe({ method: request.method, route: routePattern, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
         const context = request.imagegate;
+        const routePattern = (context === null ? request.routeOptions.url : context.route) ?? 'unmatched';
+        httpDuration.observe({ method: request.method, route: routePattern, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
         if (context?.endpoint !== undefined) {
           requests.inc({ endpoint: context.endpoint, model: context.model ?? 'none', status: String(reply.statusCode) });
           if (context.imagesDelivered > 0) images.inc({ model: context.model ?? 'none', channel: context.channel ?? 'none' }, context.imagesDelivered);

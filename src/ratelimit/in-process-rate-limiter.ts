@@ -6,7 +6,7 @@
 import type { ApiKeyRecord } from '../core/ports/key-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { RateLimiter, RateLimitHeaders } from '../core/ports/rate-limiter.js';
-import { concurrencyRefused, limitRefused, windowHeaders, type Dimension } from './limit-answers.js';
+import { addWindowHeaders, concurrencyRefused, limitRefused, type Dimension } from './limit-answers.js';
 
 interface Window {
   used: number;
@@ -18,22 +18,23 @@ const windowMs = 60_000;
 const pruneAbove = 10_000;
 
 export function createInProcessRateLimiter(clock: Clock): RateLimiter {
-  const windows = new Map<string, Window>();
+  // One map per dimension, keyed by the key's id as it is (no `${dimension}:${id}` string made per request).
+  const windows: Record<Dimension, Map<string, Window>> = { requests: new Map(), images: new Map() };
   const slots = new Map<string, number>();
 
-  const prune = (now: number): void => {
-    for (const [name, window] of windows) if (window.endsAt <= now) windows.delete(name);
+  const prune = (counted: Map<string, Window>, now: number): void => {
+    for (const [name, window] of counted) if (window.endsAt <= now) counted.delete(name);
   };
 
   /** Counts `points` against one dimension; throws with every header gathered so far when over. */
   const take = (dimension: Dimension, key: ApiKeyRecord, limit: number, points: number, headers: RateLimitHeaders): void => {
     const now = clock.now();
-    const name = `${dimension}:${key.id}`;
-    let window = windows.get(name);
+    const counted = windows[dimension];
+    let window = counted.get(key.id);
     if (window === undefined || window.endsAt <= now) {
-      if (windows.size >= pruneAbove) prune(now);
+      if (counted.size >= pruneAbove) prune(counted, now);
       window = { used: 0, endsAt: now + windowMs };
-      windows.set(name, window);
+      counted.set(key.id, window);
     }
     const msBeforeNext = window.endsAt - now;
     // Requests count even when refused (a client hammering past its limit stays limited); images
@@ -42,11 +43,11 @@ export function createInProcessRateLimiter(clock: Clock): RateLimiter {
     const used = dimension === 'requests' ? window.used : window.used + points;
     if (used > limit) {
       const usedBefore = Math.min(limit, used - points);
-      Object.assign(headers, windowHeaders(dimension, limit, limit - usedBefore, msBeforeNext));
+      addWindowHeaders(headers, dimension, limit, limit - usedBefore, msBeforeNext);
       throw limitRefused(dimension, key, { limit, used: usedBefore, requested: points, msBeforeNext, headers });
     }
     if (dimension === 'images') window.used = used;
-    Object.assign(headers, windowHeaders(dimension, limit, limit - used, msBeforeNext));
+    addWindowHeaders(headers, dimension, limit, limit - used, msBeforeNext);
   };
 
   return {

@@ -22,12 +22,22 @@ export function formatResetDuration(milliseconds: number): string {
   return `${seconds}s`;
 }
 
+const headerNames = {
+  requests: { limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' },
+  images: { limit: 'x-ratelimit-limit-images', remaining: 'x-ratelimit-remaining-images', reset: 'x-ratelimit-reset-images' },
+} as const;
+
+/** Writes one dimension's three headers into `headers` (every limited request does, so no object of its own). */
+export function addWindowHeaders(headers: RateLimitHeaders, dimension: Dimension, limit: number, remaining: number, msBeforeNext: number): RateLimitHeaders {
+  const names = headerNames[dimension];
+  headers[names.limit] = String(limit);
+  headers[names.remaining] = String(Math.max(0, remaining));
+  headers[names.reset] = formatResetDuration(msBeforeNext);
+  return headers;
+}
+
 export function windowHeaders(dimension: Dimension, limit: number, remaining: number, msBeforeNext: number): RateLimitHeaders {
-  return {
-    [`x-ratelimit-limit-${dimension}`]: String(limit),
-    [`x-ratelimit-remaining-${dimension}`]: String(Math.max(0, remaining)),
-    [`x-ratelimit-reset-${dimension}`]: formatResetDuration(msBeforeNext),
-  };
+  return addWindowHeaders({}, dimension, limit, remaining, msBeforeNext);
 }
 
 export function limitRefused(
