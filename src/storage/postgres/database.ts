@@ -1,8 +1,9 @@
 // Opens a PostgreSQL database (node-postgres pool behind Kysely's PostgresDialect): one pool per process.
 // Integers come back as JavaScript numbers, checked to be exact, so the stores share SQLite's row types.
 
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import pg from 'pg';
+import { GatewayError } from '../../core/errors.js';
 import type { DatabaseSchema } from '../sql/schema.js';
 
 export interface PostgresDatabase {
@@ -18,6 +19,8 @@ export interface PostgresDatabaseOptions {
   url: string;
   /** Connections in the pool; default 10. */
   maxConnections?: number;
+  /** How long a query waits for a connection while all are busy before a 503; default 30 s. */
+  poolWaitMs?: number;
 }
 
 /** int8 (bigint: times, money, counts) and numeric (sums of bigints). */
@@ -68,14 +71,48 @@ export function redactPostgresUrl(url: string): string {
   }
 }
 
+/** A new connection to a server that does not answer fails in seconds, not after the OS's TCP timeout. */
+const connectTimeoutMs = 5_000;
+
+/**
+ * How long a query waits for one of the pool's connections while all are busy. A burst on one key
+ * queues on that key's row lock, holding connections meanwhile: it waits its turn (a synchronous image
+ * request may take far longer than this anyway) instead of failing as it did at 5 s under load.
+ */
+const defaultPoolWaitMs = 30_000;
+
+/** The connection's own connect timeout, which the pool's option (its queue wait) would otherwise set. */
+class PromptlyConnectingClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(typeof config === 'string' ? { connectionString: config, connectionTimeoutMillis: connectTimeoutMs } : { ...config, connectionTimeoutMillis: connectTimeoutMs });
+  }
+}
+
+/** pg-pool's error for a wait in its queue that outlasted `connectionTimeoutMillis`. */
+const poolWaitTimeoutMessage = 'timeout exceeded when trying to connect';
+
+/** The pool for Kysely, with a wait for a busy pool answered 503 (retry shortly), not a 500. */
+function busyAware(pool: pg.Pool): PostgresPool {
+  return {
+    connect: () =>
+      pool.connect().catch((error: unknown) => {
+        if (error instanceof Error && error.message === poolWaitTimeoutMessage) {
+          throw new GatewayError('service_unavailable', 'The gateway is busy: every database connection stayed in use. Retry shortly.', { retryAfterSeconds: 1, cause: error });
+        }
+        throw error;
+      }),
+    end: () => pool.end(),
+  };
+}
+
 export function openPostgresDatabase(options: PostgresDatabaseOptions): PostgresDatabase {
   const { connectionString, schema } = parsePostgresUrl(options.url);
   const pool = new pg.Pool({
     connectionString,
     max: options.maxConnections ?? 10,
     types,
-    // A start against an unreachable server fails in seconds, not after the OS's TCP timeout.
-    connectionTimeoutMillis: 5_000,
+    Client: PromptlyConnectingClient,
+    connectionTimeoutMillis: options.poolWaitMs ?? defaultPoolWaitMs,
     // How an operator tells imagegate's connections apart in pg_stat_activity.
     application_name: 'imagegate',
     // Every connection looks in the configured schema first; `public` stays reachable for extensions.
@@ -84,7 +121,7 @@ export function openPostgresDatabase(options: PostgresDatabaseOptions): Postgres
   // An idle connection the server drops (restart, failover) is an error on the pool, not a crash:
   // the pool replaces it, and queries report their own errors.
   pool.on('error', () => undefined);
-  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool: busyAware(pool) }) });
   let closing: Promise<void> | undefined;
   return {
     db,
