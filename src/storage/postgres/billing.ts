@@ -1,5 +1,5 @@
 // The Billing port on PostgreSQL. Each operation is one READ COMMITTED transaction that locks the rows
-// it changes (`SELECT … FOR UPDATE` on the reservation, and on the key where its balance is read), so
+// it changes (`SELECT … FOR UPDATE` on the reservation, and on the key where its balance must be read exactly), so
 // reservations from any number of processes serialise on the key's row: a balance can reach zero but
 // never pass it (and the guarded `UPDATE … WHERE balance >= $n` plus the CHECK on the column say so
 // twice more). The key's lock is taken as late in a transaction as can be — every write of the key's
@@ -78,13 +78,31 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
   }
 
   /**
-   * Locks the key, writes the reservation held by `holder` (this process, or null: a task holds it) and
-   * debits the estimate; an error rolls the caller's transaction back. A caller writes its other rows
-   * first, so the key's lock is held for these three round trips and the COMMIT only.
+   * Writes the reservation held by `holder` (this process, or null: a task holds it) and debits the
+   * estimate; an error rolls the caller's transaction back. Optimistic: the key is read without a lock
+   * and its row is locked only by the guarded debit, the last statement before the caller's COMMIT, so
+   * the lock every reservation and settlement of the key waits for is held one round trip and the
+   * COMMIT. A debit that matches nothing (the balance does not cover it, or the key changed since the
+   * read: metering switched, balance spent) is undone and the reservation made again under the key's lock.
    */
   async #reserveIn(transaction: Transaction<DatabaseSchema>, request: ReservationRequest, holder: string | null): Promise<void> {
     const facts = reservationFacts(request);
-    const key = await lockKey(transaction, request.keyId);
+    const read = await transaction.selectFrom('api_keys').select(['balance', 'price_group']).where('id', '=', request.keyId).executeTakeFirst();
+    if (await this.#reserveWith(transaction, request, facts, read, holder)) return;
+    await transaction.deleteFrom('billing_reservations').where('key_id', '=', request.keyId).where('id', '=', request.reservationId).execute();
+    const locked = await lockKey(transaction, request.keyId);
+    // The balance read under the lock is exact: a debit refused now is refused for good.
+    if (!(await this.#reserveWith(transaction, request, facts, locked, holder))) throw insufficientQuotaError(estimatedFor(this.#prices, request, facts, locked), locked?.balance ?? 0);
+  }
+
+  /** Inserts the reservation and debits it; false when the guarded debit matched nothing (nothing debited). */
+  async #reserveWith(
+    transaction: Transaction<DatabaseSchema>,
+    request: ReservationRequest,
+    facts: ReturnType<typeof reservationFacts>,
+    key: KeyBalance | undefined,
+    holder: string | null,
+  ): Promise<boolean> {
     if (!key) throw new GatewayError('invalid_api_key', 'The API key of this request no longer exists.');
     const { row, metered, estimated } = newReservation(this.#prices, request, facts, key, holder, this.clock.now());
     const inserted = await transaction
@@ -93,15 +111,14 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       .onConflict((conflict) => conflict.columns(['key_id', 'id']).doNothing())
       .executeTakeFirst();
     if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw reservationConflictError(request.reservationId);
-    if (!metered || estimated === 0) return;
+    if (!metered || estimated === 0) return true;
     const debited = await transaction
       .updateTable('api_keys')
       .set((expression) => ({ balance: expression('balance', '-', estimated) }))
       .where('id', '=', request.keyId)
       .where('balance', '>=', estimated)
       .executeTakeFirst();
-    // The error rolls the transaction back, reservation row included.
-    if (debited.numUpdatedRows === 0n) throw insufficientQuotaError(estimated, key.balance ?? 0);
+    return debited.numUpdatedRows > 0n;
   }
 
   async settle(ref: ReservationRef, settlement: Settlement): Promise<void> {
@@ -211,6 +228,11 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       .execute();
     await refund(transaction, reservation.key_id, reservation.debited, now);
   }
+}
+
+/** What a reservation of `request` would debit from `key` (for the refusal's message). */
+function estimatedFor(prices: PriceBook, request: ReservationRequest, facts: ReturnType<typeof reservationFacts>, key: KeyBalance | undefined): number {
+  return key === undefined ? 0 : newReservation(prices, request, facts, key, null, 0).estimated;
 }
 
 /** Reads the key under a row lock held until the transaction ends. */
