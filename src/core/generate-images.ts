@@ -32,6 +32,8 @@ export interface GenerationOutcome {
   images: DeliveredImage[];
   warnings: string[];
   usage?: ImageUsage;
+  /** What the upstream calls reported costing the operator, in USD, summed; absent when none said. */
+  upstreamCostUsd?: number;
   /** The quality tier the upstream reported rendering, when it did (what `auto` became). */
   quality?: string;
   provider: string;
@@ -236,6 +238,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         images,
         warnings: [...new Set(warnings)],
         usage,
+        ...upstreamCostOf(results),
         ...qualityOf(results),
         provider: route.provider,
         channel: route.channel,
@@ -265,6 +268,13 @@ function resumeCall(model: ImageModel, job: UpstreamJobRef, options: ImageCallOp
 function qualityOf(results: ImageCallResult[]): { quality?: string } {
   const quality = results.find((result) => result.quality !== undefined)?.quality;
   return quality === undefined ? {} : { quality };
+}
+
+/** The upstream's own cost of the calls, summed (USD), when any call reported one. */
+function upstreamCostOf(results: ImageCallResult[]): { upstreamCostUsd?: number } {
+  const costs = results.flatMap((result) => (result.upstreamCostUsd === undefined ? [] : [result.upstreamCostUsd]));
+  // Rounded to the nanodollar: float sums of reported decimals (0.0387 + 0.0387 …) carry binary noise.
+  return costs.length === 0 ? {} : { upstreamCostUsd: Math.round(costs.reduce((sum, cost) => sum + cost, 0) * 1e9) / 1e9 };
 }
 
 function sumUsage(results: ImageCallResult[]): ImageUsage | undefined {

@@ -140,7 +140,13 @@ const recentKeysKept = 64;
 const finishedStatuses: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
 
 export function settlementOf(outcome: GenerationOutcome): Settlement {
-  return { imagesDelivered: outcome.images.length, usage: outcome.usage, channel: outcome.channel, provider: outcome.provider };
+  return {
+    imagesDelivered: outcome.images.length,
+    usage: outcome.usage,
+    channel: outcome.channel,
+    provider: outcome.provider,
+    ...(outcome.upstreamCostUsd === undefined ? {} : { upstreamCostUsd: outcome.upstreamCostUsd }),
+  };
 }
 
 /** What a failed task shows: exactly an OpenAI error object, nothing internal. */

@@ -47,6 +47,12 @@ async function spent(): Promise<number> {
   return body.total.amount;
 }
 
+/** The pricing detail of the newest usage row (what the admin API's /usage shows an operator). */
+async function lastUsageDetail(): Promise<Record<string, unknown>> {
+  const [row] = await gateway.gateway.billing.listUsage({ limit: 1 });
+  return row?.detail ?? {};
+}
+
 const lastChat = (fake: ChatCompletionsFake) => [...fake.requests].reverse().find((request) => request.path.endsWith('/chat/completions'))?.json as Record<string, unknown> | undefined;
 
 describe('chat-completions image models through the gateway', () => {
@@ -62,6 +68,8 @@ describe('chat-completions image models through the gateway', () => {
     expect(answer.text).not.toContain(chatCompletionsFakeApiKey);
     // gemini-2.5-flash-image: $0.039 per image (catalog/prices.yaml).
     expect((await spent()) - before).toBe(39_000);
+    // OpenRouter's own price, beside ours in the usage row: 1290 image tokens × $30/1M + 4 prompt tokens × $0.30/1M.
+    expect((await lastUsageDetail())['upstream_cost_usd']).toBe(0.038701);
   });
 
   it('makes n images with one chat call each (chat completions have no n)', async () => {
@@ -70,6 +78,8 @@ describe('chat-completions image models through the gateway', () => {
     expect(answer.status).toBe(200);
     expect(answer.body.data).toHaveLength(3);
     expect(openRouter.jobs.length - before).toBe(3);
+    // The three calls' usage.cost summed (each 0.038701 as OpenRouter rounds it).
+    expect((await lastUsageDetail())['upstream_cost_usd']).toBe(0.116103);
   });
 
   it('edits with Gemini 3 Pro Image: the upload goes as an image_url data URL, the size as the 2K tier', async () => {

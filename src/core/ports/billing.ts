@@ -32,6 +32,8 @@ export interface ReservationRequest {
 export interface Settlement {
   imagesDelivered: number;
   usage?: ImageUsage;
+  /** What the upstream reported charging the operator, in USD (see ImageCallResult.upstreamCostUsd); recorded, never charged. */
+  upstreamCostUsd?: number;
   channel?: string;
   provider?: string;
 }

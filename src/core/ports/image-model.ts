@@ -117,6 +117,11 @@ export interface ImageCallResult {
   quality?: string;
   /** Upstream identifiers worth logging (request id, job id). */
   upstreamRequestId?: string;
+  /**
+   * What the upstream says this call cost the operator, in USD (OpenRouter's `usage.cost`), kept
+   * beside our charge in the usage row; never what the key is charged.
+   */
+  upstreamCostUsd?: number;
 }
 
 export type ImageOperation = 'generate' | 'edit' | 'variation';

@@ -210,7 +210,13 @@ export function reservationFor(reservationId: string, keyId: string, imageReques
 }
 
 export function settlementOf(outcome: GenerationOutcome): Settlement {
-  return { imagesDelivered: outcome.images.length, usage: outcome.usage, channel: outcome.channel, provider: outcome.provider };
+  return {
+    imagesDelivered: outcome.images.length,
+    usage: outcome.usage,
+    channel: outcome.channel,
+    provider: outcome.provider,
+    ...(outcome.upstreamCostUsd === undefined ? {} : { upstreamCostUsd: outcome.upstreamCostUsd }),
+  };
 }
 
 export { sendError };

@@ -100,6 +100,7 @@ export function createChatImageModel(settings: ProviderSettings, providerName: s
     const result: ImageCallResult = { images: answer.images.slice(0, Math.max(1, options.n)), warnings };
     if (answer.usage !== undefined) result.usage = { inputTokens: answer.usage.promptTokens, outputTokens: answer.usage.completionTokens };
     if (answer.id !== undefined) result.upstreamRequestId = answer.id;
+    if (answer.usage?.cost !== undefined) result.upstreamCostUsd = answer.usage.cost;
     return result;
   }
 

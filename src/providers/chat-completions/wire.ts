@@ -99,7 +99,7 @@ export function parseChatCompletion(provider: string, body: Buffer): ChatImageAn
     ? {
         promptTokens: count(json['usage']['prompt_tokens']),
         completionTokens: count(json['usage']['completion_tokens']),
-        cost: typeof json['usage']['cost'] === 'number' ? json['usage']['cost'] : undefined,
+        cost: typeof json['usage']['cost'] === 'number' && json['usage']['cost'] >= 0 ? json['usage']['cost'] : undefined,
       }
     : undefined;
   const error = readError(json['error']);

@@ -112,6 +112,8 @@ export function usageRow(reservation: ReservationRow, settlement: Settlement, pl
   const collected = plan.shortfall > 0 ? plan.debited + extra : charge.amount;
   const detail: Record<string, unknown> = { ...charge.detail, estimated: reservation.estimated };
   if (collected < charge.amount) detail.uncollected = charge.amount - collected;
+  // The upstream's own price of the work (OpenRouter's usage.cost), for the operator to compare with ours.
+  if (settlement.upstreamCostUsd !== undefined) detail.upstream_cost_usd = settlement.upstreamCostUsd;
   return {
     key_id: reservation.key_id,
     reservation_id: reservation.id,
