@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from './errors.js';
 import type { ImageRequest } from './image-request.js';
+import type { Settlement } from './ports/billing.js';
 import type { BlobStore } from './ports/blob-store.js';
 import type { Clock } from './ports/clock.js';
 import type { HttpClient } from './ports/http-client.js';
@@ -246,6 +247,17 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         createdAt: Math.floor(now.getTime() / 1000),
       };
     },
+  };
+}
+
+/** What a request's billing settles for what it delivered (sync, streamed or as a task). */
+export function settlementOf(outcome: GenerationOutcome): Settlement {
+  return {
+    imagesDelivered: outcome.images.length,
+    usage: outcome.usage,
+    channel: outcome.channel,
+    provider: outcome.provider,
+    ...(outcome.upstreamCostUsd === undefined ? {} : { upstreamCostUsd: outcome.upstreamCostUsd }),
   };
 }
 

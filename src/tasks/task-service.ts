@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Catalog } from '../core/catalog/catalog.js';
 import { GatewayError, isGatewayError, type OpenAIErrorObject } from '../core/errors.js';
-import type { GenerationOutcome, ImageService } from '../core/generate-images.js';
+import { settlementOf, type GenerationOutcome, type ImageService } from '../core/generate-images.js';
 import type { ImageRequest } from '../core/image-request.js';
-import type { Billing, ReservationRef, ReservationRequest, Settlement } from '../core/ports/billing.js';
+import type { Billing, ReservationRef, ReservationRequest } from '../core/ports/billing.js';
 import type { BlobStore } from '../core/ports/blob-store.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { UpstreamJobRef } from '../core/ports/image-model.js';
@@ -138,16 +138,6 @@ export const newTaskId = (): string => `task_${randomUUID().replaceAll('-', '')}
 const recentKeysKept = 64;
 
 const finishedStatuses: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
-
-export function settlementOf(outcome: GenerationOutcome): Settlement {
-  return {
-    imagesDelivered: outcome.images.length,
-    usage: outcome.usage,
-    channel: outcome.channel,
-    provider: outcome.provider,
-    ...(outcome.upstreamCostUsd === undefined ? {} : { upstreamCostUsd: outcome.upstreamCostUsd }),
-  };
-}
 
 /** What a failed task shows: exactly an OpenAI error object, nothing internal. */
 export function errorObjectOf(error: unknown): OpenAIErrorObject {

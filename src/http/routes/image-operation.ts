@@ -9,8 +9,8 @@ import { Readable } from 'node:stream';
 import { encodeImagesResponseParts } from '../../core/images-response.js';
 import { assertModelAllowed } from '../../core/key-policy.js';
 import type { Operation } from '../../core/catalog/types.js';
-import type { GenerationOutcome } from '../../core/generate-images.js';
-import type { ReservationRequest, Settlement } from '../../core/ports/billing.js';
+import { settlementOf } from '../../core/generate-images.js';
+import type { ReservationRequest } from '../../core/ports/billing.js';
 import { createRequestAbort, type RequestAbort } from '../../core/request-abort.js';
 import { formatSize } from '../../core/sizes.js';
 import type { HttpDeps } from '../deps.js';
@@ -206,16 +206,6 @@ export function reservationFor(reservationId: string, keyId: string, imageReques
     promptCharacters: imageRequest.prompt.length,
     inputImages: imageRequest.images.length,
     inputImageSizes: [...imageRequest.images, ...(imageRequest.mask ? [imageRequest.mask] : [])].map(({ width, height }) => ({ width, height })),
-  };
-}
-
-export function settlementOf(outcome: GenerationOutcome): Settlement {
-  return {
-    imagesDelivered: outcome.images.length,
-    usage: outcome.usage,
-    channel: outcome.channel,
-    provider: outcome.provider,
-    ...(outcome.upstreamCostUsd === undefined ? {} : { upstreamCostUsd: outcome.upstreamCostUsd }),
   };
 }
 
