@@ -159,9 +159,24 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
         if (!call) {
           throw new GatewayError('invalid_value', `${request.model.id} cannot do ${request.operation} on channel ${route.channel}.`, { param: 'model' });
         }
-        const perCall = Math.max(1, route.imageModel.maxImagesPerCall);
         const counts: number[] = [];
-        for (let left = request.n; left > 0; left -= perCall) counts.push(Math.min(perCall, left));
+        if (request.imageSet === true) {
+          // A set is one call: the upstream decides how many related images it holds, up to n.
+          const maxPerSet = route.imageModel.maxImagesPerSet;
+          if (maxPerSet === undefined || request.n > maxPerSet) {
+            throw new GatewayError(
+              'invalid_value',
+              maxPerSet === undefined
+                ? `${route.imageModel.modelId} on channel ${route.channel} does not generate image sets; send sequential_image_generation "disabled" (or leave it out) and use n.`
+                : `${route.imageModel.modelId} makes sets of at most ${maxPerSet} images.`,
+              { param: 'sequential_image_generation', retryable: false },
+            );
+          }
+          counts.push(request.n);
+        } else {
+          const perCall = Math.max(1, route.imageModel.maxImagesPerCall);
+          for (let left = request.n; left > 0; left -= perCall) counts.push(Math.min(perCall, left));
+        }
 
         const baseOptions: Omit<ImageCallOptions, 'n' | 'seed'> = {
           model: route.imageModel.modelId,
@@ -228,7 +243,8 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       for (const result of results) {
         for (const warning of result.warnings) if (warning.param === undefined || !defaulted.has(warning.param)) warnings.push(warning.param ? `${warning.param}: ${warning.message}` : warning.message);
       }
-      if (images.length < request.n) {
+      // A set's size is the model's choice (up to n), so fewer images is no shortfall.
+      if (images.length < request.n && request.imageSet !== true) {
         const reason = failures[0] instanceof Error ? `: ${failures[0].message}` : '';
         warnings.push(`delivered ${images.length} of ${request.n} images${reason}`);
       }

@@ -40,6 +40,12 @@ export interface ImageRequest {
   images: InputImage[];
   mask?: InputImage;
   providerOptions: Record<string, unknown>;
+  /**
+   * Set when the client asked for an image set (Seedream's `sequential_image_generation: "auto"`): one
+   * upstream call whose model decides how many related images it returns, up to `n` (the set's
+   * `max_images`), instead of n independent images. See imageSetOf.
+   */
+  imageSet?: boolean;
   warnings: string[];
   /**
    * Params the client did not send (or sent as `auto`/null) whose value is the catalog's default:
@@ -153,7 +159,17 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
     }
   }
 
-  const n = optionalInteger(body, 'n', 1, model.max_n) ?? 1;
+  const set = imageSetOf(body);
+  const requestedN = optionalInteger(body, 'n', 1, model.max_n);
+  if (set !== undefined && requestedN !== undefined && requestedN > 1) {
+    throw new GatewayError(
+      'invalid_value',
+      `'n' cannot be combined with sequential_image_generation "auto": a set is one call whose size the model decides, up to sequential_image_generation_options.max_images (${set.maxImages}). Send one or the other.`,
+      { param: 'n' },
+    );
+  }
+  // A set reserves, rate-limits and delivers up to its max_images; it is charged per image delivered.
+  const n = set?.maxImages ?? requestedN ?? 1;
 
   const sizeText = optionalString(body, 'size');
   const aspectRatio = optionalString(body, 'aspect_ratio');
@@ -274,9 +290,39 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
     images: [],
     mask: undefined,
     providerOptions,
+    ...(set === undefined ? {} : { imageSet: true }),
     warnings,
     defaulted,
   };
+}
+
+/**
+ * Volcengine Ark "图片生成 API" (https://www.volcengine.com/docs/82379/1541523), as its parameter table
+ * is quoted by resellers (novita.ai, apidoc.cometapi.com): `sequential_image_generation` "auto：自动判断模式，
+ * 模型会根据用户提供的提示词自主判断是否返回组图以及组图包含的图片数量 / disabled：关闭组图功能，模型只会生成一张图"
+ * (default disabled), and `sequential_image_generation_options.max_images` "Specifies the maximum number
+ * of images that can be generated in this request. Number of input reference images + number of generated
+ * images ≤ 15. Value range: [1, 15]" (default 15). Only Seedream has sets today, so its field names are how
+ * a client asks for one; the fields stay in providerOptions for the adapter, and a model without sets
+ * refuses the request (generate-images.ts).
+ */
+export const maxImagesPerSet = 15;
+
+function imageSetOf(body: RawImageRequest): { maxImages: number } | undefined {
+  const mode = body['sequential_image_generation'];
+  if (mode === undefined || mode === null || mode === 'disabled') return undefined;
+  if (mode !== 'auto') throw invalidValue('sequential_image_generation', String(mode).slice(0, 40), ['auto', 'disabled']);
+  const options = body['sequential_image_generation_options'];
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw new GatewayError('invalid_value', "'sequential_image_generation_options' must be an object such as {\"max_images\": 4}.", { param: 'sequential_image_generation_options' });
+  }
+  const maxImages = (options as Record<string, unknown> | null | undefined)?.['max_images'] ?? maxImagesPerSet;
+  if (typeof maxImages !== 'number' || !Number.isInteger(maxImages) || maxImages < 1 || maxImages > maxImagesPerSet) {
+    throw new GatewayError('invalid_value', `Invalid value for 'sequential_image_generation_options.max_images': ${JSON.stringify(maxImages).slice(0, 40)}. It must be an integer between 1 and ${maxImagesPerSet}.`, {
+      param: 'sequential_image_generation_options.max_images',
+    });
+  }
+  return { maxImages };
 }
 
 export const sizeLabel = (request: ImageRequest): string => formatSize(request.size);

@@ -134,6 +134,12 @@ export interface ImageModel {
   readonly modelId: string;
   /** The most images one upstream call can return; the core splits `n` into ceil(n / max) calls. */
   readonly maxImagesPerCall: number;
+  /**
+   * Set by a model whose one call can answer an image set the upstream sizes itself (Seedream's
+   * `sequential_image_generation: "auto"`): the most images such a set holds. A request with
+   * `imageSet` is then one call with `n` = the set's maximum; a model without it refuses such a request.
+   */
+  readonly maxImagesPerSet?: number;
   /** Operations this model supports; the core answers 400 for the others before calling. */
   readonly operations: readonly ImageOperation[];
   generate(options: ImageCallOptions): Promise<ImageCallResult>;

@@ -1,4 +1,5 @@
-// The Seedream ImageModel: one synchronous `POST {base}/images/generations` per image, generations with
+// The Seedream ImageModel: one synchronous `POST {base}/images/generations` per image (or per image set,
+// when the client asks for one with `sequential_image_generation: "auto"`), generations with
 // the prompt alone, edits with the input images as `image` (data URLs; Seedream 4.x/5.0 take up to 14
 // references). Ark answers with a URL valid for 24 hours, which the gateway downloads through its
 // guarded client and re-hosts; nothing runs upstream after the answer, so there is nothing to resume.
@@ -17,6 +18,8 @@ export const volcengineDefaultBaseURL = 'https://ark.cn-beijing.volces.com/api/v
 const defaultTimeoutMs = 180_000;
 /** One image as base64 when an operator forces b64_json is ~25 MB at 4K; a url answer is a few hundred bytes. */
 const maxResponseBytes = 64 * 1024 * 1024;
+/** `sequential_image_generation_options.max_images` "取值范围 [1, 15]" (docs/providers.md, Seedream). */
+const seedreamMaxImagesPerSet = 15;
 
 export interface VolcengineChannelOptions {
   /** Sent as `watermark` unless the request sets it (Ark's default is true: an "AI生成" mark). */
@@ -83,8 +86,10 @@ export function createVolcengineImageModel(settings: ProviderSettings, modelId: 
     specificationVersion: 'v1',
     provider: volcengineProviderName,
     modelId,
-    // Exactly n images takes n calls: a set (`sequential_image_generation: auto`) is sized by the model.
+    // Exactly n images takes n calls: a set (`sequential_image_generation: auto`) is sized by the model,
+    // so it is asked for only when the client asks for a set, as one call of up to 15 images.
     maxImagesPerCall: 1,
+    ...(profile.sequential ? { maxImagesPerSet: seedreamMaxImagesPerSet } : {}),
     operations,
     generate: (options) => call('generate', options),
     ...(operations.includes('edit') ? { edit: (options: ImageCallOptions) => call('edit', options) } : {}),

@@ -64,13 +64,38 @@ describe('Seedream generations', () => {
       callOptions({
         seed: 42,
         quality: 'hd',
-        providerOptions: { watermark: true, optimize_prompt_options: { mode: 'fast' }, guidance_scale: 3, sequential_image_generation: 'auto', negative_prompt: 'blurry' },
+        providerOptions: { watermark: true, optimize_prompt_options: { mode: 'fast' }, guidance_scale: 3, sequential_image_generation_options: { max_images: 3 }, negative_prompt: 'blurry' },
       }),
     );
     const body = upstream.fake.jobs.at(-1)?.body;
     expect(body).toMatchObject({ watermark: true, optimize_prompt_options: { mode: 'fast' }, sequential_image_generation: 'disabled' });
     for (const field of ['seed', 'guidance_scale', 'negative_prompt']) expect(body).not.toHaveProperty(field);
-    expect(result.warnings.map((warning) => warning.param).sort()).toEqual(['guidance_scale', 'negative_prompt', 'quality', 'seed', 'sequential_image_generation']);
+    expect(body).not.toHaveProperty('sequential_image_generation_options');
+    expect(result.warnings.map((warning) => warning.param).sort()).toEqual(['guidance_scale', 'negative_prompt', 'quality', 'seed', 'sequential_image_generation_options']);
+  });
+
+  it('asks for a set in one call when the client does (auto, max_images = n) and returns every image Ark answers', async () => {
+    const seedream = model(seedream40);
+    expect(seedream.maxImagesPerSet).toBe(15);
+    const before = upstream.fake.requests.length;
+    const result = await seedream.generate(callOptions({ n: 4, providerOptions: { sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 4 } } }));
+    expect(upstream.fake.requests.length).toBe(before + 1);
+    expect(upstream.fake.jobs.at(-1)?.body).toMatchObject({ sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 4 }, stream: false });
+    expect(result.images).toHaveLength(4);
+    expect(new Set(result.images.map((image) => (image.kind === 'url' ? image.url : ''))).size).toBe(4);
+    expect(result.usage).toEqual({ inputTokens: 0, outputTokens: (4 * 2048 * 2048) / 256 });
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('returns the smaller set Ark decides on (here 2 of at most 5), not padded to n', async () => {
+    upstream.fake.switches.maxImages = 2;
+    const result = await model(seedream40).generate(callOptions({ n: 5, providerOptions: { sequential_image_generation: 'auto' } }));
+    expect(upstream.fake.jobs.at(-1)?.body['sequential_image_generation_options']).toEqual({ max_images: 5 });
+    expect(result.images).toHaveLength(2);
+  });
+
+  it('has no sets on Seedream 3.0 (sequential_image_generation is 4.x/5.0 only)', () => {
+    expect(model('doubao-seedream-3-0-t2i-250415').maxImagesPerSet).toBeUndefined();
   });
 
   it('uses the model behind an inference endpoint id for its rules', async () => {

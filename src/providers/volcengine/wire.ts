@@ -44,10 +44,14 @@ export function buildBody(input: BodyInput): { body: Record<string, unknown>; wa
     response_format: 'url',
     watermark: input.watermark,
   };
+  const set = profile.sequential && options.providerOptions['sequential_image_generation'] === 'auto';
   if (profile.sequential) {
     // `n` is the gateway's: one image per call, n calls in parallel. `auto` lets the model decide how
-    // many images a set has ("模型会根据用户提供的提示词自主判断…组图包含的图片数量"), so it cannot promise n.
-    body['sequential_image_generation'] = 'disabled';
+    // many images a set has ("模型会根据用户提供的提示词自主判断…组图包含的图片数量"), so it cannot promise n;
+    // it is sent only when the client asked for a set, as one call with `n` as its `max_images`
+    // ("取值范围 [1, 15]", "输入的参考图数量 + 最终生成的图片数量 ≤ 15": the model stops there itself).
+    body['sequential_image_generation'] = set ? 'auto' : 'disabled';
+    if (set) body['sequential_image_generation_options'] = { max_images: options.n };
     body['stream'] = false;
   }
   if (options.seed !== undefined) {
@@ -60,7 +64,10 @@ export function buildBody(input: BodyInput): { body: Record<string, unknown>; wa
   }
   for (const [name, value] of Object.entries(options.providerOptions)) {
     if (name === 'sequential_image_generation' || name === 'sequential_image_generation_options') {
-      unsupported(name, `The gateway asks Seedream for one image per call and makes n calls; '${name}' was not sent (use n).`);
+      // Sent above for a set; `disabled` is what a call without one sends anyway.
+      if (!set && !(name === 'sequential_image_generation' && value === 'disabled')) {
+        unsupported(name, `Without sequential_image_generation "auto" the gateway asks Seedream for one image per call and makes n calls; '${name}' was not sent.`);
+      }
     } else if (name === 'guidance_scale' && !profile.seedAndGuidance) {
       unsupported(name, `${profile.name} does not read 'guidance_scale'; it was not sent.`);
     } else if ((name === 'optimize_prompt' || name === 'optimize_prompt_options') && !profile.sequential) {

@@ -122,6 +122,18 @@ describe('Volcengine Ark fake: documented limits', () => {
     expect((await post({ model: 'doubao-seedream-4-0-250828', prompt: 'p', sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 16 } })).status).toBe(400);
   });
 
+  it('sizes a set by its rules: max_images "[1, 15]" (default 15), "input reference images + generated images ≤ 15"', async () => {
+    const unbounded = await post({ model: 'doubao-seedream-4-0-250828', prompt: 'a comic strip', sequential_image_generation: 'auto', size: '1280x720' });
+    expect((unbounded.body['data'] as unknown[]).length).toBe(15);
+    const zero = await post({ model: 'doubao-seedream-4-0-250828', prompt: 'p', sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 0 } });
+    expect([zero.status, errorOf(zero.body).code, errorOf(zero.body).param]).toEqual([400, 'InvalidParameter', 'sequential_image_generation_options.max_images']);
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#224466' } }).png().toBuffer();
+    const references = Array.from({ length: 12 }, () => `data:image/png;base64,${png.toString('base64')}`);
+    const withReferences = await post({ model: 'doubao-seedream-4-0-250828', prompt: 'p', image: references, sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 10 } });
+    expect((withReferences.body['data'] as unknown[]).length).toBe(3);
+    expect((withReferences.body['usage'] as { generated_images: number }).generated_images).toBe(3);
+  });
+
   it('checks seed’s range and requires model and prompt', async () => {
     expect((await post({ model: 'doubao-seedream-4-0-250828', prompt: 'p', seed: 2_147_483_648 })).status).toBe(400);
     expect((await post({ model: 'doubao-seedream-4-0-250828', prompt: 'p', seed: 42 })).status).toBe(200);

@@ -236,8 +236,12 @@ export async function startVolcengineFake(options: VolcengineFakeOptions = {}): 
     // The fake renders the final answer only; a caller wanting Ark's event stream gets a clear refusal ([I], the fake's limit).
     if (body['stream'] === true) throw invalid('stream', 'the fake does not stream');
     const inputs = await inputsOf(body['image'], rules);
-    // "sequential_image_generation … 默认值 disabled … auto：自动判断模式"; options.max_images; a set counts
-    // its references: "Total images (input + generated) cannot exceed 15" (BytePlus, Seedream 4.x).
+    // "sequential_image_generation … 默认值 disabled … auto：自动判断模式"; options.max_images "Specifies the
+    // maximum number of images that can be generated in this request. Number of input reference images +
+    // number of generated images ≤ 15. Value range: [1, 15]" (the parameter table as novita.ai and
+    // apidoc.cometapi.com quote it; default 15); a set counts its references: "Total images (input +
+    // generated) cannot exceed 15" (BytePlus, Seedream 4.x). Each image is a `data[]` item and
+    // `usage.generated_images` counts those rendered (the SDK's ImagesResponse).
     const sequential = body['sequential_image_generation'] ?? 'disabled';
     if (sequential !== 'disabled' && sequential !== 'auto') throw invalid('sequential_image_generation', 'sequential_image_generation must be auto or disabled');
     if (sequential === 'auto' && !rules.sequential) throw invalid('sequential_image_generation', 'sequential_image_generation is not supported for this model');
