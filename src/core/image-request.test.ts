@@ -184,3 +184,34 @@ describe('mappings and pass-through, each reported', () => {
     expect([request.stream, request.partialImages]).toEqual([true, 2]);
   });
 });
+
+describe('image sets (sequential_image_generation "auto")', () => {
+  const seedream = { model: 'doubao-seedream-4-0-250828', prompt: 'four seasons' };
+
+  it('sizes n by max_images (Ark’s default 15), takes the options as JSON text from a form, and keeps the fields for the provider', () => {
+    const set = parse({ ...seedream, sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 4 } });
+    expect([set.n, set.imageSet]).toEqual([4, true]);
+    expect(set.providerOptions).toEqual({ sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 4 } });
+    expect(parse({ ...seedream, sequential_image_generation: 'auto' }).n).toBe(15);
+    expect(parse({ ...seedream, sequential_image_generation: 'auto', sequential_image_generation_options: '{"max_images": 6}' }).n).toBe(6);
+    expect(parse({ ...seedream, n: 1, sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 2 } }).n).toBe(2);
+    const plain = parse({ ...seedream, n: 3, sequential_image_generation: 'disabled' });
+    expect([plain.n, plain.imageSet]).toEqual([3, undefined]);
+  });
+
+  it('refuses n > 1 with a set, max_images outside [1, 15], and an unknown mode, each naming its param', () => {
+    const refusal = (body: RawImageRequest) => {
+      try {
+        parse({ ...seedream, ...body });
+      } catch (error) {
+        return error instanceof GatewayError ? [error.code, error.param] : [String(error)];
+      }
+      return ['accepted'];
+    };
+    expect(refusal({ n: 2, sequential_image_generation: 'auto' })).toEqual(['invalid_value', 'n']);
+    expect(refusal({ sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 0 } })).toEqual(['invalid_value', 'sequential_image_generation_options.max_images']);
+    expect(refusal({ sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 16 } })).toEqual(['invalid_value', 'sequential_image_generation_options.max_images']);
+    expect(refusal({ sequential_image_generation: 'auto', sequential_image_generation_options: [4] })).toEqual(['invalid_value', 'sequential_image_generation_options']);
+    expect(refusal({ sequential_image_generation: 'always' })).toEqual(['invalid_value', 'sequential_image_generation']);
+  });
+});

@@ -312,7 +312,15 @@ function imageSetOf(body: RawImageRequest): { maxImages: number } | undefined {
   const mode = body['sequential_image_generation'];
   if (mode === undefined || mode === null || mode === 'disabled') return undefined;
   if (mode !== 'auto') throw invalidValue('sequential_image_generation', String(mode).slice(0, 40), ['auto', 'disabled']);
-  const options = body['sequential_image_generation_options'];
+  let options = body['sequential_image_generation_options'];
+  // A multipart edit carries the object as JSON text.
+  if (typeof options === 'string' && options.length <= 200) {
+    try {
+      options = JSON.parse(options) as unknown;
+    } catch {
+      // Refused below as not an object.
+    }
+  }
   if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
     throw new GatewayError('invalid_value', "'sequential_image_generation_options' must be an object such as {\"max_images\": 4}.", { param: 'sequential_image_generation_options' });
   }

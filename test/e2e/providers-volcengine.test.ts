@@ -1,7 +1,7 @@
 // Seedream on Volcengine Ark end to end: OpenAI-format requests through the gateway over HTTP to the Ark
 // fake — n as n calls, result URLs downloaded and re-hosted, edits with the uploads as `image`,
-// `?async=true`, the retired 3.0 served by 4.0, moderation, an overdue account failing over, and an
-// expired result link.
+// `?async=true`, the retired 3.0 served by 4.0, moderation, an overdue account failing over, an
+// expired result link, and image sets (`sequential_image_generation: "auto"`) charged per image delivered.
 
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { defaultVolcengineFakeApiKey, startVolcengineFake, type VolcengineFake }
 import { startTestGateway } from '../../src/testing/gateway-harness.js';
 import { edit, generate, imagesOf, inputImage, useProviderRig } from './providers-support.js';
 import { call, waitForTask } from './task-helpers.js';
+import { admin, createKey, generate as generateWithKey, startBillingGateway } from './billing-support.js';
 
 const seedream40 = 'doubao-seedream-4-0-250828';
 const seedreamModels = ['doubao-seedream-5-0-260128', 'doubao-seedream-4-5-251128', seedream40, 'doubao-seedream-3-0-t2i-250415'];
@@ -99,6 +100,65 @@ describe('Seedream through the gateway', () => {
     expect(answer.status).toBe(502);
     expect(answer.body.error?.message).toContain('may have expired');
     expect(rig.fake.jobs.length).toBe(before + 1);
+  });
+});
+
+describe('Seedream image sets', () => {
+  /** Seedream 4.0's price (catalog/prices.yaml, $0.03 an image) in credits ($1 = 1 000 000). */
+  const seedream40Credits = 30_000;
+
+  it('asks Ark for one set of up to max_images, answers every image of it, charges exactly the images delivered, and reserves the whole set', async () => {
+    const gateway = await startBillingGateway({ channels: [arkChannel('ark', rig.fake), { name: 'offline', provider: 'offline', models: ['dall-e-2'] }] });
+    try {
+      // Ark decides how many images a set holds ("自主判断…组图包含的图片数量"): here 3 of at most 5.
+      rig.fake.switches.maxImages = 3;
+      const { id, secret } = await createKey(gateway, { quota: 10 * seedream40Credits });
+      const before = rig.fake.jobs.length;
+      const body = { model: seedream40, prompt: 'four seasons of one garden', size: '1280x720', response_format: 'b64_json', sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 5 } };
+      const answer = await generateWithKey(gateway, secret, body);
+      expect(answer.status).toBe(200);
+      expect(answer.body.data).toHaveLength(3);
+      const sizes = await Promise.all((answer.body.data as { b64_json: string }[]).map(async (item) => (await sharp(Buffer.from(item.b64_json, 'base64')).metadata()).width));
+      expect(sizes).toEqual([1280, 1280, 1280]);
+      expect(answer.headers.get('x-imagegate-warnings') ?? '').not.toMatch(/delivered 3 of 5/);
+      expect(rig.fake.jobs.length).toBe(before + 1);
+      expect(rig.fake.jobs.at(-1)?.body).toMatchObject({ sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 5 } });
+      expect(await gateway.gateway.billing.balance(id)).toBe(7 * seedream40Credits);
+      const [row] = (await admin(gateway, 'GET', `/usage?key=${id}`)).body.data;
+      expect(row).toMatchObject({ model: seedream40, provider: 'volcengine', images_requested: 5, images_delivered: 3, unit: 'image', unit_price: seedream40Credits, amount: 3 * seedream40Credits });
+
+      // The reservation holds the whole set (max_images images): a key with credit for 4 cannot ask for 5.
+      const short = await createKey(gateway, { quota: 4 * seedream40Credits });
+      const refused = await generateWithKey(gateway, short.secret, body);
+      expect([refused.status, refused.body.error?.code]).toEqual([429, 'insufficient_quota']);
+      expect(await gateway.gateway.billing.balance(short.id)).toBe(4 * seedream40Credits);
+      expect(rig.fake.jobs.length).toBe(before + 1);
+
+      // A model without sets (the offline dall-e-2) refuses one; the reservation is released.
+      const offline = await generateWithKey(gateway, secret, { model: 'dall-e-2', size: '256x256', sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 2 } });
+      expect([offline.status, offline.body.error?.code, offline.body.error?.param]).toEqual([400, 'invalid_value', 'sequential_image_generation']);
+      expect(await gateway.gateway.billing.balance(id)).toBe(7 * seedream40Credits);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('refuses n > 1 with a set (400 naming n) and a max_images outside [1, 15] before any call', async () => {
+    const before = rig.fake.requests.length;
+    const both = await generate(rig.gateway, { model: seedream40, prompt: 'p', n: 3, sequential_image_generation: 'auto' });
+    expect(both.status).toBe(400);
+    expect(both.body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_value', param: 'n' });
+    const tooMany = await generate(rig.gateway, { model: seedream40, prompt: 'p', sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 16 } });
+    expect([tooMany.status, tooMany.body.error?.param]).toEqual([400, 'sequential_image_generation_options.max_images']);
+    expect(rig.fake.requests.length).toBe(before);
+  });
+
+  it('edits into a set: the references count against Ark’s 15 (12 references leave room for 3)', async () => {
+    const photo = await inputImage(256, 256);
+    const answer = await edit(rig.gateway, { model: seedream40, prompt: 'the same cat in three poses', size: '1280x720', sequential_image_generation: 'auto', sequential_image_generation_options: '{"max_images": 6}' }, Array.from({ length: 12 }, () => photo));
+    expect(answer.status).toBe(200);
+    expect(await imagesOf(rig.gateway, answer)).toHaveLength(3);
+    expect(rig.fake.jobs.at(-1)?.inputs).toHaveLength(12);
   });
 });
 
