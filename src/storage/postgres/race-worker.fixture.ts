@@ -7,6 +7,7 @@ import pino from 'pino';
 import { readPriceFile } from '../../billing/price-file.js';
 import { PriceOverrides } from '../../billing/price-overrides.js';
 import { systemClock } from '../../core/ports/clock.js';
+import { raceReservations } from '../../testing/billing-race.js';
 import { openPostgresStorage } from './postgres-storage.js';
 
 export type PostgresRaceReport = { charged: number; refused: number; failures: string[] } | { claimed: string[]; failures: string[] };
@@ -18,23 +19,7 @@ const stores = await openPostgresStorage({ url, clock: systemClock, logger: pino
 async function raceBilling(keyId: string, attempts: number, owner: string): Promise<PostgresRaceReport> {
   const prices = await PriceOverrides.open(stores.prices, readPriceFile(), systemClock);
   const billing = stores.billing(prices.book);
-  const report = { charged: 0, refused: 0, failures: [] as string[] };
-  // Every attempt in flight at once within this process too: the row lock has to hold across both.
-  await Promise.all(
-    Array.from({ length: attempts }, async (_, index) => {
-      const reservationId = `${owner}-${index}`;
-      try {
-        await billing.reserve({ reservationId, keyId, model: 'dall-e-2', operation: 'generate', imagesRequested: 1, size: '256x256', quality: 'standard', promptCharacters: 10, inputImages: 0 });
-      } catch (error) {
-        if ((error as { code?: string }).code === 'insufficient_quota') report.refused += 1;
-        else report.failures.push(String(error));
-        return;
-      }
-      await billing.settle({ keyId, reservationId }, { imagesDelivered: 1 });
-      report.charged += 1;
-    }),
-  );
-  return report;
+  return raceReservations(billing, keyId, attempts, owner);
 }
 
 async function raceClaims(owner: string): Promise<PostgresRaceReport> {

@@ -8,12 +8,7 @@ import { readPriceFile } from '../../billing/price-file.js';
 import { SqliteBilling } from './billing.js';
 import { PriceOverrides } from '../../billing/price-overrides.js';
 import { SqlPriceStore } from '../sql/price-store.js';
-
-export interface BillingRaceReport {
-  charged: number;
-  refused: number;
-  failures: string[];
-}
+import { raceReservations } from '../../testing/billing-race.js';
 
 const [file, keyId, attemptsText, owner] = process.argv.slice(2);
 if (file === undefined || keyId === undefined || attemptsText === undefined || owner === undefined) {
@@ -23,21 +18,6 @@ const database = openSqliteDatabase({ file });
 const prices = await PriceOverrides.open(new SqlPriceStore(database.db), readPriceFile(), systemClock);
 const billing = new SqliteBilling({ database, prices: prices.book, clock: systemClock });
 
-const report: BillingRaceReport = { charged: 0, refused: 0, failures: [] };
-// Every attempt in flight at once within this process too: the lock has to hold across both.
-await Promise.all(
-  Array.from({ length: Number(attemptsText) }, async (_, index) => {
-    const reservationId = `${owner}-${index}`;
-    try {
-      await billing.reserve({ reservationId, keyId, model: 'dall-e-2', operation: 'generate', imagesRequested: 1, size: '256x256', quality: 'standard', promptCharacters: 10, inputImages: 0 });
-    } catch (error) {
-      if ((error as { code?: string }).code === 'insufficient_quota') report.refused += 1;
-      else report.failures.push(String(error));
-      return;
-    }
-    await billing.settle({ keyId, reservationId }, { imagesDelivered: 1 });
-    report.charged += 1;
-  }),
-);
+const report = await raceReservations(billing, keyId, Number(attemptsText), owner);
 await database.close();
 process.send?.(report, () => process.disconnect());

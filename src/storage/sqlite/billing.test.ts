@@ -13,7 +13,7 @@ import { describeBillingConformance } from '../../testing/conformance/billing.co
 import { openSqliteDatabase } from './database.js';
 import { SqlKeyStore } from '../sql/key-store.js';
 import { migrate } from './migrate.js';
-import type { BillingRaceReport } from './billing-race.fixture.js';
+import type { BillingRaceReport } from '../../testing/billing-race.js';
 import { readPriceFile } from '../../billing/price-file.js';
 import { SqliteBilling } from './billing.js';
 import { SqliteTaskStore } from './task-store.js';
