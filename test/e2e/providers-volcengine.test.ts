@@ -143,6 +143,22 @@ describe('Seedream image sets', () => {
     }
   });
 
+  it('delivers the rest of a set when Ark refuses one image at its output review, says so, and charges only what came', async () => {
+    const gateway = await startBillingGateway({ channels: [arkChannel('ark', rig.fake)] });
+    try {
+      rig.fake.switches.maxImages = 3;
+      rig.fake.switches.moderation = 'output';
+      const { id, secret } = await createKey(gateway, { quota: 10 * seedream40Credits });
+      const answer = await generateWithKey(gateway, secret, { model: seedream40, prompt: 'three views of a harbour', size: '1280x720', response_format: 'b64_json', sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 3 } });
+      expect(answer.status).toBe(200);
+      expect(answer.body.data).toHaveLength(2);
+      expect(answer.headers.get('x-imagegate-warnings') ?? '').toContain('1 image(s) of the set were not delivered (OutputImageSensitiveContentDetected)');
+      expect(await gateway.gateway.billing.balance(id)).toBe(8 * seedream40Credits);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('refuses n > 1 with a set (400 naming n) and a max_images outside [1, 15] before any call', async () => {
     const before = rig.fake.requests.length;
     const both = await generate(rig.gateway, { model: seedream40, prompt: 'p', n: 3, sequential_image_generation: 'auto' });

@@ -72,6 +72,11 @@ export function createVolcengineImageModel(settings: ProviderSettings, modelId: 
     if (response.status < 200 || response.status >= 300) throw errorFromArkResponse(response, options.model, secrets);
     const parsed = parseImagesResponse(response, options.model, secrets);
     if (parsed.images.length === 0) throw errorFromFailures(parsed.failures, response, options.model, secrets);
+    // Ark goes on with the rest of a set when one image fails its review: the client learns which did not come.
+    if (parsed.failures.length > 0) {
+      const codes = [...new Set(parsed.failures.map((failure) => failure.code))].join(', ');
+      allWarnings.push({ type: 'other', message: `${parsed.failures.length} image(s) of the set were not delivered (${codes}) and are not charged.` });
+    }
     const upstreamRequestId = response.headers['x-request-id'];
     return {
       images: parsed.images.slice(0, options.n),
