@@ -229,9 +229,9 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const dialectRenderers = new DialectRenderers();
   // A task's submission and its success, each one transaction with its charge (the store's task ledger),
   // on the same timeline as the task store's writes.
-  const ledger = billing.taskLedger === undefined ? undefined : withLedgerTimeline(billing.taskLedger, { clock });
+  const ledger = withLedgerTimeline(billing.taskLedger, { clock });
   const taskRuntime = await createAsyncServices({
-    ...(ledger === undefined ? {} : { ledger }),
+    ledger,
     ...{ dataDir, tasks: config.tasks, webhooks: config.webhooks, store: tasks, idempotencyStore: storage.idempotency, webhookStore: storage.webhooks, dialectRenderers },
     history: { retention: config.retention, requestLog, usage: billing },
     ...{ images, router, catalog, blobs, billing, clock, logger, userUrls: outbound.userUrls, links },

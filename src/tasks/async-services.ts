@@ -106,7 +106,7 @@ export async function createAsyncServices(deps: AsyncServicesDeps): Promise<Asyn
     catalog: deps.catalog,
     blobs: deps.blobs,
     billing: deps.billing,
-    ...(deps.ledger === undefined ? {} : { ledger: deps.ledger }),
+    ledger: deps.ledger,
     clock: deps.clock,
     logger: deps.logger,
     webhooks,

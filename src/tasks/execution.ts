@@ -141,22 +141,6 @@ export class TaskExecution {
     return held;
   }
 
-  /**
-   * Confirms the lease right before something irreversible (a charge). While at least a third of the
-   * lease is left (heartbeats renew it every third), looking is enough: a read, where a heartbeat is a
-   * write and, on PostgreSQL, a commit of its own. Closer to its end, the lease is renewed first, so
-   * no other worker takes the task over while it is being charged and recorded.
-   */
-  async stillHeld(): Promise<boolean> {
-    if (this.#detached) return false;
-    await this.#writes;
-    const plentyLeft = this.#leaseUntil - this.#deps.clock.now() >= this.#deps.leaseMs / 3;
-    // An empty patch writes nothing and answers whether the task is still leased to this process.
-    const held = plentyLeft ? await this.#deps.store.update(this.taskId, this.#deps.owner, {}) : await this.#renew();
-    if (!held) await this.#lost();
-    return held;
-  }
-
   /** The last write of this execution (`through`: as in write()). */
   async finish(patch: TaskPatch, through?: (patch: TaskPatch) => Promise<boolean>): Promise<boolean> {
     clearTimeout(this.#progressTimer);

@@ -15,6 +15,7 @@ import type { Billing, ReservationRef, ReservationRequest } from '../core/ports/
 import { createRequestAbort } from '../core/request-abort.js';
 import { systemClock } from '../core/ports/clock.js';
 import type { ModelRoute, ModelRouter } from '../core/ports/model-router.js';
+import type { TaskLedger } from '../core/ports/task-ledger.js';
 import type { TaskRecord, TaskStore } from '../core/ports/task-store.js';
 import { createBflProvider } from '../providers/bfl/index.js';
 import { createHttpClient, type GuardedHttpClient } from '../providers/shared/http-client.js';
@@ -46,6 +47,25 @@ function countingBilling(): CountingBilling {
     settle: async ({ reservationId }: ReservationRef) => void (entry(reservationId).settle += 1),
     release: async ({ reservationId }: ReservationRef) => void (entry(reservationId).release += 1),
     handOver: async () => undefined,
+  };
+}
+
+/**
+ * The task ledger over the store and the counting double: the same calls in the same order as the SQL
+ * stores' ledgers (reserve with the task row; the lease-fenced final write, then the charge), though not
+ * in one transaction, which these tests (of the service's calls, not of atomicity) do not need.
+ */
+function countingLedger(taskStore: TaskStore, billing: Billing): TaskLedger {
+  return {
+    createReserved: async (task, reservation) => {
+      await billing.reserve(reservation);
+      await taskStore.create(task);
+    },
+    finishSettled: async (taskId, owner, patch, reservation, settlement) => {
+      if (!(await taskStore.update(taskId, owner, patch))) return false;
+      await billing.settle(reservation, settlement);
+      return true;
+    },
   };
 }
 
@@ -129,6 +149,7 @@ function service(owner: string, taskStore: TaskStore, billing: Billing, settings
     catalog,
     blobs,
     billing,
+    ledger: countingLedger(taskStore, billing),
     clock: systemClock,
     logger,
     settings: { workers: 4, leaseMs: 600, maxQueued: 100, syncTimeoutMs: 60_000, ...settings },

@@ -63,11 +63,10 @@ export interface TaskServiceDeps {
   logger: TaskLogger;
   webhooks?: TaskWebhooks;
   /**
-   * The billing store's task ledger, where it has one: a submission and a success each written as
-   * one transaction with their charge. Without it, reserve, create and hand over (and settle, then
-   * record) are separate steps, each safe on its own.
+   * The billing store's task ledger: a submission (task row and reservation) and a success (final
+   * write and charge) each written as one transaction.
    */
-  ledger?: TaskLedger;
+  ledger: TaskLedger;
   settings: TaskSettings;
   /** Names this process's leases; unique per process by default. */
   owner?: string;
@@ -195,19 +194,10 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   async function succeed(execution: TaskExecution, request: ImageRequest, reservation: ReservationRef, outcome: GenerationOutcome, webhook: boolean): Promise<void> {
     if (execution.detached) return;
     const stored = toStoredResult(await persistImages(outcome, request, deps.blobs, clock.now()), request);
-    const ledger = deps.ledger;
-    let written: boolean;
-    if (ledger !== undefined) {
-      // The final write and the charge in one transaction, fenced by the lease: both or neither.
-      written = await execution.finish({ status: 'succeeded', progress: 100, result: stored, error: null, completedAt: clock.now() }, (patch) =>
-        ledger.finishSettled(execution.taskId, owner, patch, reservation, settlementOf(outcome)),
-      );
-    } else {
-      // Settling before the final write: a crash in between re-runs the task, whose second settle is a no-op.
-      if (!(await execution.stillHeld())) return;
-      await deps.billing.settle(reservation, settlementOf(outcome));
-      written = await execution.finish({ status: 'succeeded', progress: 100, result: stored, error: null, completedAt: clock.now() });
-    }
+    // The final write and the charge in one transaction, fenced by the lease: both or neither.
+    const written = await execution.finish({ status: 'succeeded', progress: 100, result: stored, error: null, completedAt: clock.now() }, (patch) =>
+      deps.ledger.finishSettled(execution.taskId, owner, patch, reservation, settlementOf(outcome)),
+    );
     if (written && webhook) deps.webhooks?.taskFinished(execution.taskId);
   }
 
@@ -383,30 +373,15 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         startedAt: null,
         completedAt: null,
       };
-      if (deps.ledger !== undefined) {
-        try {
-          // The webhook first: a task never exists without the delivery its client asked for.
-          if (input.callback) await deps.webhooks?.register(input.taskId, input.callback);
-          // The reservation, held by the task from the start, and the task row: one transaction.
-          await deps.ledger.createReserved(task, input.reservation);
-        } catch (error) {
-          if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
-          throw error;
-        }
-        wake();
-        return task;
-      }
-      await deps.billing.reserve(input.reservation);
       try {
+        // The webhook first: a task never exists without the delivery its client asked for.
         if (input.callback) await deps.webhooks?.register(input.taskId, input.callback);
-        await store.create(task);
+        // The reservation, held by the task from the start, and the task row: one transaction.
+        await deps.ledger.createReserved(task, input.reservation);
       } catch (error) {
-        await deps.billing.release({ keyId: input.keyId, reservationId: input.taskId }).catch(() => undefined);
         if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
         throw error;
       }
-      // Until here a crash leaves the reservation to the sweep (no task was made); from here the task holds it.
-      await deps.billing.handOver({ keyId: input.keyId, reservationId: input.taskId });
       wake();
       return task;
     },

@@ -69,10 +69,9 @@ export interface SweepOptions {
 export interface BillingStore extends Billing {
   /**
    * A task's reservation and settlement written with the task's own rows in one transaction (see
-   * TaskLedger), where the store shares a database with the task store; without it the task service
-   * reserves, creates and hands over as separate steps.
+   * TaskLedger): the billing store shares its database with the task store.
    */
-  readonly taskLedger?: TaskLedger;
+  readonly taskLedger: TaskLedger;
   /**
    * Records that this store's process is alive until now + leaseMs (creating its row on the first
    * call). Reservations it holds are safe from the sweep while the lease runs.

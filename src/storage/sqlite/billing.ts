@@ -20,14 +20,13 @@ import type { ReservationRef, ReservationRequest, Settlement } from '../../core/
 import type { Clock } from '../../core/ports/clock.js';
 import type { DatabaseSchema } from '../sql/schema.js';
 import type { TaskLedger } from '../../core/ports/task-ledger.js';
-import type { TaskEvent } from '../../core/ports/task-events.js';
 import type { BillingStore, SweepOptions } from '../../core/ports/billing-store.js';
 import type { PriceBook } from '../../billing/price-book.js';
 import { insufficientQuotaError, reservationConflictError, reservationFacts } from '../../billing/reservation-charge.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import { GroupCommit } from './group-commit.js';
-import type { SqliteTaskStore } from './task-store.js';
-import type { SqliteTaskEventStore } from './task-event-store.js';
+import { SqliteTaskStore } from './task-store.js';
+import { SqliteTaskEventStore } from './task-event-store.js';
 
 type Connection = Kysely<DatabaseSchema>;
 
@@ -99,9 +98,9 @@ export interface SqliteBillingOptions {
   processId?: string;
   /** The database's group commit, shared with the task store so their writes share transactions (a private one by default). */
   batches?: GroupCommit;
-  /** The task store on the same database and group commit: given, the store offers the task ledger (one unit per task moment). */
+  /** The task store on the same database and group commit, whose rows the task ledger writes (one unit per task moment); its own by default. */
   tasks?: SqliteTaskStore;
-  /** The task timeline on the same database: the ledger writes a moment's events in its unit. */
+  /** The task timeline on the same database: the ledger writes a moment's events in its unit; its own by default. */
   taskEvents?: SqliteTaskEventStore;
 }
 
@@ -110,8 +109,7 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
   readonly #processId: string;
   readonly #statements: ReturnType<typeof prepareStatements>;
   readonly #batches: GroupCommit;
-  readonly taskLedger: TaskLedger | undefined;
-  readonly #recordInUnit: (events: readonly TaskEvent[]) => void;
+  readonly taskLedger: TaskLedger;
 
   constructor(options: SqliteBillingOptions) {
     const db = options.database.db;
@@ -124,31 +122,27 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
     this.#statements = prepareStatements(options.database.native);
     this.#batches = options.batches ?? GroupCommit.forDatabase(options.database);
-    const tasks = options.tasks;
-    const taskEvents = options.taskEvents;
-    // Events are rows of the same table the timeline store writes; without that store they are dropped (a test's bare billing store).
-    this.#recordInUnit = (events) => taskEvents?.insertInUnit(events);
+    // The tasks table lives in the same database: the stores are only the code that writes its rows.
+    const tasks = options.tasks ?? new SqliteTaskStore(options.database, this.#batches);
+    const taskEvents = options.taskEvents ?? new SqliteTaskEventStore(options.database, this.#batches);
     // Each moment one unit of the group commit: its savepoint makes it all or nothing.
-    this.taskLedger =
-      tasks === undefined
-        ? undefined
-        : {
-            createReserved: (task, request, events = []) => {
-              const facts = reservationFacts(request);
-              return this.#batches.run(() => {
-                this.#reserveInUnit(request, facts, null);
-                tasks.insertInUnit(task);
-                this.#recordInUnit(events);
-              });
-            },
-            finishSettled: (taskId, owner, patch, reservation, settlement, events = []) =>
-              this.#batches.run(() => {
-                if (!tasks.updateInUnit(taskId, owner, patch)) return false;
-                this.#settleInUnit(reservation, settlement);
-                this.#recordInUnit(events);
-                return true;
-              }),
-          };
+    this.taskLedger = {
+      createReserved: (task, request, events = []) => {
+        const facts = reservationFacts(request);
+        return this.#batches.run(() => {
+          this.#reserveInUnit(request, facts, null);
+          tasks.insertInUnit(task);
+          taskEvents.insertInUnit(events);
+        });
+      },
+      finishSettled: (taskId, owner, patch, reservation, settlement, events = []) =>
+        this.#batches.run(() => {
+          if (!tasks.updateInUnit(taskId, owner, patch)) return false;
+          this.#settleInUnit(reservation, settlement);
+          taskEvents.insertInUnit(events);
+          return true;
+        }),
+    };
   }
 
   /** This process's name in reservation rows and in gateway_processes. */
