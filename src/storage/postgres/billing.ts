@@ -10,18 +10,21 @@
 // arithmetic and the queries off the hot path are shared with SQLite (../sql/billing.ts).
 
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import type { PriceBook } from '../../billing/price-book.js';
 import { insufficientQuotaError, reservationConflictError, reservationFacts } from '../../billing/reservation-charge.js';
 import { GatewayError } from '../../core/errors.js';
 import type { ReservationRef, ReservationRequest, Settlement } from '../../core/ports/billing.js';
 import type { BillingStore, SweepOptions } from '../../core/ports/billing-store.js';
 import type { Clock } from '../../core/ports/clock.js';
+import type { TaskEvent } from '../../core/ports/task-events.js';
 import type { TaskLedger } from '../../core/ports/task-ledger.js';
+import type { TaskPatch, TaskRecord } from '../../core/ports/task-store.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import type { DatabaseSchema } from '../sql/schema.js';
 import { toEventRow } from '../sql/task-event-store.js';
 import { toPatchRow, toRow } from '../sql/task-store.js';
+import { alreadyExists, createReservedStatement, didNotApply, finishSettledStatement } from './ledger-statements.js';
 
 type Connection = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
 
@@ -36,8 +39,17 @@ export interface PostgresBillingOptions {
 export class PostgresBilling extends SqlBillingBooks implements BillingStore {
   readonly #prices: PriceBook;
   readonly #processId: string;
-  /** The tasks table is in the same database: a task's moments are one transaction each. */
+  /** The tasks table is in the same database: a task's moments are one statement each (a transaction when that does not apply). */
   readonly taskLedger: TaskLedger;
+
+  /** The key's price group and metering as last read: what a one-statement reservation's debit is guarded by. */
+  readonly #keys = new Map<string, { metered: boolean; priceGroup: string }>();
+  /**
+   * The reservations this process made for its tasks, still held as far as it knows: a settle prices
+   * from the row it wrote instead of reading it back (its pricing and facts never change; the
+   * statement checks it is still held). Tasks finished by another process read theirs as before.
+   */
+  readonly #held = new Map<string, ReservationRow>();
 
   constructor(options: PostgresBillingOptions) {
     super(options.db, options.clock, {
@@ -48,29 +60,81 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     this.#prices = options.prices;
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
     this.taskLedger = {
-      // The key's row is locked last (see #reserveIn), so it is held for as few round trips as can be.
-      createReserved: (task, request, events = []) =>
-        this.db.transaction().execute(async (transaction) => {
-          const inserted = await transaction.insertInto('tasks').values(toRow(task)).onConflict((conflict) => conflict.column('id').doNothing()).executeTakeFirst();
-          if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw reservationConflictError(request.reservationId);
-          if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
-          await this.#reserveIn(transaction, request, null);
-        }),
-      // The task row first: its lock fences a claim by another worker (SKIP LOCKED passes it by, and a
-      // claim that locked it first changed the owner, so this update matches nothing and nothing is charged).
-      finishSettled: (taskId, owner, patch, reservation, settlement, events = []) =>
-        this.db.transaction().execute(async (transaction) => {
-          const changes = toPatchRow(patch);
-          const held =
-            Object.keys(changes).length === 0
-              ? (await transaction.selectFrom('tasks').select('id').where('id', '=', taskId).where('lease_owner', '=', owner).forUpdate().executeTakeFirst()) !== undefined
-              : (await transaction.updateTable('tasks').set(changes).where('id', '=', taskId).where('lease_owner', '=', owner).executeTakeFirst()).numUpdatedRows > 0n;
-          if (!held) return false;
-          if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
-          await this.#settleIn(transaction, reservation, settlement);
-          return true;
-        }),
+      createReserved: (task, request, events = []) => this.#createReserved(task, request, events),
+      finishSettled: (taskId, owner, patch, reservation, settlement, events = []) => this.#finishSettled(taskId, owner, patch, reservation, settlement, events),
     };
+  }
+
+  /** One statement (see ledger-statements.ts); the transaction when it did not apply: a refusal, a key changed since read. */
+  async #createReserved(task: TaskRecord, request: ReservationRequest, events: readonly TaskEvent[]): Promise<void> {
+    const key = this.#keys.get(request.keyId) ?? (await this.#readKeyFacts(request.keyId));
+    if (key !== undefined) {
+      const facts = reservationFacts(request);
+      const { row, metered, estimated } = newReservation(this.#prices, request, facts, { balance: key.metered ? 0 : null, price_group: key.priceGroup }, null, this.clock.now());
+      const statement = createReservedStatement(toRow(task), events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated });
+      try {
+        await this.db.executeQuery(CompiledQuery.raw(statement.text, statement.values));
+        remember(this.#held, reservationKey(request), { ...row, status: 'held' });
+        return;
+      } catch (error) {
+        if (alreadyExists(error)) throw reservationConflictError(request.reservationId);
+        if (!didNotApply(error)) throw error;
+        this.#keys.delete(request.keyId);
+      }
+    }
+    await this.db.transaction().execute(async (transaction) => {
+      const inserted = await transaction.insertInto('tasks').values(toRow(task)).onConflict((conflict) => conflict.column('id').doNothing()).executeTakeFirst();
+      if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw reservationConflictError(request.reservationId);
+      if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
+      await this.#reserveIn(transaction, request, null);
+    });
+  }
+
+  async #readKeyFacts(keyId: string): Promise<{ metered: boolean; priceGroup: string } | undefined> {
+    const read = await this.db.selectFrom('api_keys').select(['balance', 'price_group']).where('id', '=', keyId).executeTakeFirst();
+    if (read === undefined) return undefined;
+    const facts = { metered: read.balance !== null, priceGroup: read.price_group };
+    remember(this.#keys, keyId, facts);
+    return facts;
+  }
+
+  /**
+   * One statement when this process made the reservation and usage stays within its estimate; else
+   * (and when the statement did not apply: lease lost, reservation no longer held, key made unlimited)
+   * the transaction, which decides those exactly.
+   */
+  async #finishSettled(taskId: string, owner: string, patch: TaskPatch, ref: ReservationRef, settlement: Settlement, events: readonly TaskEvent[]): Promise<boolean> {
+    const changes = toPatchRow(patch);
+    const reservation = this.#held.get(reservationKey(ref));
+    if (reservation !== undefined && Object.keys(changes).length > 0) {
+      const plan = planSettlement(reservation, settlement);
+      if (plan.shortfall === 0) {
+        const now = this.clock.now();
+        const statement = finishSettledStatement(taskId, owner, changes, events.map(toEventRow), usageRow(reservation, settlement, plan, 0, now), plan.refund, now);
+        try {
+          await this.db.executeQuery(CompiledQuery.raw(statement.text, statement.values));
+          this.#held.delete(reservationKey(ref));
+          return true;
+        } catch (error) {
+          if (!didNotApply(error)) throw error;
+        }
+      }
+    }
+    // The task row first: its lock fences a claim by another worker (SKIP LOCKED passes it by, and a
+    // claim that locked it first changed the owner, so this update matches nothing and nothing is charged).
+    const written = await this.db.transaction().execute(async (transaction) => {
+      const held =
+        Object.keys(changes).length === 0
+          ? (await transaction.selectFrom('tasks').select('id').where('id', '=', taskId).where('lease_owner', '=', owner).forUpdate().executeTakeFirst()) !== undefined
+          : (await transaction.updateTable('tasks').set(changes).where('id', '=', taskId).where('lease_owner', '=', owner).executeTakeFirst()).numUpdatedRows > 0n;
+      if (!held) return false;
+      if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
+      await this.#settleIn(transaction, ref, settlement);
+      return true;
+    });
+    // Settled (now or before); a worker that lost the lease leaves the reservation to the one that has it.
+    if (written) this.#held.delete(reservationKey(ref));
+    return written;
   }
 
   async reserve(request: ReservationRequest): Promise<void> {
@@ -122,6 +186,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
   }
 
   async settle(ref: ReservationRef, settlement: Settlement): Promise<void> {
+    this.#held.delete(reservationKey(ref));
     await this.db.transaction().execute((transaction) => this.#settleIn(transaction, ref, settlement));
   }
 
@@ -164,6 +229,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
   }
 
   async release(ref: ReservationRef): Promise<void> {
+    this.#held.delete(reservationKey(ref));
     await this.db.transaction().execute(async (transaction) => {
       const reservation = await transaction
         .selectFrom('billing_reservations')
@@ -228,6 +294,19 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       .execute();
     await refund(transaction, reservation.key_id, reservation.debited, now);
   }
+}
+
+/** Entries the two caches keep at most: the oldest go first (a forgotten entry only costs a read or a transaction). */
+const cacheEntries = 10_000;
+
+function remember<Value>(cache: Map<string, Value>, key: string, value: Value): void {
+  cache.delete(key);
+  cache.set(key, value);
+  if (cache.size > cacheEntries) cache.delete(cache.keys().next().value as string);
+}
+
+function reservationKey(ref: ReservationRef): string {
+  return `${ref.keyId}\u0000${ref.reservationId}`;
 }
 
 /** What a reservation of `request` would debit from `key` (for the refusal's message). */

@@ -421,5 +421,26 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       expect(await billing.listUsage({ keyId })).toHaveLength(1);
       await expectBooksBalance(keyId);
     });
+
+    it("reserves on the key's terms of the moment after they change, and writes off a refund to a key made unlimited meanwhile", async () => {
+      const keyId = await makeKey(1_000_000);
+      const first = dalle2(keyId, 2);
+      await ledgerOf().createReserved(queuedTask(first), first);
+      expect(await subject.tasks.claim('worker-a', clock.now(), clock.now() + 60_000)).toMatchObject({ id: first.reservationId });
+      expect(await billing.setMetered(keyId, false)).toBeNull();
+      const unlimited = dalle2(keyId);
+      await ledgerOf().createReserved(queuedTask(unlimited), unlimited);
+      expect(await subject.tasks.get(unlimited.reservationId)).toMatchObject({ status: 'queued' });
+      // One of two images delivered: the other's 16,000 would go back to a balance the key no longer has.
+      const done = await ledgerOf().finishSettled(first.reservationId, 'worker-a', { status: 'succeeded', progress: 100, result: { data: [] }, completedAt: clock.now() }, first, { imagesDelivered: 1 });
+      expect(done).toBe(true);
+      expect(await billing.account(keyId)).toMatchObject({ balance: null, charged: 16_000, held: 0 });
+      await expectBooksBalance(keyId);
+      expect(await billing.setMetered(keyId, true, 50_000)).toBe(50_000);
+      const metered = dalle2(keyId);
+      await ledgerOf().createReserved(queuedTask(metered), metered);
+      expect(await billing.account(keyId)).toMatchObject({ balance: 34_000, held: 16_000 });
+      await expectBooksBalance(keyId);
+    });
   });
 }

@@ -1,0 +1,126 @@
+// The task ledger's two moments on PostgreSQL as one statement each (data-modifying CTEs): one round
+// trip and an autocommit instead of a transaction of 7–8 round trips (BEGIN … COMMIT), so the key's
+// row is locked for that statement and its commit only, and the gateway compiles and sends one query
+// instead of seven. The SQL is written out with numbered parameters (no query builder on this path).
+//
+// A statement is all or nothing, and it cannot roll itself back half-way except by failing: so the
+// write that must not happen alone is made to fail. The reservation's `debited` (NOT NULL) is the
+// debit's RETURNING, NULL when the guarded debit matched nothing; the usage row's `key_id` (NOT NULL)
+// is the settled reservation's, NULL when the task's lease or the held reservation was not there. The
+// NOT NULL violation (23502) undoes the whole statement and the caller falls back to the transaction,
+// which decides the rare case (a refusal, a lost lease, a repeated finish) exactly as before.
+
+import type { Insertable } from 'kysely';
+import type { BillingReservationsTable, BillingUsageTable, TasksTable } from '../sql/schema.js';
+
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+/** Numbered parameters, added as the text is written. */
+class Parameters {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value === undefined ? null : value);
+    return `$${this.values.length}`;
+  }
+}
+
+function valuesOf<Row extends object>(parameters: Parameters, row: Row): { columns: string; values: string } {
+  const keys = Object.keys(row) as Array<keyof Row & string>;
+  return { columns: keys.map((key) => `"${key}"`).join(', '), values: keys.map((key) => parameters.add(row[key])).join(', ') };
+}
+
+interface EventRow {
+  task_id: string;
+  at: number;
+  kind: string;
+  detail: string;
+}
+
+/** How the reservation's debit is taken: a metered key's guarded debit, or (nothing to debit) a check that the key is as read. */
+export interface DebitGuard {
+  keyId: string;
+  priceGroup: string;
+  metered: boolean;
+  /** Credits debited; 0 for an unlimited key or a free request. */
+  amount: number;
+}
+
+/**
+ * The task row, its events and the reservation (its `debited` from the debit) in one statement. The
+ * debit is guarded by the key as it was read (price group, metered or not) and, when metered, by the
+ * balance covering it; a debit that matched nothing fails the statement with 23502 on `debited`.
+ * A task or reservation that exists already fails it with 23505.
+ */
+export function createReservedStatement(task: TasksTable, events: readonly EventRow[], reservation: Insertable<BillingReservationsTable>, debit: DebitGuard): Statement {
+  const parameters = new Parameters();
+  const key = parameters.add(debit.keyId);
+  const group = parameters.add(debit.priceGroup);
+  const debitCte =
+    debit.metered && debit.amount > 0
+      ? (() => {
+          const amount = parameters.add(debit.amount);
+          return `debit AS (UPDATE api_keys SET balance = balance - ${amount} WHERE id = ${key} AND price_group = ${group} AND balance >= ${amount} RETURNING ${amount}::bigint AS amount)`;
+        })()
+      : `debit AS (SELECT 0::bigint AS amount FROM api_keys WHERE id = ${key} AND price_group = ${group} AND balance IS ${debit.metered ? 'NOT NULL' : 'NULL'})`;
+  const taskValues = valuesOf(parameters, task);
+  const ctes = [`task AS (INSERT INTO tasks (${taskValues.columns}) VALUES (${taskValues.values}))`];
+  if (events.length > 0) ctes.push(`events AS (INSERT INTO task_events (task_id, at, kind, detail) VALUES ${events.map((event) => `(${parameters.add(event.task_id)}, ${parameters.add(event.at)}, ${parameters.add(event.kind)}, ${parameters.add(event.detail)})`).join(', ')})`);
+  ctes.push(debitCte);
+  const { debited: _debited, ...rest } = reservation;
+  const reservationValues = valuesOf(parameters, rest);
+  return {
+    text: `WITH ${ctes.join(',\n')}\nINSERT INTO billing_reservations (${reservationValues.columns}, "debited") VALUES (${reservationValues.values}, (SELECT amount FROM debit))`,
+    values: parameters.values,
+  };
+}
+
+/**
+ * The final write fenced by the lease, its events, the reservation settled (while held), the usage row
+ * and the refund, in one statement. Whatever is not there (the lease, the held reservation, a metered
+ * key to refund to) leaves the usage row's key NULL and fails the statement with 23502.
+ */
+export function finishSettledStatement(
+  taskId: string,
+  owner: string,
+  changes: Partial<TasksTable>,
+  events: readonly EventRow[],
+  usage: BillingUsageTable,
+  refund: number,
+  now: number,
+): Statement {
+  const parameters = new Parameters();
+  const sets = Object.entries(changes).map(([column, value]) => `"${column}" = ${parameters.add(value)}`);
+  const ctes = [`task AS (UPDATE tasks SET ${sets.join(', ')} WHERE id = ${parameters.add(taskId)} AND lease_owner = ${parameters.add(owner)} RETURNING id)`];
+  const keyId = parameters.add(usage.key_id);
+  ctes.push(
+    `settled AS (UPDATE billing_reservations SET status = 'settled', holder = NULL, closed_at = ${parameters.add(now)} WHERE key_id = ${keyId} AND id = ${parameters.add(usage.reservation_id)} AND status = 'held' AND EXISTS (SELECT 1 FROM task) RETURNING key_id)`,
+  );
+  if (events.length > 0) {
+    ctes.push(`events AS (INSERT INTO task_events (task_id, at, kind, detail) VALUES ${events.map((event) => `((SELECT id FROM task), ${parameters.add(event.at)}, ${parameters.add(event.kind)}, ${parameters.add(event.detail)})`).join(', ')})`);
+  }
+  let usageKey = '(SELECT key_id FROM settled)';
+  if (refund > 0) {
+    // A key made unlimited meanwhile has no balance to refund to: the transaction writes the refund off.
+    ctes.push(`refund AS (UPDATE api_keys SET balance = balance + ${parameters.add(refund)} WHERE id = ${keyId} AND balance IS NOT NULL AND EXISTS (SELECT 1 FROM settled) RETURNING id)`);
+    usageKey = '(SELECT key_id FROM settled WHERE EXISTS (SELECT 1 FROM refund))';
+  }
+  const { key_id: _keyId, ...rest } = usage;
+  const usageValues = valuesOf(parameters, rest);
+  return {
+    text: `WITH ${ctes.join(',\n')}\nINSERT INTO billing_usage (${usageValues.columns}, "key_id") VALUES (${usageValues.values}, ${usageKey})`,
+    values: parameters.values,
+  };
+}
+
+/** The NOT NULL violation by which a statement above says it did not apply (and wrote nothing). */
+export function didNotApply(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23502';
+}
+
+/** A unique violation: the task or its reservation exists already. */
+export function alreadyExists(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505';
+}
