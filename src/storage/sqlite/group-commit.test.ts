@@ -68,3 +68,34 @@ describe('GroupCommit and a write lock held elsewhere', () => {
     expect(ours.prepare('SELECT amount FROM charges').all()).toEqual([{ amount: 9 }]);
   });
 });
+
+describe('GroupCommit units with and without a savepoint', () => {
+  let ours: Database.Database;
+
+  beforeEach(() => {
+    ours = new Database(':memory:');
+    ours.exec('CREATE TABLE charges (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL)');
+  });
+
+  afterEach(() => ours.close());
+
+  it('undoes a failed unit with a savepoint, keeps what a failed unit without one wrote, and commits the rest of the batch', async () => {
+    const batches = new GroupCommit({ native: ours, exclusive: async (critical) => critical() });
+    const insert = (amount: number) => ours.prepare('INSERT INTO charges (amount) VALUES (?)').run(amount);
+    const failAfter = (amount: number) => () => {
+      insert(amount);
+      throw new Error(`refused after ${amount}`);
+    };
+    // Queued in one turn: one batch, one transaction.
+    const outcomes = await Promise.allSettled([
+      batches.run(failAfter(1)),
+      batches.run(failAfter(2), { savepoint: false }),
+      batches.run(() => insert(3).changes, { savepoint: false }),
+      batches.run(() => insert(4).changes),
+    ]);
+
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(ours.prepare('SELECT amount FROM charges ORDER BY amount').all()).toEqual([{ amount: 2 }, { amount: 3 }, { amount: 4 }]);
+    expect(ours.inTransaction).toBe(false);
+  });
+});

@@ -2,7 +2,7 @@
 // synchronous unit of work and awaits its batch; the batch runs on the next turn of the event loop
 // (so every request that reached this point in the same turn joins it) in one BEGIN IMMEDIATE …
 // COMMIT, with a savepoint per unit so one unit's failure (a refused reservation) undoes only its
-// own writes. A caller's promise settles only after the COMMIT: what it was told is on disk
+// own writes (a unit whose writes need no undoing may go without one: see RunOptions). A caller's promise settles only after the COMMIT: what it was told is on disk
 // (in WAL mode with synchronous = NORMAL: safe from a process crash; power loss may take the last
 // commits, the window the whole database accepts).
 //
@@ -23,6 +23,21 @@ interface Unit {
   work: () => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  savepoint: boolean;
+}
+
+export interface RunOptions {
+  /**
+   * false: the unit runs without a savepoint of its own, so a failure half-way leaves what it wrote
+   * before it in the batch (committed with the others). Only for work that is harmless to leave half
+   * done because it is retried whole and its writes are idempotent (request log rows: INSERT … ON
+   * CONFLICT DO NOTHING). A savepoint makes SQLite copy every database page the unit changes into the
+   * statement journal first, and past 64 KiB (about 15 pages: 50 log rows touch their table and four
+   * indexes) that journal spills to a temporary file, which then takes every later unit's copies of the
+   * transaction too: a file created, written page by page with pwrite, and deleted in every batch.
+   * Default true.
+   */
+  savepoint?: boolean;
 }
 
 export interface GroupCommitOptions {
@@ -82,9 +97,9 @@ export class GroupCommit {
   }
 
   /** Runs `work` inside the next batch's transaction; resolves with its result once that batch is committed. */
-  run<T>(work: () => T): Promise<T> {
+  run<T>(work: () => T, options?: RunOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject, savepoint: options?.savepoint ?? true });
       if (!this.#flushing) {
         this.#flushing = true;
         setImmediate(() => void this.#flush());
@@ -153,10 +168,18 @@ export class GroupCommit {
     }
   }
 
-  /** Every unit in its savepoint, then COMMIT (the write lock is held). */
+  /** Every unit in its savepoint (unless it goes without), then COMMIT (the write lock is held). */
   #runBatch(batch: Unit[], outcomes: Array<{ ok: boolean; value: unknown }>): void {
     try {
       for (const unit of batch) {
+        if (!unit.savepoint) {
+          try {
+            outcomes.push({ ok: true, value: unit.work() });
+          } catch (error) {
+            outcomes.push({ ok: false, value: error });
+          }
+          continue;
+        }
         this.#savepoint.run();
         try {
           outcomes.push({ ok: true, value: unit.work() });

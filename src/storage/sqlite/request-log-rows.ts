@@ -4,7 +4,8 @@
 // checkpointer held the write lock SQLite's busy handler slept on the loop until it let go (1, 2,
 // 5, 10 … ms) with every request of the process stalled. Through the group commit the lock is
 // waited for from a timer, and a batch is written a few dozen rows per transaction, each in its own
-// turn of the event loop, riding along with whatever billing writes that turn makes.
+// turn of the event loop, riding along with whatever billing writes that turn makes, each unit
+// without a savepoint of its own (see RunOptions in ./group-commit.ts).
 
 import type Database from 'better-sqlite3';
 import type { RequestLogsTable } from '../sql/schema.js';
@@ -41,9 +42,15 @@ export function groupCommittedRequestLogRows(native: Database.Database, batches:
   return async (rows) => {
     for (let offset = 0; offset < rows.length; offset += rowsPerUnit) {
       const unit = rows.slice(offset, offset + rowsPerUnit).map((row) => ({ ...row, client_ip: row.client_ip ?? null, details: row.details ?? null }));
-      await batches.run(() => {
-        for (const row of unit) insert.run(row);
-      });
+      // No savepoint: a unit that fails half-way is retried whole by the log, and the rows it did
+      // write are skipped then (ON CONFLICT DO NOTHING). With one, its 50 rows' pages overflowed
+      // SQLite's in-memory statement journal into a temporary file in nearly every batch.
+      await batches.run(
+        () => {
+          for (const row of unit) insert.run(row);
+        },
+        { savepoint: false },
+      );
     }
   };
 }

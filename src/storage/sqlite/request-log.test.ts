@@ -119,6 +119,22 @@ describe.each([
     expect(await storedIds()).toStrictEqual(['log_2', 'log_3', 'log_4']);
   });
 
+  it('a write that fails part-way through a batch stores every entry exactly once when retried', async () => {
+    // Through the group commit a unit of rows has no savepoint: the rows before the failing one stay
+    // written, and the retry must skip them rather than fail on them or store them twice.
+    await sql`CREATE TABLE refuse_writes (flag INTEGER)`.execute(database.db);
+    await sql`INSERT INTO refuse_writes VALUES (1)`.execute(database.db);
+    await sql`CREATE TRIGGER request_logs_refuse_third BEFORE INSERT ON request_logs WHEN NEW.id = 'log_3' AND EXISTS (SELECT 1 FROM refuse_writes)
+      BEGIN SELECT RAISE(ABORT, 'disk says no'); END`.execute(database.db);
+    const log = createLog({ flushIntervalMs: hour, onError: () => undefined });
+    for (const index of [1, 2, 3, 4]) log.record(entry(index));
+    await expect(log.flush()).rejects.toThrow(/disk says no/);
+
+    await sql`DELETE FROM refuse_writes`.execute(database.db);
+    await log.flush();
+    expect(await storedIds()).toStrictEqual(['log_1', 'log_2', 'log_3', 'log_4']);
+  });
+
   it('refuses settings that could never flush', () => {
     expect(() => createLog({ batchSize: 0 })).toThrow(RangeError);
     expect(() => createLog({ flushIntervalMs: -1 })).toThrow(RangeError);
