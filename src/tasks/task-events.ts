@@ -73,8 +73,11 @@ export function withTaskTimeline(store: TaskStore, events: TaskEventStore, optio
       return task;
     },
     async claimBatch(owner: string, now: number, leaseExpiresAt: number, limit: number, claimOptions?: ClaimOptions): Promise<TaskRecord[]> {
+      const startedOf = (task: TaskRecord): TaskEvent[] => [event(task.id, 'started', { attempt: task.attempts, resumed: task.upstreamJob !== null }, now)];
+      // Written in the claim's own transaction where the store can.
+      if (store.claimBatchWithEvents) return store.claimBatchWithEvents(owner, now, leaseExpiresAt, limit, claimOptions ?? {}, startedOf);
       const tasks = await store.claimBatch(owner, now, leaseExpiresAt, limit, claimOptions);
-      await Promise.all(tasks.map((task) => note(task.id, 'started', { attempt: task.attempts, resumed: task.upstreamJob !== null }, now)));
+      await Promise.all(tasks.map((task) => record(startedOf(task))));
       return tasks;
     },
     heartbeat: (id, owner, leaseExpiresAt) => store.heartbeat(id, owner, leaseExpiresAt),

@@ -2,6 +2,7 @@
 
 import type { OpenAIErrorObject } from '../errors.js';
 import type { UpstreamJobRef } from './image-model.js';
+import type { TaskEvent } from './task-events.js';
 
 export type TaskStatus = 'queued' | 'in_progress' | 'succeeded' | 'failed' | 'canceled';
 
@@ -61,6 +62,19 @@ export interface TaskStore {
    * fairness, each claim counting the keys the earlier ones served as most recently served).
    */
   claimBatch(owner: string, now: number, leaseExpiresAt: number, limit: number, options?: ClaimOptions): Promise<TaskRecord[]>;
+  /**
+   * Optional: claimBatch that also writes `eventsOf(task)` for each task it claims, in the claim's own
+   * transaction, so the timeline's `started` events take no commit of their own (on SQLite a claim
+   * and its events were two group-commit batches, two COMMITs). Without it they are recorded after.
+   */
+  claimBatchWithEvents?(
+    owner: string,
+    now: number,
+    leaseExpiresAt: number,
+    limit: number,
+    options: ClaimOptions,
+    eventsOf: (task: TaskRecord) => readonly TaskEvent[],
+  ): Promise<TaskRecord[]>;
   /** Extends the lease; false when the lease was lost to another owner. */
   heartbeat(id: string, owner: string, leaseExpiresAt: number): Promise<boolean>;
   /** Updates fields of a task still leased by `owner`; false when the lease was lost. */
