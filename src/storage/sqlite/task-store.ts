@@ -52,6 +52,11 @@ function prepareStatements(native: Database.Database) {
     oldestQueued: native.prepare<{ key: string; excluded: string }, Candidate>(
       `SELECT id, created_at FROM tasks WHERE status = 'queued' AND key_id = @key AND ${notExcluded} ORDER BY created_at, id LIMIT 1`,
     ),
+    // The same when no model is excluded: answered from the index alone, where the model test read
+    // the row of each task looked at.
+    oldestQueuedOfAnyModel: native.prepare<{ key: string }, Candidate>(
+      "SELECT id, created_at FROM tasks WHERE status = 'queued' AND key_id = @key ORDER BY created_at, id LIMIT 1",
+    ),
     oldestExpired: native.prepare<{ key: string; now: number; excluded: string }, Candidate>(
       `SELECT id, created_at FROM tasks WHERE status = 'in_progress' AND key_id = @key AND (lease_expires_at <= @now OR lease_expires_at IS NULL) AND ${notExcluded}
        ORDER BY created_at, id LIMIT 1`,
@@ -156,10 +161,11 @@ export class SqliteTaskStore extends SqlTaskStore {
   }
 
   #claimInUnit(owner: string, now: number, leaseExpiresAt: number, limit: number, options: ClaimOptions): TaskRecord[] {
-    const excluded = JSON.stringify(options.excludeModels ?? []);
+    const excludeModels = options.excludeModels ?? [];
+    const excluded = JSON.stringify(excludeModels);
     const statements = this.#statements;
     const nextOf = (keyId: string): Candidate | undefined => {
-      const queued = statements.oldestQueued.get({ key: keyId, excluded });
+      const queued = excludeModels.length === 0 ? statements.oldestQueuedOfAnyModel.get({ key: keyId }) : statements.oldestQueued.get({ key: keyId, excluded });
       const expired = statements.oldestExpired.get({ key: keyId, now, excluded });
       if (queued === undefined || expired === undefined) return queued ?? expired;
       return compareCandidates(queued, expired) <= 0 ? queued : expired;
@@ -188,6 +194,8 @@ export class SqliteTaskStore extends SqlTaskStore {
         turn.running += 1;
         lastRank += 1;
         turn.servedRank = lastRank;
+        // The batch is full: no next candidate to look up.
+        if (claimed.length >= limit) break;
       }
       const next = nextOf(turn.keyId);
       if (next === undefined) turns.splice(best, 1);
