@@ -104,6 +104,8 @@ const catchUp = (first) => {
   let last = first;
   for (let round = 0; round < catchUpRounds; round += 1) {
     const [next] = database.pragma('wal_checkpoint(PASSIVE)');
+    // A checkpoint that could not run reports -1 frames, which proves nothing.
+    if (next.busy !== 0 || next.log < 0) return { caughtUp: false, last };
     if (next.log < last.log) return { caughtUp: true, last: next };
     if (next.log === last.log && next.checkpointed === next.log) return { caughtUp: true, last: next };
     last = next;
