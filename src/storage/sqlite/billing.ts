@@ -49,14 +49,25 @@ async function immediate<T>(db: Connection, work: (connection: Connection) => Pr
   });
 }
 
+type ReservationValues = [
+  key_id: string, id: string, model: string, operation: string, images_requested: number, size: string, quality: string | null, price_group: string,
+  pricing: string, facts: string, estimated: number, debited: number, status: string, holder: string | null, created_at: number, closed_at: number | null,
+];
+type UsageValues = [
+  key_id: string, reservation_id: string, model: string, operation: string, provider: string | null, channel: string | null, images_requested: number,
+  images_delivered: number, size: string, quality: string | null, price_group: string, unit: string, unit_price: number, input_text_tokens: number | null,
+  input_image_tokens: number | null, output_tokens: number | null, amount: number, metered: number, detail: string, created_at: number,
+];
+
 /** The hot path's statements, prepared once. */
 function prepareStatements(native: Database.Database) {
   return {
     key: native.prepare<[string], KeyBalance>('SELECT balance, price_group FROM api_keys WHERE id = ?'),
-    insertReservation: native.prepare(
+    // Positional parameters: binding sixteen named ones from an object costs about 1 µs more per row.
+    insertReservation: native.prepare<ReservationValues>(
       `INSERT INTO billing_reservations
          (key_id, id, model, operation, images_requested, size, quality, price_group, pricing, facts, estimated, debited, status, holder, created_at, closed_at)
-       VALUES (@key_id, @id, @model, @operation, @images_requested, @size, @quality, @price_group, @pricing, @facts, @estimated, @debited, @status, @holder, @created_at, @closed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
     ),
     // The one statement that guards a balance: it debits only when the balance covers the whole
@@ -65,16 +76,21 @@ function prepareStatements(native: Database.Database) {
     // No change when the key is unlimited (NULL balance) or gone: the caller writes the credits off.
     credit: native.prepare<[number, string]>('UPDATE api_keys SET balance = balance + ? WHERE id = ? AND balance IS NOT NULL'),
     writeOff: native.prepare<[string, number, string, number]>("INSERT INTO billing_ledger (key_id, kind, amount, note, created_at) VALUES (?, 'writeoff', ?, ?, ?)"),
-    open: native.prepare<[string, string], ReservationRow>("SELECT * FROM billing_reservations WHERE key_id = ? AND id = ? AND status IN ('held', 'swept')"),
+    // A settle's read and close of a held reservation in one statement: the row comes back as it was
+    // before the close (status 'held'; holder as closed, which a settle does not read).
+    settleHeld: native.prepare<[number, string, string], ReservationRow>(
+      `UPDATE billing_reservations SET status = 'settled', holder = NULL, closed_at = ? WHERE key_id = ? AND id = ? AND status = 'held'
+       RETURNING key_id, id, model, operation, images_requested, size, quality, price_group, pricing, facts, estimated, debited, 'held' AS status, holder, created_at, closed_at`,
+    ),
+    swept: native.prepare<[string, string], ReservationRow>("SELECT * FROM billing_reservations WHERE key_id = ? AND id = ? AND status = 'swept'"),
     held: native.prepare<[string, string], ReservationRow>("SELECT * FROM billing_reservations WHERE key_id = ? AND id = ? AND status = 'held'"),
     close: native.prepare<[string, number, string, string]>('UPDATE billing_reservations SET status = ?, holder = NULL, closed_at = ? WHERE key_id = ? AND id = ?'),
     handOver: native.prepare<[string, string]>("UPDATE billing_reservations SET holder = NULL WHERE key_id = ? AND id = ? AND status = 'held'"),
-    insertUsage: native.prepare(
+    insertUsage: native.prepare<UsageValues>(
       `INSERT INTO billing_usage
          (key_id, reservation_id, model, operation, provider, channel, images_requested, images_delivered, size, quality, price_group, unit, unit_price,
           input_text_tokens, input_image_tokens, output_tokens, amount, metered, detail, created_at)
-       VALUES (@key_id, @reservation_id, @model, @operation, @provider, @channel, @images_requested, @images_delivered, @size, @quality, @price_group, @unit, @unit_price,
-          @input_text_tokens, @input_image_tokens, @output_tokens, @amount, @metered, @detail, @created_at)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     renewLease: native.prepare<[string, number, number]>(
       'INSERT INTO gateway_processes (id, started_at, lease_expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET lease_expires_at = excluded.lease_expires_at',
@@ -165,7 +181,11 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
     const key = statements.key.get(request.keyId);
     if (!key) throw new GatewayError('invalid_api_key', 'The API key of this request no longer exists.');
     const { row, metered, estimated } = newReservation(this.#prices, request, facts, key, holder, this.clock.now());
-    if (statements.insertReservation.run(row).changes === 0) throw reservationConflictError(request.reservationId);
+    const inserted = statements.insertReservation.run(
+      row.key_id, row.id, row.model, row.operation, row.images_requested, row.size, row.quality ?? null, row.price_group,
+      row.pricing, row.facts, row.estimated, row.debited, row.status, row.holder ?? null, row.created_at, row.closed_at ?? null,
+    );
+    if (inserted.changes === 0) throw reservationConflictError(request.reservationId);
     if (!metered || estimated === 0) return;
     if (statements.debit.run(estimated, request.keyId, estimated).changes === 0) {
       throw insufficientQuotaError(estimated, key.balance ?? 0);
@@ -176,9 +196,19 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
     return this.#batches.run(() => this.#settleInUnit(reservation, settlement));
   }
 
+  /** Closes an open reservation and charges it; a settled or released one is left as it is. */
   #settleInUnit(reservation: ReservationRef, settlement: Settlement): void {
-    const row = this.#statements.open.get(reservation.keyId, reservation.reservationId);
-    if (row) this.#settleRow(row, settlement);
+    const statements = this.#statements;
+    const now = this.clock.now();
+    const held = statements.settleHeld.get(now, reservation.keyId, reservation.reservationId);
+    if (held) {
+      this.#chargeRow(held, settlement, now);
+      return;
+    }
+    const swept = statements.swept.get(reservation.keyId, reservation.reservationId);
+    if (!swept) return;
+    statements.close.run('settled', now, swept.key_id, swept.id);
+    this.#chargeRow(swept, settlement, now);
   }
 
   release(reservation: ReservationRef): Promise<void> {
@@ -215,11 +245,13 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
     });
   }
 
-  /** Charges for what was delivered (inside a batch). A swept reservation's money went back, so it is charged afresh. */
-  #settleRow(reservation: ReservationRow, settlement: Settlement): void {
+  /**
+   * Charges a reservation just closed for what was delivered (inside a batch) and writes its usage row.
+   * A swept reservation's money went back, so it is charged afresh.
+   */
+  #chargeRow(reservation: ReservationRow, settlement: Settlement, now: number): void {
     const statements = this.#statements;
     const plan = planSettlement(reservation, settlement);
-    const now = this.clock.now();
     this.#refund(reservation.key_id, plan.refund, now);
     let extra = 0;
     if (plan.shortfall > 0) {
@@ -227,8 +259,12 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
       extra = collectableExtra(plan, statements.key.get(reservation.key_id)?.balance ?? null);
       if (extra > 0) statements.debit.run(extra, reservation.key_id, extra);
     }
-    statements.close.run('settled', now, reservation.key_id, reservation.id);
-    statements.insertUsage.run(usageRow(reservation, settlement, plan, extra, now));
+    const usage = usageRow(reservation, settlement, plan, extra, now);
+    statements.insertUsage.run(
+      usage.key_id, usage.reservation_id, usage.model, usage.operation, usage.provider, usage.channel, usage.images_requested,
+      usage.images_delivered, usage.size, usage.quality, usage.price_group, usage.unit, usage.unit_price, usage.input_text_tokens,
+      usage.input_image_tokens, usage.output_tokens, usage.amount, usage.metered, usage.detail, usage.created_at,
+    );
   }
 
   /** Returns a held reservation's whole debit (inside a batch): released by its request, or swept. */

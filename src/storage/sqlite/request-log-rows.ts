@@ -36,18 +36,24 @@ const columns = [
 /** Writes request log rows in group-committed units; resolves once every row is committed. */
 export function groupCommittedRequestLogRows(native: Database.Database, batches: GroupCommit): (rows: RequestLogsTable[]) => Promise<void> {
   // A retried batch may repeat ids that were written before its failure; the first write wins.
-  const insert = native.prepare(
-    `INSERT INTO request_logs (${columns.join(', ')}) VALUES (${columns.map((column) => `@${column}`).join(', ')}) ON CONFLICT (id) DO NOTHING`,
+  // Positional parameters, in the order of `columns`: named ones bound from an object cost about 1 µs more per row.
+  const insert = native.prepare<unknown[]>(
+    `INSERT INTO request_logs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`,
   );
+  const write = (row: RequestLogsTable) =>
+    insert.run(
+      row.id, row.request_id, row.key_id, row.endpoint, row.model, row.provider, row.channel, row.status, row.images_requested,
+      row.images_delivered, row.size, row.latency_ms, row.error_code, row.created_at, row.client_ip ?? null, row.details ?? null,
+    );
   return async (rows) => {
     for (let offset = 0; offset < rows.length; offset += rowsPerUnit) {
-      const unit = rows.slice(offset, offset + rowsPerUnit).map((row) => ({ ...row, client_ip: row.client_ip ?? null, details: row.details ?? null }));
+      const unit = rows.slice(offset, offset + rowsPerUnit);
       // No savepoint: a unit that fails half-way is retried whole by the log, and the rows it did
       // write are skipped then (ON CONFLICT DO NOTHING). With one, its 50 rows' pages overflowed
       // SQLite's in-memory statement journal into a temporary file in nearly every batch.
       await batches.run(
         () => {
-          for (const row of unit) insert.run(row);
+          for (const row of unit) write(row);
         },
         { savepoint: false },
       );
