@@ -189,7 +189,7 @@ if (role !== undefined && isMainThread) {
           gcProfiler = new v8.GCProfiler();
           gcProfiler.start();
           // A heap snapshot of what is live after the maximum-throughput phase (this run's latency is then spoilt).
-          if (process.env.TIMELINE_SNAPSHOT === '1') setTimeout(() => v8.writeHeapSnapshot(join(directory, `gateway-${process.pid}.heapsnapshot`)), 50);
+          if (process.env.TIMELINE_SNAPSHOT !== undefined) setTimeout(() => v8.writeHeapSnapshot(join(directory, `gateway-${process.pid}.heapsnapshot`)), Number(process.env.TIMELINE_SNAPSHOT) || 50);
           if (process.env.TIMELINE_HEAP === '1') {
             heapSession = new Session();
             heapSession.connect();

@@ -94,7 +94,7 @@ let restartedAt = -1;
 let tick = 0;
 // PASSIVE rounds after the first before a RESTART is used instead: each copies what was committed
 // during the one before it, so they shorten quickly; a writer faster than that needs the RESTART.
-const catchUpRounds = 8;
+const catchUpRounds = 24;
 /**
  * PASSIVE rounds until one finds no frame committed since the one before it: a PASSIVE reports the
  * frames it saw when it began (all of them copied), not those committed while it ran. True once the
