@@ -15,8 +15,8 @@
 // since its 'reset': the measured phase); the runner, and a micro-benchmark, at exit.
 // TIMELINE_HEAP=1 also writes a sampling heap profile of the measured phase that keeps objects a
 // major GC collected (after one forced scavenge at the end): what was promoted to the old space, plus
-// the requests in flight at that moment. TIMELINE_SNAPSHOT=1 writes a heap snapshot after the
-// harness's 'reset' (that run's latency is spoilt). It costs CPU and allocations of its own: compare
+// the requests in flight at that moment. TIMELINE_SNAPSHOT=MS writes a heap snapshot MS milliseconds
+// after the harness's 'reset' (1500: mid-phase; that run's latency is spoilt). It costs CPU and allocations of its own: compare
 // runs made with it only with each other.
 
 import { createRequire, syncBuiltinESMExports } from 'node:module';
