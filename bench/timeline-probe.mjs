@@ -179,7 +179,16 @@ if (role !== undefined && isMainThread) {
 
     let dumps = 0;
     // Outside the harness (a micro-benchmark): everything, at exit.
-    if (typeof process.send !== 'function') process.on('exit', () => writeFileSync(join(directory, `gateway-${process.pid}-exit.json`), JSON.stringify(events)));
+    if (typeof process.send !== 'function') {
+      const profiler = new v8.GCProfiler();
+      profiler.start();
+      process.on('exit', () => {
+        events.gcProfile = profiler.stop();
+        writeFileSync(join(directory, `gateway-${process.pid}-exit.json`), JSON.stringify(events));
+      });
+      // A process stopped with SIGINT still writes its timeline.
+      process.once('SIGINT', () => process.exit(0));
+    }
     let heapSession;
     let gcProfiler;
     if (typeof process.send === 'function') {
