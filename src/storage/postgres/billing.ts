@@ -10,7 +10,7 @@
 // arithmetic and the queries off the hot path are shared with SQLite (../sql/billing.ts).
 
 import { randomUUID } from 'node:crypto';
-import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { PriceBook } from '../../billing/price-book.js';
 import { insufficientQuotaError, reservationConflictError, reservationFacts } from '../../billing/reservation-charge.js';
 import { GatewayError } from '../../core/errors.js';
@@ -24,6 +24,7 @@ import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlemen
 import type { DatabaseSchema } from '../sql/schema.js';
 import { toEventRow } from '../sql/task-event-store.js';
 import { toPatchRow, toRow } from '../sql/task-store.js';
+import { PostgresGroupCommit } from './group-commit.js';
 import { alreadyExists, createReservedStatement, didNotApply, finishSettledStatement } from './ledger-statements.js';
 
 type Connection = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
@@ -50,6 +51,8 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
    * statement checks it is still held). Tasks finished by another process read theirs as before.
    */
   readonly #held = new Map<string, ReservationRow>();
+  /** The one-statement moments of one turn (and of the time a batch takes) committed together. */
+  readonly #group: PostgresGroupCommit;
 
   constructor(options: PostgresBillingOptions) {
     super(options.db, options.clock, {
@@ -59,6 +62,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     });
     this.#prices = options.prices;
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
+    this.#group = new PostgresGroupCommit(options.db);
     this.taskLedger = {
       createReserved: (task, request, events = []) => this.#createReserved(task, request, events),
       finishSettled: (taskId, owner, patch, reservation, settlement, events = []) => this.#finishSettled(taskId, owner, patch, reservation, settlement, events),
@@ -73,7 +77,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       const { row, metered, estimated } = newReservation(this.#prices, request, facts, { balance: key.metered ? 0 : null, price_group: key.priceGroup }, null, this.clock.now());
       const statement = createReservedStatement(toRow(task), events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated });
       try {
-        await this.db.executeQuery(CompiledQuery.raw(statement.text, statement.values));
+        await this.#group.run(statement, request.keyId);
         remember(this.#held, reservationKey(request), { ...row, status: 'held' });
         return;
       } catch (error) {
@@ -112,7 +116,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
         const now = this.clock.now();
         const statement = finishSettledStatement(taskId, owner, changes, events.map(toEventRow), usageRow(reservation, settlement, plan, 0, now), plan.refund, now);
         try {
-          await this.db.executeQuery(CompiledQuery.raw(statement.text, statement.values));
+          await this.#group.run(statement, ref.keyId);
           this.#held.delete(reservationKey(ref));
           return true;
         } catch (error) {

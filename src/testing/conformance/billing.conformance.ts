@@ -422,6 +422,38 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       await expectBooksBalance(keyId);
     });
 
+    it('takes concurrent submissions of one key exactly (as many as the balance covers, the rest leave nothing) and charges their concurrent successes once each', async () => {
+      const keyId = await makeKey(5 * 16_000);
+      const requests = Array.from({ length: 8 }, () => dalle2(keyId));
+      const outcomes = await Promise.all(
+        requests.map((request) =>
+          ledgerOf()
+            .createReserved(queuedTask(request), request, [{ taskId: request.reservationId, at: clock.now(), kind: 'queued', detail: {} }])
+            .then(() => 'created', (error: unknown) => (error as GatewayError).code),
+        ),
+      );
+      expect(outcomes.filter((outcome) => outcome === 'created')).toHaveLength(5);
+      expect(outcomes.filter((outcome) => outcome === 'insufficient_quota')).toHaveLength(3);
+      for (const [index, request] of requests.entries()) {
+        const created = outcomes[index] === 'created';
+        expect((await subject.tasks.get(request.reservationId)) !== undefined).toBe(created);
+        expect(await subject.taskEvents.list(request.reservationId)).toHaveLength(created ? 1 : 0);
+      }
+      expect(await billing.account(keyId)).toMatchObject({ balance: 0, held: 80_000 });
+
+      const claimed = await subject.tasks.claimBatch('worker-a', clock.now(), clock.now() + 60_000, 8);
+      expect(claimed).toHaveLength(5);
+      const finished = await Promise.all(
+        claimed.map((task) =>
+          ledgerOf().finishSettled(task.id, 'worker-a', { status: 'succeeded', progress: 100, result: { data: [] }, completedAt: clock.now() }, { keyId, reservationId: task.id }, { imagesDelivered: 1 }),
+        ),
+      );
+      expect(finished).toEqual([true, true, true, true, true]);
+      expect(await billing.account(keyId)).toMatchObject({ balance: 0, charged: 80_000, held: 0 });
+      expect(await billing.listUsage({ keyId })).toHaveLength(5);
+      await expectBooksBalance(keyId);
+    });
+
     it("reserves on the key's terms of the moment after they change, and writes off a refund to a key made unlimited meanwhile", async () => {
       const keyId = await makeKey(1_000_000);
       const first = dalle2(keyId, 2);
