@@ -83,6 +83,10 @@ describe('a gateway on PostgreSQL', () => {
     const [row] = await select<{ status: string; attempts: number; lease_owner: string | null }>('SELECT status, attempts, lease_owner FROM {schema}.tasks WHERE id = $1', [done.id]);
     expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(row?.lease_owner).toEqual(expect.any(String));
+    // The timeline, each moment once: started is written by the claim's own statement on PostgreSQL.
+    const events = await select<{ kind: string; detail: string }>('SELECT kind, detail FROM {schema}.task_events WHERE task_id = $1 ORDER BY id', [done.id]);
+    expect(events.map((event) => event.kind)).toEqual(['queued', 'started', 'stored', 'succeeded']);
+    expect(JSON.parse(events[1]?.detail ?? 'null')).toEqual({ attempt: 1, resumed: false });
   });
 
   it('charges a metered key exactly its quota under concurrency, with usage rows and a balance of zero in Postgres', async () => {

@@ -40,12 +40,23 @@ export interface ClaimOptions {
     /** Keys this pool claimed for, least recently first; a key not listed goes before all of them. */
     recentlyServedKeys: readonly string[];
   };
+  /**
+   * Only for a store with `recordsStartedInClaim`: write each claimed task's `started` timeline event
+   * (detail: attempt, resumed) in the claim's own statement — one commit for both, not two.
+   */
+  recordStarted?: boolean;
 }
 
 /** The fields of a task its worker writes (update's patch). */
 export type TaskPatch = Partial<Pick<TaskRecord, 'status' | 'progress' | 'result' | 'error' | 'upstreamJob' | 'completedAt' | 'startedAt'>>;
 
 export interface TaskStore {
+  /**
+   * Whether claims can write their `started` timeline events themselves, in the claim's one statement
+   * (ClaimOptions.recordStarted; PostgreSQL): preferred to claimBatchWithEvents, whose events come from
+   * a callback after the claim and so need a transaction around both.
+   */
+  readonly recordsStartedInClaim?: boolean;
   create(task: TaskRecord): Promise<void>;
   get(id: string): Promise<TaskRecord | undefined>;
   list(filter: { keyId: string; status?: TaskStatus; limit: number; after?: string }): Promise<TaskRecord[]>;

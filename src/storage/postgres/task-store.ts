@@ -8,6 +8,8 @@ import type { TasksTable } from '../sql/schema.js';
 import { SqlTaskStore, toRecord } from '../sql/task-store.js';
 
 export class PostgresTaskStore extends SqlTaskStore {
+  readonly recordsStartedInClaim = true;
+
   async claim(owner: string, now: number, leaseExpiresAt: number, options: ClaimOptions = {}): Promise<TaskRecord | undefined> {
     return (await this.claimBatch(owner, now, leaseExpiresAt, 1, options))[0];
   }
@@ -44,6 +46,15 @@ export class PostgresTaskStore extends SqlTaskStore {
             CASE WHEN c.position = 0 THEN 0 ELSE k.first_created_at END,
             CASE WHEN c.position = 0 THEN c.id ELSE k.first_id END`
       : sql`c.created_at, c.id`;
+    // The timeline's `started` events (what task-events.ts would write after the claim), in its statement.
+    const started = options.recordStarted
+      ? sql`,
+      started AS (
+        INSERT INTO task_events (task_id, at, kind, detail)
+        SELECT id, CAST(${now} AS bigint), 'started', jsonb_build_object('attempt', attempts, 'resumed', upstream_job IS NOT NULL)::text
+        FROM claimed ORDER BY claim_order
+      )`
+      : sql``;
     const result = await sql<TasksTable & { claim_order: string }>`
       WITH candidates AS (
         SELECT t.id, t.key_id, t.created_at, row_number() OVER (PARTITION BY t.key_id ORDER BY t.created_at, t.id) - 1 AS position
@@ -69,13 +80,16 @@ export class PostgresTaskStore extends SqlTaskStore {
         ORDER BY o.claim_order
         LIMIT ${limit}
         FOR UPDATE OF t SKIP LOCKED
-      )
-      UPDATE tasks AS t
-      SET status = 'in_progress', lease_owner = ${owner}, lease_expires_at = ${leaseExpiresAt},
-          attempts = t.attempts + 1, started_at = coalesce(t.started_at, ${now})
-      FROM picked
-      WHERE t.id = picked.id AND ${claimable}
-      RETURNING t.*, picked.claim_order`.execute(this.db);
+      ),
+      claimed AS (
+        UPDATE tasks AS t
+        SET status = 'in_progress', lease_owner = ${owner}, lease_expires_at = ${leaseExpiresAt},
+            attempts = t.attempts + 1, started_at = coalesce(t.started_at, ${now})
+        FROM picked
+        WHERE t.id = picked.id AND ${claimable}
+        RETURNING t.*, picked.claim_order
+      )${started}
+      SELECT * FROM claimed`.execute(this.db);
     return result.rows.sort((a, b) => Number(a.claim_order) - Number(b.claim_order)).map((row) => toRecord(row));
   }
 }
