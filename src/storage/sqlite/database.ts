@@ -53,10 +53,13 @@ export interface WalBounds {
  *
  * Catching up never holds writers back: a PASSIVE checkpoint copies the backlog (and fsyncs) while
  * writers go on, then further PASSIVEs copy only the frames committed meanwhile, each shorter than
- * the last, until one finds nothing left (a few rounds; each is a fraction of a millisecond once the
- * backlog is copied). The next writer then finds the WAL wholly checkpointed and starts it over from
- * its beginning by itself. Only when that does not happen within a few rounds (writers faster than
- * the copy, or another connection reading an old snapshot) does it fall back to a RESTART checkpoint,
+ * the last, until one finds nothing left (up to 24 rounds; once the backlog is copied each has a few
+ * frames to copy, and two fsyncs). The next writer then finds the WAL wholly checkpointed and starts it
+ * over from its beginning by itself (a writer already inside its transaction when the last round ran
+ * does not; the file then grows past its length and the next tick catches up again). Only when no
+ * round finds nothing new (writers faster than the rounds, as under a loaded machine's preemption), or
+ * the file is half as long again as the bound (another connection reading an old snapshot keeps
+ * writers from starting it over), does it fall back to a RESTART checkpoint,
  * which holds SQLite's write lock through its copy and both fsyncs: every group-commit batch, and
  * every request waiting on one, waited 3–20 ms for it about once a second at 700 requests/s.
  * Neither truncates the file (but when a burst left it past twice the bound): cutting a 16 MB file
