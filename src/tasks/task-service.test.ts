@@ -205,6 +205,20 @@ describe.each(['sqlite', 'postgres'] as const)('task service on %s', (backend) =
     }
   });
 
+  it('with one slot, runs every task queued while it was busy, each once, without waiting for the poll interval', async () => {
+    const billing = countingBilling();
+    // A poll interval longer than the test: only the wakes (a submission with room, a freed slot) move the queue.
+    const worker = service('worker-a', store, billing, { workers: 1, pollMs: 60_000 });
+    worker.start();
+    const ids = [await submit(worker, 'one'), await submit(worker, 'two'), await submit(worker, 'three'), await submit(worker, 'four')];
+    await until(async () => (await allTasks(ids)).every((task) => task.status === 'succeeded'));
+    expect(fake.submissions).toBe(4);
+    for (const task of await allTasks(ids)) {
+      expect(task).toMatchObject({ status: 'succeeded', leaseOwner: 'worker-a', attempts: 1 });
+      expect(billing.calls.get(task.id)).toEqual({ reserve: 1, settle: 1, release: 0 });
+    }
+  });
+
   it('keeps a long task with heartbeats: a second worker never takes it', async () => {
     fake.switches.pollsBeforeReady = 60;
     const billing = countingBilling();

@@ -266,7 +266,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
    * passes its limit whichever models the tasks are of), claimed in one call: on SQLite one unit of
    * the group commit instead of a transaction and an event-loop turn per task.
    */
-  async function claimNextBatch(): Promise<TaskRecord[]> {
+  async function claimNextBatch(): Promise<{ tasks: TaskRecord[]; full: boolean }> {
     let busiest = 0;
     const saturated = new Set<string>();
     for (const [channel, count] of runningByChannel) {
@@ -275,7 +275,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     }
     const models = deps.catalog.list().map((model) => model.id);
     const excludeModels = saturated.size === 0 ? [] : models.filter((model) => saturated.has(channelOf(model)));
-    if (models.length > 0 && excludeModels.length === models.length) return [];
+    if (models.length > 0 && excludeModels.length === models.length) return { tasks: [], full: false };
     const now = clock.now();
     const limit = Math.min(maxClaimBatch, settings.workers - busiest);
     const claimed = await store.claimBatch(owner, now, now + settings.leaseMs, limit, { excludeModels, fairness: { recentlyServedKeys: [...servedKeys.keys()] } });
@@ -285,14 +285,29 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       // Only the order of recent keys matters; an old one dropped simply counts as not served lately.
       if (servedKeys.size > recentKeysKept) servedKeys.delete(servedKeys.keys().next().value as string);
     }
-    return claimed;
+    return { tasks: claimed, full: limit > 0 && claimed.length >= limit };
   }
+
+  /**
+   * Whether a task of this model could be claimed now: its channel has a free slot. A submission
+   * wakes the claim loop only then — otherwise the claim it caused could not take it (its channel's
+   * models are excluded) and only scanned the key's queue for other work, which would have been
+   * claimed when it was itself queued or a slot freed; the freed slot's wake claims this one.
+   */
+  const hasRoomFor = (modelId: string): boolean => {
+    try {
+      return (runningByChannel.get(channelOf(modelId)) ?? 0) < settings.workers;
+    } catch {
+      return true;
+    }
+  };
 
   async function loop(): Promise<void> {
     while (!claimLoop.closed) {
       let claimed: TaskRecord[] = [];
+      let full = false;
       try {
-        claimed = await claimNextBatch();
+        ({ tasks: claimed, full } = await claimNextBatch());
       } catch (error) {
         if (claimLoop.closed) return;
         logger.error({ err: error }, 'claiming a task failed');
@@ -302,10 +317,10 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         await Promise.all(claimed.map((task) => store.heartbeat(task.id, owner, clock.now()).catch(() => false)));
         return;
       }
-      if (claimed.length > 0) {
-        for (const task of claimed) void runClaimed(task);
-        continue;
-      }
+      for (const task of claimed) void runClaimed(task);
+      // A full batch may have left work behind: claim again at once. Otherwise everything claimable
+      // was taken, and what is queued (or frees a slot) from now on wakes the loop.
+      if (full) continue;
       await claimLoop.idle(pollMs);
     }
   }
@@ -388,7 +403,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
         throw error;
       }
-      wake();
+      if (hasRoomFor(task.model)) wake();
       return task;
     },
 
