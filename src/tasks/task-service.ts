@@ -170,6 +170,18 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   const claimLoop = createPollingLoop(() => loop());
   const syncDeadlines = createSyncDeadlines();
   const wake = claimLoop.wake;
+  /**
+   * The channels the last claim excluded (saturated here) when it found nothing, and when. Until
+   * something could change that answer — a task queued here for a channel outside them, or a poll
+   * interval passing (another process's work, an expired lease) — a claim excluding exactly these
+   * channels again is skipped (a freed slot changes which channels a claim excludes, not what lies
+   * outside them). In scenario 4 each claim filled the one channel, and the wakes of submissions that
+   * came meanwhile ran claims excluding its model that read every queued row of the key for nothing
+   * (0.35 per task, a group-commit unit each).
+   */
+  let foundNothing: { channels: ReadonlySet<string>; key: string; at: number } | undefined;
+  /** Channels of the tasks queued here while a claim was under way (it may not have seen them). */
+  let queuedDuringClaim: Set<string | undefined> | undefined;
 
   const channelOf = (modelId: string): string => deps.router.describe(modelId).channel;
 
@@ -276,9 +288,21 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     const models = deps.catalog.list().map((model) => model.id);
     const excludeModels = saturated.size === 0 ? [] : models.filter((model) => saturated.has(channelOf(model)));
     if (models.length > 0 && excludeModels.length === models.length) return { tasks: [], full: false };
+    const excludedKey = [...saturated].sort().join('\n');
+    if (foundNothing !== undefined && foundNothing.key === excludedKey && performance.now() - foundNothing.at < pollMs) return { tasks: [], full: false };
     const now = clock.now();
     const limit = Math.min(maxClaimBatch, settings.workers - busiest);
-    const claimed = await store.claimBatch(owner, now, now + settings.leaseMs, limit, { excludeModels, fairness: { recentlyServedKeys: [...servedKeys.keys()] } });
+    const looked = performance.now();
+    const queuedMeanwhile = new Set<string | undefined>();
+    queuedDuringClaim = queuedMeanwhile;
+    let claimed: TaskRecord[];
+    try {
+      claimed = await store.claimBatch(owner, now, now + settings.leaseMs, limit, { excludeModels, fairness: { recentlyServedKeys: [...servedKeys.keys()] } });
+    } finally {
+      queuedDuringClaim = undefined;
+    }
+    const missed = [...queuedMeanwhile].some((channel) => channel === undefined || !saturated.has(channel));
+    foundNothing = claimed.length === 0 && !missed ? { channels: saturated, key: excludedKey, at: looked } : undefined;
     for (const task of claimed) {
       servedKeys.delete(task.keyId);
       servedKeys.set(task.keyId, true);
@@ -300,6 +324,21 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     } catch {
       return true;
     }
+  };
+
+  /** A task of this model was queued here: wake the loop if it could take it. */
+  const queuedHere = (modelId: string): void => {
+    if (!hasRoomFor(modelId)) return;
+    let channel: string | undefined;
+    try {
+      channel = channelOf(modelId);
+    } catch {
+      channel = undefined;
+    }
+    // A claim that found nothing excluding these channels could find this task unless its channel is among them.
+    if (channel === undefined || !foundNothing?.channels.has(channel)) foundNothing = undefined;
+    queuedDuringClaim?.add(channel);
+    wake();
   };
 
   async function loop(): Promise<void> {
@@ -403,7 +442,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
         throw error;
       }
-      if (hasRoomFor(task.model)) wake();
+      queuedHere(task.model);
       return task;
     },
 
