@@ -302,7 +302,9 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       queuedDuringClaim = undefined;
     }
     const missed = [...queuedMeanwhile].some((channel) => channel === undefined || !saturated.has(channel));
-    foundNothing = claimed.length === 0 && !missed ? { channels: saturated, key: excludedKey, at: looked } : undefined;
+    if (claimed.length === 0 && !missed) foundNothing = { channels: saturated, key: excludedKey, at: looked };
+    // A claim with other exclusions (one that took a task of a channel this answer excluded) leaves it standing.
+    else if (foundNothing?.key === excludedKey || missed) foundNothing = undefined;
     for (const task of claimed) {
       servedKeys.delete(task.keyId);
       servedKeys.set(task.keyId, true);
