@@ -57,6 +57,28 @@ describe('GroupCommit and a write lock held elsewhere', () => {
     expect(ours.pragma('busy_timeout', { simple: true })).toBe(5000);
   });
 
+  it('undoes a failed unit that changed hundreds of pages, commits the rest of its batch, and leaves the connection as it was', async () => {
+    ours.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)");
+    const addNote = ours.prepare('INSERT INTO notes (text) VALUES (?)');
+    ours.transaction(() => {
+      for (let index = 0; index < 3000; index += 1) addNote.run(`note ${index} ${'x'.repeat(200)}`);
+    })();
+    const temporaryStore = ours.pragma('temp_store', { simple: true });
+    const batches = groupCommit();
+    // About 170 pages: far more than SQLite's statement journal keeps in memory on the default temp_store.
+    const rewriteAllThenFail = () => {
+      ours.prepare("UPDATE notes SET text = 'rewritten'").run();
+      throw new Error('refused after rewriting every note');
+    };
+    const outcomes = await Promise.allSettled([batches.run(rewriteAllThenFail), batches.run(insert(5)), batches.run(rewriteAllThenFail), batches.run(insert(7))]);
+
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(ours.prepare("SELECT count(*) AS rewritten FROM notes WHERE text = 'rewritten'").get()).toEqual({ rewritten: 0 });
+    expect(ours.prepare('SELECT amount FROM charges ORDER BY amount').all()).toEqual([{ amount: 5 }, { amount: 7 }]);
+    expect(ours.pragma('temp_store', { simple: true })).toBe(temporaryStore);
+    expect(ours.pragma('busy_timeout', { simple: true })).toBe(5000);
+  });
+
   it('fails the batch with SQLITE_BUSY once the lock stayed taken past the bound, and the next batch still commits', async () => {
     theirs.exec('BEGIN IMMEDIATE');
     const batches = groupCommit(100);
