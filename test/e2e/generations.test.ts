@@ -173,7 +173,8 @@ describe('response_format', () => {
       const viaBase64 = await decodeItem(asBase64.data[0] ?? {});
       expect([viaBase64.width, viaBase64.height, viaBase64.format], model).toEqual([viaUrl.width, viaUrl.height, viaUrl.format]);
     }
-  });
+    // Three renders per catalog model (over a hundred): minutes on a loaded 2-core machine, not the default 30 s.
+  }, 180_000);
 
   it('gives gpt-image-1 a hosted URL when asked, with the right content type', async () => {
     const body = imagesBody(await generate(gateway, { model: 'gpt-image-1', prompt: 'x', response_format: 'url', output_format: 'webp' }));
