@@ -1,8 +1,8 @@
-// The timeline a claim writes: each claimed task's `started` event, whether the store writes it in the
-// claim's own transaction (SQLite's claimBatchWithEvents) or the timeline records it afterwards.
+// The timeline a claim writes: each claimed task's `started` event, written by the store in the claim's
+// own unit of the group commit (ClaimOptions.recordStarted, which the timeline always asks for); a bare
+// store's claim writes none.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TaskStore } from '../core/ports/task-store.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../storage/sqlite/database.js';
 import { GroupCommit } from '../storage/sqlite/group-commit.js';
 import { migrate } from '../storage/sqlite/migrate.js';
@@ -30,29 +30,10 @@ afterEach(async () => {
   await database.close();
 });
 
-/** The same store without claimBatchWithEvents, as a backend that cannot write events with its claim. */
-function withoutClaimEvents(inner: TaskStore): TaskStore {
-  return {
-    create: (task) => inner.create(task),
-    get: (id) => inner.get(id),
-    list: (filter) => inner.list(filter),
-    count: (filter) => inner.count(filter),
-    claim: (...args) => inner.claim(...args),
-    claimBatch: (...args) => inner.claimBatch(...args),
-    heartbeat: (...args) => inner.heartbeat(...args),
-    update: (...args) => inner.update(...args),
-    cancel: (...args) => inner.cancel(...args),
-    deleteOlderThan: (cutoff) => inner.deleteOlderThan(cutoff),
-  };
-}
-
-describe.each([
-  ['in the claim’s transaction (SQLite)', (inner: TaskStore) => inner],
-  ['after the claim (a store without claimBatchWithEvents)', withoutClaimEvents],
-])('a claimed task’s started event, %s', (_name, wrap) => {
+describe('a claimed task’s started event', () => {
   it('is in the timeline of every task a batch took, with its attempt and whether it resumed a job, and only theirs', async () => {
     const errors: unknown[] = [];
-    const timeline = withTaskTimeline(wrap(store), events, { clock, onError: (error) => errors.push(error) });
+    const timeline = withTaskTimeline(store, events, { clock, onError: (error) => errors.push(error) });
     await timeline.create(makeTask('fresh', { createdAt: now - 3 }));
     await timeline.create(makeTask('resumed', { createdAt: now - 2, upstreamJob: { provider: 'bfl', data: { id: 'job-1' } } }));
     await timeline.create(makeTask('later', { createdAt: now - 1 }));
@@ -73,5 +54,11 @@ describe.each([
     expect(await timeline.claimBatch('worker-2', now, now + 30_000, 0, {})).toEqual([]);
     expect((await events.list('task_later')).map((event) => event.kind)).toEqual(['queued']);
     expect(errors).toEqual([]);
+  });
+
+  it('is not written by a bare store’s claim, which has no timeline', async () => {
+    await store.create(makeTask('bare', { createdAt: now - 1 }));
+    expect((await store.claimBatch('worker-1', now, now + 30_000, 1, {})).map((task) => task.id)).toEqual(['task_bare']);
+    expect(await events.list('task_bare')).toEqual([]);
   });
 });

@@ -67,22 +67,9 @@ export function withTaskTimeline(store: TaskStore, events: TaskEventStore, optio
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),
     count: (filter) => store.count(filter),
-    async claim(owner: string, now: number, leaseExpiresAt: number, claimOptions?: ClaimOptions): Promise<TaskRecord | undefined> {
-      if (store.recordsStartedInClaim === true) return store.claim(owner, now, leaseExpiresAt, { ...claimOptions, recordStarted: true });
-      const task = await store.claim(owner, now, leaseExpiresAt, claimOptions);
-      if (task !== undefined) await note(task.id, 'started', { attempt: task.attempts, resumed: task.upstreamJob !== null }, now);
-      return task;
-    },
-    async claimBatch(owner: string, now: number, leaseExpiresAt: number, limit: number, claimOptions?: ClaimOptions): Promise<TaskRecord[]> {
-      // A store that writes the events in its claim statement (PostgreSQL) saves their own commit.
-      if (store.recordsStartedInClaim === true) return store.claimBatch(owner, now, leaseExpiresAt, limit, { ...claimOptions, recordStarted: true });
-      const startedOf = (task: TaskRecord): TaskEvent[] => [event(task.id, 'started', { attempt: task.attempts, resumed: task.upstreamJob !== null }, now)];
-      // Written in the claim's own transaction where the store can.
-      if (store.claimBatchWithEvents) return store.claimBatchWithEvents(owner, now, leaseExpiresAt, limit, claimOptions ?? {}, startedOf);
-      const tasks = await store.claimBatch(owner, now, leaseExpiresAt, limit, claimOptions);
-      await Promise.all(tasks.map((task) => record(startedOf(task))));
-      return tasks;
-    },
+    // The store writes the claim's `started` events with the claim: one commit for both.
+    claim: (owner, now, leaseExpiresAt, claimOptions) => store.claim(owner, now, leaseExpiresAt, { ...claimOptions, recordStarted: true }),
+    claimBatch: (owner, now, leaseExpiresAt, limit, claimOptions) => store.claimBatch(owner, now, leaseExpiresAt, limit, { ...claimOptions, recordStarted: true }),
     heartbeat: (id, owner, leaseExpiresAt) => store.heartbeat(id, owner, leaseExpiresAt),
     async update(id, owner, patch) {
       const written = await store.update(id, owner, patch);

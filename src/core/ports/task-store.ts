@@ -41,8 +41,9 @@ export interface ClaimOptions {
     recentlyServedKeys: readonly string[];
   };
   /**
-   * Only for a store with `recordsStartedInClaim`: write each claimed task's `started` timeline event
-   * (detail: attempt, resumed) in the claim's own statement — one commit for both, not two.
+   * Write each claimed task's `started` timeline event (detail: attempt, resumed; at: the claim's now)
+   * with the claim itself — one commit for both, not two (the timeline asks for it; a bare store's
+   * claims write no events).
    */
   recordStarted?: boolean;
 }
@@ -51,12 +52,6 @@ export interface ClaimOptions {
 export type TaskPatch = Partial<Pick<TaskRecord, 'status' | 'progress' | 'result' | 'error' | 'upstreamJob' | 'completedAt' | 'startedAt'>>;
 
 export interface TaskStore {
-  /**
-   * Whether claims can write their `started` timeline events themselves, in the claim's one statement
-   * (ClaimOptions.recordStarted; PostgreSQL): preferred to claimBatchWithEvents, whose events come from
-   * a callback after the claim and so need a transaction around both.
-   */
-  readonly recordsStartedInClaim?: boolean;
   create(task: TaskRecord): Promise<void>;
   get(id: string): Promise<TaskRecord | undefined>;
   list(filter: { keyId: string; status?: TaskStatus; limit: number; after?: string }): Promise<TaskRecord[]>;
@@ -73,19 +68,6 @@ export interface TaskStore {
    * fairness, each claim counting the keys the earlier ones served as most recently served).
    */
   claimBatch(owner: string, now: number, leaseExpiresAt: number, limit: number, options?: ClaimOptions): Promise<TaskRecord[]>;
-  /**
-   * Optional: claimBatch that also writes `eventsOf(task)` for each task it claims, in the claim's own
-   * transaction, so the timeline's `started` events take no commit of their own (on SQLite a claim
-   * and its events were two group-commit batches, two COMMITs). Without it they are recorded after.
-   */
-  claimBatchWithEvents?(
-    owner: string,
-    now: number,
-    leaseExpiresAt: number,
-    limit: number,
-    options: ClaimOptions,
-    eventsOf: (task: TaskRecord) => readonly TaskEvent[],
-  ): Promise<TaskRecord[]>;
   /** Extends the lease; false when the lease was lost to another owner. */
   heartbeat(id: string, owner: string, leaseExpiresAt: number): Promise<boolean>;
   /** Updates fields of a task still leased by `owner`; false when the lease was lost. */

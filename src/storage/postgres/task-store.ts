@@ -8,7 +8,6 @@ import type { TasksTable } from '../sql/schema.js';
 import { SqlTaskStore, toRecord } from '../sql/task-store.js';
 
 export class PostgresTaskStore extends SqlTaskStore {
-  readonly recordsStartedInClaim = true;
 
   async claim(owner: string, now: number, leaseExpiresAt: number, options: ClaimOptions = {}): Promise<TaskRecord | undefined> {
     return (await this.claimBatch(owner, now, leaseExpiresAt, 1, options))[0];

@@ -144,22 +144,6 @@ export class SqliteTaskStore extends SqlTaskStore {
     return this.#batches.run(() => this.#claimInUnit(owner, now, leaseExpiresAt, limit, options));
   }
 
-  /** claimBatch with each claimed task's timeline events in the same unit: one savepoint and no batch (no COMMIT) of their own. */
-  claimBatchWithEvents(
-    owner: string,
-    now: number,
-    leaseExpiresAt: number,
-    limit: number,
-    options: ClaimOptions,
-    eventsOf: (task: TaskRecord) => readonly TaskEvent[],
-  ): Promise<TaskRecord[]> {
-    return this.#batches.run(() => {
-      const claimed = this.#claimInUnit(owner, now, leaseExpiresAt, limit, options);
-      for (const task of claimed) this.#events.insertInUnit(eventsOf(task));
-      return claimed;
-    });
-  }
-
   #claimInUnit(owner: string, now: number, leaseExpiresAt: number, limit: number, options: ClaimOptions): TaskRecord[] {
     const excludeModels = options.excludeModels ?? [];
     const excluded = JSON.stringify(excludeModels);
@@ -190,7 +174,10 @@ export class SqliteTaskStore extends SqlTaskStore {
       const turn = turns[best] as KeyTurn;
       const row = statements.take.get({ id: turn.next.id, owner, now, lease: leaseExpiresAt });
       if (row !== undefined) {
-        claimed.push(toRecord(row));
+        const task = toRecord(row);
+        claimed.push(task);
+        // In the claim's own unit: no savepoint, batch or COMMIT of their own.
+        if (options.recordStarted) this.#events.insertInUnit([{ taskId: task.id, at: now, kind: 'started', detail: { attempt: task.attempts, resumed: task.upstreamJob !== null } }]);
         turn.running += 1;
         lastRank += 1;
         turn.servedRank = lastRank;
