@@ -10,7 +10,7 @@ import type { Clock } from './ports/clock.js';
 import type { HttpClient } from './ports/http-client.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ImageUsage, OutputFormat, PartialImage, ProviderImage, UpstreamJobRef } from './ports/image-model.js';
 import type { ModelRoute, ModelRouter } from './ports/model-router.js';
-import { decodeBase64Text, encodeImage, fileExtensions, hasAlphaChannel, isAlreadyEncoded, outputContentTypes, sniffBase64Format, sniffFormat } from '../images/codec.js';
+import { base64HasAlpha, encodeImage, fileExtensions, hasAlphaChannel, isAlreadyEncoded, outputContentTypes, sniffBase64Format, sniffFormat } from '../images/codec.js';
 import { encodeSvg, isSvgDocument, svgProblem } from '../images/svg.js';
 
 export type { ModelRoute, ModelRouter } from './ports/model-router.js';
@@ -113,8 +113,8 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
           base64: image.base64,
           blobKey: undefined,
           revisedPrompt: image.revisedPrompt,
-          // The header is in the first few kilobytes: only those are decoded.
-          hasAlpha: hasAlphaChannel(decodeBase64Text(image.base64, 8192)),
+          // The header is in the first few kilobytes: only those are decoded (the first one, mostly).
+          hasAlpha: base64HasAlpha(image.base64),
         };
       }
     }

@@ -63,6 +63,8 @@ describe('ratio names', () => {
     expect(nearestRatioName({ width: 1792, height: 1024 }, relayAspectRatios)).toBe('16:9');
     expect(nearestRatioName({ width: 1024, height: 1536 }, relayAspectRatios)).toBe('2:3');
     expect(nearestRatioName({ width: 2520, height: 1080 }, relayAspectRatios)).toBe('21:9');
+    // Ties go to the first listed ratio.
+    expect(nearestRatioName({ width: 100, height: 100 }, ['2:2', '1:1'])).toBe('2:2');
   });
 
   it('simplifies sizes to a relay ratio when close, else to the reduced fraction', () => {

@@ -32,15 +32,36 @@ export const formatSize = (size: PixelSize): string => `${size.width}x${size.hei
 /** Distance between two ratios on a log scale, so 2:1 and 1:2 are equally far from 1:1. */
 const ratioDistance = (a: number, b: number): number => Math.abs(Math.log(a / b));
 
+/** The first item nearest to `target` (ties go to the earlier one); each item's ratio computed once. */
 function nearestBy<T>(items: readonly T[], ratioOf: (item: T) => number, target: number): T {
   let best = items[0] as T;
-  for (const item of items) if (ratioDistance(ratioOf(item), target) < ratioDistance(ratioOf(best), target)) best = item;
+  let bestDistance = items.length > 0 ? ratioDistance(ratioOf(best), target) : Infinity;
+  for (const item of items) {
+    const distance = ratioDistance(ratioOf(item), target);
+    if (distance < bestDistance) {
+      best = item;
+      bestDistance = distance;
+    }
+  }
   return best;
+}
+
+// Ratio strings parsed once: every request with a size names its ratio (simplifyRatio), and parsing
+// the nine relay ratios twice per comparison made 18 regex matches and their arrays per request.
+const parsedRatios = new Map<string, number>();
+function ratioValue(text: string): number {
+  let value = parsedRatios.get(text);
+  if (value === undefined) {
+    value = parseRatio(text) ?? 1;
+    // Catalog and relay ratios are a few dozen strings; the bound only guards against an unforeseen caller.
+    if (parsedRatios.size < 1024) parsedRatios.set(text, value);
+  }
+  return value;
 }
 
 /** The ratio string closest to a pixel size, e.g. 1792x1024 → 16:9. */
 export function nearestRatioName(size: PixelSize, ratios: readonly string[]): string {
-  return nearestBy(ratios, (r) => parseRatio(r) ?? 1, size.width / size.height);
+  return nearestBy(ratios, ratioValue, size.width / size.height);
 }
 
 function snap(value: number, multiple: number): number {
@@ -258,7 +279,7 @@ export function sizeKeepingShape(model: CatalogModel, input: PixelSize): Resolve
 /** 1024x768 → "4:3"; sizes near a relay ratio take its name (1792x1024 → "16:9"). */
 export function simplifyRatio(size: PixelSize): string {
   const near = nearestRatioName(size, relayAspectRatios);
-  if (ratioDistance(size.width / size.height, parseRatio(near) ?? 1) <= ratioTolerance) return near;
+  if (ratioDistance(size.width / size.height, ratioValue(near)) <= ratioTolerance) return near;
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
   const divisor = gcd(size.width, size.height);
   return `${size.width / divisor}:${size.height / divisor}`;

@@ -99,6 +99,26 @@ export const qualityFromCompression = (compression: number): number => Math.max(
  * flag or VP8L's alpha_is_used bit (RFC 9649 §2.7, §3.2); JPEG never.
  */
 export function hasAlphaChannel(data: Buffer): boolean {
+  return alphaKnownFrom(data) ?? false;
+}
+
+/**
+ * hasAlphaChannel of base64 text as its first 8,192 characters decoded would answer, decoding the
+ * first 1,024 first: they hold a PNG's IHDR and the next chunk headers nearly always, and the
+ * relayed path asks this of every image (a 6 KB buffer and an 8 KB string per image otherwise).
+ */
+export function base64HasAlpha(text: Buffer | readonly Buffer[]): boolean {
+  const full = 8192;
+  const head = decodeBase64Text(text, 1024);
+  const textLength = Buffer.isBuffer(text) ? text.length : text.reduce((sum, piece) => sum + piece.length, 0);
+  if (textLength <= 1024) return hasAlphaChannel(head);
+  // A head this short is mostly not base64: the full prefix decides, as before.
+  const known = head.length >= 32 ? alphaKnownFrom(head) : undefined;
+  return known ?? hasAlphaChannel(decodeBase64Text(text, full));
+}
+
+/** Whether the image has alpha, or undefined when a PNG's chunks run past `data` before IDAT (a prefix may hold more). */
+function alphaKnownFrom(data: Buffer): boolean | undefined {
   const format = sniffFormat(data);
   if (format === 'png') {
     if (data.length < 26) return false;
@@ -111,7 +131,7 @@ export function hasAlphaChannel(data: Buffer): boolean {
       if (type === 'IDAT' || type === 'IEND') return false;
       offset += 12 + length;
     }
-    return false;
+    return undefined;
   }
   if (format === 'webp') {
     const chunk = data.toString('latin1', 12, 16);
