@@ -380,7 +380,9 @@ function refuseNonPublicHost(url: URL): void {
 
 function buildHeaders(options: HttpRequestOptions): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  // for…in over own keys, not Object.entries: no array of pairs per call (this runs for every upstream call).
+  const given = options.headers;
+  if (given !== undefined) for (const name in given) if (Object.hasOwn(given, name)) headers[name.toLowerCase()] = given[name] as string;
   if (options.json !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
   headers['user-agent'] ??= 'imagegate';
   return headers;
@@ -409,7 +411,10 @@ function onlyCrossOriginSafeHeaders(headers: Record<string, string>): Record<str
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  // for…in over own keys, not Object.entries: no array of pairs per response.
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value = headers[name];
     if (value === undefined) continue;
     flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
