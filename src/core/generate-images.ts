@@ -80,6 +80,7 @@ export interface ImageService {
 }
 
 const operationMethod = { generate: 'generate', edit: 'edit', variation: 'variation' } as const;
+const noRecordedJobs: readonly UpstreamJobRef[] = Object.freeze([]);
 
 export function createImageService(deps: ImageServiceDeps): ImageService {
   const maxDownloadBytes = deps.maxDownloadBytes ?? 50 * 1024 * 1024;
@@ -147,10 +148,14 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
   return {
     async run(request, options) {
       const method = operationMethod[request.operation];
-      const recordedJobs = (options.resumeJobs ?? []).filter((job): job is UpstreamJobRef => job !== undefined);
+      // A fresh request (nearly all of them) has no recorded jobs: no array and filter for it.
+      const recordedJobs = options.resumeJobs === undefined ? noRecordedJobs : options.resumeJobs.filter((job): job is UpstreamJobRef => job !== undefined);
       const recordedOn = recordedJobs.find((job) => job.channel !== undefined);
       const resume = recordedOn?.channel !== undefined ? { channel: recordedOn.channel, key: recordedOn.channelKey } : request.channel === undefined ? undefined : { channel: request.channel };
-      const routeRequest = { operation: method, images: request.n, signal: options.signal, responseFormat: request.responseFormat, ...(resume === undefined ? {} : { resume }) };
+      const routeRequest =
+        resume === undefined
+          ? { operation: method, images: request.n, signal: options.signal, responseFormat: request.responseFormat }
+          : { operation: method, images: request.n, signal: options.signal, responseFormat: request.responseFormat, resume };
       // The router tries the model's channels in turn; each attempt makes every upstream call on one route.
       const routed = await deps.router.run(request.model, routeRequest, async (route, control) => {
         // A recorded job was accepted upstream already: it is resumed, never submitted elsewhere.
