@@ -115,6 +115,13 @@ const table: Row[] = [
 ];
 
 describe('mapSize', () => {
+  it('refuses an enumerated spec without a WxH size on every call, and answers a listed one the same way each time', () => {
+    const autoOnly: SizeSpec = { kind: 'enumerated', sizes: ['auto'] };
+    expect(() => mapSize(request(256, 256), autoOnly)).toThrow('at least one WxH size');
+    expect(() => mapSize(request(256, 256), autoOnly)).toThrow('at least one WxH size');
+    for (let call = 0; call < 3; call += 1) expect(mapSize(request(300, 300), dallE2).value).toEqual({ kind: 'pixels', width: 256, height: 256 });
+  });
+
   it.each(table)('%s', (_label, spec, input, expected, warned) => {
     const { value, warnings } = mapSize(input, spec);
     expect(value).toEqual(expected);

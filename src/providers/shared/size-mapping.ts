@@ -111,10 +111,7 @@ export function mapSize(input: SizeMappingInput, spec: SizeSpec): { value: Mappe
       return { value: { kind: 'tier', tier: tier.name, aspectRatio: ratio }, warnings };
     }
     case 'enumerated': {
-      const entries = spec.sizes.flatMap((text) => {
-        const match = /^(\d+)x(\d+)$/.exec(text);
-        return match === null ? [] : [{ name: text, size: { width: Number(match[1]), height: Number(match[2]) } }];
-      });
+      const entries = enumeratedEntries(spec.sizes);
       if (entries.length === 0) throw new Error('an enumerated SizeSpec needs at least one WxH size');
       const chosen = entries.find((entry) => entry.name === asked) ?? nearestByShapeThenArea(input.size, entries);
       return {
@@ -130,6 +127,27 @@ export function mapSize(input: SizeMappingInput, spec: SizeSpec): { value: Mappe
  * sizes at other ratios differ by a few percent (1376x768 is 0.8% over 1 MP, 1584x672 1.5%).
  */
 const tierAreaSlack = 1.1;
+
+interface SizeEntry {
+  readonly name: string;
+  readonly size: Readonly<PixelSize>;
+}
+
+// A model's size list is parsed once, not on every call (a regex match and three objects per listed
+// size per request on the DALL·E path). Keyed by the spec's own array, which lives as long as the spec.
+const parsedSizeLists = new WeakMap<readonly string[], readonly SizeEntry[]>();
+
+function enumeratedEntries(sizes: readonly string[]): readonly SizeEntry[] {
+  let entries = parsedSizeLists.get(sizes);
+  if (entries === undefined) {
+    entries = sizes.flatMap((text) => {
+      const match = /^(\d+)x(\d+)$/.exec(text);
+      return match === null ? [] : [{ name: text, size: { width: Number(match[1]), height: Number(match[2]) } }];
+    });
+    parsedSizeLists.set(sizes, entries);
+  }
+  return entries;
+}
 
 function mapped(message: string): ProviderWarning {
   return { type: 'mapped', param: 'size', message };
