@@ -123,26 +123,51 @@ export async function runSpread(target: LoadTarget, options: { connections: numb
   } finally {
     await pool.close();
   }
-  const elapsed = (performance.now() - started) / 1000;
-  const sorted = latencies.sort((a, b) => a - b);
-  const at = (fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
-  return {
-    requestsPerSecond: sorted.length / elapsed,
-    latencyMs: { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 },
-    succeeded: sorted.length,
-    failed,
-    failedStatuses,
-    durationSeconds: elapsed,
-  };
+  return summarize({ latencies, failed, failedStatuses, elapsedSeconds: (performance.now() - started) / 1000 });
+}
+
+/** What one open-loop run saw: raw latencies, so runs taken in turns can be merged before percentiles. */
+interface OpenLoopSamples {
+  latencies: number[];
+  failed: number;
+  failedStatuses: Record<string, number>;
+  elapsedSeconds: number;
+}
+
+/**
+ * Open loops on several targets at the same rate, taken in turns: `turns` rounds in which each target
+ * gets `durationSeconds / turns` in order, round k of every target with the same seeded arrivals; each
+ * target's figures come from all of its turns together. A stall of the whole machine (another
+ * process, the hypervisor: on this 2-CPU machine the direct p99 alone ranged from 7 to 65 ms between
+ * runs of one scenario) then falls on either side by chance instead of spoiling one side's only phase.
+ * Each turn starts with `leadInSeconds` of the same load whose latencies are not kept: a side that
+ * was idle through the other's turn resumes from a cold start (new connections from the load
+ * generator; in imagegate, V8's idle-time collection and an emptied WAL file), which says nothing of
+ * its latency under steady load and would otherwise come back once per turn.
+ */
+export async function runOpenLoopInTurns(targets: LoadTarget[], options: { rate: number; durationSeconds: number; turns: number; leadInSeconds: number }): Promise<LoadResult[]> {
+  const merged: OpenLoopSamples[] = targets.map(() => ({ latencies: [], failed: 0, failedStatuses: {}, elapsedSeconds: 0 }));
+  const seconds = options.durationSeconds / options.turns;
+  for (let turn = 0; turn < options.turns; turn += 1) {
+    for (const [index, target] of targets.entries()) {
+      const samples = await openLoopSamples(target, { rate: options.rate, durationSeconds: seconds, seed: 0x9e3779b9 + turn, leadInSeconds: options.leadInSeconds });
+      const into = merged[index]!;
+      for (const latency of samples.latencies) into.latencies.push(latency);
+      into.failed += samples.failed;
+      for (const [status, count] of Object.entries(samples.failedStatuses)) into.failedStatuses[status] = (into.failedStatuses[status] ?? 0) + count;
+      into.elapsedSeconds += samples.elapsedSeconds;
+    }
+  }
+  return merged.map(summarize);
 }
 
 /**
  * Open-loop load: requests arrive at random (a Poisson process of `rate` per second) whether or not
  * earlier ones were answered, as independent clients' do. Latency runs from each request's scheduled
  * arrival, so time a request spent waiting behind a slow one counts (a closed loop, or autocannon's
- * fixed rate, would hide it: they send late instead). Seeded, so both sides see the same arrivals.
+ * fixed rate, would hide it: they send late instead). Seeded, so every side sees the same arrivals.
  */
-export async function runOpenLoop(target: LoadTarget, options: { rate: number; durationSeconds: number; seed?: number }): Promise<LoadResult> {
+async function openLoopSamples(target: LoadTarget, options: { rate: number; durationSeconds: number; seed?: number; leadInSeconds?: number }): Promise<OpenLoopSamples> {
   const url = new URL(target.url);
   // Connections enough for every request in flight at once; an open loop never waits for one.
   const pool = new Pool(url.origin, { connections: 512, keepAliveTimeout: 60_000, pipelining: 1 });
@@ -159,15 +184,18 @@ export async function runOpenLoop(target: LoadTarget, options: { rate: number; d
   let failed = 0;
   const inFlight: Array<Promise<void>> = [];
   const started = performance.now();
-  const end = started + options.durationSeconds * 1000;
+  // Arrivals of the lead-in go out like the rest but their latency is not kept (failures still count).
+  const measuredFrom = started + (options.leadInSeconds ?? 0) * 1000;
+  const end = measuredFrom + options.durationSeconds * 1000;
   let nextArrival = started;
   const send = (scheduledAt: number): Promise<void> =>
     pool
       .request({ path: url.pathname + url.search, method: target.method, headers: target.headers, body: target.body ?? null })
       .then(async (answer) => {
         await answer.body.dump();
-        if (answer.statusCode >= 200 && answer.statusCode < 300) latencies.push(performance.now() - scheduledAt);
-        else {
+        if (answer.statusCode >= 200 && answer.statusCode < 300) {
+          if (scheduledAt >= measuredFrom) latencies.push(performance.now() - scheduledAt);
+        } else {
           failed += 1;
           failedStatuses[String(answer.statusCode)] = (failedStatuses[String(answer.statusCode)] ?? 0) + 1;
         }
@@ -190,15 +218,18 @@ export async function runOpenLoop(target: LoadTarget, options: { rate: number; d
   } finally {
     await pool.close();
   }
-  const elapsed = (performance.now() - started) / 1000;
-  const sorted = latencies.sort((a, b) => a - b);
+  return { latencies, failed, failedStatuses, elapsedSeconds: (performance.now() - measuredFrom) / 1000 };
+}
+
+function summarize(samples: OpenLoopSamples): LoadResult {
+  const sorted = samples.latencies.sort((a, b) => a - b);
   const at = (fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
   return {
-    requestsPerSecond: sorted.length / elapsed,
+    requestsPerSecond: sorted.length / samples.elapsedSeconds,
     latencyMs: { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 },
     succeeded: sorted.length,
-    failed,
-    failedStatuses,
-    durationSeconds: elapsed,
+    failed: samples.failed,
+    failedStatuses: samples.failedStatuses,
+    durationSeconds: samples.elapsedSeconds,
   };
 }
