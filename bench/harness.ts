@@ -61,7 +61,7 @@ export interface BenchmarkReport {
 /** Scenarios that also measure the bare reference relay. */
 const relayedByReference = new Set([1, 2, 6, 7, 9]);
 /** Scenarios that also measure the minimal durable relay (the floor of the billing guarantees). */
-const relayedByDurable = new Set([6]);
+const relayedByDurable = new Set([6, 7]);
 /** Scenarios that also run on PostgreSQL when the run has a server. */
 const comparedOnPostgres = new Set([4]);
 
