@@ -35,6 +35,8 @@ interface Child {
   stderrTail(): string;
   /** Recent stdout lines after readiness (the gateway's JSON log). */
   stdoutLines: string[];
+  /** Told of each stdout line after readiness. */
+  onStdoutLine?: ((line: string) => void) | undefined;
 }
 
 /** Children still running and their data folders: stopped and removed when the harness exits, however it exits. */
@@ -78,6 +80,7 @@ function waitForLine<T>(child: Child, pick: (line: string) => T | undefined, tim
       lines.removeAllListeners('line');
       // Keep draining stdout so a chatty child never blocks on a full pipe; the last lines explain failures.
       lines.on('line', (line) => {
+        child.onStdoutLine?.(line);
         child.stdoutLines.push(line);
         if (child.stdoutLines.length > 200) child.stdoutLines.splice(0, 100);
       });
@@ -264,11 +267,17 @@ export async function startGatewayProcess(options: {
   runtime?: GatewayRuntime;
   /** database.url (e.g. a PostgreSQL schema of bench/postgres.ts); default the SQLite file in the data folder. */
   databaseUrl?: string;
+  /** Flags for the gateway's node (added to GATEWAY_NODE_FLAGS from the environment). */
+  nodeFlags?: string[];
+  /** Sees every stdout line the gateway prints (its JSON log, and what a V8 trace flag prints). */
+  onStdoutLine?: (line: string) => void;
 }): Promise<GatewayProcess> {
   const root = options.gatewayRoot ?? repositoryRoot;
   const runtime = options.runtime ?? 'compiled';
   const probe = pathToFileURL(join(repositoryRoot, 'bench', 'gateway-probe.mjs')).href;
-  const entry = runtime === 'compiled' ? ['--import', probe, compiledEntry(root)] : ['--import', 'tsx', '--import', probe, 'src/main.ts'];
+  // V8 or Node flags for the gateway alone (a diagnosis: --trace-gc-nvp, --max-semi-space-size=8 …), never the harness's own.
+  const flags = [...(options.nodeFlags ?? []), ...(process.env['GATEWAY_NODE_FLAGS'] ?? '').split(' ').filter(Boolean)];
+  const entry = [...flags, ...(runtime === 'compiled' ? ['--import', probe, compiledEntry(root)] : ['--import', 'tsx', '--import', probe, 'src/main.ts'])];
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
   dataFolders.add(dataDir);
   const configFile = join(dataDir, 'imagegate.yaml');
@@ -279,6 +288,7 @@ export async function startGatewayProcess(options: {
     true,
     root,
   );
+  child.onStdoutLine = options.onStdoutLine;
   const pid = child.process.pid ?? 0;
   let url: string;
   // With workers, the first one listens before the others have started (and compiled their code):
