@@ -6,6 +6,7 @@ import { GatewayError } from '../core/errors.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { UpstreamJobRef } from '../core/ports/image-model.js';
 import type { TaskStore } from '../core/ports/task-store.js';
+import { SignalController } from '../core/signal-controller.js';
 import { packJobs } from './upstream-jobs.js';
 
 export type TaskLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -28,7 +29,8 @@ const progressWriteDelayMs = 250;
 export class TaskExecution {
   readonly taskId: string;
   /** Aborted only on cancel: a lost lease or a shutdown detaches without aborting, since aborting cancels upstream jobs someone else will resume. */
-  readonly controller = new AbortController();
+  // Not an AbortController: made once per task, Node's signals slow every scavenge (core/signal-controller.ts).
+  readonly controller = new SignalController();
   readonly #deps: ExecutionDeps;
   readonly #jobs: Array<UpstreamJobRef | undefined>;
   #detached = false;
