@@ -269,13 +269,16 @@ function finish(exactNumerator: bigint, exactDenominator: bigint, multiplier: Ra
 export function computeCharge(quote: PriceQuote, facts: ChargeFacts): Charge {
   const multiplier = quote.multiplier === '1' ? one : parseDecimal(quote.multiplier, 'multiplier');
   const spec = quote.spec;
-  const base = { group: quote.group, multiplier: quote.multiplier, images: facts.images, size: facts.size, quality: facts.quality ?? null };
+  // Each unit's fields are assigned onto a fresh literal of the common ones, not spread into a new
+  // object: a spread followed by more properties gives each object a hidden class of its own in this
+  // V8, which slows every scavenge (docs/performance.md, "Session 7: hidden classes made per request").
+  const base = () => ({ group: quote.group, multiplier: quote.multiplier, images: facts.images, size: facts.size, quality: facts.quality ?? null });
   if ('per_image' in spec) {
     const price = perImagePrice(spec.per_image, facts.quality, facts.size);
     if (price === undefined) throw new UnpricedError(`${quote.model} has no price for size ${facts.size}${facts.quality ? ` at quality ${facts.quality}` : ''}`);
     const unitPrice = usdToCredits(price, 'per_image');
     const amount = finish(BigInt(unitPrice) * BigInt(facts.images), 1n, multiplier);
-    return { amount, unit: 'image', unitPrice, inputTextTokens: null, inputImageTokens: null, outputTokens: null, detail: { ...base, unit_price_usd: price } };
+    return { amount, unit: 'image', unitPrice, inputTextTokens: null, inputImageTokens: null, outputTokens: null, detail: Object.assign(base(), { unit_price_usd: price }) };
   }
   if ('per_megapixel' in spec) {
     const size = parseSizeText(facts.size);
@@ -296,7 +299,7 @@ export function computeCharge(quote: PriceQuote, facts: ChargeFacts): Charge {
       inputTextTokens: null,
       inputImageTokens: null,
       outputTokens: null,
-      detail: { ...base, megapixels_per_image: Number(pixels) / 1e6, price_per_megapixel_usd: spec.per_megapixel.price, first_megapixel_usd: first ?? null },
+      detail: Object.assign(base(), { megapixels_per_image: Number(pixels) / 1e6, price_per_megapixel_usd: spec.per_megapixel.price, first_megapixel_usd: first ?? null }),
     };
   }
   const rates = spec.per_token;
@@ -316,11 +319,10 @@ export function computeCharge(quote: PriceQuote, facts: ChargeFacts): Charge {
     inputTextTokens: textTokens,
     inputImageTokens: imageTokens,
     outputTokens: usage.outputTokens,
-    detail: {
-      ...base,
+    detail: Object.assign(base(), {
       usage_source: facts.usage ? 'reported' : 'estimated',
       usd_per_million: { text_input: rates.text_input, image_input: rates.image_input ?? rates.text_input, image_output: rates.image_output },
-    },
+    }),
   };
 }
 

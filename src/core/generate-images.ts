@@ -107,15 +107,17 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       // Not a raster signature: an SVG (or garbage), judged below on the decoded bytes.
       const base64Format = sniffBase64Format(image.base64);
       if (base64Format !== undefined && isAlreadyEncoded(base64Format, encoding)) {
+        // The accessor last: one defined before other properties of a literal turns each object into a
+        // dictionary in this V8 (docs/performance.md, "Session 7").
         return {
-          get data() {
-            return image.data;
-          },
           base64: image.base64,
           blobKey: undefined,
           revisedPrompt: image.revisedPrompt,
           // The header is in the first few kilobytes: only those are decoded (the first one, mostly).
           hasAlpha: base64HasAlpha(image.base64),
+          get data() {
+            return image.data;
+          },
         };
       }
     }
@@ -183,7 +185,14 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
           for (let left = request.n; left > 0; left -= perCall) counts.push(Math.min(perCall, left));
         }
 
-        const baseOptions: Omit<ImageCallOptions, 'n' | 'seed'> = {
+        // One literal per call with every field, not a shared base spread and extended: a spread
+        // followed by more properties gives each object a hidden class of its own in this V8, which
+        // slows every scavenge (docs/performance.md, "Session 7: hidden classes made per request").
+        const callOptions = (n: number, seed: number | undefined, onPartialImage: ImageCallOptions['onPartialImage'], onUpstreamJob: ImageCallOptions['onUpstreamJob']): ImageCallOptions => ({
+          n,
+          seed,
+          onPartialImage,
+          onUpstreamJob,
           model: route.imageModel.modelId,
           prompt: request.prompt,
           size: request.size,
@@ -202,7 +211,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
           onProgress: options.onProgress,
           // Previews are asked for only when someone listens: upstreams bill each one.
           partialImages: options.onPartialImage === undefined ? undefined : request.partialImages,
-        };
+        });
         // Each call gets its own seed range, so split calls never return the same image twice.
         let seedOffset = 0;
         const calls = counts.map((n, callIndex) => {
@@ -218,8 +227,8 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
             await onJob?.({ ...job, channel: route.channel, channelKey: route.key }, callIndex);
           };
           const recorded = options.resumeJobs?.[callIndex];
-          if (recorded) return resumeCall(route.imageModel, recorded, { ...baseOptions, n, seed, onPartialImage, onUpstreamJob });
-          return call({ ...baseOptions, n, seed, onPartialImage, onUpstreamJob });
+          if (recorded) return resumeCall(route.imageModel, recorded, callOptions(n, seed, onPartialImage, onUpstreamJob));
+          return call(callOptions(n, seed, onPartialImage, onUpstreamJob));
         });
         const settled = await Promise.allSettled(calls);
         options.signal.throwIfAborted();

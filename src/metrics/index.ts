@@ -171,14 +171,14 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
       const run: ModelRouter['run'] = (model, request, attempt) =>
         router.run(model, request, async (modelRoute, control) => {
           const started = performance.now();
-          const labels = { channel: modelRoute.channel, provider: modelRoute.provider };
           try {
             const value = await attempt(modelRoute, control);
-            upstreamDuration.observe({ ...labels, outcome: 'ok' }, (performance.now() - started) / 1000);
+            // Label objects as literals: a spread then a property gives each a hidden class of its own (docs/performance.md, "Session 7").
+            upstreamDuration.observe({ channel: modelRoute.channel, provider: modelRoute.provider, outcome: 'ok' }, (performance.now() - started) / 1000);
             return value;
           } catch (error) {
             const code = isGatewayError(error) ? error.code : 'server_error';
-            upstreamDuration.observe({ ...labels, outcome: code }, (performance.now() - started) / 1000);
+            upstreamDuration.observe({ channel: modelRoute.channel, provider: modelRoute.provider, outcome: code }, (performance.now() - started) / 1000);
             upstreamErrors.inc({ channel: modelRoute.channel, code });
             throw error;
           }

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { lookup as systemLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { HttpClientError, type HttpRequestOptions, type HttpResponse, type UserUrlClient } from './types.js';
 
 export interface HttpClientConfig {
@@ -184,12 +184,16 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
       for (let hop = 0; ; hop += 1) {
         const trusted = isTrustedHost(url);
         if (!trusted) refuseNonPublicHost(url);
-        const response = await undiciRequest(url, {
+        // The dispatcher's own request(), as undici's top-level request(url, options) calls it, without
+        // that helper's `{ ...options, origin, path }`: a spread then more properties makes a hidden
+        // class per call in this V8, which slows every scavenge (docs/performance.md, "Session 7").
+        const response = await (trusted ? openAgent : guardedAgent).request({
+          origin: url.origin,
+          path: url.search ? `${url.pathname}${url.search}` : url.pathname,
           method: method as Dispatcher.HttpMethod,
           headers,
           body: body ?? null,
           signal,
-          dispatcher: trusted ? openAgent : guardedAgent,
         });
 
         const location = response.headers['location'];
@@ -221,14 +225,18 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
         const chunks = await readBody(response.body, { maxBytes, url, head, ...(options.onBodyChunk === undefined ? {} : { onChunk: options.onBodyChunk }) });
         // Joined only if read: a reader that scans the pieces (json-base64.ts) never copies 2 MB of base64 into one buffer.
         let joined: Buffer | undefined;
+        // Every field spelled out (no `...head`) and the accessor last: a spread then more properties,
+        // or an accessor before other properties, costs each answer a hidden class of its own or a
+        // dictionary in this V8, which slows every scavenge (docs/performance.md, "Session 7").
         return {
-          ...head,
+          status: head.status,
+          headers: head.headers,
           chunks,
+          url: url.toString(),
           get body() {
             joined ??= chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks);
             return joined;
           },
-          url: url.toString(),
         };
       }
     } catch (error) {
