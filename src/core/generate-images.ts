@@ -45,6 +45,31 @@ export interface GenerationOutcome {
   createdAt: number;
 }
 
+/**
+ * An upstream's base64 image relayed as it came; its bytes are decoded only if `data` is read. A class,
+ * not an object literal with a `get data()`: this V8 turns every such literal into a dictionary, and
+ * those (like hidden classes made per object) made every scavenge keep and promote the requests'
+ * garbage (docs/performance.md, "Session 7"). Spreading one loses `data`: copy the fields instead.
+ */
+class RelayedImage implements DeliveredImage {
+  readonly blobKey = undefined;
+  readonly revisedPrompt: string | undefined;
+  readonly #image: ProviderImage & { kind: 'bytes' };
+
+  constructor(
+    image: ProviderImage & { kind: 'bytes' },
+    readonly base64: readonly Buffer[],
+    readonly hasAlpha: boolean,
+  ) {
+    this.#image = image;
+    this.revisedPrompt = image.revisedPrompt;
+  }
+
+  get data(): Buffer {
+    return this.#image.data;
+  }
+}
+
 export interface ImageServiceDeps {
   router: ModelRouter;
   blobs: BlobStore;
@@ -107,18 +132,8 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
       // Not a raster signature: an SVG (or garbage), judged below on the decoded bytes.
       const base64Format = sniffBase64Format(image.base64);
       if (base64Format !== undefined && isAlreadyEncoded(base64Format, encoding)) {
-        // The accessor last: one defined before other properties of a literal turns each object into a
-        // dictionary in this V8 (docs/performance.md, "Session 7").
-        return {
-          base64: image.base64,
-          blobKey: undefined,
-          revisedPrompt: image.revisedPrompt,
-          // The header is in the first few kilobytes: only those are decoded (the first one, mostly).
-          hasAlpha: base64HasAlpha(image.base64),
-          get data() {
-            return image.data;
-          },
-        };
+        // The header is in the first few kilobytes: only those are decoded (the first one, mostly).
+        return new RelayedImage(image, image.base64, base64HasAlpha(image.base64));
       }
     }
     const raw = await fetchResult(image, route.provider, options.signal);

@@ -26,7 +26,8 @@ export async function persistImages(outcome: GenerationOutcome, request: ImageRe
       if (image.blobKey !== undefined) return image;
       const blobKey = `images/${day}/${randomUUID()}.${fileExtensions[request.outputFormat]}`;
       await blobs.put(blobKey, image.data, outputContentTypes[request.outputFormat]);
-      return { ...image, blobKey };
+      // The fields copied, not spread: a relayed image keeps `data` on its prototype (core/generate-images.ts).
+      return { data: image.data, base64: image.base64, blobKey, revisedPrompt: image.revisedPrompt, hasAlpha: image.hasAlpha };
     }),
   );
   return { ...outcome, images };

@@ -6,7 +6,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ImageCallResult, ImageModel, ProviderWarning } from '../../core/ports/image-model.js';
 import { mapSize, type SizeSpec } from '../shared/size-mapping.js';
 import type { HttpResponse, ProviderSettings } from '../shared/types.js';
-import { requestUpstream, errorFromUpstreamResponse, moderationError, outOfFundsError, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, moderationError, outOfFundsError, sanitizeUpstreamMessage, withStatus } from '../shared/upstream-errors.js';
 import { buildChatBody, moderationReasonsOf, noImageError, parseChatCompletion, parseErrorBody, type ChatImageAnswer } from './wire.js';
 
 /** The ten ratios of OpenRouter's `image_config.aspect_ratio` (Gemini's list; other models are clamped by OpenRouter). */
@@ -135,7 +135,7 @@ export function createChatImageModel(settings: ProviderSettings, providerName: s
     if (reasons !== undefined) return moderationError({ provider: providerName, model: modelId, stage: 'input', reasons });
     if (status === 402) return outOfFundsError(providerName, status);
     if (Number.isInteger(status) && status >= 400 && status <= 599) {
-      return errorFromUpstreamResponse(providerName, { ...response, status }, { secrets, message: error.message });
+      return errorFromUpstreamResponse(providerName, withStatus(response, status), { secrets, message: error.message });
     }
     const message = sanitizeUpstreamMessage(error.message, secrets);
     return new GatewayError('upstream_error', `${providerName} failed while generating${message === '' ? '' : `: ${message}`}`, { retryable: true });

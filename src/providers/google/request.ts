@@ -4,7 +4,7 @@
 import { GatewayError } from '../../core/errors.js';
 import type { ImageCallOptions, ProviderWarning } from '../../core/ports/image-model.js';
 import type { HttpResponse, ProviderSettings } from '../shared/types.js';
-import { requestUpstream, errorFromUpstreamResponse, moderationError } from '../shared/upstream-errors.js';
+import { requestUpstream, errorFromUpstreamResponse, moderationError, withStatus } from '../shared/upstream-errors.js';
 import { googleProviderName, parseGoogleError } from './wire.js';
 
 export const googleDefaultBaseURL = 'https://generativelanguage.googleapis.com/v1beta';
@@ -39,7 +39,7 @@ function errorFromGoogleResponse(settings: ProviderSettings, response: HttpRespo
 
   // A wrong key is a 400 INVALID_ARGUMENT at Google, not a 401: treat it as the credential failure it is.
   if (response.status === 400 && (described.reasons.includes('API_KEY_INVALID') || /API key (not valid|not found|expired)/i.test(described.message ?? ''))) {
-    return errorFromUpstreamResponse(googleProviderName, { ...response, status: 401 }, { secrets });
+    return errorFromUpstreamResponse(googleProviderName, withStatus(response, 401), { secrets });
   }
   if (response.status === 400 && promptRefusalPattern.test(described.message ?? '')) {
     return moderationError({ provider: googleProviderName, model, stage: 'input' });

@@ -12,7 +12,7 @@
 
 import { GatewayError } from '../../core/errors.js';
 import type { HttpResponse } from '../shared/types.js';
-import { errorFromUpstreamResponse, invalidUpstreamResponse, moderationError, outOfFundsError, parseRetryAfterSeconds, sanitizeUpstreamMessage } from '../shared/upstream-errors.js';
+import { errorFromUpstreamResponse, invalidUpstreamResponse, moderationError, outOfFundsError, parseRetryAfterSeconds, sanitizeUpstreamMessage, withStatus } from '../shared/upstream-errors.js';
 
 export const klingProviderName = 'kling';
 
@@ -113,7 +113,7 @@ function errorOfCode(envelope: KlingEnvelope, response: HttpResponse, context: {
   if (code === 5002) return new GatewayError('upstream_timeout', `${klingProviderName} timed out (${detail})`, { cause });
   if (code >= 5000 && code <= 5999) return new GatewayError('upstream_error', `${klingProviderName} failed (${detail})`, { retryable: true, cause });
   // 1202 and codes not in the table: the HTTP status decides, with Kling's message.
-  return errorFromUpstreamResponse(klingProviderName, response.status === 200 ? { ...response, status: 502 } : response, { secrets: context.secrets, message: detail });
+  return errorFromUpstreamResponse(klingProviderName, response.status === 200 ? withStatus(response, 502) : response, { secrets: context.secrets, message: detail });
 }
 
 /** "Failure to pass the risk control system": Kling's wording for a task its moderation stopped. */

@@ -223,21 +223,7 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
         }
         const head = { status: response.statusCode, headers: flattenHeaders(response.headers) };
         const chunks = await readBody(response.body, { maxBytes, url, head, ...(options.onBodyChunk === undefined ? {} : { onChunk: options.onBodyChunk }) });
-        // Joined only if read: a reader that scans the pieces (json-base64.ts) never copies 2 MB of base64 into one buffer.
-        let joined: Buffer | undefined;
-        // Every field spelled out (no `...head`) and the accessor last: a spread then more properties,
-        // or an accessor before other properties, costs each answer a hidden class of its own or a
-        // dictionary in this V8, which slows every scavenge (docs/performance.md, "Session 7").
-        return {
-          status: head.status,
-          headers: head.headers,
-          chunks,
-          url: url.toString(),
-          get body() {
-            joined ??= chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks);
-            return joined;
-          },
-        };
+        return new ReadResponse(head.status, head.headers, chunks, url.toString());
       }
     } catch (error) {
       throw classifyFailure(error, url, callerSignal, timedOut);
@@ -254,6 +240,29 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
       await Promise.all([guardedAgent.close(), openAgent.close()]);
     },
   };
+}
+
+/**
+ * An answer read whole. Joined only if `body` is read: a reader that scans the pieces (json-base64.ts)
+ * never copies 2 MB of base64 into one buffer. A class, not an object literal with a `get body()`:
+ * this V8 turns every such literal into a dictionary, and those (like hidden classes made per object)
+ * made every scavenge keep and promote the requests' garbage (docs/performance.md, "Session 7").
+ * Spreading one loses `body` (a prototype accessor): copy the fields you need instead.
+ */
+class ReadResponse implements HttpResponse {
+  #joined: Buffer | undefined;
+
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string>,
+    readonly chunks: readonly Buffer[],
+    readonly url: string,
+  ) {}
+
+  get body(): Buffer {
+    this.#joined ??= this.chunks.length === 1 && this.chunks[0] ? this.chunks[0] : Buffer.concat(this.chunks);
+    return this.#joined;
+  }
 }
 
 /**

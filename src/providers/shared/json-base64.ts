@@ -169,21 +169,29 @@ export function imageFromBase64Text(
   text: Buffer | readonly Buffer[],
   details: { mediaType?: string; revisedPrompt?: string },
 ): Extract<ProviderImage, { kind: 'bytes' }> {
-  const pieces = Buffer.isBuffer(text) ? [text] : text;
-  let decoded: Buffer | undefined;
-  // The accessor last, the optional fields added after, not spread in: an accessor defined before
-  // other properties of a literal, or spreads after it, cost each image a dictionary or a hidden
-  // class of its own in this V8, which slows every scavenge (docs/performance.md, "Session 7").
-  const image: Extract<ProviderImage, { kind: 'bytes' }> = {
-    kind: 'bytes',
-    base64: pieces,
-    get data() {
-      // Node decodes base64 only from strings: the text is copied into one first.
-      decoded ??= Buffer.from((pieces.length === 1 && pieces[0] ? pieces[0] : Buffer.concat(pieces)).toString('latin1'), 'base64');
-      return decoded;
-    },
-  };
+  const image = new Base64Image(Buffer.isBuffer(text) ? [text] : text);
   if (details.mediaType !== undefined) image.mediaType = details.mediaType;
   if (details.revisedPrompt !== undefined) image.revisedPrompt = details.revisedPrompt;
   return image;
+}
+
+/**
+ * A class, not an object literal with a `get data()`: this V8 turns every such literal into a
+ * dictionary, and those (like hidden classes made per object) made every scavenge keep and promote
+ * the requests' garbage (docs/performance.md, "Session 7"). Spreading one loses `data` (a prototype
+ * accessor): copy the fields you need instead.
+ */
+class Base64Image {
+  readonly kind = 'bytes';
+  mediaType?: string;
+  revisedPrompt?: string;
+  #decoded: Buffer | undefined;
+
+  constructor(readonly base64: readonly Buffer[]) {}
+
+  get data(): Buffer {
+    // Node decodes base64 only from strings: the text is copied into one first.
+    this.#decoded ??= Buffer.from((this.base64.length === 1 && this.base64[0] ? this.base64[0] : Buffer.concat(this.base64)).toString('latin1'), 'base64');
+    return this.#decoded;
+  }
 }

@@ -93,6 +93,14 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * Maps a non-success upstream answer to the gateway's taxonomy. `message` replaces the message read
  * from the body (it is sanitized all the same); `secrets` are scrubbed from anything shown.
  */
+/**
+ * The answer as if it had carried `status` (a provider that reports its errors inside a 200 or a 400).
+ * Its fields copied, not spread: the client's answers keep `body` on their prototype (http-client.ts).
+ */
+export function withStatus(response: HttpResponse, status: number): HttpResponse {
+  return { status, headers: response.headers, body: response.body, url: response.url };
+}
+
 export function errorFromUpstreamResponse(
   provider: string,
   response: HttpResponse,
