@@ -1,57 +1,109 @@
-// `node --import tsx bench/ab.ts OTHER_CHECKOUT [--rounds N] [--slice SECONDS]`: scenario 6's request
-// (dall-e-2 256x256 b64_json, 64 connections, metered key) through two compiled imagegates at once —
-// another checkout's and this one's — in alternating slices (A B, B A, …), with each side's CPU per
-// answered request and req/s summed over its slices. On a shared machine whose load moves by the
-// minute, a before/after comparison is only fair when both sides see the same minutes.
+// `node --import tsx bench/ab.ts OTHER_CHECKOUT [--scenario small-b64|tasks] [--rounds N] [--slice SECONDS]
+//   [--env-a K=V …] [--env-b K=V …]`: one scenario's load through two compiled imagegates at once —
+// another checkout's (A) and this one's (B) — in alternating slices (A B, B A, …), with each side's CPU
+// per answered request (or finished task) and its rate summed over its slices. On a shared machine whose
+// load moves by the minute, a before/after comparison is only fair when both sides see the same minutes.
+//
+// small-b64 (default): scenario 6's request (dall-e-2 256x256 b64_json, 64 connections, metered key).
+// tasks: scenario 4's batch (asynchronous tasks submitted and followed until final), each slice
+// submitting for SECONDS and then waiting for its tasks to finish.
+// OTHER_CHECKOUT may be this checkout (`.`) to compare two settings through --env-a / --env-b.
 
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureCompiledGateway } from './gateway-build.js';
 import { runLoad } from './load.js';
-import { cpuSecondsOf, repositoryRoot, startGatewayProcess, startUpstreamProcess } from './processes.js';
+import { cpuSecondsOf, repositoryRoot, startGatewayProcess, startUpstreamProcess, type GatewayProcess } from './processes.js';
 import { jsonPost } from './scenario.js';
+import { runTaskBatch } from './scenarios/async-tasks.js';
 import { benchChannels } from './scenarios/channels.js';
 
 const body = { model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '256x256', response_format: 'b64_json' };
 const connections = 64;
 
+/** One slice of load against a gateway: what was answered (or finished), in how long, and what failed. */
+type Slice = (gateway: GatewayProcess, seconds: number) => Promise<{ answered: number; seconds: number; failed: number }>;
+
+const slices: Record<string, { unit: string; slice: Slice }> = {
+  'small-b64': {
+    unit: 'req',
+    slice: async (gateway, seconds) => {
+      const result = await runLoad(jsonPost(`${gateway.url}/v1/images/generations`, body, gateway.apiKey), { connections, durationSeconds: seconds });
+      return { answered: result.succeeded, seconds: result.durationSeconds, failed: result.failed };
+    },
+  },
+  tasks: {
+    unit: 'task',
+    slice: async (gateway, seconds) => {
+      const batch = await runTaskBatch(gateway.url, gateway.apiKey, seconds);
+      return { answered: batch.succeeded, seconds: batch.elapsedSeconds, failed: batch.failed };
+    },
+  },
+};
+
+function environmentOf(pairs: string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new Error(`--env-a/--env-b take NAME=VALUE, got '${pair}'`);
+    env[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return env;
+}
+
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string' }, slice: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      scenario: { type: 'string' },
+      rounds: { type: 'string' },
+      slice: { type: 'string' },
+      'env-a': { type: 'string', multiple: true },
+      'env-b': { type: 'string', multiple: true },
+    },
+  });
   const other = positionals[0];
-  if (other === undefined) throw new Error('usage: node --import tsx bench/ab.ts OTHER_CHECKOUT [--rounds N] [--slice SECONDS]');
+  const scenario = slices[values.scenario ?? 'small-b64'];
+  if (other === undefined || scenario === undefined) {
+    throw new Error('usage: node --import tsx bench/ab.ts OTHER_CHECKOUT [--scenario small-b64|tasks] [--rounds N] [--slice SECONDS] [--env-a K=V] [--env-b K=V]');
+  }
   const rounds = Number(values.rounds ?? 6);
   const sliceSeconds = Number(values.slice ?? 3);
+  const envA = environmentOf(values['env-a']);
+  const envB = environmentOf(values['env-b']);
+  const describe = (env: Record<string, string>) => Object.entries(env).map(([name, value]) => ` ${name}=${value}`).join('');
   const roots = [
-    { name: `A (${resolve(other)})`, root: resolve(other) },
-    { name: `B (${repositoryRoot})`, root: repositoryRoot },
+    { name: `A (${resolve(other)}${describe(envA)})`, root: resolve(other), env: envA },
+    { name: `B (${repositoryRoot}${describe(envB)})`, root: repositoryRoot, env: envB },
   ];
   const log = (line: string) => process.stderr.write(`${line}\n`);
   for (const { root } of roots) await ensureCompiledGateway(root, log);
   const upstream = await startUpstreamProcess({ slowMs: 100 });
   const sides = [];
   try {
-    for (const { name, root } of roots) {
-      const gateway = await startGatewayProcess({ upstreamOrigin: upstream.origin, channels: benchChannels, gatewayRoot: root });
-      sides.push({ name, gateway, target: jsonPost(`${gateway.url}/v1/images/generations`, body, gateway.apiKey), cpuSeconds: 0, answered: 0, seconds: 0, failed: 0 });
+    for (const { name, root, env } of roots) {
+      const gateway = await startGatewayProcess({ upstreamOrigin: upstream.origin, channels: benchChannels, gatewayRoot: root, env });
+      sides.push({ name, gateway, cpuSeconds: 0, answered: 0, seconds: 0, failed: 0 });
     }
     const loadAtStart = loadavg();
-    for (const side of sides) await runLoad(side.target, { connections, durationSeconds: 2 });
+    // Warm-up: each side compiles its hot code before anything is counted.
+    for (const side of sides) await scenario.slice(side.gateway, 2);
     for (let round = 0; round < rounds; round += 1) {
       for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
         const before = await cpuSecondsOf(side.gateway.pid);
-        const result = await runLoad(side.target, { connections, durationSeconds: sliceSeconds });
+        const result = await scenario.slice(side.gateway, sliceSeconds);
         side.cpuSeconds += (await cpuSecondsOf(side.gateway.pid)) - before;
-        side.answered += result.succeeded;
-        side.seconds += result.durationSeconds;
+        side.answered += result.answered;
+        side.seconds += result.seconds;
         side.failed += result.failed;
       }
     }
-    const load = (values: number[]) => values.map((value) => value.toFixed(1)).join(' ');
-    process.stdout.write(`${rounds} rounds × ${sliceSeconds} s each, ${connections} connections; load average ${load(loadAtStart)} at the start, ${load(loadavg())} at the end\n`);
+    const load = (numbers: number[]) => numbers.map((value) => value.toFixed(1)).join(' ');
+    process.stdout.write(`${values.scenario ?? 'small-b64'}: ${rounds} rounds × ${sliceSeconds} s each; load average ${load(loadAtStart)} at the start, ${load(loadavg())} at the end\n`);
     for (const side of sides) {
       const cpu = side.answered > 0 ? ((side.cpuSeconds * 1000) / side.answered).toFixed(3) : '–';
-      process.stdout.write(`${side.name}: ${cpu} ms CPU/req, ${Math.round(side.answered / side.seconds)} req/s, ${side.failed} failed\n`);
+      process.stdout.write(`${side.name}: ${cpu} ms CPU/${scenario.unit}, ${Math.round(side.answered / side.seconds)} ${scenario.unit}/s, ${side.failed} failed\n`);
     }
   } finally {
     for (const side of sides) await side.gateway.close();

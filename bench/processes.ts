@@ -271,6 +271,8 @@ export async function startGatewayProcess(options: {
   nodeFlags?: string[];
   /** Sees every stdout line the gateway prints (its JSON log, and what a V8 trace flag prints). */
   onStdoutLine?: (line: string) => void;
+  /** More environment for the gateway (IMAGEGATE_TASK_WORKERS=32 …), over the harness's own. */
+  env?: Record<string, string>;
 }): Promise<GatewayProcess> {
   const root = options.gatewayRoot ?? repositoryRoot;
   const runtime = options.runtime ?? 'compiled';
@@ -284,7 +286,7 @@ export async function startGatewayProcess(options: {
   await writeFile(configFile, toYaml(gatewayConfig(options.upstreamOrigin, options.channels, join(dataDir, 'data'), options.workers, options.databaseUrl)));
   const child = startChild(
     entry,
-    { IMAGEGATE_CONFIG: configFile, IMAGEGATE_API_KEYS: benchApiKey, IMAGEGATE_ADMIN_TOKEN: benchAdminToken, PORT: '0' },
+    { ...options.env, IMAGEGATE_CONFIG: configFile, IMAGEGATE_API_KEYS: benchApiKey, IMAGEGATE_ADMIN_TOKEN: benchAdminToken, PORT: '0' },
     true,
     root,
   );

@@ -26,7 +26,7 @@ const finalStatuses = new Set(['succeeded', 'failed', 'canceled']);
 /** How long the harness waits for submitted tasks to finish before it counts the rest as failed. */
 const drainTimeoutMs = 120_000;
 
-interface TaskBatch {
+export interface TaskBatch {
   submitted: number;
   succeeded: number;
   failed: number;
@@ -52,7 +52,7 @@ async function readJson(response: { statusCode: number; body: { text(): Promise<
 }
 
 /** Submits for `seconds` (keeping at most `window` tasks unfinished), then waits for every submitted task to be final. */
-async function runTaskBatch(origin: string, apiKey: string, seconds: number): Promise<TaskBatch> {
+export async function runTaskBatch(origin: string, apiKey: string, seconds: number): Promise<TaskBatch> {
   const pool = new Pool(origin, { connections: clients + followers + 2 });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
   const payload = JSON.stringify(body);

@@ -240,7 +240,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     logLevel: env.IMAGEGATE_LOG_LEVEL || file.log_level || 'info',
     tasks: {
-      workers: integerFromEnv(env, 'IMAGEGATE_TASK_WORKERS', { min: 1, max: 256 }) ?? file.tasks?.workers ?? 4,
+      // A task's upstream call mostly waits on the provider (seconds to minutes for an image), so the
+      // default lets many run per channel; a channel's own max_concurrency is the limit the provider sets.
+      // With 4 (the earlier default) a channel's async tasks trailed its synchronous requests,
+      // which have no such bound, and scenario 4 was held at ~330 tasks/s by it (docs/performance.md).
+      workers: integerFromEnv(env, 'IMAGEGATE_TASK_WORKERS', { min: 1, max: 256 }) ?? file.tasks?.workers ?? 32,
       leaseMs: integerFromEnv(env, 'IMAGEGATE_TASK_LEASE_MS', { min: 500 }) ?? file.tasks?.lease_ms ?? 30_000,
       retentionHours: file.tasks?.retention_hours ?? 24,
       maxQueued: integerFromEnv(env, 'IMAGEGATE_TASK_MAX_QUEUED', { min: 1 }) ?? file.tasks?.max_queued ?? 1000,

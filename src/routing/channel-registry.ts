@@ -429,7 +429,10 @@ export async function createChannelRegistry(options: ChannelRegistryOptions): Pr
       const first = preferenceOrder(enabledServing(modelId))[0];
       if (first !== undefined) {
         const servedAs = first.retired.successors.get(modelId);
-        return { provider: first.record.provider, channel: first.record.name, routed: true, ...(servedAs === undefined ? {} : { servedAs }) };
+        const described: ReturnType<ModelRouter['describe']> = { provider: first.record.provider, channel: first.record.name, routed: true };
+        if (servedAs !== undefined) described.servedAs = servedAs;
+        if (first.record.maxConcurrency !== null) described.maxConcurrency = first.record.maxConcurrency;
+        return described;
       }
       if (fallbackServes(modelId)) return { provider: 'offline', channel: 'offline', routed: true };
       return { provider: 'none', channel: 'none', routed: listedAnywhere(modelId) };

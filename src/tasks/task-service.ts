@@ -184,6 +184,12 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   let queuedDuringClaim: Set<string | undefined> | undefined;
 
   const channelOf = (modelId: string): string => deps.router.describe(modelId).channel;
+  /**
+   * How many tasks of a channel this process runs at once: tasks.workers, or the channel's own
+   * max_concurrency when that is lower — more would only wait in the channel's line, ahead of its
+   * synchronous requests (and be skipped as busy once the line is full).
+   */
+  const limitOf = (route: { maxConcurrency?: number }): number => Math.min(settings.workers, route.maxConcurrency ?? settings.workers);
 
   const countRunning = (channel: string, delta: number): void => {
     runningByChannel.set(channel, (runningByChannel.get(channel) ?? 0) + delta);
@@ -279,19 +285,25 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
    * the group commit instead of a transaction and an event-loop turn per task.
    */
   async function claimNextBatch(): Promise<{ tasks: TaskRecord[]; full: boolean }> {
-    let busiest = 0;
+    let room = settings.workers;
     const saturated = new Set<string>();
-    for (const [channel, count] of runningByChannel) {
-      if (count >= settings.workers) saturated.add(channel);
-      else busiest = Math.max(busiest, count);
+    const excludeModels: string[] = [];
+    const models = deps.catalog.list();
+    for (const model of models) {
+      const route = deps.router.describe(model.id);
+      const free = limitOf(route) - (runningByChannel.get(route.channel) ?? 0);
+      if (free > 0) {
+        room = Math.min(room, free);
+      } else {
+        saturated.add(route.channel);
+        excludeModels.push(model.id);
+      }
     }
-    const models = deps.catalog.list().map((model) => model.id);
-    const excludeModels = saturated.size === 0 ? [] : models.filter((model) => saturated.has(channelOf(model)));
     if (models.length > 0 && excludeModels.length === models.length) return { tasks: [], full: false };
     const excludedKey = [...saturated].sort().join('\n');
     if (foundNothing !== undefined && foundNothing.key === excludedKey && performance.now() - foundNothing.at < pollMs) return { tasks: [], full: false };
     const now = clock.now();
-    const limit = Math.min(maxClaimBatch, settings.workers - busiest);
+    const limit = Math.min(maxClaimBatch, room);
     const looked = performance.now();
     const queuedMeanwhile = new Set<string | undefined>();
     queuedDuringClaim = queuedMeanwhile;
@@ -322,7 +334,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
    */
   const hasRoomFor = (modelId: string): boolean => {
     try {
-      return (runningByChannel.get(channelOf(modelId)) ?? 0) < settings.workers;
+      const route = deps.router.describe(modelId);
+      return (runningByChannel.get(route.channel) ?? 0) < limitOf(route);
     } catch {
       return true;
     }

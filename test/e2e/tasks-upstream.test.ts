@@ -174,6 +174,35 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
     expect(mostActive).toBe(2);
   });
 
+  it("runs no more of a channel's tasks at once than its max_concurrency, so none meets a full line", async () => {
+    // max_queue 0: a call that finds the channel's slots taken is refused as busy at once. With 8 task
+    // workers and 2 slots, tasks claimed beyond the slots would fail (no other channel serves the model).
+    const limited: AppConfig['channels'] = [{ ...(channels(fake.url)[0] as AppConfig['channels'][number]), max_concurrency: 2, max_queue: 0 }];
+    const gateway = await startTestGateway({ channels: limited, tasks: taskSettings(8) }, { env: keys });
+    let sampling = true;
+    let mostActive = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        mostActive = Math.max(mostActive, [...fake.tasks.values()].filter((task) => task.finalStatus === undefined).length);
+        await sleep(3);
+      }
+    })();
+    try {
+      const ids: string[] = [];
+      for (let index = 0; index < 6; index += 1) {
+        const response = await call(gateway.url, '/v1/images/generations?async=true', { key: testApiKey, json: { model: 'flux-1.1-pro', prompt: `slots ${index}` } });
+        expect(response.status).toBe(202);
+        ids.push(response.body.id);
+      }
+      for (const id of ids) expect((await waitForTask(gateway.url, testApiKey, id)).status).toBe('succeeded');
+    } finally {
+      sampling = false;
+      await sampler;
+      await gateway.close();
+    }
+    expect(mostActive).toBe(2);
+  });
+
   it("takes keys in turn: one key's backlog does not hold back another key's task", async () => {
     const gateway = await startTestGateway({ channels: channels(fake.url), tasks: taskSettings(1) }, { env: keys });
     // The first task runs until every task is queued, so the order does not depend on timing.

@@ -56,7 +56,7 @@ export interface ModelRouter {
    * that channel serves the request with, when it is not `modelId` (a retired model's successor);
    * requests are priced as that model. `routed` is false when no channel lists the model (a request
    * answers `model_not_available`); a model whose channels are all disabled is routed, and answers
-   * 503 until one is enabled.
+   * 503 until one is enabled. `maxConcurrency`: that channel's max_concurrency, when it has one.
    */
-  describe(modelId: string): { provider: string; channel: string; routed: boolean; servedAs?: string };
+  describe(modelId: string): { provider: string; channel: string; routed: boolean; servedAs?: string; maxConcurrency?: number };
 }
