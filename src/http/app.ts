@@ -27,7 +27,8 @@ import { midjourneyRoutes } from '../dialects/midjourney/routes.js';
 /** An asynchronous request's details name the task it became (its 202 carries the id in a header). */
 function detailsOf(details: RequestDetails | null, taskHeader: unknown): RequestDetails | null {
   if (details === null || typeof taskHeader !== 'string') return details;
-  return { ...details, taskId: taskHeader };
+  // Copied onto a fresh object, not spread and extended (a hidden class per request otherwise: docs/architecture.md).
+  return Object.assign({}, details, { taskId: taskHeader });
 }
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {

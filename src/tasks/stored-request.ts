@@ -54,9 +54,15 @@ export async function storeTaskRequest(
   const prefix = `uploads/${day}/${options.taskId}`;
   const images = await Promise.all(request.images.map((image, index) => storeImage(options.blobs, prefix, `image-${index}`, image)));
   const mask = request.mask === undefined ? null : await storeImage(options.blobs, prefix, 'mask', request.mask);
-  const { model, images: _images, mask: _mask, ...rest } = request;
+  // Every field but the images, the model as its id (last, as it always was); copied key by key rather
+  // than through a rest pattern and a spread, which made new hidden classes per task (docs/architecture.md).
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(request) as Array<keyof ImageRequest>) {
+    if (key !== 'model' && key !== 'images' && key !== 'mask') copy[key] = request[key];
+  }
+  copy.model = request.model.id;
   // A JSON round trip drops undefined fields, exactly as the database will.
-  const fields = JSON.parse(JSON.stringify({ ...rest, model: model.id })) as Record<string, unknown>;
+  const fields = JSON.parse(JSON.stringify(copy)) as Record<string, unknown>;
   return { version: storedRequestVersion, reservation_id: options.reservationId, fields, images, mask, callback: options.callback };
 }
 
@@ -91,5 +97,10 @@ export async function restoreTaskRequest(stored: Record<string, unknown>, catalo
   }
   const images = await Promise.all((value.images ?? []).map((ref) => loadImage(blobs, ref)));
   const mask = value.mask ? await loadImage(blobs, value.mask) : undefined;
-  return { ...(value.fields as unknown as Omit<ImageRequest, 'model' | 'images' | 'mask'>), model: resolved.model, images, mask };
+  // Copied onto a fresh object and completed, not spread and extended (a hidden class per task otherwise).
+  const request = Object.assign({}, value.fields) as unknown as ImageRequest;
+  request.model = resolved.model;
+  request.images = images;
+  request.mask = mask;
+  return request;
 }

@@ -14,6 +14,13 @@ export interface TaskTimelineOptions {
 }
 
 /** What a task's timeline records for its creation and for each write its worker makes. */
+/** The claim's options with `recordStarted`: copied onto a fresh object, since a spread plus a field made a hidden class per claim. */
+function recordingStarts(options: ClaimOptions | undefined): ClaimOptions {
+  const recording: ClaimOptions = Object.assign({}, options);
+  recording.recordStarted = true;
+  return recording;
+}
+
 function timelineEvents(clock: Clock) {
   const event = (taskId: string, kind: TaskEventKind, detail: Record<string, unknown> = {}, at = clock.now()): TaskEvent => ({ taskId, at, kind, detail });
   const created = (task: TaskRecord): TaskEvent[] => [
@@ -68,8 +75,8 @@ export function withTaskTimeline(store: TaskStore, events: TaskEventStore, optio
     list: (filter) => store.list(filter),
     count: (filter) => store.count(filter),
     // The store writes the claim's `started` events with the claim: one commit for both.
-    claim: (owner, now, leaseExpiresAt, claimOptions) => store.claim(owner, now, leaseExpiresAt, { ...claimOptions, recordStarted: true }),
-    claimBatch: (owner, now, leaseExpiresAt, limit, claimOptions) => store.claimBatch(owner, now, leaseExpiresAt, limit, { ...claimOptions, recordStarted: true }),
+    claim: (owner, now, leaseExpiresAt, claimOptions) => store.claim(owner, now, leaseExpiresAt, recordingStarts(claimOptions)),
+    claimBatch: (owner, now, leaseExpiresAt, limit, claimOptions) => store.claimBatch(owner, now, leaseExpiresAt, limit, recordingStarts(claimOptions)),
     heartbeat: (id, owner, leaseExpiresAt) => store.heartbeat(id, owner, leaseExpiresAt),
     async update(id, owner, patch) {
       const written = await store.update(id, owner, patch);

@@ -214,7 +214,11 @@ export class SqliteTaskStore extends SqlTaskStore {
     const changes = toPatchRow(patch);
     const columns = Object.keys(changes).sort();
     if (columns.length === 0) return this.#statements.held.get(id, owner) !== undefined;
-    return this.#updateStatement(columns).run({ ...changes, id, owner }).changes > 0;
+    // toPatchRow's object is this call's own: the parameters added to it rather than spread into a new one (a hidden class per update otherwise).
+    const parameters = changes as Record<string, unknown>;
+    parameters.id = id;
+    parameters.owner = owner;
+    return this.#updateStatement(columns).run(parameters).changes > 0;
   }
 
   override cancel(id: string, now: number): Promise<boolean> {
