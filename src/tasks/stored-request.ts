@@ -54,15 +54,17 @@ export async function storeTaskRequest(
   const prefix = `uploads/${day}/${options.taskId}`;
   const images = await Promise.all(request.images.map((image, index) => storeImage(options.blobs, prefix, `image-${index}`, image)));
   const mask = request.mask === undefined ? null : await storeImage(options.blobs, prefix, 'mask', request.mask);
-  // Every field but the images, the model as its id (last, as it always was); copied key by key rather
-  // than through a rest pattern and a spread, which made new hidden classes per task (docs/architecture.md).
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(request) as Array<keyof ImageRequest>) {
-    if (key !== 'model' && key !== 'images' && key !== 'mask') copy[key] = request[key];
-  }
-  copy.model = request.model.id;
-  // A JSON round trip drops undefined fields, exactly as the database will.
-  const fields = JSON.parse(JSON.stringify(copy)) as Record<string, unknown>;
+  // Every field but the images, the model as its id; a JSON round trip drops undefined fields, exactly
+  // as the database will. The replacer edits the request's own fields (`this` is their holder) instead
+  // of a copy: a rest pattern and spread made new hidden classes per task, and a copy built key by key
+  // past a dozen fields turned into a dictionary (docs/architecture.md).
+  const fields = JSON.parse(
+    JSON.stringify(request, function (this: unknown, key: string, value: unknown) {
+      if (this !== request) return value;
+      if (key === 'images' || key === 'mask') return undefined;
+      return key === 'model' ? request.model.id : value;
+    }),
+  ) as Record<string, unknown>;
   return { version: storedRequestVersion, reservation_id: options.reservationId, fields, images, mask, callback: options.callback };
 }
 

@@ -24,6 +24,7 @@ import type { BillingStore, SweepOptions } from '../../core/ports/billing-store.
 import type { PriceBook } from '../../billing/price-book.js';
 import { insufficientQuotaError, reservationConflictError, reservationFacts } from '../../billing/reservation-charge.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
+import type { SqliteDatabase } from './database.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteTaskStore } from './task-store.js';
 import { SqliteTaskEventStore } from './task-event-store.js';
@@ -107,7 +108,7 @@ function prepareStatements(native: Database.Database) {
 }
 
 export interface SqliteBillingOptions {
-  database: { db: Connection; native: Database.Database };
+  database: Pick<SqliteDatabase, 'db' | 'native' | 'lock'>;
   prices: PriceBook;
   clock: Clock;
   /** Names this process in reservation rows and its lease; unique per process by default. */

@@ -5,17 +5,20 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDialectConfig } from 'kysely';
+import { Kysely, type SqliteDialectConfig } from 'kysely';
 import type { DatabaseSchema } from '../sql/schema.js';
+import { ConnectionLock, LockedSqliteDialect } from './connection-lock.js';
 
 export interface SqliteDatabase {
   db: Kysely<DatabaseSchema>;
   /**
    * The same connection without the query builder, for hot paths that run prepared statements in
-   * one synchronous transaction. Use it only inside `db.connection().execute(…)`, which holds
-   * Kysely's connection lock, so it never runs inside a Kysely transaction that is awaiting.
+   * one synchronous transaction. Use it only while holding `lock` (as the group commit does, or
+   * inside `db.connection().execute(…)`), so it never runs inside a Kysely transaction that is awaiting.
    */
   native: Database.Database;
+  /** The connection's lock, which Kysely's driver takes too (./connection-lock.ts). */
+  lock: ConnectionLock;
   /** Closes the connection; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -223,11 +226,13 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   database.pragma('foreign_keys = ON');
   const stopCheckpoints = options.backgroundCheckpoints === true && !inMemory ? startBackgroundCheckpoints(database, options.file, options.walBounds ?? defaultWalBounds) : undefined;
 
-  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  const lock = new ConnectionLock();
+  const db = new Kysely<DatabaseSchema>({ dialect: new LockedSqliteDialect({ database: withStatementCache(database) }, lock) });
   let closing: Promise<void> | undefined;
   return {
     db,
     native: database,
+    lock,
     close: () => {
       // The checkpointer stops first; the last connection to close then checkpoints what is left.
       closing ??= (stopCheckpoints?.() ?? Promise.resolve()).then(() => db.destroy());

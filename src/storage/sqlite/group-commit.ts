@@ -43,10 +43,11 @@ export interface RunOptions {
 export interface GroupCommitOptions {
   native: Database.Database;
   /**
-   * Runs `critical` while nothing else uses the connection (Kysely's connection lock), so a batch
-   * never lands inside another store's transaction.
+   * Runs `critical` while nothing else uses the connection (the connection's lock, which Kysely
+   * takes too), so a batch never lands inside another store's transaction: at once (undefined) when
+   * the lock is free, or later (a promise that settles once it ran).
    */
-  exclusive: (critical: () => void) => Promise<void>;
+  exclusive: (critical: () => void) => Promise<void> | undefined;
   /** Units per transaction at most; the rest wait for the next batch. */
   maxBatch?: number;
   /** How long a batch waits for the write lock before it fails with SQLITE_BUSY (default 5 s, the connection's busy timeout). */
@@ -77,8 +78,8 @@ export class GroupCommit {
   #flushing = false;
 
   /** The group commit of one opened database; every store of a process shares one, so their writes share transactions. */
-  static forDatabase(database: Pick<SqliteDatabase, 'db' | 'native'>): GroupCommit {
-    return new GroupCommit({ native: database.native, exclusive: (critical) => database.db.connection().execute(async () => critical()) });
+  static forDatabase(database: Pick<SqliteDatabase, 'native' | 'lock'>): GroupCommit {
+    return new GroupCommit({ native: database.native, exclusive: (critical) => database.lock.runExclusive(critical) });
   }
 
   constructor(options: GroupCommitOptions) {
@@ -115,9 +116,10 @@ export class GroupCommit {
    */
   async read<T>(work: () => T): Promise<T> {
     let value: T | undefined;
-    await this.#exclusive(() => {
+    const later = this.#exclusive(() => {
       value = work();
     });
+    if (later !== undefined) await later;
     return value as T;
   }
 

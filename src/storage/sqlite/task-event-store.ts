@@ -13,7 +13,7 @@ export class SqliteTaskEventStore extends SqlTaskEventStore {
   #insert: Database.Statement<[string, number, string, string]> | undefined;
   readonly #batches: GroupCommit;
 
-  constructor(database: Pick<SqliteDatabase, 'db' | 'native'>, batches: GroupCommit = GroupCommit.forDatabase(database)) {
+  constructor(database: Pick<SqliteDatabase, 'db' | 'native' | 'lock'>, batches: GroupCommit = GroupCommit.forDatabase(database)) {
     super(database.db);
     this.#native = database.native;
     this.#batches = batches;

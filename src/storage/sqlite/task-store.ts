@@ -102,7 +102,7 @@ export class SqliteTaskStore extends SqlTaskStore {
    * default). `events`: the timeline's store on the same database (one of its own by default: it keeps
    * nothing but a prepared statement).
    */
-  constructor(database: Pick<SqliteDatabase, 'db' | 'native'>, batches: GroupCommit = GroupCommit.forDatabase(database), events?: SqliteTaskEventStore) {
+  constructor(database: Pick<SqliteDatabase, 'db' | 'native' | 'lock'>, batches: GroupCommit = GroupCommit.forDatabase(database), events?: SqliteTaskEventStore) {
     super(database.db);
     this.#native = database.native;
     this.#batches = batches;

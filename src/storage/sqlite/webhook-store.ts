@@ -18,7 +18,7 @@ export class SqliteWebhookStore extends SqlWebhookStore {
   #activate: Database.Statement<[number, string]> | undefined;
   #delivery: Database.Statement<[string], Selectable<WebhookDeliveriesTable>> | undefined;
 
-  constructor(database: Pick<SqliteDatabase, 'db' | 'native'>, batches: GroupCommit = GroupCommit.forDatabase(database), box?: SecretBox) {
+  constructor(database: Pick<SqliteDatabase, 'db' | 'native' | 'lock'>, batches: GroupCommit = GroupCommit.forDatabase(database), box?: SecretBox) {
     super(database.db, box);
     this.#native = database.native;
     this.#batches = batches;
