@@ -118,6 +118,25 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
   beforeAll(async () => {
     fake = await startBflFake({ switches: { pollsBeforeReady: 4 } });
   });
+
+  /** Samples how many of the fake's jobs are unfinished at once, until stopped: the most seen. */
+  function sampleRunningJobs(): { stop(): Promise<number> } {
+    let sampling = true;
+    let mostActive = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        mostActive = Math.max(mostActive, [...fake.tasks.values()].filter((task) => task.finalStatus === undefined).length);
+        await sleep(3);
+      }
+    })();
+    return {
+      async stop() {
+        sampling = false;
+        await sampler;
+        return mostActive;
+      },
+    };
+  }
   afterAll(async () => fake.close());
 
   it('records one upstream job per call when n is split, and delivers every image', async () => {
@@ -145,14 +164,8 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
 
   it('runs at most `workers` tasks of a channel at once, without holding back other channels', async () => {
     const gateway = await startTestGateway({ channels: channels(fake.url), tasks: taskSettings(2) }, { env: keys });
-    let sampling = true;
+    const sampler = sampleRunningJobs();
     let mostActive = 0;
-    const sampler = (async () => {
-      while (sampling) {
-        mostActive = Math.max(mostActive, [...fake.tasks.values()].filter((task) => task.finalStatus === undefined).length);
-        await sleep(3);
-      }
-    })();
     try {
       const ids: string[] = [];
       for (let index = 0; index < 6; index += 1) {
@@ -167,8 +180,7 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
       expect(stillRunning[0]?.n).toBeGreaterThan(0);
       for (const id of ids) expect((await waitForTask(gateway.url, testApiKey, id)).status).toBe('succeeded');
     } finally {
-      sampling = false;
-      await sampler;
+      mostActive = await sampler.stop();
       await gateway.close();
     }
     expect(mostActive).toBe(2);
@@ -179,14 +191,8 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
     // workers and 2 slots, tasks claimed beyond the slots would fail (no other channel serves the model).
     const limited: AppConfig['channels'] = [{ ...(channels(fake.url)[0] as AppConfig['channels'][number]), max_concurrency: 2, max_queue: 0 }];
     const gateway = await startTestGateway({ channels: limited, tasks: taskSettings(8) }, { env: keys });
-    let sampling = true;
+    const sampler = sampleRunningJobs();
     let mostActive = 0;
-    const sampler = (async () => {
-      while (sampling) {
-        mostActive = Math.max(mostActive, [...fake.tasks.values()].filter((task) => task.finalStatus === undefined).length);
-        await sleep(3);
-      }
-    })();
     try {
       const ids: string[] = [];
       for (let index = 0; index < 6; index += 1) {
@@ -196,8 +202,7 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
       }
       for (const id of ids) expect((await waitForTask(gateway.url, testApiKey, id)).status).toBe('succeeded');
     } finally {
-      sampling = false;
-      await sampler;
+      mostActive = await sampler.stop();
       await gateway.close();
     }
     expect(mostActive).toBe(2);

@@ -50,13 +50,13 @@ describe('the group commit beside a Kysely transaction on the same connection', 
 
   const count = () => (database.native.prepare('SELECT COUNT(*) AS n FROM charges').get() as { n: number }).n;
 
-  it('reads only after the transaction ends, so it never sees its uncommitted rows', async () => {
-    const batches = GroupCommit.forDatabase(database);
+  /** A Kysely transaction that has written a row and now awaits until let go, then rolls back. */
+  async function transactionHeldOpen(): Promise<{ letGo: () => void; ended: Promise<unknown> }> {
     let letGo!: () => void;
     const gate = new Promise<void>((resolve) => (letGo = resolve));
     let inside!: () => void;
     const entered = new Promise<void>((resolve) => (inside = resolve));
-    const transaction = database.db
+    const ended = database.db
       .transaction()
       .execute(async (trx) => {
         await sql`INSERT INTO charges (amount) VALUES (5)`.execute(trx);
@@ -66,38 +66,31 @@ describe('the group commit beside a Kysely transaction on the same connection', 
       })
       .catch((error: unknown) => error);
     await entered;
+    return { letGo, ended };
+  }
+
+  it('reads only after the transaction ends, so it never sees its uncommitted rows', async () => {
+    const batches = GroupCommit.forDatabase(database);
+    const transaction = await transactionHeldOpen();
     let seen: number | undefined;
     const read = batches.read(count).then((value) => (seen = value));
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(seen).toBeUndefined();
-    letGo();
-    expect(await transaction).toBeInstanceOf(Error);
+    transaction.letGo();
+    expect(await transaction.ended).toBeInstanceOf(Error);
     await read;
     expect(seen).toBe(0);
   });
 
   it("commits a batch after the transaction, not inside it (the transaction's rollback keeps the batch's row)", async () => {
     const batches = GroupCommit.forDatabase(database);
-    let letGo!: () => void;
-    const gate = new Promise<void>((resolve) => (letGo = resolve));
-    let inside!: () => void;
-    const entered = new Promise<void>((resolve) => (inside = resolve));
-    const transaction = database.db
-      .transaction()
-      .execute(async (trx) => {
-        await sql`INSERT INTO charges (amount) VALUES (5)`.execute(trx);
-        inside();
-        await gate;
-        throw new Error('rolled back on purpose');
-      })
-      .catch((error: unknown) => error);
-    await entered;
+    const transaction = await transactionHeldOpen();
     let committed = false;
     const batch = batches.run(() => database.native.prepare('INSERT INTO charges (amount) VALUES (7)').run().changes).then(() => (committed = true));
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(committed).toBe(false);
-    letGo();
-    await transaction;
+    transaction.letGo();
+    expect(await transaction.ended).toBeInstanceOf(Error);
     await batch;
     expect(database.native.prepare('SELECT amount FROM charges').all()).toEqual([{ amount: 7 }]);
   });
