@@ -269,9 +269,7 @@ function finish(exactNumerator: bigint, exactDenominator: bigint, multiplier: Ra
 export function computeCharge(quote: PriceQuote, facts: ChargeFacts): Charge {
   const multiplier = quote.multiplier === '1' ? one : parseDecimal(quote.multiplier, 'multiplier');
   const spec = quote.spec;
-  // Each unit's fields are assigned onto a fresh literal of the common ones, not spread into a new
-  // object: a spread followed by more properties gives each object a hidden class of its own in this
-  // V8, which slows every scavenge (docs/performance.md, "Session 7: hidden classes made per request").
+  // Each unit's fields assigned onto a fresh literal of the common ones, not spread and extended (docs/architecture.md: no hidden class per request).
   const base = () => ({ group: quote.group, multiplier: quote.multiplier, images: facts.images, size: facts.size, quality: facts.quality ?? null });
   if ('per_image' in spec) {
     const price = perImagePrice(spec.per_image, facts.quality, facts.size);

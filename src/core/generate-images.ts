@@ -47,9 +47,8 @@ export interface GenerationOutcome {
 
 /**
  * An upstream's base64 image relayed as it came; its bytes are decoded only if `data` is read. A class,
- * not an object literal with a `get data()`: this V8 turns every such literal into a dictionary, and
- * those (like hidden classes made per object) made every scavenge keep and promote the requests'
- * garbage (docs/performance.md, "Session 7"). Spreading one loses `data`: copy the fields instead.
+ * not an object literal with a `get data()`, which this V8 makes a dictionary (docs/architecture.md: no
+ * hidden class per request). Spreading one loses `data`: copy the fields instead.
  */
 class RelayedImage implements DeliveredImage {
   readonly blobKey = undefined;
@@ -200,9 +199,7 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
           for (let left = request.n; left > 0; left -= perCall) counts.push(Math.min(perCall, left));
         }
 
-        // One literal per call with every field, not a shared base spread and extended: a spread
-        // followed by more properties gives each object a hidden class of its own in this V8, which
-        // slows every scavenge (docs/performance.md, "Session 7: hidden classes made per request").
+        // One literal per call with every field, not a shared base spread and extended (docs/architecture.md: no hidden class per request).
         const callOptions = (n: number, seed: number | undefined, onPartialImage: ImageCallOptions['onPartialImage'], onUpstreamJob: ImageCallOptions['onUpstreamJob']): ImageCallOptions => ({
           n,
           seed,

@@ -27,7 +27,7 @@ import { midjourneyRoutes } from '../dialects/midjourney/routes.js';
 /** An asynchronous request's details name the task it became (its 202 carries the id in a header). */
 function detailsOf(details: RequestDetails | null, taskHeader: unknown): RequestDetails | null {
   if (details === null || typeof taskHeader !== 'string') return details;
-  // Copied onto a fresh object, not spread and extended (a hidden class per request otherwise: docs/architecture.md).
+  // Copied onto a fresh object, not spread and extended (docs/architecture.md: no hidden class per request).
   return Object.assign({}, details, { taskId: taskHeader });
 }
 

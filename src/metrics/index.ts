@@ -173,7 +173,7 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
           const started = performance.now();
           try {
             const value = await attempt(modelRoute, control);
-            // Label objects as literals: a spread then a property gives each a hidden class of its own (docs/performance.md, "Session 7").
+            // Label objects as literals, not spread and extended (docs/architecture.md: no hidden class per request).
             upstreamDuration.observe({ channel: modelRoute.channel, provider: modelRoute.provider, outcome: 'ok' }, (performance.now() - started) / 1000);
             return value;
           } catch (error) {

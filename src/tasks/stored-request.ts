@@ -56,8 +56,8 @@ export async function storeTaskRequest(
   const mask = request.mask === undefined ? null : await storeImage(options.blobs, prefix, 'mask', request.mask);
   // Every field but the images, the model as its id; a JSON round trip drops undefined fields, exactly
   // as the database will. The replacer edits the request's own fields (`this` is their holder) instead
-  // of a copy: a rest pattern and spread made new hidden classes per task, and a copy built key by key
-  // past a dozen fields turned into a dictionary (docs/architecture.md).
+  // of a copy: a rest pattern and spread make a hidden class per task, and a copy built key by key
+  // past a dozen fields becomes a dictionary (docs/architecture.md).
   const fields = JSON.parse(
     JSON.stringify(request, function (this: unknown, key: string, value: unknown) {
       if (this !== request) return value;
@@ -99,7 +99,7 @@ export async function restoreTaskRequest(stored: Record<string, unknown>, catalo
   }
   const images = await Promise.all((value.images ?? []).map((ref) => loadImage(blobs, ref)));
   const mask = value.mask ? await loadImage(blobs, value.mask) : undefined;
-  // Copied onto a fresh object and completed, not spread and extended (a hidden class per task otherwise).
+  // Copied onto a fresh object and completed, not spread and extended (docs/architecture.md: no hidden class per request).
   const request = Object.assign({}, value.fields) as unknown as ImageRequest;
   request.model = resolved.model;
   request.images = images;

@@ -36,7 +36,7 @@ export async function persistImages(outcome: GenerationOutcome, request: ImageRe
 /** The stored form of a response; every image must already have a blob key. */
 export function toStoredResult(outcome: GenerationOutcome, request: ImageRequest): StoredImagesResult {
   // Rendered as if for URLs with the blob key itself as the "URL", so every other field is exactly the synchronous one.
-  // The fields rendering reads, in a literal: a spread of the request plus a field would make a hidden class per task (docs/architecture.md).
+  // The fields rendering reads, in a literal, not the request spread and extended (docs/architecture.md: no hidden class per request).
   const asUrls = { responseFormat: 'url' as const, model: request.model, background: request.background, outputFormat: request.outputFormat, quality: request.quality, size: request.size };
   const body = renderImagesResponse(outcome, asUrls, (blobKey) => blobKey);
   const data = body.data.map((item, index) => {
@@ -46,7 +46,7 @@ export function toStoredResult(outcome: GenerationOutcome, request: ImageRequest
     if (item.revised_prompt !== undefined) stored.revised_prompt = item.revised_prompt;
     return stored;
   });
-  // Copied onto a fresh object, not spread and extended (a hidden class per task otherwise).
+  // Copied onto a fresh object, not spread and extended (docs/architecture.md: no hidden class per request).
   const stored = Object.assign({}, body) as StoredImagesResult;
   stored.data = data;
   stored.response_format = request.responseFormat;

@@ -135,8 +135,7 @@ export async function handleImageOperation(
   const outcome = await runWithinSyncLimit(imageRequest, input.fields, request, deps, { abort, reservationId, base });
   context.imagesDelivered = outcome.images.length;
   const imageKeys = outcome.images.flatMap((image) => (image.blobKey === undefined ? [] : [image.blobKey]));
-  // Added to the request's details object, not spread into a new one: a spread followed by more
-  // properties gives each object a hidden class of its own in this V8 (docs/performance.md, "Session 7").
+  // Added to the request's details object, not spread and extended (docs/architecture.md: no hidden class per request).
   context.details = Object.assign(context.details ?? {}, {
     warnings: outcome.warnings,
     imageKeys,

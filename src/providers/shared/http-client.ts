@@ -185,8 +185,7 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
         const trusted = isTrustedHost(url);
         if (!trusted) refuseNonPublicHost(url);
         // The dispatcher's own request(), as undici's top-level request(url, options) calls it, without
-        // that helper's `{ ...options, origin, path }`: a spread then more properties makes a hidden
-        // class per call in this V8, which slows every scavenge (docs/performance.md, "Session 7").
+        // that helper's `{ ...options, origin, path }` (docs/architecture.md: no hidden class per request).
         const response = await (trusted ? openAgent : guardedAgent).request({
           origin: url.origin,
           path: url.search ? `${url.pathname}${url.search}` : url.pathname,
@@ -244,10 +243,9 @@ export function createHttpClient(config: HttpClientConfig = {}): GuardedHttpClie
 
 /**
  * An answer read whole. Joined only if `body` is read: a reader that scans the pieces (json-base64.ts)
- * never copies 2 MB of base64 into one buffer. A class, not an object literal with a `get body()`:
- * this V8 turns every such literal into a dictionary, and those (like hidden classes made per object)
- * made every scavenge keep and promote the requests' garbage (docs/performance.md, "Session 7").
- * Spreading one loses `body` (a prototype accessor): copy the fields you need instead.
+ * never copies 2 MB of base64 into one buffer. A class, not an object literal with a `get body()`,
+ * which this V8 makes a dictionary (docs/architecture.md: no hidden class per request). Spreading one
+ * loses `body` (a prototype accessor): copy the fields you need instead.
  */
 class ReadResponse implements HttpResponse {
   #joined: Buffer | undefined;

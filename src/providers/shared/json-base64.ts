@@ -176,9 +176,8 @@ export function imageFromBase64Text(
 }
 
 /**
- * A class, not an object literal with a `get data()`: this V8 turns every such literal into a
- * dictionary, and those (like hidden classes made per object) made every scavenge keep and promote
- * the requests' garbage (docs/performance.md, "Session 7"). Spreading one loses `data` (a prototype
+ * A class, not an object literal with a `get data()`, which this V8 makes a dictionary
+ * (docs/architecture.md: no hidden class per request). Spreading one loses `data` (a prototype
  * accessor): copy the fields you need instead.
  */
 class Base64Image {

@@ -90,10 +90,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Maps a non-success upstream answer to the gateway's taxonomy. `message` replaces the message read
- * from the body (it is sanitized all the same); `secrets` are scrubbed from anything shown.
- */
-/**
  * The answer as if it had carried `status` (a provider that reports its errors inside a 200 or a 400).
  * Its fields copied, not spread: the client's answers keep `body` on their prototype (http-client.ts).
  */
@@ -101,6 +97,10 @@ export function withStatus(response: HttpResponse, status: number): HttpResponse
   return { status, headers: response.headers, body: response.body, url: response.url };
 }
 
+/**
+ * Maps a non-success upstream answer to the gateway's taxonomy. `message` replaces the message read
+ * from the body (it is sanitized all the same); `secrets` are scrubbed from anything shown.
+ */
 export function errorFromUpstreamResponse(
   provider: string,
   response: HttpResponse,

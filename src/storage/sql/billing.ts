@@ -57,7 +57,7 @@ export function newReservation(
     quality: request.quality ?? null,
     price_group: key.price_group,
     pricing: JSON.stringify(quote ?? null),
-    // Assigned onto a fresh object, not spread and extended (a hidden class per row otherwise: docs/performance.md, "Session 7").
+    // Assigned onto a fresh object, not spread and extended (docs/architecture.md: no hidden class per request).
     facts: JSON.stringify(Object.assign({}, facts, { metered }) satisfies ReservationFacts),
     estimated,
     debited: metered ? estimated : 0,
@@ -111,7 +111,7 @@ export function collectableExtra(plan: SettlementPlan, balance: number | null): 
 export function usageRow(reservation: ReservationRow, settlement: Settlement, plan: SettlementPlan, extra: number, now: number): BillingUsageTable {
   const { charge } = plan;
   const collected = plan.shortfall > 0 ? plan.debited + extra : charge.amount;
-  // Assigned onto a copy, not spread and extended: that makes a hidden class per row in this V8 (docs/performance.md, "Session 7").
+  // Assigned onto a copy, not spread and extended (docs/architecture.md: no hidden class per request).
   const detail: Record<string, unknown> = Object.assign({}, charge.detail, { estimated: reservation.estimated });
   if (collected < charge.amount) detail.uncollected = charge.amount - collected;
   // The upstream's own price of the work (OpenRouter's usage.cost), for the operator to compare with ours.

@@ -35,22 +35,19 @@ export class ConnectionLock {
    * returned), or once it is this caller's turn (the promise settles after `critical` ran).
    */
   runExclusive(critical: () => void): Promise<void> | undefined {
-    if (!this.#held) {
-      this.#held = true;
-      try {
-        critical();
-      } finally {
-        this.release();
-      }
-      return undefined;
+    if (this.#held) return this.acquire().then(() => this.#runHeld(critical));
+    this.#held = true;
+    this.#runHeld(critical);
+    return undefined;
+  }
+
+  /** Runs `critical` with the lock taken, and gives it back whatever happens. */
+  #runHeld(critical: () => void): void {
+    try {
+      critical();
+    } finally {
+      this.release();
     }
-    return this.acquire().then(() => {
-      try {
-        critical();
-      } finally {
-        this.release();
-      }
-    });
   }
 }
 

@@ -214,7 +214,7 @@ export class SqliteTaskStore extends SqlTaskStore {
     const changes = toPatchRow(patch);
     const columns = Object.keys(changes).sort();
     if (columns.length === 0) return this.#statements.held.get(id, owner) !== undefined;
-    // toPatchRow's object is this call's own: the parameters added to it rather than spread into a new one (a hidden class per update otherwise).
+    // toPatchRow's object is this call's own: the parameters added to it, not spread and extended (docs/architecture.md: no hidden class per request).
     const parameters = changes as Record<string, unknown>;
     parameters.id = id;
     parameters.owner = owner;
