@@ -8,13 +8,15 @@
 // tasks: scenario 4's batch (asynchronous tasks submitted and followed until final), each slice
 // submitting for SECONDS and then waiting for its tasks to finish.
 // OTHER_CHECKOUT may be this checkout (`.`) to compare two settings through --env-a / --env-b.
+// A side whose environment sets IMAGEGATE_DATABASE_URL=postgres://… runs on that database (a `?schema=`
+// of its own per side), and the PostgreSQL server's CPU in its slices is printed beside the gateway's.
 
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureCompiledGateway } from './gateway-build.js';
 import { runLoad } from './load.js';
-import { cpuSecondsOf, repositoryRoot, startGatewayProcess, startUpstreamProcess, type GatewayProcess } from './processes.js';
+import { cpuSecondsOf, cpuSecondsOfPostgresServer, repositoryRoot, startGatewayProcess, startUpstreamProcess, type GatewayProcess } from './processes.js';
 import { jsonPost } from './scenario.js';
 import { runTaskBatch } from './scenarios/async-tasks.js';
 import { benchChannels } from './scenarios/channels.js';
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
   try {
     for (const { name, root, env } of roots) {
       const gateway = await startGatewayProcess({ upstreamOrigin: upstream.origin, channels: benchChannels, gatewayRoot: root, env });
-      sides.push({ name, gateway, cpuSeconds: 0, answered: 0, seconds: 0, failed: 0 });
+      sides.push({ name, gateway, onPostgres: env['IMAGEGATE_DATABASE_URL']?.startsWith('postgres') === true, cpuSeconds: 0, serverCpuSeconds: 0, answered: 0, seconds: 0, failed: 0 });
     }
     const loadAtStart = loadavg();
     // Warm-up: each side compiles its hot code before anything is counted.
@@ -92,8 +94,10 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round += 1) {
       for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
         const before = await cpuSecondsOf(side.gateway.pid);
+        const serverBefore = side.onPostgres ? await cpuSecondsOfPostgresServer() : 0;
         const result = await scenario.slice(side.gateway, sliceSeconds);
         side.cpuSeconds += (await cpuSecondsOf(side.gateway.pid)) - before;
+        if (side.onPostgres) side.serverCpuSeconds += (await cpuSecondsOfPostgresServer()) - serverBefore;
         side.answered += result.answered;
         side.seconds += result.seconds;
         side.failed += result.failed;
@@ -103,7 +107,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${values.scenario ?? 'small-b64'}: ${rounds} rounds × ${sliceSeconds} s each; load average ${load(loadAtStart)} at the start, ${load(loadavg())} at the end\n`);
     for (const side of sides) {
       const cpu = side.answered > 0 ? ((side.cpuSeconds * 1000) / side.answered).toFixed(3) : '–';
-      process.stdout.write(`${side.name}: ${cpu} ms CPU/${scenario.unit}, ${Math.round(side.answered / side.seconds)} ${scenario.unit}/s, ${side.failed} failed\n`);
+      // The PostgreSQL server's CPU in this side's slices (the other side is idle meanwhile).
+      const server = side.onPostgres && side.answered > 0 ? ` + ${((side.serverCpuSeconds * 1000) / side.answered).toFixed(3)} ms in the PostgreSQL server` : '';
+      process.stdout.write(`${side.name}: ${cpu} ms CPU/${scenario.unit}${server}, ${Math.round(side.answered / side.seconds)} ${scenario.unit}/s, ${side.failed} failed\n`);
     }
   } finally {
     for (const side of sides) await side.gateway.close();

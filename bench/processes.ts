@@ -3,7 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -124,6 +124,25 @@ export async function cpuSecondsOfTree(pid: number): Promise<number> {
   const own = await cpuSecondsOf(pid);
   const theirs = await Promise.all(children.map((child) => cpuSecondsOfTree(child)));
   return theirs.reduce((sum, seconds) => sum + seconds, own);
+}
+
+/**
+ * CPU seconds of this machine's PostgreSQL server: every process named `postgres` (the postmaster,
+ * its backends and helpers), plus what the postmaster's exited children used (fields 16–17, cutime
+ * and cstime), so a backend whose connection closed mid-measurement still counts.
+ */
+export async function cpuSecondsOfPostgresServer(): Promise<number> {
+  let seconds = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (!stat.includes('(postgres)')) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const clockTicksPerSecond = 100;
+    // Only the postmaster reaps children: the others' cutime and cstime stay 0.
+    seconds += (Number(fields[11] ?? 0) + Number(fields[12] ?? 0) + Number(fields[13] ?? 0) + Number(fields[14] ?? 0)) / clockTicksPerSecond;
+  }
+  return seconds;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -134,7 +134,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   if (location.backend === 'sqlite') await secureDatabaseFiles(location.file);
   // Upstream keys and clients' webhook secrets are encrypted at rest with the secrets key (beside signing.key, or IMAGEGATE_SECRETS_KEY).
   const secrets = await loadSecretBox({ ...config, dataDir });
-  const storage = await openStorage({ databaseUrl: config.databaseUrl, databaseMaxConnections: config.databaseMaxConnections, dataDir, fsyncBlobs: config.fsyncBlobs, s3: config.s3 }, { clock, logger, secrets });
+  const storage = await openStorage({ databaseUrl: config.databaseUrl, databaseMaxConnections: config.databaseMaxConnections, databasePreparedStatements: config.databasePreparedStatements, dataDir, fsyncBlobs: config.fsyncBlobs, s3: config.s3 }, { clock, logger, secrets });
   const { requestLog, blobs, taskEvents, insights } = storage;
   // Every task's timeline (queued → started → submitted → polled → stored) is recorded as the store is written.
   const tasks = withTaskTimeline(storage.tasks, taskEvents, {

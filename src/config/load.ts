@@ -216,6 +216,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dataDir: env.IMAGEGATE_DATA_DIR || file.storage?.data_dir || './data',
     databaseUrl: databaseUrl(env.IMAGEGATE_DATABASE_URL || file.database?.url),
     databaseMaxConnections: integerFromEnv(env, 'IMAGEGATE_DATABASE_MAX_CONNECTIONS', { min: 1, max: 1000 }) ?? file.database?.max_connections ?? 10,
+    databasePreparedStatements: booleanFromEnv(env, 'IMAGEGATE_DATABASE_PREPARED_STATEMENTS') ?? file.database?.prepared_statements ?? true,
     fsyncBlobs: file.storage?.fsync ?? false,
     s3,
     redis: redisSettings(env, file),

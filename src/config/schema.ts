@@ -55,6 +55,9 @@ export const ConfigFileSchema = Type.Object(
           url: Type.Optional(Type.String({ minLength: 1 })),
           // Connections in each process's PostgreSQL pool (ignored for SQLite); default 10.
           max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          // The hot path's statements as named prepared statements (PostgreSQL); default true. False behind a
+          // pooler in transaction mode that does not carry prepared statements (PgBouncer before 1.21).
+          prepared_statements: Type.Optional(Type.Boolean()),
         },
         { additionalProperties: false },
       ),
@@ -239,6 +242,8 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   /** Connections in this process's PostgreSQL pool. */
   databaseMaxConnections: number;
+  /** Send the PostgreSQL hot path's statements as named prepared statements (storage/postgres/prepared-statements.ts). */
+  databasePreparedStatements: boolean;
   /** fsync each stored image before it becomes visible (durable across power loss, slower). */
   fsyncBlobs: boolean;
   /** Images in an S3-compatible bucket; undefined: on local disk under the data dir. */

@@ -17,13 +17,15 @@ export interface StorageSettings {
   databaseUrl: string | undefined;
   /** Connections in the PostgreSQL pool; default 10. */
   databaseMaxConnections?: number;
+  /** Named prepared statements on PostgreSQL's hot path; default true. */
+  databasePreparedStatements?: boolean;
   dataDir: string;
   fsyncBlobs: boolean;
   /** Images in an S3-compatible bucket; on disk under the data dir when absent. */
   s3?: S3Settings | undefined;
 }
 
-export type DatabaseLocation = { backend: 'sqlite'; file: string } | { backend: 'postgres'; url: string; maxConnections?: number };
+export type DatabaseLocation = { backend: 'sqlite'; file: string } | { backend: 'postgres'; url: string; maxConnections?: number; preparedStatements?: boolean };
 
 /** Where the database is. A relative `sqlite:` path is taken from the working directory. Throws RangeError for anything else. */
 export function parseDatabaseUrl(url: string | undefined, dataDir: string): DatabaseLocation {
@@ -53,13 +55,22 @@ export interface StorageDeps {
 }
 
 export async function openDatabaseStores(location: DatabaseLocation, deps: StorageDeps): Promise<DatabaseStores> {
-  return location.backend === 'sqlite' ? openSqliteStorage({ file: location.file, ...deps }) : openPostgresStorage({ url: location.url, ...(location.maxConnections === undefined ? {} : { maxConnections: location.maxConnections }), ...deps });
+  if (location.backend === 'sqlite') return openSqliteStorage({ file: location.file, ...deps });
+  return openPostgresStorage({
+    url: location.url,
+    ...(location.maxConnections === undefined ? {} : { maxConnections: location.maxConnections }),
+    ...(location.preparedStatements === undefined ? {} : { preparedStatements: location.preparedStatements }),
+    ...deps,
+  });
 }
 
 export async function openStorage(settings: StorageSettings, deps: StorageDeps): Promise<Storage> {
   const dataDir = resolve(settings.dataDir);
   const location = parseDatabaseUrl(settings.databaseUrl, dataDir);
-  if (location.backend === 'postgres' && settings.databaseMaxConnections !== undefined) location.maxConnections = settings.databaseMaxConnections;
+  if (location.backend === 'postgres') {
+    if (settings.databaseMaxConnections !== undefined) location.maxConnections = settings.databaseMaxConnections;
+    if (settings.databasePreparedStatements !== undefined) location.preparedStatements = settings.databasePreparedStatements;
+  }
   const blobs = await openBlobStore({ s3: settings.s3, fsyncBlobs: settings.fsyncBlobs }, dataDir);
   const database = await openDatabaseStores(location, deps);
   return {

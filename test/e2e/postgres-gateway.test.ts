@@ -89,6 +89,22 @@ describe('a gateway on PostgreSQL', () => {
     expect(JSON.parse(events[1]?.detail ?? 'null')).toEqual({ attempt: 1, resumed: false });
   });
 
+  it('runs an async task with database.prepared_statements off, as behind a transaction-mode pooler', async () => {
+    const ownSchema = createTestSchema('e2e_unprepared');
+    const unprepared = await startBillingGateway({ databaseUrl: ownSchema.url, databaseMaxConnections: 2, databasePreparedStatements: false });
+    try {
+      const submitted = await call(unprepared.url, '/v1/images/generations?async=true', { key: unprepared.apiKey, json: { model: 'dall-e-2', prompt: 'a red kite', size: '256x256', response_format: 'b64_json' } });
+      expect(submitted.status).toBe(202);
+      const done = await waitForTask(unprepared.url, unprepared.apiKey, submitted.body.id);
+      expect(done.status).toBe('succeeded');
+      const meta = await sharp(Buffer.from(done.result.data[0].b64_json, 'base64')).metadata();
+      expect([meta.width, meta.height]).toEqual([256, 256]);
+    } finally {
+      await unprepared.close();
+      await ownSchema.drop();
+    }
+  });
+
   it('charges a metered key exactly its quota under concurrency, with usage rows and a balance of zero in Postgres', async () => {
     const { id, secret } = await createKey(gateway, { quota: 7 * cheapImageCredits });
     const answers = await Promise.all(Array.from({ length: 30 }, () => generate(gateway, secret, cheapImage)));
@@ -154,5 +170,8 @@ describe('starting on a PostgreSQL that is not there', () => {
     expect(() => loadConfig({ IMAGEGATE_DATABASE_URL: 'postgres://u@h/db?schema=Robert%27;DROP' })).toThrow(/schema 'Robert';DROP' must be lower-case letters/);
     expect(loadConfig({ IMAGEGATE_DATABASE_MAX_CONNECTIONS: '3' }).databaseMaxConnections).toBe(3);
     expect(() => loadConfig({ IMAGEGATE_DATABASE_MAX_CONNECTIONS: '0' })).toThrow(/IMAGEGATE_DATABASE_MAX_CONNECTIONS/);
+    expect(loadConfig({}).databasePreparedStatements).toBe(true);
+    expect(loadConfig({ IMAGEGATE_DATABASE_PREPARED_STATEMENTS: 'false' }).databasePreparedStatements).toBe(false);
+    expect(() => loadConfig({ IMAGEGATE_DATABASE_PREPARED_STATEMENTS: 'sometimes' })).toThrow(/IMAGEGATE_DATABASE_PREPARED_STATEMENTS/);
   });
 });

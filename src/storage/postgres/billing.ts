@@ -26,11 +26,14 @@ import { toEventRow } from '../sql/task-event-store.js';
 import { toPatchRow, toRow } from '../sql/task-store.js';
 import { PostgresGroupCommit } from './group-commit.js';
 import { alreadyExists, createReservedStatement, didNotApply, finishSettledStatement } from './ledger-statements.js';
+import type { PreparedStatements } from './prepared-statements.js';
 
 type Connection = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
 
 export interface PostgresBillingOptions {
   db: Kysely<DatabaseSchema>;
+  /** The hot path's statements (the task ledger's one-statement moments), on the same pool. */
+  statements: PreparedStatements;
   prices: PriceBook;
   clock: Clock;
   /** Names this process in reservation rows and its lease; unique per process by default. */
@@ -62,7 +65,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     });
     this.#prices = options.prices;
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
-    this.#group = new PostgresGroupCommit(options.db);
+    this.#group = new PostgresGroupCommit(options.statements);
     this.taskLedger = {
       createReserved: (task, request, events = []) => this.#createReserved(task, request, events),
       finishSettled: (taskId, owner, patch, reservation, settlement, events = []) => this.#finishSettled(taskId, owner, patch, reservation, settlement, events),

@@ -5,9 +5,12 @@ import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import pg from 'pg';
 import { GatewayError } from '../../core/errors.js';
 import type { DatabaseSchema } from '../sql/schema.js';
+import { PreparedStatements, type ClientSource } from './prepared-statements.js';
 
 export interface PostgresDatabase {
   db: Kysely<DatabaseSchema>;
+  /** The hot path's hand-written statements, on the same pool (prepared-statements.ts). */
+  statements: PreparedStatements;
   /** The schema every table lives in (`public` unless the URL names one with `?schema=`). */
   schema: string;
   /** Ends the pool; safe to call more than once. */
@@ -21,6 +24,8 @@ export interface PostgresDatabaseOptions {
   maxConnections?: number;
   /** How long a query waits for a connection while all are busy before a 503; default 30 s. */
   poolWaitMs?: number;
+  /** Send the hot path's statements as named prepared statements; default true (see prepared-statements.ts). */
+  prepareStatements?: boolean;
 }
 
 /** int8 (bigint: times, money, counts) and numeric (sums of bigints). */
@@ -92,7 +97,7 @@ class PromptlyConnectingClient extends pg.Client {
 const poolWaitTimeoutMessage = 'timeout exceeded when trying to connect';
 
 /** The pool for Kysely, with a wait for a busy pool answered 503 (retry shortly), not a 500. */
-function busyAware(pool: pg.Pool): PostgresPool {
+function busyAware(pool: pg.Pool): PostgresPool & ClientSource {
   return {
     connect: () =>
       pool.connect().catch((error: unknown) => {
@@ -121,10 +126,12 @@ export function openPostgresDatabase(options: PostgresDatabaseOptions): Postgres
   // An idle connection the server drops (restart, failover) is an error on the pool, not a crash:
   // the pool replaces it, and queries report their own errors.
   pool.on('error', () => undefined);
-  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool: busyAware(pool) }) });
+  const clients = busyAware(pool);
+  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool: clients }) });
   let closing: Promise<void> | undefined;
   return {
     db,
+    statements: new PreparedStatements(clients, { prepare: options.prepareStatements ?? true }),
     schema,
     close: () => {
       closing ??= db.destroy();

@@ -11,9 +11,7 @@
 // the batch, as it would a transaction of one. Statements are ordered by key within a batch, so two
 // processes' batches lock their keys in the same order.
 
-import { CompiledQuery, type Kysely } from 'kysely';
-import type { DatabaseSchema } from '../sql/schema.js';
-import type { Statement } from './ledger-statements.js';
+import type { PreparedStatements, Statement } from './prepared-statements.js';
 
 interface Unit {
   statement: Statement;
@@ -27,12 +25,12 @@ interface Unit {
 const maxBatch = 64;
 
 export class PostgresGroupCommit {
-  readonly #db: Kysely<DatabaseSchema>;
+  readonly #statements: PreparedStatements;
   #queue: Unit[] = [];
   #running = false;
 
-  constructor(db: Kysely<DatabaseSchema>) {
-    this.#db = db;
+  constructor(statements: PreparedStatements) {
+    this.#statements = statements;
   }
 
   /** Runs `statement` in the next batch; resolves once committed, rejects with its own error when it fails alone. */
@@ -57,7 +55,7 @@ export class PostgresGroupCommit {
 
   async #alone(unit: Unit): Promise<void> {
     try {
-      await this.#db.executeQuery(CompiledQuery.raw(unit.statement.text, unit.statement.values));
+      await this.#statements.query(unit.statement);
       unit.resolve();
     } catch (error) {
       unit.reject(error);
@@ -68,10 +66,10 @@ export class PostgresGroupCommit {
     batch.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
     let statementFailed = false;
     try {
-      await this.#db.transaction().execute(async (transaction) => {
+      await this.#statements.transaction(async (run) => {
         for (const unit of batch) {
           try {
-            await transaction.executeQuery(CompiledQuery.raw(unit.statement.text, unit.statement.values));
+            await run(unit.statement);
           } catch (error) {
             statementFailed = true;
             throw error;

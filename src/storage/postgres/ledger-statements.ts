@@ -12,11 +12,7 @@
 
 import type { Insertable } from 'kysely';
 import type { BillingReservationsTable, BillingUsageTable, TasksTable } from '../sql/schema.js';
-
-export interface Statement {
-  text: string;
-  values: unknown[];
-}
+import type { Statement } from './prepared-statements.js';
 
 /** Numbered parameters, added as the text is written. */
 class Parameters {

@@ -30,10 +30,16 @@ export interface PostgresStorageOptions {
   secrets?: SecretBox;
   /** Connections in the process's pool; default 10. */
   maxConnections?: number;
+  /** Named prepared statements on the hot path (prepared-statements.ts); default true. */
+  preparedStatements?: boolean;
 }
 
 export async function openPostgresStorage(options: PostgresStorageOptions): Promise<DatabaseStores> {
-  const database = openPostgresDatabase({ url: options.url, ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }) });
+  const database = openPostgresDatabase({
+    url: options.url,
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.preparedStatements === undefined ? {} : { prepareStatements: options.preparedStatements }),
+  });
   try {
     await sql`SELECT 1`.execute(database.db);
   } catch (error) {
@@ -54,7 +60,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   return {
     backend: 'postgres',
     keys: new SqlKeyStore(database.db),
-    tasks: new PostgresTaskStore(database.db),
+    tasks: new PostgresTaskStore(database.db, database.statements),
     channels: new SqlChannelStore(database.db, options.secrets),
     changeVersions: new SqlChangeVersionStore(database.db),
     prices: new SqlPriceStore(database.db),
@@ -65,7 +71,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     taskEvents: new SqlTaskEventStore(database.db),
     insights: new SqlInsights(database.db),
     webhooks: new PostgresWebhookStore(database.db, options.secrets),
-    billing: (prices) => new PostgresBilling({ db: database.db, prices, clock: options.clock }),
+    billing: (prices) => new PostgresBilling({ db: database.db, statements: database.statements, prices, clock: options.clock }),
     // Reachable and migrated: a database that lost its tables (or the wrong schema) is not ready.
     ping: async () => {
       await sql`SELECT 1 FROM schema_migrations LIMIT 1`.execute(database.db);

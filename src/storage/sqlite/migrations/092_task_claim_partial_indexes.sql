@@ -1,0 +1,3 @@
+-- Twin of postgres/migrations/092_task_claim_partial_indexes.sql, which is PostgreSQL's alone: SQLite
+-- updates an index entry in place when a row changes (no row versions left behind), so its claim keeps
+-- walking (status, key_id, created_at, id), and it never had the (model, status, lease_expires_at) index.
