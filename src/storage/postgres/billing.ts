@@ -1,9 +1,14 @@
-// The Billing port on PostgreSQL. Each operation is one READ COMMITTED transaction that locks the rows
-// it changes (`SELECT … FOR UPDATE` on the reservation, and on the key where its balance must be read exactly), so
-// reservations from any number of processes serialise on the key's row: a balance can reach zero but
-// never pass it (and the guarded `UPDATE … WHERE balance >= $n` plus the CHECK on the column say so
-// twice more). The key's lock is taken as late in a transaction as can be — every write of the key's
-// waits for it until COMMIT — and a refund takes it only by its own UPDATE.
+// The Billing port on PostgreSQL. A reservation and a settlement are, when they apply, one statement
+// each (ledger-statements.ts: data-modifying CTEs, guarded so that a debit the balance does not cover or
+// a reservation no longer held fails the statement whole), committed with the others of the moment by
+// the group commit (group-commit.ts) as prepared statements — one round trip where the transaction
+// took five. When a statement does not apply, or this process did not make the reservation, the
+// operation is one READ COMMITTED transaction that locks the rows it changes (`SELECT … FOR UPDATE` on
+// the reservation, and on the key where its balance must be read exactly), so reservations from any
+// number of processes serialise on the key's row: a balance can reach zero but never pass it (and the
+// guarded `UPDATE … WHERE balance >= $n` plus the CHECK on the column say so twice more). The key's
+// lock is taken as late in a transaction as can be — every write of the key's waits for it until
+// COMMIT — and a refund takes it only by its own UPDATE.
 // Settle and release are idempotent per reservation (key and id). Every reservation names the process
 // holding it until a task takes it over (handOver); sweepAbandoned returns what processes whose lease
 // lapsed still hold, each reservation once (its row is locked and re-checked). The rows, the settle's
@@ -21,7 +26,7 @@ import type { TaskEvent } from '../../core/ports/task-events.js';
 import type { TaskLedger } from '../../core/ports/task-ledger.js';
 import type { TaskPatch, TaskRecord } from '../../core/ports/task-store.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
-import type { DatabaseSchema } from '../sql/schema.js';
+import type { DatabaseSchema, TasksTable } from '../sql/schema.js';
 import { toEventRow } from '../sql/task-event-store.js';
 import { toPatchRow, toRow } from '../sql/task-store.js';
 import { PostgresGroupCommit } from './group-commit.js';
@@ -74,27 +79,36 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
 
   /** One statement (see ledger-statements.ts); the transaction when it did not apply: a refusal, a key changed since read. */
   async #createReserved(task: TaskRecord, request: ReservationRequest, events: readonly TaskEvent[]): Promise<void> {
-    const key = this.#keys.get(request.keyId) ?? (await this.#readKeyFacts(request.keyId));
-    if (key !== undefined) {
-      const facts = reservationFacts(request);
-      const { row, metered, estimated } = newReservation(this.#prices, request, facts, { balance: key.metered ? 0 : null, price_group: key.priceGroup }, null, this.clock.now());
-      const statement = createReservedStatement(toRow(task), events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated });
-      try {
-        await this.#group.run(statement, request.keyId);
-        remember(this.#held, reservationKey(request), { ...row, status: 'held' });
-        return;
-      } catch (error) {
-        if (alreadyExists(error)) throw reservationConflictError(request.reservationId);
-        if (!didNotApply(error)) throw error;
-        this.#keys.delete(request.keyId);
-      }
-    }
+    if (await this.#reserveInOneStatement(toRow(task), events, request, null)) return;
     await this.db.transaction().execute(async (transaction) => {
       const inserted = await transaction.insertInto('tasks').values(toRow(task)).onConflict((conflict) => conflict.column('id').doNothing()).executeTakeFirst();
       if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw reservationConflictError(request.reservationId);
       if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
       await this.#reserveIn(transaction, request, null);
     });
+  }
+
+  /**
+   * The reservation (with a task's row and events, or alone: held by this process) as one statement of
+   * the group commit, guarded by the key's facts as last read. False when it did not apply (the key is
+   * unknown, its balance does not cover the debit, or it changed since read): the transaction decides.
+   */
+  async #reserveInOneStatement(task: TasksTable | undefined, events: readonly TaskEvent[], request: ReservationRequest, holder: string | null): Promise<boolean> {
+    const key = this.#keys.get(request.keyId) ?? (await this.#readKeyFacts(request.keyId));
+    if (key === undefined) return false;
+    const facts = reservationFacts(request);
+    const { row, metered, estimated } = newReservation(this.#prices, request, facts, { balance: key.metered ? 0 : null, price_group: key.priceGroup }, holder, this.clock.now());
+    const statement = createReservedStatement(task, events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated });
+    try {
+      await this.#group.run(statement, request.keyId);
+      remember(this.#held, reservationKey(request), Object.assign({}, row, { status: 'held' }));
+      return true;
+    } catch (error) {
+      if (alreadyExists(error)) throw reservationConflictError(request.reservationId);
+      if (!didNotApply(error)) throw error;
+      this.#keys.delete(request.keyId);
+      return false;
+    }
   }
 
   async #readKeyFacts(keyId: string): Promise<{ metered: boolean; priceGroup: string } | undefined> {
@@ -117,7 +131,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       const plan = planSettlement(reservation, settlement);
       if (plan.shortfall === 0) {
         const now = this.clock.now();
-        const statement = finishSettledStatement(taskId, owner, changes, events.map(toEventRow), usageRow(reservation, settlement, plan, 0, now), plan.refund, now);
+        const statement = finishSettledStatement({ id: taskId, owner, changes }, events.map(toEventRow), usageRow(reservation, settlement, plan, 0, now), plan.refund, now);
         try {
           await this.#group.run(statement, ref.keyId);
           this.#held.delete(reservationKey(ref));
@@ -144,7 +158,9 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     return written;
   }
 
+  /** One statement when it applies (see #reserveInOneStatement), else the transaction. */
   async reserve(request: ReservationRequest): Promise<void> {
+    if (await this.#reserveInOneStatement(undefined, [], request, this.#processId)) return;
     await this.db.transaction().execute((transaction) => this.#reserveIn(transaction, request, this.#processId));
   }
 
@@ -192,8 +208,26 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     return debited.numUpdatedRows > 0n;
   }
 
+  /**
+   * One statement when this process made the reservation and usage stays within its estimate; else
+   * (and when the statement did not apply: the reservation is no longer held, the key was made
+   * unlimited) the transaction, which decides those exactly.
+   */
   async settle(ref: ReservationRef, settlement: Settlement): Promise<void> {
+    const reservation = this.#held.get(reservationKey(ref));
     this.#held.delete(reservationKey(ref));
+    if (reservation !== undefined) {
+      const plan = planSettlement(reservation, settlement);
+      if (plan.shortfall === 0) {
+        const now = this.clock.now();
+        try {
+          await this.#group.run(finishSettledStatement(undefined, [], usageRow(reservation, settlement, plan, 0, now), plan.refund, now), ref.keyId);
+          return;
+        } catch (error) {
+          if (!didNotApply(error)) throw error;
+        }
+      }
+    }
     await this.db.transaction().execute((transaction) => this.#settleIn(transaction, ref, settlement));
   }
 

@@ -45,12 +45,12 @@ export interface DebitGuard {
 }
 
 /**
- * The task row, its events and the reservation (its `debited` from the debit) in one statement. The
- * debit is guarded by the key as it was read (price group, metered or not) and, when metered, by the
- * balance covering it; a debit that matched nothing fails the statement with 23502 on `debited`.
- * A task or reservation that exists already fails it with 23505.
+ * The task row (when the reservation is a task's), its events and the reservation (its `debited` from
+ * the debit) in one statement. The debit is guarded by the key as it was read (price group, metered or
+ * not) and, when metered, by the balance covering it; a debit that matched nothing fails the statement
+ * with 23502 on `debited`. A task or reservation that exists already fails it with 23505.
  */
-export function createReservedStatement(task: TasksTable, events: readonly EventRow[], reservation: Insertable<BillingReservationsTable>, debit: DebitGuard): Statement {
+export function createReservedStatement(task: TasksTable | undefined, events: readonly EventRow[], reservation: Insertable<BillingReservationsTable>, debit: DebitGuard): Statement {
   const parameters = new Parameters();
   const key = parameters.add(debit.keyId);
   const group = parameters.add(debit.priceGroup);
@@ -61,8 +61,11 @@ export function createReservedStatement(task: TasksTable, events: readonly Event
           return `debit AS (UPDATE api_keys SET balance = balance - ${amount} WHERE id = ${key} AND price_group = ${group} AND balance >= ${amount} RETURNING ${amount}::bigint AS amount)`;
         })()
       : `debit AS (SELECT 0::bigint AS amount FROM api_keys WHERE id = ${key} AND price_group = ${group} AND balance IS ${debit.metered ? 'NOT NULL' : 'NULL'})`;
-  const taskValues = valuesOf(parameters, task);
-  const ctes = [`task AS (INSERT INTO tasks (${taskValues.columns}) VALUES (${taskValues.values}))`];
+  const ctes: string[] = [];
+  if (task !== undefined) {
+    const taskValues = valuesOf(parameters, task);
+    ctes.push(`task AS (INSERT INTO tasks (${taskValues.columns}) VALUES (${taskValues.values}))`);
+  }
   if (events.length > 0) ctes.push(`events AS (INSERT INTO task_events (task_id, at, kind, detail) VALUES ${events.map((event) => `(${parameters.add(event.task_id)}, ${parameters.add(event.at)}, ${parameters.add(event.kind)}, ${parameters.add(event.detail)})`).join(', ')})`);
   ctes.push(debitCte);
   const { debited: _debited, ...rest } = reservation;
@@ -73,28 +76,31 @@ export function createReservedStatement(task: TasksTable, events: readonly Event
   };
 }
 
+/** A task's final write, fenced by its lease: only while `owner` holds the task does it apply. */
+export interface TaskFinish {
+  id: string;
+  owner: string;
+  changes: Partial<TasksTable>;
+}
+
 /**
- * The final write fenced by the lease, its events, the reservation settled (while held), the usage row
- * and the refund, in one statement. Whatever is not there (the lease, the held reservation, a metered
- * key to refund to) leaves the usage row's key NULL and fails the statement with 23502.
+ * The task's final write fenced by the lease (when the reservation is a task's), its events, the
+ * reservation settled (while held), the usage row and the refund, in one statement. Whatever is not
+ * there (the lease, the held reservation, a metered key to refund to) leaves the usage row's key NULL
+ * and fails the statement with 23502.
  */
-export function finishSettledStatement(
-  taskId: string,
-  owner: string,
-  changes: Partial<TasksTable>,
-  events: readonly EventRow[],
-  usage: BillingUsageTable,
-  refund: number,
-  now: number,
-): Statement {
+export function finishSettledStatement(task: TaskFinish | undefined, events: readonly EventRow[], usage: BillingUsageTable, refund: number, now: number): Statement {
   const parameters = new Parameters();
-  const sets = Object.entries(changes).map(([column, value]) => `"${column}" = ${parameters.add(value)}`);
-  const ctes = [`task AS (UPDATE tasks SET ${sets.join(', ')} WHERE id = ${parameters.add(taskId)} AND lease_owner = ${parameters.add(owner)} RETURNING id)`];
+  const ctes: string[] = [];
+  if (task !== undefined) {
+    const sets = Object.entries(task.changes).map(([column, value]) => `"${column}" = ${parameters.add(value)}`);
+    ctes.push(`task AS (UPDATE tasks SET ${sets.join(', ')} WHERE id = ${parameters.add(task.id)} AND lease_owner = ${parameters.add(task.owner)} RETURNING id)`);
+  }
   const keyId = parameters.add(usage.key_id);
   ctes.push(
-    `settled AS (UPDATE billing_reservations SET status = 'settled', holder = NULL, closed_at = ${parameters.add(now)} WHERE key_id = ${keyId} AND id = ${parameters.add(usage.reservation_id)} AND status = 'held' AND EXISTS (SELECT 1 FROM task) RETURNING key_id)`,
+    `settled AS (UPDATE billing_reservations SET status = 'settled', holder = NULL, closed_at = ${parameters.add(now)} WHERE key_id = ${keyId} AND id = ${parameters.add(usage.reservation_id)} AND status = 'held'${task === undefined ? '' : ' AND EXISTS (SELECT 1 FROM task)'} RETURNING key_id)`,
   );
-  if (events.length > 0) {
+  if (task !== undefined && events.length > 0) {
     ctes.push(`events AS (INSERT INTO task_events (task_id, at, kind, detail) VALUES ${events.map((event) => `((SELECT id FROM task), ${parameters.add(event.at)}, ${parameters.add(event.kind)}, ${parameters.add(event.detail)})`).join(', ')})`);
   }
   let usageKey = '(SELECT key_id FROM settled)';
