@@ -63,7 +63,7 @@ const relayedByReference = new Set([1, 2, 6, 7, 9]);
 /** Scenarios that also measure the minimal durable relay (the floor of the billing guarantees). */
 const relayedByDurable = new Set([6, 7]);
 /** Scenarios that also run on PostgreSQL when the run has a server. */
-const comparedOnPostgres = new Set([4]);
+const comparedOnPostgres = new Set([4, 6]);
 
 export const defaultOptions: Omit<BenchmarkOptions, 'log'> = {
   scenarios: scenarios.map((scenario) => scenario.id),
@@ -139,7 +139,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       postgres = await createBenchSchema(options.postgresServer).catch((error: unknown) => ({
         unavailable: `PostgreSQL at ${redactPassword(options.postgresServer ?? '')} could not be reached: ${error instanceof Error ? error.message : String(error)}`,
       }));
-      options.log('url' in postgres ? `PostgreSQL schema ${postgres.schema} for this run` : postgres.unavailable);
+      options.log('forScenario' in postgres ? `PostgreSQL schemas ${postgres.schema}_s<scenario> for this run` : postgres.unavailable);
     }
     for (const scenario of chosen) {
       options.log(`scenario ${scenario.id}: ${scenario.title}`);
@@ -159,7 +159,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
           durationSeconds: options.durationSeconds,
           slowMs: options.slowMs,
           ...(options.profileDirectory === undefined ? {} : { profileDirectory: options.profileDirectory }),
-          ...(postgres === undefined || !comparedOnPostgres.has(scenario.id) ? {} : { postgres: 'url' in postgres ? { databaseUrl: postgres.url } : postgres }),
+          ...(postgres === undefined || !comparedOnPostgres.has(scenario.id) ? {} : { postgres: 'forScenario' in postgres ? { databaseUrl: postgres.forScenario(scenario.id) } : postgres }),
           log: (line) => options.log(`  ${line}`),
         });
         if (!result.portkey && (scenario.id === 1 || scenario.id === 2) && portkeyNote) result.portkey = { skipped: portkeyNote };

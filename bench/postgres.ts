@@ -9,9 +9,11 @@ import pg from 'pg';
 export const defaultBenchPostgresServer = process.env.IMAGEGATE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export interface BenchSchema {
-  /** `database.url` for the gateway: the server URL with `?schema=<name>`. */
-  url: string;
+  /** The run's schema name; each scenario gets its own schema named after it (`forScenario`). */
   schema: string;
+  /** `database.url` for a scenario's gateway: the server URL with `?schema=<run schema>_s<id>` (a gateway's secrets key is its own, so two never share a schema). */
+  forScenario(id: number): string;
+  /** Drops every schema handed out. */
   drop(): Promise<void>;
 }
 
@@ -29,11 +31,18 @@ async function runOnServer(server: string, text: string): Promise<void> {
 export async function createBenchSchema(server: string): Promise<BenchSchema> {
   await runOnServer(server, 'SELECT 1');
   const schema = `bench_${randomBytes(6).toString('hex')}`;
-  const url = new URL(server);
-  url.searchParams.set('schema', schema);
+  const handedOut = new Set<string>();
   return {
-    url: url.toString(),
     schema,
-    drop: () => runOnServer(server, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
+    forScenario: (id) => {
+      const name = `${schema}_s${id}`;
+      handedOut.add(name);
+      const url = new URL(server);
+      url.searchParams.set('schema', name);
+      return url.toString();
+    },
+    drop: async () => {
+      for (const name of handedOut) await runOnServer(server, `DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+    },
   };
 }

@@ -22,7 +22,9 @@ function targetsText(result: ScenarioResult): string {
 
 function row(result: ScenarioResult, withPortkey: boolean): string[] {
   const onPostgres = result.postgres !== undefined && 'tasksPerSecond' in result.postgres ? ` (PostgreSQL ${rate(result.postgres.tasksPerSecond)})` : '';
-  const gatewayRate = result.status !== 'measured' ? result.status : result.tasksPerSecond !== undefined ? `${rate(result.tasksPerSecond)} tasks/s${onPostgres}` : rate(result.gateway?.requestsPerSecond);
+  const requestsOnPostgres = result.postgresRequests !== undefined && 'requestsPerSecond' in result.postgresRequests ? ` (PostgreSQL ${rate(result.postgresRequests.requestsPerSecond)})` : '';
+  const gatewayRate =
+    result.status !== 'measured' ? result.status : result.tasksPerSecond !== undefined ? `${rate(result.tasksPerSecond)} tasks/s${onPostgres}` : `${rate(result.gateway?.requestsPerSecond)}${requestsOnPostgres}`;
   const cells = [
     String(result.id),
     result.title,

@@ -18,7 +18,7 @@ const usage = `usage: npm run bench -- [--scenarios 1,2,3,4,5] [--duration SECON
   --gateway-root  run imagegate from another checkout (with node_modules), e.g. to measure before/after a change
   --runtime    compiled (default): imagegate compiled (npm run build, into .bench-build/) as production runs it, rebuilt when src/ is newer;
                tsx: the TypeScript sources through the tsx loader
-  --postgres   PostgreSQL server on which scenario 4 also runs, in a fresh schema dropped afterwards
+  --postgres   PostgreSQL server on which scenarios 4 and 6 also run, each in a fresh schema dropped afterwards
                (default ${defaultBenchPostgresServer}, or IMAGEGATE_BENCH_POSTGRES_URL; "off": SQLite only)`;
 
 function positiveNumber(text: string, name: string): number {

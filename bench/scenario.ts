@@ -71,6 +71,11 @@ export interface ScenarioResult {
   tasksPerSecond?: number;
   /** The same scenario with imagegate on PostgreSQL, in the same run (scenario 4). */
   postgres?: { tasksPerSecond: number; cpuMsPerTask: number; succeeded: number; failed: number } | { unavailable: string };
+  /**
+   * The same request with imagegate on PostgreSQL, in the same run (scenario 6; no target): its rate,
+   * its CPU per request, and the PostgreSQL server's when the server runs on this machine.
+   */
+  postgresRequests?: { requestsPerSecond: number; cpuMsPerRequest: number; serverCpuMsPerRequest?: number; failed: number } | { unavailable: string };
   portkey?: { requestsPerSecond: number; ratio: number; failed: number } | { skipped: string };
   /** The bare Fastify + undici relay under the same load: the most a Node relay gets on this machine. */
   referenceRelay?: ReferenceFigures;

@@ -3,13 +3,47 @@
 // routing, billing (reserve and settle, durable before the answer), rate limits and the request log
 // all run, and nothing else (no download, no store). Compared with the bare relay in the same run.
 
-import { upstreamApiKey } from '../processes.js';
-import { check, jsonPost, measureRelay, relayResult, type Scenario } from '../scenario.js';
+import { runLoad } from '../load.js';
+import { cpuSecondsOf, cpuSecondsOfPostgresServer, startGatewayProcess, upstreamApiKey } from '../processes.js';
+import { check, jsonPost, measureRelay, phaseSeconds, relayResult, type Scenario, type ScenarioContext, type ScenarioResult } from '../scenario.js';
+import { benchChannels } from './channels.js';
 import { firstImage, send } from './verify.js';
 
 const body = { model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '256x256', response_format: 'b64_json' };
 
 const percentOf = (part: number, whole: number) => (whole > 0 ? `${Math.round((part / whole) * 100)}%` : '–');
+
+/**
+ * The same request through a second imagegate on the run's PostgreSQL schema (the SQLite one idle
+ * meanwhile): informative, no target. The server's CPU is read from /proc, so only a server on this
+ * machine is counted (a remote one reads as none).
+ */
+async function measureOnPostgres(context: ScenarioContext, databaseUrl: string, connections: number): Promise<NonNullable<ScenarioResult['postgresRequests']>> {
+  const gateway = await startGatewayProcess({ upstreamOrigin: context.upstream.origin, channels: benchChannels, databaseUrl, ...context.gatewayChoice });
+  try {
+    const target = jsonPost(`${gateway.url}/v1/images/generations`, body, gateway.apiKey);
+    firstImage(await send(target), 'imagegate on PostgreSQL');
+    const seconds = phaseSeconds(context.durationSeconds, 0.2, 1);
+    context.log(`imagegate on PostgreSQL, ${connections} connections, ${seconds} s`);
+    await runLoad(target, { connections, durationSeconds: phaseSeconds(context.durationSeconds, 0.05) });
+    const cpuBefore = await cpuSecondsOf(gateway.pid);
+    const serverBefore = await cpuSecondsOfPostgresServer();
+    const result = await runLoad(target, { connections, durationSeconds: seconds });
+    const cpu = (await cpuSecondsOf(gateway.pid)) - cpuBefore;
+    const server = (await cpuSecondsOfPostgresServer()) - serverBefore;
+    const perRequest = (secondsSpent: number) => (result.succeeded > 0 ? (secondsSpent * 1000) / result.succeeded : 0);
+    return {
+      requestsPerSecond: result.requestsPerSecond,
+      cpuMsPerRequest: perRequest(cpu),
+      ...(server > 0 ? { serverCpuMsPerRequest: perRequest(server) } : {}),
+      failed: result.failed,
+    };
+  } catch (error) {
+    return { unavailable: `on PostgreSQL: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    await gateway.close();
+  }
+}
 
 export const smallB64Scenario: Scenario = {
   id: 6,
@@ -54,6 +88,16 @@ export const smallB64Scenario: Scenario = {
         `req/s: imagegate ${Math.round(result.gateway.requestsPerSecond)}, bare ${Math.round(reference.requestsPerSecond)}, durable ${Math.round(floor.requestsPerSecond)} ` +
         `(imagegate ${percentOf(result.gateway.requestsPerSecond, reference.requestsPerSecond)} of bare, ${percentOf(result.gateway.requestsPerSecond, floor.requestsPerSecond)} of durable; ` +
         `durable ${percentOf(floor.requestsPerSecond, reference.requestsPerSecond)} of bare)`;
+      result.note = result.note === undefined ? line : `${result.note}; ${line}`;
+    }
+    if (context.postgres !== undefined) {
+      const onPostgres = 'databaseUrl' in context.postgres ? await measureOnPostgres(context, context.postgres.databaseUrl, this.connections) : context.postgres;
+      result.postgresRequests = onPostgres;
+      const line =
+        'requestsPerSecond' in onPostgres
+          ? `PostgreSQL (no target): ${Math.round(onPostgres.requestsPerSecond)} req/s at ${onPostgres.cpuMsPerRequest.toFixed(3)} ms CPU/req` +
+            `${onPostgres.serverCpuMsPerRequest === undefined ? '' : ` + ${onPostgres.serverCpuMsPerRequest.toFixed(3)} ms in the PostgreSQL server`}${onPostgres.failed > 0 ? `, ${onPostgres.failed} failed` : ''}`
+          : `PostgreSQL not measured: ${onPostgres.unavailable}`;
       result.note = result.note === undefined ? line : `${result.note}; ${line}`;
     }
     return result;
