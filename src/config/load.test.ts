@@ -82,6 +82,14 @@ describe('loadConfig defaults and environment', () => {
     expect(error.message).toContain(value);
   });
 
+  it('reads the running tasks\' input budget in megabytes from tasks.max_input_mb or IMAGEGATE_TASK_MAX_INPUT_MB, absent by default', async () => {
+    expect(loadConfig({}).tasks.maxInputBytes).toBeUndefined();
+    const path = await configFile('tasks.yaml', ['tasks:', '  max_input_mb: 64'].join('\n'));
+    expect(loadConfig({ IMAGEGATE_CONFIG: path }).tasks.maxInputBytes).toBe(64 * 1024 * 1024);
+    expect(loadConfig({ IMAGEGATE_CONFIG: path, IMAGEGATE_TASK_MAX_INPUT_MB: '512' }).tasks.maxInputBytes).toBe(512 * 1024 * 1024);
+    expect(configErrorOf(() => loadConfig({ IMAGEGATE_TASK_MAX_INPUT_MB: '0' })).message).toContain('IMAGEGATE_TASK_MAX_INPUT_MB');
+  });
+
   it('says when IMAGEGATE_CONFIG names a file that cannot be read', () => {
     const error = configErrorOf(() => loadConfig({ IMAGEGATE_CONFIG: join(folder, 'missing.yaml') }));
     expect(error.message).toMatch(/IMAGEGATE_CONFIG=.*missing\.yaml: cannot read the file \(ENOENT\)/);

@@ -101,6 +101,10 @@ function integerFromEnv(env: Env, name: string, bounds: { min?: number; max?: nu
   return value;
 }
 
+function megabytesToBytes(megabytes: number | undefined): number | undefined {
+  return megabytes === undefined ? undefined : megabytes * 1024 * 1024;
+}
+
 function booleanFromEnv(env: Env, name: string): boolean | undefined {
   const text = env[name]?.toLowerCase();
   if (text === undefined || text === '') return undefined;
@@ -251,6 +255,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxQueued: integerFromEnv(env, 'IMAGEGATE_TASK_MAX_QUEUED', { min: 1 }) ?? file.tasks?.max_queued ?? 1000,
       // Below the 100 s at which common proxies (Cloudflare, many load balancers) cut a request.
       syncTimeoutMs: integerFromEnv(env, 'IMAGEGATE_SYNC_TIMEOUT_MS', { min: 1 }) ?? file.tasks?.sync_timeout_ms ?? 90_000,
+      // Absent: the task service's default (tasks/input-budget.ts).
+      maxInputBytes: megabytesToBytes(integerFromEnv(env, 'IMAGEGATE_TASK_MAX_INPUT_MB', { min: 1 }) ?? file.tasks?.max_input_mb),
     },
     webhooks: {
       secret: webhookSecret,

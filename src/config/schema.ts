@@ -145,6 +145,7 @@ export const ConfigFileSchema = Type.Object(
           retention_hours: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           max_queued: Type.Optional(Type.Integer({ minimum: 1 })),
           sync_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+          max_input_mb: Type.Optional(Type.Integer({ minimum: 1, description: "megabytes of input images this process's running tasks hold in memory at once" })),
         },
         { additionalProperties: false },
       ),
@@ -329,6 +330,8 @@ export interface TaskSettings {
   maxQueued: number;
   /** A synchronous request still running after this long becomes an asynchronous task. */
   syncTimeoutMs: number;
+  /** Bytes of input images this process's running tasks hold in memory at once (tasks/input-budget.ts); 256 MB when absent. */
+  maxInputBytes?: number;
 }
 
 export interface WebhookSettings {

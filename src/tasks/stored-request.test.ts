@@ -12,7 +12,7 @@ import { checkEditInputs } from '../core/image-inputs.js';
 import { parseImageRequest } from '../core/image-request.js';
 import { renderImagesResponse } from '../core/images-response.js';
 import { LocalBlobStore } from '../storage/blob/local/local-blob-store.js';
-import { reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
+import { inputBytesOf, reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
 import { renderStoredResult, toStoredResult } from './stored-result.js';
 
 const catalog = createCatalog(readCatalogFile());
@@ -45,6 +45,17 @@ describe('stored task requests and results', () => {
     expect(restored.mask?.data.equals(mask)).toBe(true);
     expect({ ...restored, images: [], mask: undefined }).toEqual({ ...JSON.parse(JSON.stringify({ ...request, images: [], mask: undefined })), model: request.model, images: [], mask: undefined });
     expect(restored.providerOptions).toEqual({ custom_option: 'kept' });
+    // What a worker will hold while the task runs, known before it reads anything back.
+    expect(inputBytesOf(json)).toBe(image.length + mask.length);
+  });
+
+  it('counts a stored ref without its size as its pixels x 4, and a generation as nothing', async () => {
+    const legacy = { images: [{ blob_key: 'uploads/a.png', media_type: 'image/png', width: 100, height: 50 }], mask: null };
+    expect(inputBytesOf(legacy)).toBe(100 * 50 * 4);
+    const request = parseImageRequest(catalog, 'generate', { model: 'dall-e-2', prompt: 'x' });
+    const stored = JSON.parse(JSON.stringify(await storeTaskRequest(request, { taskId: 't', reservationId: 't', blobs, now: Date.now(), callback: false }))) as Record<string, unknown>;
+    expect(inputBytesOf(stored)).toBe(0);
+    expect(inputBytesOf({ images: 'not a list', mask: 7 })).toBe(0);
   });
 
   it('fails clearly when the model left the catalog or an input image is gone', async () => {

@@ -16,6 +16,8 @@ export interface StoredImageRef {
   media_type: InputImage['mediaType'];
   width: number;
   height: number;
+  /** The encoded image's size, what a worker holds in memory while the task runs (absent in tasks stored before it was kept). */
+  bytes?: number;
   filename?: string;
 }
 
@@ -40,7 +42,7 @@ const extensions: Record<InputImage['mediaType'], string> = { 'image/png': 'png'
 async function storeImage(blobs: BlobStore, prefix: string, name: string, image: InputImage): Promise<StoredImageRef> {
   const blobKey = `${prefix}/${name}-${randomUUID()}.${extensions[image.mediaType]}`;
   await blobs.put(blobKey, image.data, image.mediaType);
-  const ref: StoredImageRef = { blob_key: blobKey, media_type: image.mediaType, width: image.width, height: image.height };
+  const ref: StoredImageRef = { blob_key: blobKey, media_type: image.mediaType, width: image.width, height: image.height, bytes: image.data.length };
   if (image.filename !== undefined) ref.filename = image.filename;
   return ref;
 }
@@ -66,6 +68,24 @@ export async function storeTaskRequest(
     }),
   ) as Record<string, unknown>;
   return { version: storedRequestVersion, reservation_id: options.reservationId, fields, images, mask, callback: options.callback };
+}
+
+/**
+ * The bytes of input images a worker will hold while running the task, read from the stored refs
+ * without touching the blob store. A ref stored before sizes were kept counts as its pixels × 4, more
+ * than any encoding of them takes; a shape this version does not know counts as nothing (restoring it
+ * fails anyway).
+ */
+export function inputBytesOf(stored: Record<string, unknown>): number {
+  const refs = [...(Array.isArray(stored.images) ? stored.images : []), stored.mask];
+  let total = 0;
+  for (const ref of refs) {
+    if (typeof ref !== 'object' || ref === null) continue;
+    const { bytes, width, height } = ref as Partial<StoredImageRef>;
+    if (typeof bytes === 'number' && bytes >= 0) total += bytes;
+    else if (typeof width === 'number' && typeof height === 'number') total += width * height * 4;
+  }
+  return total;
 }
 
 /** Reads the reservation id without touching the blob store, so even a task that cannot be rebuilt is released. */

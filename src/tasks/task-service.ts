@@ -18,7 +18,8 @@ import type { TaskLedger } from '../core/ports/task-ledger.js';
 import type { TaskRecord, TaskStatus, TaskStore } from '../core/ports/task-store.js';
 import { TaskExecution, type TaskLogger } from './execution.js';
 import { createPollingLoop } from './polling-loop.js';
-import { mayHaveWebhook, reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
+import { defaultInputBudgetBytes, InputBudget } from './input-budget.js';
+import { inputBytesOf, mayHaveWebhook, reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
 import { createSyncDeadlines } from './sync-deadlines.js';
 import type { RequestAbort } from '../core/request-abort.js';
 import { persistImages, toStoredResult } from './stored-result.js';
@@ -51,6 +52,8 @@ export interface TaskSettings {
   maxAttempts?: number;
   /** How often idle workers look for work another process queued or a dead one left. */
   pollMs?: number;
+  /** Bytes of input images the running tasks hold at once (input-budget.ts); default 256 MB. */
+  maxInputBytes?: number;
 }
 
 export interface TaskServiceDeps {
@@ -167,6 +170,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   /** Keys this pool claimed for, least recently first (a Map keeps insertion order). */
   const servedKeys = new Map<string, true>();
   const runningByChannel = new Map<string, number>();
+  const inputBudget = new InputBudget(settings.maxInputBytes ?? defaultInputBudgetBytes);
   const claimLoop = createPollingLoop(() => loop());
   const syncDeadlines = createSyncDeadlines();
   const wake = claimLoop.wake;
@@ -251,10 +255,13 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     execution.startHeartbeat();
     const reservation = { keyId: task.keyId, reservationId: reservationIdOf(task.request, task.id) };
     const webhook = mayHaveWebhook(task.request);
+    let releaseInputs: (() => void) | undefined;
     try {
       if (task.attempts > maxAttempts) {
         throw new GatewayError('server_error', `The task was interrupted ${task.attempts - 1} times (its worker stopped each time); it is not tried again.`);
       }
+      // The input images are read into memory only once they fit the process's budget, and held until the task ends.
+      releaseInputs = await inputBudget.acquire(inputBytesOf(task.request), execution.controller.signal);
       const request = await restoreTaskRequest(task.request, deps.catalog, deps.blobs);
       const outcome = await deps.images
         .run(request, {
@@ -270,6 +277,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       freeSlot();
       await fail(execution, reservation, error, webhook).catch((failure: unknown) => logger.error({ err: failure, taskId: task.id }, 'could not record a task failure'));
     } finally {
+      releaseInputs?.();
       execution.detach();
       running.delete(task.id);
       freeSlot();

@@ -4,6 +4,7 @@
 
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../src/config/schema.js';
 import { bflFakeApiKey, startBflFake, type BflFake } from '../../src/testing/fakes/bfl.js';
@@ -206,6 +207,44 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
       await gateway.close();
     }
     expect(mostActive).toBe(2);
+  });
+
+  it('holds no more input images in memory at once than tasks.max_input_mb: edits too large to fit together run one at a time', async () => {
+    // Random pixels do not compress: each PNG is about 530 KB, so two do not fit in 1 MB, three fit in 3 MB.
+    const side = 420;
+    const noise = Buffer.alloc(side * side * 3);
+    for (let index = 0; index < noise.length; index += 1) noise[index] = (index * 2654435761) >>> 24;
+    const source = await sharp(noise, { raw: { width: side, height: side, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+    expect(source.length).toBeGreaterThan(512 * 1024);
+    const kontext: AppConfig['channels'] = [{ name: 'bfl', provider: 'bfl', base_url: fake.url, api_key: bflFakeApiKey, models: ['flux-kontext-pro'], poll_interval_ms: 15 }];
+
+    const mostRunningWith = async (maxInputBytes: number): Promise<number> => {
+      const gateway = await startTestGateway({ channels: kontext, tasks: { ...taskSettings(4), maxInputBytes } }, { env: keys });
+      const sampler = sampleRunningJobs();
+      let mostActive = 0;
+      try {
+        const ids: string[] = [];
+        for (let index = 0; index < 3; index += 1) {
+          const form = new FormData();
+          form.append('model', 'flux-kontext-pro');
+          form.append('prompt', `budget ${index}`);
+          form.append('async', 'true');
+          form.append('image', new Blob([source], { type: 'image/png' }), 'noise.png');
+          const submitted = await call(gateway.url, '/v1/images/edits', { key: testApiKey, form });
+          expect(submitted.status).toBe(202);
+          ids.push(submitted.body.id);
+        }
+        for (const id of ids) expect((await waitForTask(gateway.url, testApiKey, id)).status).toBe('succeeded');
+      } finally {
+        mostActive = await sampler.stop();
+        await gateway.close();
+      }
+      return mostActive;
+    };
+
+    expect(await mostRunningWith(1024 * 1024)).toBe(1);
+    // The same edits with room for all three: the four workers run them together.
+    expect(await mostRunningWith(3 * 1024 * 1024)).toBe(3);
   });
 
   it("takes keys in turn: one key's backlog does not hold back another key's task", async () => {
