@@ -92,13 +92,14 @@ export function claimStatement(db: Kysely<DatabaseSchema>, owner: string, now: n
     )`
     : sql``;
   // A key's n-th claimable task can only be picked after its n earlier ones, so no more than `limit`
-  // of each key's queued tasks (and of its expired leases) can be among the picked: each key's first
-  // `limit` by age, found by walking the (status, key_id, created_at, id) index one key at a time.
-  // Plain index scans, never a bitmap over every 'queued' or 'in_progress' entry: an index keeps an
-  // entry for each row version the status ever had until VACUUM removes it, which a bitmap scan then
-  // visits in the table at every claim (3.5 ms per claim after ~7,000 tasks with autovacuum lagging,
-  // auto_explain: 4,000 buffers for 5 rows), while an index scan marks the dead entries it meets and
-  // passes them by from then on.
+  // of each key's queued tasks (and of its expired leases) can be among the picked: the keys found by
+  // skipping through the partial indexes of queued and running rows (migration 092) one key at a
+  // time, then each key's first `limit` by age from them. Never a scan of every 'queued' or
+  // 'in_progress' entry of a status index: an index keeps an entry for each row version the status
+  // ever had until VACUUM removes it, and the bitmap scan the planner chose visited each one's table
+  // page at every claim (3.5 ms and 4,000 buffers per claim after ~7,000 tasks with autovacuum off),
+  // while the key lookups' index scans mark the dead entries they meet and pass them by from then on
+  // (task-claim-cost.test.ts).
   const firstOfEachKey = (status: 'queued' | 'in_progress', expired: ReturnType<typeof sql>) => sql`
       SELECT first.id, first.key_id, first.created_at
       FROM ${sql.raw(status === 'queued' ? 'queued_keys' : 'running_keys')} AS k CROSS JOIN LATERAL (
@@ -136,6 +137,7 @@ export function claimStatement(db: Kysely<DatabaseSchema>, owner: string, now: n
       FROM candidates AS c JOIN keys AS k ON k.key_id = c.key_id
     ),
     picked AS (
+      -- By primary key (the ids as an array), so the planner cannot read the rows through the status again.
       SELECT t.id, o.claim_order FROM tasks AS t JOIN ordered AS o ON o.id = t.id
       WHERE t.id = ANY (ARRAY(SELECT id FROM ordered)) AND ${claimable}
       ORDER BY o.claim_order
