@@ -23,6 +23,17 @@ async function select<T>(query: string, values: unknown[] = []): Promise<T[]> {
   return result.rows as T[];
 }
 
+/** Submits a 256x256 generation with ?async=true and follows it: the finished task, its image checked. */
+async function runTaskToSuccess(target: TestGateway): Promise<any> {
+  const submitted = await call(target.url, '/v1/images/generations?async=true', { key: target.apiKey, json: { model: 'dall-e-2', prompt: 'a red kite', size: '256x256', response_format: 'b64_json' } });
+  expect(submitted.status).toBe(202);
+  const done = await waitForTask(target.url, target.apiKey, submitted.body.id);
+  expect(done.status).toBe('succeeded');
+  const meta = await sharp(Buffer.from(done.result.data[0].b64_json, 'base64')).metadata();
+  expect([meta.width, meta.height]).toEqual([256, 256]);
+  return done;
+}
+
 beforeAll(async () => {
   schema = createTestSchema('e2e_gateway');
   gateway = await startBillingGateway({ databaseUrl: schema.url, databaseMaxConnections: 4 });
@@ -74,12 +85,7 @@ describe('a gateway on PostgreSQL', () => {
   });
 
   it('runs an async task to success through the Postgres claim, leased and recorded in the tasks table', async () => {
-    const submitted = await call(gateway.url, '/v1/images/generations?async=true', { key: gateway.apiKey, json: { model: 'dall-e-2', prompt: 'a red kite', size: '256x256', response_format: 'b64_json' } });
-    expect(submitted.status).toBe(202);
-    const done = await waitForTask(gateway.url, gateway.apiKey, submitted.body.id);
-    expect(done.status).toBe('succeeded');
-    const meta = await sharp(Buffer.from(done.result.data[0].b64_json, 'base64')).metadata();
-    expect([meta.width, meta.height]).toEqual([256, 256]);
+    const done = await runTaskToSuccess(gateway);
     const [row] = await select<{ status: string; attempts: number; lease_owner: string | null }>('SELECT status, attempts, lease_owner FROM {schema}.tasks WHERE id = $1', [done.id]);
     expect(row).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(row?.lease_owner).toEqual(expect.any(String));
@@ -93,12 +99,7 @@ describe('a gateway on PostgreSQL', () => {
     const ownSchema = createTestSchema('e2e_unprepared');
     const unprepared = await startBillingGateway({ databaseUrl: ownSchema.url, databaseMaxConnections: 2, databasePreparedStatements: false });
     try {
-      const submitted = await call(unprepared.url, '/v1/images/generations?async=true', { key: unprepared.apiKey, json: { model: 'dall-e-2', prompt: 'a red kite', size: '256x256', response_format: 'b64_json' } });
-      expect(submitted.status).toBe(202);
-      const done = await waitForTask(unprepared.url, unprepared.apiKey, submitted.body.id);
-      expect(done.status).toBe('succeeded');
-      const meta = await sharp(Buffer.from(done.result.data[0].b64_json, 'base64')).metadata();
-      expect([meta.width, meta.height]).toEqual([256, 256]);
+      await runTaskToSuccess(unprepared);
     } finally {
       await unprepared.close();
       await ownSchema.drop();
