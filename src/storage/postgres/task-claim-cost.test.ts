@@ -106,8 +106,27 @@ describe('the PostgreSQL claim after a long history', () => {
     }
   });
 
+  it('passes over a task another claim holds locked and takes the next one, instead of coming back empty', async () => {
+    await queue(2, 300);
+    // Another process's claim has the older task locked and has not committed yet.
+    const other = new pg.Client({ connectionString: testPostgresServer });
+    await other.connect();
+    try {
+      await other.query(`SET search_path TO "${schema.schema}"`);
+      await other.query('BEGIN');
+      await other.query("SELECT id FROM tasks WHERE id = 'task_new_000300' FOR UPDATE");
+      const claimed = await stores.tasks.claimBatch('worker_racing', 2_000_000, 2_060_000, 1, { fairness: { recentlyServedKeys: [] } });
+      expect(claimed.map((task) => task.id)).toEqual(['task_new_000301']);
+    } finally {
+      await other.query('ROLLBACK');
+      await other.end();
+    }
+    const [held] = (await client.query<{ status: string }>("SELECT status FROM tasks WHERE id = 'task_new_000300'")).rows;
+    expect(held?.status).toBe('queued');
+  });
+
   it('takes the claimed tasks for the worker, as the store does', async () => {
-    const taken = await client.query<{ status: string; lease_owner: string }>("SELECT status, lease_owner FROM tasks WHERE id LIKE 'task_new_%'");
+    const taken = await client.query<{ status: string; lease_owner: string }>("SELECT status, lease_owner FROM tasks WHERE id LIKE 'task_new_%' AND id < 'task_new_000300'");
     expect(taken.rows).toHaveLength(15);
     expect(taken.rows.every((row) => row.status === 'in_progress' && row.lease_owner === 'worker_now')).toBe(true);
   });

@@ -99,7 +99,10 @@ export function claimStatement(db: Kysely<DatabaseSchema>, owner: string, now: n
   // ever had until VACUUM removes it, and the bitmap scan the planner chose visited each one's table
   // page at every claim (3.5 ms and 4,000 buffers per claim after ~7,000 tasks with autovacuum off),
   // while the key lookups' index scans mark the dead entries they meet and pass them by from then on
-  // (task-claim-cost.test.ts).
+  // (task-claim-cost.test.ts). The first `limit` are the first that no concurrent claim holds: the rows
+  // are locked (SKIP LOCKED) as they are looked up, so a claim racing another takes the next ones instead
+  // of picking among rows the other has and coming back empty. Those not picked stay locked only until
+  // the statement commits.
   const firstOfEachKey = (status: 'queued' | 'in_progress', expired: ReturnType<typeof sql>) => sql`
       SELECT first.id, first.key_id, first.created_at
       FROM ${sql.raw(status === 'queued' ? 'queued_keys' : 'running_keys')} AS k CROSS JOIN LATERAL (
@@ -107,6 +110,7 @@ export function claimStatement(db: Kysely<DatabaseSchema>, owner: string, now: n
         WHERE t.status = ${sql.lit(status)} AND t.key_id = k.key_id ${expired} ${exclusion}
         ORDER BY t.created_at, t.id
         LIMIT ${limit}
+        FOR UPDATE OF t SKIP LOCKED
       ) AS first`;
   const keysWith = (status: 'queued' | 'in_progress') => sql`
       SELECT (SELECT key_id FROM tasks WHERE status = ${sql.lit(status)} ORDER BY key_id LIMIT 1)
