@@ -4,8 +4,8 @@
 // all run, and nothing else (no download, no store). Compared with the bare relay in the same run.
 
 import { runLoad } from '../load.js';
-import { cpuSecondsOf, cpuSecondsOfPostgresServer, startGatewayProcess, upstreamApiKey } from '../processes.js';
-import { check, jsonPost, measureRelay, phaseSeconds, relayResult, type Scenario, type ScenarioContext, type ScenarioResult } from '../scenario.js';
+import { cpuSecondsOfPostgresServer, startGatewayProcess, upstreamApiKey } from '../processes.js';
+import { check, jsonPost, measureRelay, phaseSeconds, relayResult, withCpuCost, type Scenario, type ScenarioContext, type ScenarioResult } from '../scenario.js';
 import { benchChannels } from './channels.js';
 import { firstImage, send } from './verify.js';
 
@@ -26,16 +26,13 @@ async function measureOnPostgres(context: ScenarioContext, databaseUrl: string, 
     const seconds = phaseSeconds(context.durationSeconds, 0.2, 1);
     context.log(`imagegate on PostgreSQL, ${connections} connections, ${seconds} s`);
     await runLoad(target, { connections, durationSeconds: phaseSeconds(context.durationSeconds, 0.05) });
-    const cpuBefore = await cpuSecondsOf(gateway.pid);
     const serverBefore = await cpuSecondsOfPostgresServer();
-    const result = await runLoad(target, { connections, durationSeconds: seconds });
-    const cpu = (await cpuSecondsOf(gateway.pid)) - cpuBefore;
+    const { result, cpuMsPerRequest } = await withCpuCost(gateway.pid, () => runLoad(target, { connections, durationSeconds: seconds }));
     const server = (await cpuSecondsOfPostgresServer()) - serverBefore;
-    const perRequest = (secondsSpent: number) => (result.succeeded > 0 ? (secondsSpent * 1000) / result.succeeded : 0);
     return {
       requestsPerSecond: result.requestsPerSecond,
-      cpuMsPerRequest: perRequest(cpu),
-      ...(server > 0 ? { serverCpuMsPerRequest: perRequest(server) } : {}),
+      cpuMsPerRequest,
+      ...(server > 0 && result.succeeded > 0 ? { serverCpuMsPerRequest: (server * 1000) / result.succeeded } : {}),
       failed: result.failed,
     };
   } catch (error) {

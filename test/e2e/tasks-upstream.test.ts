@@ -140,6 +140,20 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
   }
   afterAll(async () => fake.close());
 
+  /** Runs `work` against a gateway started with `config`, and answers the most of the fake's jobs that were running at once meanwhile. */
+  async function mostJobsRunningDuring(config: Partial<AppConfig>, work: (gateway: TestGateway) => Promise<void>): Promise<number> {
+    const gateway = await startTestGateway(config, { env: keys });
+    const sampler = sampleRunningJobs();
+    let mostActive = 0;
+    try {
+      await work(gateway);
+    } finally {
+      mostActive = await sampler.stop();
+      await gateway.close();
+    }
+    return mostActive;
+  }
+
   it('records one upstream job per call when n is split, and delivers every image', async () => {
     const gateway = await startTestGateway({ channels: channels(fake.url), tasks: taskSettings(4) }, { env: keys });
     try {
@@ -164,10 +178,7 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
   });
 
   it('runs at most `workers` tasks of a channel at once, without holding back other channels', async () => {
-    const gateway = await startTestGateway({ channels: channels(fake.url), tasks: taskSettings(2) }, { env: keys });
-    const sampler = sampleRunningJobs();
-    let mostActive = 0;
-    try {
+    const mostActive = await mostJobsRunningDuring({ channels: channels(fake.url), tasks: taskSettings(2) }, async (gateway) => {
       const ids: string[] = [];
       for (let index = 0; index < 6; index += 1) {
         const response = await call(gateway.url, '/v1/images/generations?async=true', { key: testApiKey, json: { model: 'flux-1.1-pro', prompt: `limit ${index}` } });
@@ -180,10 +191,7 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
       expect(offlineDone.status).toBe('succeeded');
       expect(stillRunning[0]?.n).toBeGreaterThan(0);
       for (const id of ids) expect((await waitForTask(gateway.url, testApiKey, id)).status).toBe('succeeded');
-    } finally {
-      mostActive = await sampler.stop();
-      await gateway.close();
-    }
+    });
     expect(mostActive).toBe(2);
   });
 
@@ -191,10 +199,7 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
     // max_queue 0: a call that finds the channel's slots taken is refused as busy at once. With 8 task
     // workers and 2 slots, tasks claimed beyond the slots would fail (no other channel serves the model).
     const limited: AppConfig['channels'] = [{ ...(channels(fake.url)[0] as AppConfig['channels'][number]), max_concurrency: 2, max_queue: 0 }];
-    const gateway = await startTestGateway({ channels: limited, tasks: taskSettings(8) }, { env: keys });
-    const sampler = sampleRunningJobs();
-    let mostActive = 0;
-    try {
+    const mostActive = await mostJobsRunningDuring({ channels: limited, tasks: taskSettings(8) }, async (gateway) => {
       const ids: string[] = [];
       for (let index = 0; index < 6; index += 1) {
         const response = await call(gateway.url, '/v1/images/generations?async=true', { key: testApiKey, json: { model: 'flux-1.1-pro', prompt: `slots ${index}` } });
@@ -202,10 +207,7 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
         ids.push(response.body.id);
       }
       for (const id of ids) expect((await waitForTask(gateway.url, testApiKey, id)).status).toBe('succeeded');
-    } finally {
-      mostActive = await sampler.stop();
-      await gateway.close();
-    }
+    });
     expect(mostActive).toBe(2);
   });
 
@@ -218,11 +220,8 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
     expect(source.length).toBeGreaterThan(512 * 1024);
     const kontext: AppConfig['channels'] = [{ name: 'bfl', provider: 'bfl', base_url: fake.url, api_key: bflFakeApiKey, models: ['flux-kontext-pro'], poll_interval_ms: 15 }];
 
-    const mostRunningWith = async (maxInputBytes: number): Promise<number> => {
-      const gateway = await startTestGateway({ channels: kontext, tasks: { ...taskSettings(4), maxInputBytes } }, { env: keys });
-      const sampler = sampleRunningJobs();
-      let mostActive = 0;
-      try {
+    const mostRunningWith = (maxInputBytes: number): Promise<number> =>
+      mostJobsRunningDuring({ channels: kontext, tasks: { ...taskSettings(4), maxInputBytes } }, async (gateway) => {
         const ids: string[] = [];
         for (let index = 0; index < 3; index += 1) {
           const form = new FormData();
@@ -235,12 +234,7 @@ describe('BFL: one job per call, per-channel limits, fairness', () => {
           ids.push(submitted.body.id);
         }
         for (const id of ids) expect((await waitForTask(gateway.url, testApiKey, id)).status).toBe('succeeded');
-      } finally {
-        mostActive = await sampler.stop();
-        await gateway.close();
-      }
-      return mostActive;
-    };
+      });
 
     expect(await mostRunningWith(1024 * 1024)).toBe(1);
     // The same edits with room for all three: the four workers run them together.

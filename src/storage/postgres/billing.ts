@@ -30,14 +30,14 @@ import type { DatabaseSchema, TasksTable } from '../sql/schema.js';
 import { toEventRow } from '../sql/task-event-store.js';
 import { toPatchRow, toRow } from '../sql/task-store.js';
 import { PostgresGroupCommit } from './group-commit.js';
-import { alreadyExists, createReservedStatement, didNotApply, finishSettledStatement } from './ledger-statements.js';
+import { alreadyExists, createReservedStatement, didNotApply, finishSettledStatement, type TaskFinish } from './ledger-statements.js';
 import type { PreparedStatements } from './prepared-statements.js';
 
 type Connection = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
 
 export interface PostgresBillingOptions {
   db: Kysely<DatabaseSchema>;
-  /** The hot path's statements (the task ledger's one-statement moments), on the same pool. */
+  /** The hot path's statements (reservations, settlements and the task ledger's moments in one statement each), on the same pool. */
   statements: PreparedStatements;
   prices: PriceBook;
   clock: Clock;
@@ -126,21 +126,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
    */
   async #finishSettled(taskId: string, owner: string, patch: TaskPatch, ref: ReservationRef, settlement: Settlement, events: readonly TaskEvent[]): Promise<boolean> {
     const changes = toPatchRow(patch);
-    const reservation = this.#held.get(reservationKey(ref));
-    if (reservation !== undefined && Object.keys(changes).length > 0) {
-      const plan = planSettlement(reservation, settlement);
-      if (plan.shortfall === 0) {
-        const now = this.clock.now();
-        const statement = finishSettledStatement({ id: taskId, owner, changes }, events.map(toEventRow), usageRow(reservation, settlement, plan, 0, now), plan.refund, now);
-        try {
-          await this.#group.run(statement, ref.keyId);
-          this.#held.delete(reservationKey(ref));
-          return true;
-        } catch (error) {
-          if (!didNotApply(error)) throw error;
-        }
-      }
-    }
+    if (Object.keys(changes).length > 0 && (await this.#settleInOneStatement(ref, settlement, { id: taskId, owner, changes }, events))) return true;
     // The task row first: its lock fences a claim by another worker (SKIP LOCKED passes it by, and a
     // claim that locked it first changed the owner, so this update matches nothing and nothing is charged).
     const written = await this.db.transaction().execute(async (transaction) => {
@@ -214,21 +200,32 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
    * unlimited) the transaction, which decides those exactly.
    */
   async settle(ref: ReservationRef, settlement: Settlement): Promise<void> {
-    const reservation = this.#held.get(reservationKey(ref));
+    if (await this.#settleInOneStatement(ref, settlement, undefined, [])) return;
     this.#held.delete(reservationKey(ref));
-    if (reservation !== undefined) {
-      const plan = planSettlement(reservation, settlement);
-      if (plan.shortfall === 0) {
-        const now = this.clock.now();
-        try {
-          await this.#group.run(finishSettledStatement(undefined, [], usageRow(reservation, settlement, plan, 0, now), plan.refund, now), ref.keyId);
-          return;
-        } catch (error) {
-          if (!didNotApply(error)) throw error;
-        }
-      }
-    }
     await this.db.transaction().execute((transaction) => this.#settleIn(transaction, ref, settlement));
+  }
+
+  /**
+   * The settlement (with a task's final write fenced by its lease and its events, or alone) as one
+   * statement of the group commit, priced from the reservation this process made. False when it does
+   * not apply — a reservation this process did not make, usage above the estimate, or a statement
+   * that did not apply (lease lost, reservation no longer held, key made unlimited): the transaction decides.
+   */
+  async #settleInOneStatement(ref: ReservationRef, settlement: Settlement, task: TaskFinish | undefined, events: readonly TaskEvent[]): Promise<boolean> {
+    const key = reservationKey(ref);
+    const reservation = this.#held.get(key);
+    if (reservation === undefined) return false;
+    const plan = planSettlement(reservation, settlement);
+    if (plan.shortfall > 0) return false;
+    const now = this.clock.now();
+    try {
+      await this.#group.run(finishSettledStatement(task, events.map(toEventRow), usageRow(reservation, settlement, plan, 0, now), plan.refund, now), ref.keyId);
+    } catch (error) {
+      if (!didNotApply(error)) throw error;
+      return false;
+    }
+    this.#held.delete(key);
+    return true;
   }
 
   async #settleIn(transaction: Transaction<DatabaseSchema>, ref: ReservationRef, settlement: Settlement): Promise<void> {

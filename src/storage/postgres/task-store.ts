@@ -9,7 +9,7 @@ import { SqlTaskStore, toRecord } from '../sql/task-store.js';
 import type { PreparedStatements, Statement } from './prepared-statements.js';
 
 /** The tasks table's columns by name: a prepared `SELECT *` fails once a column is added (prepared-statements.ts). */
-export const taskColumns =
+const taskColumns =
   'id, key_id, operation, model, status, progress, request, result, error, upstream_job, lease_owner, lease_expires_at, attempts, created_at, started_at, completed_at';
 const claimedColumns = taskColumns
   .split(', ')
