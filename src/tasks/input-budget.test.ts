@@ -75,6 +75,19 @@ describe('InputBudget', () => {
     await expect(budget.acquire(1, controller.signal)).rejects.toBe(reason);
   });
 
+  it('lets a task without input images run at once, even while others wait for room', async () => {
+    const budget = new InputBudget(100);
+    const held = await budget.acquire(90);
+    const waiting = budget.acquire(50);
+    expect(await settled(waiting)).toBe(false);
+    const generation = budget.acquire(0);
+    expect(await settled(generation)).toBe(true);
+    (await generation)();
+    expect(budget.heldBytes).toBe(90);
+    held();
+    expect(await settled(waiting)).toBe(true);
+  });
+
   it('releases once however often the release is called', async () => {
     const budget = new InputBudget(100);
     const release = await budget.acquire(40);

@@ -36,6 +36,8 @@ export class InputBudget {
    */
   acquire(bytes: number, signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
+    // A task without input images (every generation) holds nothing: it never waits behind large edits.
+    if (bytes === 0) return Promise.resolve(holdsNothing);
     if (this.#waiting.length === 0 && this.#fits(bytes)) return Promise.resolve(this.#take(bytes));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -78,6 +80,8 @@ export class InputBudget {
     while (this.#waiting.length > 0 && this.#fits((this.#waiting[0] as Waiter).bytes)) (this.#waiting.shift() as Waiter).grant();
   }
 }
+
+const holdsNothing = (): void => undefined;
 
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new GatewayError('server_error', 'The task stopped while it waited for memory for its input images.');
