@@ -25,6 +25,7 @@ import type { Clock } from '../../core/ports/clock.js';
 import type { TaskEvent } from '../../core/ports/task-events.js';
 import type { TaskLedger } from '../../core/ports/task-ledger.js';
 import type { TaskPatch, TaskRecord } from '../../core/ports/task-store.js';
+import { HeldReservations } from '../sql/held-reservations.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import type { DatabaseSchema, TasksTable } from '../sql/schema.js';
 import { toEventRow } from '../sql/task-event-store.js';
@@ -58,7 +59,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
    * from the row it wrote instead of reading it back (its pricing and facts never change; the
    * statement checks it is still held). Tasks finished by another process read theirs as before.
    */
-  readonly #held = new Map<string, ReservationRow>();
+  readonly #held = new HeldReservations();
   /** The one-statement moments of one turn (and of the time a batch takes) committed together. */
   readonly #group: PostgresGroupCommit;
 
@@ -97,11 +98,11 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     const key = this.#keys.get(request.keyId) ?? (await this.#readKeyFacts(request.keyId));
     if (key === undefined) return false;
     const facts = reservationFacts(request);
-    const { row, metered, estimated } = newReservation(this.#prices, request, facts, { balance: key.metered ? 0 : null, price_group: key.priceGroup }, holder, this.clock.now());
+    const { row, metered, estimated, terms } = newReservation(this.#prices, request, facts, { balance: key.metered ? 0 : null, price_group: key.priceGroup }, holder, this.clock.now());
     const statement = createReservedStatement(task, events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated });
     try {
       await this.#group.run(statement, request.keyId);
-      remember(this.#held, reservationKey(request), Object.assign({}, row, { status: 'held' }));
+      this.#held.remember(request, { row: Object.assign({}, row, { status: 'held' }) as ReservationRow, terms });
       return true;
     } catch (error) {
       if (alreadyExists(error)) throw reservationConflictError(request.reservationId);
@@ -140,7 +141,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       return true;
     });
     // Settled (now or before); a worker that lost the lease leaves the reservation to the one that has it.
-    if (written) this.#held.delete(reservationKey(ref));
+    if (written) this.#held.forget(ref);
     return written;
   }
 
@@ -201,7 +202,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
    */
   async settle(ref: ReservationRef, settlement: Settlement): Promise<void> {
     if (await this.#settleInOneStatement(ref, settlement, undefined, [])) return;
-    this.#held.delete(reservationKey(ref));
+    this.#held.forget(ref);
     await this.db.transaction().execute((transaction) => this.#settleIn(transaction, ref, settlement));
   }
 
@@ -212,10 +213,10 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
    * that did not apply (lease lost, reservation no longer held, key made unlimited): the transaction decides.
    */
   async #settleInOneStatement(ref: ReservationRef, settlement: Settlement, task: TaskFinish | undefined, events: readonly TaskEvent[]): Promise<boolean> {
-    const key = reservationKey(ref);
-    const reservation = this.#held.get(key);
-    if (reservation === undefined) return false;
-    const plan = planSettlement(reservation, settlement);
+    const held = this.#held.get(ref);
+    if (held === undefined) return false;
+    const reservation = held.row;
+    const plan = planSettlement(reservation, settlement, held.terms);
     if (plan.shortfall > 0) return false;
     const now = this.clock.now();
     try {
@@ -224,7 +225,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
       if (!didNotApply(error)) throw error;
       return false;
     }
-    this.#held.delete(key);
+    this.#held.forget(ref);
     return true;
   }
 
@@ -267,7 +268,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
   }
 
   async release(ref: ReservationRef): Promise<void> {
-    this.#held.delete(reservationKey(ref));
+    this.#held.forget(ref);
     await this.db.transaction().execute(async (transaction) => {
       const reservation = await transaction
         .selectFrom('billing_reservations')
@@ -341,10 +342,6 @@ function remember<Value>(cache: Map<string, Value>, key: string, value: Value): 
   cache.delete(key);
   cache.set(key, value);
   if (cache.size > cacheEntries) cache.delete(cache.keys().next().value as string);
-}
-
-function reservationKey(ref: ReservationRef): string {
-  return `${ref.keyId}\u0000${ref.reservationId}`;
 }
 
 /** What a reservation of `request` would debit from `key` (for the refusal's message). */

@@ -43,10 +43,12 @@ export function newReservation(
   key: KeyBalance,
   holder: string | null,
   now: number,
-): { row: Insertable<BillingReservationsTable>; metered: boolean; estimated: number } {
+): { row: Insertable<BillingReservationsTable>; metered: boolean; estimated: number; terms: ReservationTerms } {
   const metered = key.balance !== null;
-  const quote = prices.quote(request.model, key.price_group);
-  const estimated = estimateReservation(quote, request, facts, metered);
+  const quote = prices.quote(request.model, key.price_group) ?? null;
+  const estimated = estimateReservation(quote ?? undefined, request, facts, metered);
+  // Assigned onto a fresh object, not spread and extended (docs/architecture.md: no hidden class per request).
+  const allFacts: ReservationFacts = Object.assign({}, facts, { metered });
   const row = {
     key_id: request.keyId,
     id: request.reservationId,
@@ -56,9 +58,8 @@ export function newReservation(
     size: request.size,
     quality: request.quality ?? null,
     price_group: key.price_group,
-    pricing: JSON.stringify(quote ?? null),
-    // Assigned onto a fresh object, not spread and extended (docs/architecture.md: no hidden class per request).
-    facts: JSON.stringify(Object.assign({}, facts, { metered }) satisfies ReservationFacts),
+    pricing: JSON.stringify(quote),
+    facts: JSON.stringify(allFacts),
     estimated,
     debited: metered ? estimated : 0,
     status: 'held',
@@ -66,7 +67,22 @@ export function newReservation(
     created_at: now,
     closed_at: null,
   } satisfies Insertable<BillingReservationsTable>;
-  return { row, metered, estimated };
+  return { row, metered, estimated, terms: { quote, facts: allFacts } };
+}
+
+/**
+ * What a settle prices from: the quote at reserve time and the request's facts. A quote's price spec
+ * is the price book's own object, which a price change replaces and never edits, so the terms kept
+ * in memory (./held-reservations.ts) price exactly as the row's JSON does.
+ */
+export interface ReservationTerms {
+  quote: PriceQuote | null;
+  facts: ReservationFacts;
+}
+
+/** The terms a stored reservation row keeps as JSON. */
+export function termsOf(reservation: ReservationRow): ReservationTerms {
+  return { quote: JSON.parse(reservation.pricing) as PriceQuote | null, facts: JSON.parse(reservation.facts) as ReservationFacts };
 }
 
 /** What a settle of one open reservation comes to, before the backend moves any money. */
@@ -83,10 +99,12 @@ export interface SettlementPlan {
   shortfall: number;
 }
 
-/** Prices what was delivered at the price quoted at reserve time, against what the reservation debited. */
-export function planSettlement(reservation: ReservationRow, settlement: Settlement): SettlementPlan {
-  const quote = JSON.parse(reservation.pricing) as PriceQuote | null;
-  const facts = JSON.parse(reservation.facts) as ReservationFacts;
+/**
+ * Prices what was delivered at the price quoted at reserve time, against what the reservation debited;
+ * `terms` as the row keeps them (given when the process that wrote the row still has them).
+ */
+export function planSettlement(reservation: ReservationRow, settlement: Settlement, terms: ReservationTerms = termsOf(reservation)): SettlementPlan {
+  const { quote, facts } = terms;
   const delivered = Math.min(settlement.imagesDelivered, reservation.images_requested);
   const charge = chargeForDelivery(quote, reservation, facts, delivered, settlement);
   // A swept reservation's debit went back to the key: its charge is taken afresh.

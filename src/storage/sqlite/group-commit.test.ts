@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GatewayError } from '../../core/errors.js';
 import { GroupCommit } from './group-commit.js';
 
 describe('GroupCommit and a write lock held elsewhere', () => {
@@ -118,6 +119,37 @@ describe('GroupCommit units with and without a savepoint', () => {
 
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'fulfilled']);
     expect(ours.prepare('SELECT amount FROM charges ORDER BY amount').all()).toEqual([{ amount: 2 }, { amount: 3 }, { amount: 4 }]);
+    expect(ours.inTransaction).toBe(false);
+  });
+
+  it("runs 'refusals-first' units without a savepoint: a refusal fails its unit alone, and an unexpected error rolls the batch back and runs it again in savepoints", async () => {
+    const batches = new GroupCommit({ native: ours, exclusive: async (critical) => critical() });
+    const insert = (amount: number) => ours.prepare('INSERT INTO charges (amount) VALUES (?)').run(amount);
+    const runs = new Map<string, number>();
+    const counted = (name: string, work: () => unknown) => () => {
+      runs.set(name, (runs.get(name) ?? 0) + 1);
+      return work();
+    };
+    const refusalsFirst = { savepoint: 'refusals-first' } as const;
+    const outcomes = await Promise.allSettled([
+      batches.run(counted('charge 1', () => insert(1).changes), refusalsFirst),
+      batches.run(counted('refused', () => {
+        throw new GatewayError('insufficient_quota', 'refused before writing');
+      }), refusalsFirst),
+      batches.run(counted('broken', () => {
+        insert(2);
+        throw new Error('a defect after a write');
+      }), refusalsFirst),
+      batches.run(counted('charge 3', () => insert(3).changes)),
+      batches.run(counted('log 4', () => insert(4).changes), { savepoint: false }),
+    ]);
+
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'insufficient_quota' });
+    expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ message: 'a defect after a write' });
+    // The broken unit's write is undone; every other unit's is there once, though each ran twice.
+    expect(ours.prepare('SELECT amount FROM charges ORDER BY amount').all()).toEqual([{ amount: 1 }, { amount: 3 }, { amount: 4 }]);
+    expect(Object.fromEntries(runs)).toEqual({ 'charge 1': 2, refused: 2, broken: 2, 'charge 3': 1, 'log 4': 1 });
     expect(ours.inTransaction).toBe(false);
   });
 });

@@ -17,17 +17,27 @@
 // units that arrive meanwhile join the next batch). The wait is bounded as the busy timeout was.
 
 import type Database from 'better-sqlite3';
+import { GatewayError } from '../../core/errors.js';
 import type { SqliteDatabase } from './database.js';
 
 interface Unit {
   work: () => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
-  savepoint: boolean;
+  savepoint: Savepoint;
 }
+
+type Savepoint = NonNullable<RunOptions['savepoint']>;
 
 export interface RunOptions {
   /**
+   * 'refusals-first': the unit decides every refusal (a GatewayError) before it writes anything, so
+   * it runs without a savepoint and a refusal needs nothing undone. Any other error (a defect, a
+   * failed write half-way) rolls the batch's transaction back, and the batch runs again at once with
+   * a savepoint for every unit, as if each had asked for one. For the billing units on every request:
+   * a SAVEPOINT and a RELEASE cost about 2 µs per unit, a tenth of a reservation. Every unit of a batch
+   * may therefore run twice; a unit must do nothing but its statements (no state outside the database).
+   *
    * false: the unit runs without a savepoint of its own, so a failure half-way leaves what it wrote
    * before it in the batch (committed with the others). Only for work that is harmless to leave half
    * done because it is retried whole and its writes are idempotent (request log rows: INSERT … ON
@@ -37,7 +47,7 @@ export interface RunOptions {
    * transaction too: a file created, written page by page with pwrite, and deleted in every batch.
    * Default true.
    */
-  savepoint?: boolean;
+  savepoint?: boolean | 'refusals-first';
 }
 
 export interface GroupCommitOptions {
@@ -129,16 +139,24 @@ export class GroupCommit {
     const outcomes: Array<{ ok: boolean; value: unknown }> = [];
     try {
       const giveUpAt = Date.now() + this.#lockWaitMs;
-      for (let locked = false; !locked; ) {
+      let everyUnitInASavepoint = false;
+      for (let committed = false; !committed; ) {
+        let busy = false;
         await this.#exclusive(() => {
           try {
-            locked = this.#tryBegin(Date.now() >= giveUpAt);
-            if (locked) this.#runBatch(batch, outcomes);
+            while (!committed && !busy) {
+              busy = !this.#tryBegin(Date.now() >= giveUpAt);
+              if (busy) break;
+              outcomes.length = 0;
+              committed = this.#runBatch(batch, outcomes, everyUnitInASavepoint);
+              // Rolled back by a unit's unexpected error: the same units again, each in its savepoint.
+              everyUnitInASavepoint = true;
+            }
           } finally {
             this.#restoreTempStore();
           }
         });
-        if (locked) break;
+        if (committed) break;
         await sleep(lockRetryMs());
         // What arrived meanwhile rides along in the same transaction.
         const room = this.#maxBatch - batch.length;
@@ -195,14 +213,22 @@ export class GroupCommit {
     }
   }
 
-  /** Every unit in its savepoint (unless it goes without), then COMMIT (the write lock is held). */
-  #runBatch(batch: Unit[], outcomes: Array<{ ok: boolean; value: unknown }>): void {
+  /**
+   * Every unit in its savepoint (unless it goes without), then COMMIT (the write lock is held). False
+   * when a 'refusals-first' unit failed unexpectedly: the transaction is rolled back, nothing of the
+   * batch holds, and the caller runs it again with `everyUnitInASavepoint`.
+   */
+  #runBatch(batch: Unit[], outcomes: Array<{ ok: boolean; value: unknown }>, everyUnitInASavepoint: boolean): boolean {
     try {
       for (const unit of batch) {
-        if (!unit.savepoint) {
+        if (unit.savepoint === false || (unit.savepoint === 'refusals-first' && !everyUnitInASavepoint)) {
           try {
             outcomes.push({ ok: true, value: unit.work() });
           } catch (error) {
+            if (unit.savepoint === 'refusals-first' && !(error instanceof GatewayError)) {
+              this.#rollback.run();
+              return false;
+            }
             outcomes.push({ ok: false, value: error });
           }
           continue;
@@ -218,6 +244,7 @@ export class GroupCommit {
         }
       }
       this.#commit.run();
+      return true;
     } catch (error) {
       // The transaction itself failed (disk full, I/O error): nothing of the batch holds.
       if (this.#begin.database.inTransaction) this.#rollback.run();
