@@ -334,6 +334,12 @@ export class PriceBook {
   readonly #file: PriceFile;
   readonly #models = new Map<string, PriceSpec>();
   readonly #groups = new Map<string, PriceGroupSpec>();
+  /**
+   * Quotes already made, per group and model, emptied by every price change: each request quoted a
+   * new object (and its reservation wrote it out as JSON) for the same few prices. Frozen, since every
+   * request shares them; only models with a price are kept, so unknown model names cannot grow it.
+   */
+  readonly #quotes = new Map<string, Map<string, PriceQuote>>();
 
   constructor(file: PriceFile, overrides: PriceOverrides = { models: {}, groups: {} }) {
     this.#file = file;
@@ -345,6 +351,20 @@ export class PriceBook {
 
   /** The price a key of `group` pays for `model`; undefined when the model has none. */
   quote(model: string, group: string): PriceQuote | undefined {
+    const known = this.#quotes.get(group)?.get(model);
+    if (known !== undefined) return known;
+    const quote = this.#freshQuote(model, group);
+    if (quote === undefined) return undefined;
+    let ofGroup = this.#quotes.get(group);
+    if (ofGroup === undefined) {
+      ofGroup = new Map();
+      this.#quotes.set(group, ofGroup);
+    }
+    ofGroup.set(model, Object.freeze(quote));
+    return quote;
+  }
+
+  #freshQuote(model: string, group: string): PriceQuote | undefined {
     const groupSpec = this.#groups.get(group);
     const outputTokens = this.outputTokens(model);
     const own = groupSpec?.models?.[model];
@@ -374,6 +394,7 @@ export class PriceBook {
 
   /** Replaces (or, with undefined, reverts to the file's) price of one model. Validates first. */
   setModelPrice(model: string, spec: PriceSpec | undefined): void {
+    this.#quotes.clear();
     if (spec === undefined) {
       const fromFile = this.#file.models[model];
       if (fromFile) this.#models.set(model, fromFile);
@@ -382,6 +403,7 @@ export class PriceBook {
   }
 
   setGroup(name: string, spec: PriceGroupSpec | undefined): void {
+    this.#quotes.clear();
     if (spec === undefined) {
       const fromFile = this.#file.groups?.[name];
       if (fromFile) this.#groups.set(name, fromFile);

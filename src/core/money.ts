@@ -42,7 +42,23 @@ export function parseDecimal(text: string, what: string): Ratio {
 
 /** Dollars as a decimal string (or a number, for convenience in JSON) → whole credits; more than six decimals is refused. */
 export function usdToCredits(value: string | number, what: string): number {
-  const text = typeof value === 'number' ? numberToDecimalText(value, what) : value;
+  if (typeof value === 'string') {
+    // Every charge converts its price strings again: the few a price list has are converted once.
+    const known = creditsOfPrice.get(value);
+    if (known !== undefined) return known;
+    const credits = exactCredits(value, what);
+    if (creditsOfPrice.size >= creditsOfPriceEntries) creditsOfPrice.clear();
+    creditsOfPrice.set(value, credits);
+    return credits;
+  }
+  return exactCredits(numberToDecimalText(value, what), what);
+}
+
+/** Price strings already converted (only those that converted: a bad one throws every time). */
+const creditsOfPrice = new Map<string, number>();
+const creditsOfPriceEntries = 4096;
+
+function exactCredits(text: string, what: string): number {
   const ratio = parseDecimal(text, what);
   const scaled = ratio.numerator * BigInt(creditsPerUsd);
   if (scaled % ratio.denominator !== 0n) {

@@ -58,7 +58,7 @@ export function newReservation(
     size: request.size,
     quality: request.quality ?? null,
     price_group: key.price_group,
-    pricing: JSON.stringify(quote),
+    pricing: pricingText(quote),
     facts: JSON.stringify(allFacts),
     estimated,
     debited: metered ? estimated : 0,
@@ -83,6 +83,19 @@ export interface ReservationTerms {
 /** The terms a stored reservation row keeps as JSON. */
 export function termsOf(reservation: ReservationRow): ReservationTerms {
   return { quote: JSON.parse(reservation.pricing) as PriceQuote | null, facts: JSON.parse(reservation.facts) as ReservationFacts };
+}
+
+/** Quotes as reservation rows keep them: the price book hands out the same (frozen) quote until a price changes. */
+const pricingTexts = new WeakMap<PriceQuote, string>();
+
+function pricingText(quote: PriceQuote | null): string {
+  if (quote === null) return 'null';
+  let text = pricingTexts.get(quote);
+  if (text === undefined) {
+    text = JSON.stringify(quote);
+    pricingTexts.set(quote, text);
+  }
+  return text;
 }
 
 /** What a settle of one open reservation comes to, before the backend moves any money. */

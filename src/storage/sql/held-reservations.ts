@@ -4,6 +4,9 @@
 // never change once written, and the settle's statement still checks in the database that the row is
 // held, so a reservation swept or settled elsewhere meanwhile is decided there, never from memory.
 // Bounded: past `limit` the oldest are forgotten, and a settle of a forgotten one reads its row.
+// Kept by reservation id alone (the request id's string, hashed once for both lookups, where a
+// key-and-id string was built and hashed at each): two keys using one id at once (a client's
+// X-Request-Id is only a label) share an entry, the later wins, and the other's settle reads its row.
 
 import type { ReservationRef } from '../../core/ports/billing.js';
 import type { ReservationRow, ReservationTerms } from './billing.js';
@@ -25,33 +28,29 @@ export class HeldReservations {
   }
 
   remember(ref: ReservationRef, held: HeldReservation): void {
-    const key = keyOf(ref);
+    const key = ref.reservationId;
     this.#held.delete(key);
     this.#held.set(key, held);
     if (this.#held.size > this.#limit) this.#held.delete(this.#held.keys().next().value as string);
   }
 
   get(ref: ReservationRef): HeldReservation | undefined {
-    return this.#held.get(keyOf(ref));
+    const held = this.#held.get(ref.reservationId);
+    return held?.row.key_id === ref.keyId ? held : undefined;
   }
 
   /** The reservation, forgotten: its settle, release or hand-over is under way. */
   take(ref: ReservationRef): HeldReservation | undefined {
-    const key = keyOf(ref);
-    const held = this.#held.get(key);
-    if (held !== undefined) this.#held.delete(key);
+    const held = this.get(ref);
+    if (held !== undefined) this.#held.delete(ref.reservationId);
     return held;
   }
 
   forget(ref: ReservationRef): void {
-    this.#held.delete(keyOf(ref));
+    if (this.get(ref) !== undefined) this.#held.delete(ref.reservationId);
   }
 
   get size(): number {
     return this.#held.size;
   }
-}
-
-function keyOf(ref: ReservationRef): string {
-  return `${ref.keyId}\u0000${ref.reservationId}`;
 }
