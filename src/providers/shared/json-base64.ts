@@ -31,7 +31,7 @@ export interface LiftedJson {
  */
 export function parseJsonLifting(body: Buffer | readonly Buffer[], key: string): LiftedJson | undefined {
   const text = new PiecedText(Buffer.isBuffer(body) ? [body] : body);
-  const needle = Buffer.from(JSON.stringify(key));
+  const needle = needleOf(key);
   const pieces: string[] = [];
   const lifted: Array<readonly Buffer[]> = [];
   let copiedUpTo = 0;
@@ -77,6 +77,18 @@ export function parseJsonLifting(body: Buffer | readonly Buffer[], key: string):
 }
 
 const closingQuote = Buffer.from('"');
+
+/** Each key's quoted form as bytes, made once (callers lift one of a few fixed keys). */
+const needles = new Map<string, Buffer>();
+
+function needleOf(key: string): Buffer {
+  let needle = needles.get(key);
+  if (needle === undefined) {
+    needle = Buffer.from(JSON.stringify(key));
+    if (needles.size < 64) needles.set(key, needle);
+  }
+  return needle;
+}
 
 /** Bytes held in several buffers, read as one text by position, without joining them. */
 class PiecedText {

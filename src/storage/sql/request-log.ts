@@ -37,7 +37,8 @@ export class SqlRequestLog implements RequestLog {
   readonly #onError: NonNullable<SqlRequestLogOptions['onError']>;
   readonly #writeRows: SqlRequestLogOptions['writeRows'];
   readonly #timer: NodeJS.Timeout;
-  #buffer: RequestLogEntry[] = [];
+  /** Rows as they will be written: made once, when recorded. */
+  #buffer: RequestLogsTable[] = [];
   #writing: Promise<void> | undefined;
   #closed = false;
 
@@ -61,7 +62,7 @@ export class SqlRequestLog implements RequestLog {
       return;
     }
     // Copy only the declared fields: whatever else rides on the object (image data, secrets) is never stored.
-    this.#buffer.push(pickEntry(entry));
+    this.#buffer.push(toRow(entry));
     if (this.#buffer.length >= this.#batchSize) this.#flushInBackground();
   }
 
@@ -151,11 +152,11 @@ export class SqlRequestLog implements RequestLog {
     return writing;
   }
 
-  async #write(batch: RequestLogEntry[]): Promise<void> {
-    if (this.#writeRows) return this.#writeRows(batch.map(toRow));
+  async #write(batch: RequestLogsTable[]): Promise<void> {
+    if (this.#writeRows) return this.#writeRows(batch);
     await this.#db.transaction().execute(async (transaction) => {
       for (let offset = 0; offset < batch.length; offset += rowsPerStatement) {
-        const rows = batch.slice(offset, offset + rowsPerStatement).map(toRow);
+        const rows = batch.slice(offset, offset + rowsPerStatement);
         // A batch retried after a failure may repeat ids that did get written; the first write wins.
         await transaction.insertInto('request_logs').values(rows).onConflict((conflict) => conflict.column('id').doNothing()).execute();
       }
@@ -166,27 +167,6 @@ export class SqlRequestLog implements RequestLog {
 function positiveInteger(value: number, name: string): number {
   if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
   return value;
-}
-
-function pickEntry(entry: RequestLogEntry): RequestLogEntry {
-  return {
-    id: entry.id,
-    requestId: entry.requestId,
-    keyId: entry.keyId,
-    endpoint: entry.endpoint,
-    model: entry.model,
-    provider: entry.provider,
-    channel: entry.channel,
-    status: entry.status,
-    imagesRequested: entry.imagesRequested,
-    imagesDelivered: entry.imagesDelivered,
-    size: entry.size,
-    latencyMs: entry.latencyMs,
-    errorCode: entry.errorCode,
-    createdAt: entry.createdAt,
-    clientIp: entry.clientIp ?? null,
-    details: entry.details ?? null,
-  };
 }
 
 function toRow(entry: RequestLogEntry): RequestLogsTable {
