@@ -1,10 +1,11 @@
-// `node --import tsx bench/ab.ts OTHER_CHECKOUT [--scenario small-b64|tasks] [--rounds N] [--slice SECONDS]
+// `node --import tsx bench/ab.ts OTHER_CHECKOUT [--scenario small-b64|rehost-url|tasks] [--rounds N] [--slice SECONDS]
 //   [--env-a K=V …] [--env-b K=V …]`: one scenario's load through two compiled imagegates at once —
 // another checkout's (A) and this one's (B) — in alternating slices (A B, B A, …), with each side's CPU
 // per answered request (or finished task) and its rate summed over its slices. On a shared machine whose
 // load moves by the minute, a before/after comparison is only fair when both sides see the same minutes.
 //
 // small-b64 (default): scenario 6's request (dall-e-2 256x256 b64_json, 64 connections, metered key).
+// rehost-url: scenario 3's request (a 1024x1024 b64_json answer turned into a hosted URL, 16 connections).
 // tasks: scenario 4's batch (asynchronous tasks submitted and followed until final), each slice
 // submitting for SECONDS and then waiting for its tasks to finish.
 // OTHER_CHECKOUT may be this checkout (`.`) to compare two settings through --env-a / --env-b.
@@ -23,6 +24,9 @@ import { benchChannels } from './scenarios/channels.js';
 
 const body = { model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '256x256', response_format: 'b64_json' };
 const connections = 64;
+/** Scenario 3's request: a 1024x1024 image (about 2 MB of base64) the gateway decodes, stores and links to. */
+const rehostBody = { model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '1024x1024', response_format: 'url' };
+const rehostConnections = 16;
 
 /** One slice of load against a gateway: what was answered (or finished), in how long, and what failed. */
 type Slice = (gateway: GatewayProcess, seconds: number) => Promise<{ answered: number; seconds: number; failed: number }>;
@@ -32,6 +36,13 @@ const slices: Record<string, { unit: string; slice: Slice }> = {
     unit: 'req',
     slice: async (gateway, seconds) => {
       const result = await runLoad(jsonPost(`${gateway.url}/v1/images/generations`, body, gateway.apiKey), { connections, durationSeconds: seconds });
+      return { answered: result.succeeded, seconds: result.durationSeconds, failed: result.failed };
+    },
+  },
+  'rehost-url': {
+    unit: 'req',
+    slice: async (gateway, seconds) => {
+      const result = await runLoad(jsonPost(`${gateway.url}/v1/images/generations`, rehostBody, gateway.apiKey), { connections: rehostConnections, durationSeconds: seconds });
       return { answered: result.succeeded, seconds: result.durationSeconds, failed: result.failed };
     },
   },
@@ -68,7 +79,7 @@ async function main(): Promise<void> {
   const other = positionals[0];
   const scenario = slices[values.scenario ?? 'small-b64'];
   if (other === undefined || scenario === undefined) {
-    throw new Error('usage: node --import tsx bench/ab.ts OTHER_CHECKOUT [--scenario small-b64|tasks] [--rounds N] [--slice SECONDS] [--env-a K=V] [--env-b K=V]');
+    throw new Error('usage: node --import tsx bench/ab.ts OTHER_CHECKOUT [--scenario small-b64|rehost-url|tasks] [--rounds N] [--slice SECONDS] [--env-a K=V] [--env-b K=V]');
   }
   const rounds = Number(values.rounds ?? 6);
   const sliceSeconds = Number(values.slice ?? 3);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { imageFromBase64Text, parseJsonLifting } from './json-base64.js';
+import { randomBytes } from 'node:crypto';
+import { decodeBase64Pieces, imageFromBase64Text, parseJsonLifting } from './json-base64.js';
 
 const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(3000, 7)]);
 const pngBase64 = png.toString('base64');
@@ -116,5 +117,40 @@ describe('imageFromBase64Text', () => {
     expect(image.data.equals(png)).toBe(true);
     expect(image.data).toBe(image.data);
     expect([image.kind, image.mediaType, image.revisedPrompt]).toEqual(['bytes', 'image/png', 'fox']);
+  });
+});
+
+describe('decodeBase64Pieces', () => {
+  /** The text cut into pieces at the given lengths (the rest in the last piece). */
+  const cut = (text: string, lengths: number[]): Buffer[] => {
+    const pieces: Buffer[] = [];
+    let at = 0;
+    for (const length of lengths) {
+      pieces.push(Buffer.from(text.slice(at, at + length), 'latin1'));
+      at += length;
+    }
+    pieces.push(Buffer.from(text.slice(at), 'latin1'));
+    return pieces;
+  };
+
+  it('decodes exactly as Buffer.from(text, "base64") wherever the pieces are cut, padded or not', () => {
+    for (const size of [0, 1, 2, 3, 4, 5, 300, 301, 302, 65_537]) {
+      const bytes = randomBytes(size);
+      for (const text of [bytes.toString('base64'), bytes.toString('base64').replace(/=+$/, '')]) {
+        for (const lengths of [[1], [2], [3], [5, 7], [4, 4, 4], [text.length - 1], [text.length - 2], [text.length], [1000, 30_000, 3]]) {
+          expect(decodeBase64Pieces(cut(text, lengths)).equals(bytes)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('agrees with Buffer.from on text Node only half accepts: characters outside the alphabet, padding in the middle, URL-safe letters', () => {
+    const bytes = randomBytes(3000);
+    const text = bytes.toString('base64');
+    for (const odd of [`${text.slice(0, 101)} \n${text.slice(101)}`, `${text.slice(0, 400)}=${text.slice(400)}`, text.replaceAll('+', '-').replaceAll('/', '_'), `${text}==`]) {
+      for (const lengths of [[7], [100, 3], [402, 1], [odd.length - 1]]) {
+        expect(decodeBase64Pieces(cut(odd, lengths)).equals(Buffer.from(odd, 'base64'))).toBe(true);
+      }
+    }
   });
 });
