@@ -4,7 +4,7 @@ export interface StoredBlob {
   data: Buffer;
   contentType: string;
   size: number;
-  /** Strong validator of the bytes (content hash). */
+  /** Strong validator of the bytes: their sha256, in hex. */
   etag: string;
   createdAt: number;
 }
@@ -27,8 +27,12 @@ export interface StoredBlobRange {
 }
 
 export interface BlobStore {
-  /** Stores the whole object atomically: a reader sees all of it or nothing. */
-  put(key: string, data: Buffer, contentType: string): Promise<{ etag: string }>;
+  /**
+   * Stores the whole object atomically: a reader sees all of it or nothing. Its etag is the sha256 of
+   * `data` (storage/blob/content-etag.ts), so a writer that wants it computes it: most do not, and
+   * hashing every image written cost a tenth of a hosted-URL answer's CPU.
+   */
+  put(key: string, data: Buffer, contentType: string): Promise<void>;
   get(key: string): Promise<StoredBlob | undefined>;
   /**
    * Reads part of an object without holding the rest in memory (resumed downloads of hosted images).

@@ -28,12 +28,12 @@ describe('RecentBlobs', () => {
 
   it('answers the read of a small object it just wrote from memory, with what the store answered', async () => {
     const store = new RecentBlobs(new LocalBlobStore({ directory }));
-    const { etag } = await store.put(key, bytes, 'image/png');
+    await store.put(key, bytes, 'image/png');
     const fromDisk = await new LocalBlobStore({ directory }).get(key);
     await removeFile();
     const blob = await store.get(key);
     expect(blob?.data.equals(bytes)).toBe(true);
-    expect(blob).toMatchObject({ contentType: 'image/png', size: bytes.length, etag });
+    expect(blob).toMatchObject({ contentType: 'image/png', size: bytes.length });
     expect(blob?.etag).toBe(fromDisk?.etag);
   });
 

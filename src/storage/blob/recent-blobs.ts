@@ -11,6 +11,7 @@
 
 import { LRUCache } from 'lru-cache';
 import type { BlobRangeRequest, BlobStore, StoredBlob, StoredBlobRange } from '../../core/ports/blob-store.js';
+import { contentEtag } from './content-etag.js';
 
 export interface RecentBlobsOptions {
   /** Bytes held at most (the least recently used go first). */
@@ -43,13 +44,14 @@ export class RecentBlobs implements BlobStore {
     if (store.close) this.close = store.close.bind(store);
   }
 
-  async put(key: string, data: Buffer, contentType: string): Promise<{ etag: string }> {
+  async put(key: string, data: Buffer, contentType: string): Promise<void> {
     // Dropped first: a failed overwrite must not leave the old bytes answering here.
     this.#recent.delete(key);
-    const written = await this.#store.put(key, data, contentType);
+    if (data.length > this.#maxObjectBytes) return this.#store.put(key, data, contentType);
+    // The etag the store's own reads give (a hash of the bytes), made beside the write.
+    const [etag] = await Promise.all([contentEtag(data), this.#store.put(key, data, contentType)]);
     // Kept as handed over: callers never change a buffer once they have stored it.
-    if (data.length <= this.#maxObjectBytes) this.#recent.set(key, { data, contentType, size: data.length, etag: written.etag, createdAt: Date.now() });
-    return written;
+    this.#recent.set(key, { data, contentType, size: data.length, etag, createdAt: Date.now() });
   }
 
   async get(key: string): Promise<StoredBlob | undefined> {

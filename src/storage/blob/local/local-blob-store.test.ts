@@ -38,8 +38,8 @@ describe('LocalBlobStore on disk', () => {
 
   it('writes the plain bytes at the key path and uses their sha256 as the bare etag', async () => {
     const data = Buffer.from('\x89PNG fake image bytes');
-    const { etag } = await store.put('images/2026/11/21/img_1.png', data, 'image/png');
-    expect(etag).toBe(createHash('sha256').update(data).digest('hex'));
+    await store.put('images/2026/11/21/img_1.png', data, 'image/png');
+    expect((await store.get('images/2026/11/21/img_1.png'))?.etag).toBe(createHash('sha256').update(data).digest('hex'));
     expect(await readFile(join(directory, 'data/images/2026/11/21/img_1.png'))).toStrictEqual(data);
     // The extension already says image/png, so no sidecar and no temporary file is left behind.
     expect(await listFiles(join(directory, 'data'))).toStrictEqual(['images/2026/11/21/img_1.png']);

@@ -1,12 +1,13 @@
-// Images on local disk under the data dir: atomic writes, content type kept, etag = sha256 of the bytes.
+// Images on local disk under the data dir: atomic writes, content type kept, etag = sha256 of the bytes (hashed when read).
 
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { resolveBlobRange } from '../../../core/blob-range.js';
 import { GatewayError } from '../../../core/errors.js';
 import type { BlobRangeRequest, BlobStore, StoredBlob, StoredBlobRange } from '../../../core/ports/blob-store.js';
+import { contentEtag } from '../content-etag.js';
 
 export interface LocalBlobStoreOptions {
   /**
@@ -54,7 +55,7 @@ export class LocalBlobStore implements BlobStore {
     this.#fsync = options.fsync ?? false;
   }
 
-  async put(key: string, data: Buffer, contentType: string): Promise<{ etag: string }> {
+  async put(key: string, data: Buffer, contentType: string): Promise<void> {
     const path = this.#pathOf(key);
     const folder = dirname(path);
     const write = !this.#fsync && data.length <= synchronousWriteBytes ? () => this.#putSmall(path, folder, key, data, contentType) : async () => {
@@ -73,19 +74,13 @@ export class LocalBlobStore implements BlobStore {
         await writeAtomically(path, data, this.#fsync);
       }
     };
-    // The hash runs on the thread pool beside the write, off the event loop.
-    const etag = sha256(data);
     try {
       await write();
     } catch (error) {
       // A folder removed behind our back (by hand, by another process) is made again, once.
-      if (!isMissing(error) || !this.#folders.delete(folder)) {
-        await etag.catch(() => undefined);
-        throw error;
-      }
+      if (!isMissing(error) || !this.#folders.delete(folder)) throw error;
       await write();
     }
-    return { etag: await etag };
   }
 
   /**
@@ -139,7 +134,7 @@ export class LocalBlobStore implements BlobStore {
       data,
       contentType: sidecarType ?? contentTypeOfExtension(key) ?? fallbackContentType,
       size: data.length,
-      etag: await sha256(data),
+      etag: await contentEtag(data),
       createdAt,
     };
   }
@@ -322,15 +317,6 @@ function unlinkIfPresent(path: string): void {
 
 /** Objects up to this size (without fsync) are written synchronously; see #putSmall. */
 const synchronousWriteBytes = 64 * 1024;
-
-/** Below this, hashing on the event loop costs less than Web Crypto's own overhead (tens of microseconds). */
-const threadPoolHashBytes = 64 * 1024;
-
-/** Web Crypto's digest runs on libuv's thread pool, so hashing megabytes never stalls the event loop. */
-async function sha256(data: Buffer): Promise<string> {
-  if (data.length < threadPoolHashBytes) return createHash('sha256').update(data).digest('hex');
-  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
-}
 
 /** sha256 of a whole open file, read in chunks so a large object is never held in memory. */
 async function sha256OfFile(handle: FileHandle): Promise<string> {

@@ -24,6 +24,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { resolveBlobRange } from '../../../core/blob-range.js';
 import type { BlobRangeRequest, BlobStore, StoredBlob, StoredBlobRange } from '../../../core/ports/blob-store.js';
+import { contentEtag } from '../content-etag.js';
 import { validateKey } from '../local/local-blob-store.js';
 
 export interface S3BlobStoreOptions {
@@ -93,9 +94,10 @@ export class S3BlobStore implements BlobStore {
       });
   }
 
-  async put(key: string, data: Buffer, contentType: string): Promise<{ etag: string }> {
+  async put(key: string, data: Buffer, contentType: string): Promise<void> {
     const objectKey = this.#objectKey(key);
-    const etag = sha256(data);
+    // Written with the object, so a read can tell its bytes are whole; hashed off the event loop.
+    const etag = await contentEtag(data);
     const request = { Bucket: this.#bucket, Key: objectKey, Body: data, ContentType: contentType, Metadata: { [hashMetadata]: etag } };
     if (data.length <= this.#partSize) {
       // One PUT: atomic, and cheaper than lib-storage's machinery for the common, small image.
@@ -103,7 +105,6 @@ export class S3BlobStore implements BlobStore {
     } else {
       await new Upload({ client: this.#client, params: request, partSize: this.#partSize, queueSize: 4, leavePartsOnError: false }).done();
     }
-    return { etag };
   }
 
   async get(key: string): Promise<StoredBlob | undefined> {
