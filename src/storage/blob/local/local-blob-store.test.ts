@@ -46,11 +46,16 @@ describe('LocalBlobStore on disk', () => {
   });
 
   it('keeps a content type the extension does not imply, and forgets it when overwritten with one it does', async () => {
-    await store.put('images/odd.png', Buffer.from('webp bytes'), 'image/webp');
-    expect((await store.get('images/odd.png'))?.contentType).toBe('image/webp');
-    await store.put('images/odd.png', Buffer.from('png bytes'), 'image/png');
-    expect((await store.get('images/odd.png'))?.contentType).toBe('image/png');
-    expect(await listFiles(join(directory, 'data'))).toStrictEqual(['images/odd.png']);
+    // Small objects are written on the event loop, large ones (past 64 KB) off it: both paths.
+    for (const size of [10, 200 * 1024]) {
+      await rm(join(directory, 'data'), { recursive: true, force: true });
+      store = new LocalBlobStore({ directory: join(directory, 'data') });
+      await store.put('images/odd.png', Buffer.alloc(size, 1), 'image/webp');
+      expect((await store.get('images/odd.png'))?.contentType).toBe('image/webp');
+      await store.put('images/odd.png', Buffer.alloc(size, 2), 'image/png');
+      expect((await store.get('images/odd.png'))?.contentType).toBe('image/png');
+      expect(await listFiles(join(directory, 'data'))).toStrictEqual(['images/odd.png']);
+    }
   });
 
   it('writes small and large objects alike (small ones synchronously), and makes a folder removed behind its back again', async () => {

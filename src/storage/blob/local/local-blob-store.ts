@@ -67,7 +67,9 @@ export class LocalBlobStore implements BlobStore {
       const sidecar = sidecarPathOf(path);
       if (impliedType === contentType) {
         await writeAtomically(path, data, this.#fsync);
-        await unlink(sidecar).catch(ignoreMissing);
+        // Checked first, as #putSmall does: unlinking a file that is not there (the usual case) costs an
+        // exception and a thread-pool round trip (1.8 % of scenario 3's CPU).
+        if (existsSync(sidecar)) await unlink(sidecar).catch(ignoreMissing);
       } else {
         // The sidecar goes first: once the bytes are visible, their content type already is.
         await writeAtomically(sidecar, Buffer.from(contentType, 'utf8'), this.#fsync);
