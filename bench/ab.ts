@@ -22,30 +22,24 @@ import { jsonPost } from './scenario.js';
 import { runTaskBatch } from './scenarios/async-tasks.js';
 import { benchChannels } from './scenarios/channels.js';
 
-const body = { model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '256x256', response_format: 'b64_json' };
-const connections = 64;
-/** Scenario 3's request: a 1024x1024 image (about 2 MB of base64) the gateway decodes, stores and links to. */
-const rehostBody = { model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '1024x1024', response_format: 'url' };
-const rehostConnections = 16;
-
 /** One slice of load against a gateway: what was answered (or finished), in how long, and what failed. */
 type Slice = (gateway: GatewayProcess, seconds: number) => Promise<{ answered: number; seconds: number; failed: number }>;
 
-const slices: Record<string, { unit: string; slice: Slice }> = {
-  'small-b64': {
+/** A slice of one generation request, sent by `connections` clients at once. */
+function requestSlice(body: Record<string, string>, connections: number): { unit: string; slice: Slice } {
+  return {
     unit: 'req',
     slice: async (gateway, seconds) => {
       const result = await runLoad(jsonPost(`${gateway.url}/v1/images/generations`, body, gateway.apiKey), { connections, durationSeconds: seconds });
       return { answered: result.succeeded, seconds: result.durationSeconds, failed: result.failed };
     },
-  },
-  'rehost-url': {
-    unit: 'req',
-    slice: async (gateway, seconds) => {
-      const result = await runLoad(jsonPost(`${gateway.url}/v1/images/generations`, rehostBody, gateway.apiKey), { connections: rehostConnections, durationSeconds: seconds });
-      return { answered: result.succeeded, seconds: result.durationSeconds, failed: result.failed };
-    },
-  },
+  };
+}
+
+const slices: Record<string, { unit: string; slice: Slice }> = {
+  'small-b64': requestSlice({ model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '256x256', response_format: 'b64_json' }, 64),
+  // Scenario 3's request: a 1024x1024 image (about 2 MB of base64) the gateway decodes, stores and links to.
+  'rehost-url': requestSlice({ model: 'dall-e-2', prompt: 'a lighthouse at dusk', size: '1024x1024', response_format: 'url' }, 16),
   tasks: {
     unit: 'task',
     slice: async (gateway, seconds) => {

@@ -29,7 +29,7 @@ export function reservationFacts(request: ReservationRequest): Omit<ReservationF
  * The estimate a reserve debits: the price of every image requested. A metered key cannot use a
  * model without a price (permission_denied); an unlimited key uses it for free.
  */
-export function estimateReservation(quote: PriceQuote | undefined, request: ReservationRequest, facts: Omit<ReservationFacts, 'metered'>, metered: boolean): number {
+export function estimateReservation(quote: PriceQuote | null, request: ReservationRequest, facts: Omit<ReservationFacts, 'metered'>, metered: boolean): number {
   if (!quote) {
     if (metered) throw unpricedError(request.model, undefined);
     return 0;

@@ -25,7 +25,7 @@ import type { Clock } from '../../core/ports/clock.js';
 import type { TaskEvent } from '../../core/ports/task-events.js';
 import type { TaskLedger } from '../../core/ports/task-ledger.js';
 import type { TaskPatch, TaskRecord } from '../../core/ports/task-store.js';
-import { HeldReservations } from '../sql/held-reservations.js';
+import { HeldReservations, rememberAtMost } from '../sql/held-reservations.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import type { DatabaseSchema, TasksTable } from '../sql/schema.js';
 import { toEventRow } from '../sql/task-event-store.js';
@@ -102,7 +102,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     const statement = createReservedStatement(task, events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated });
     try {
       await this.#group.run(statement, request.keyId);
-      this.#held.remember(request, { row: Object.assign({}, row, { status: 'held' }) as ReservationRow, terms });
+      this.#held.remember(request, { row, terms });
       return true;
     } catch (error) {
       if (alreadyExists(error)) throw reservationConflictError(request.reservationId);
@@ -116,7 +116,7 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     const read = await this.db.selectFrom('api_keys').select(['balance', 'price_group']).where('id', '=', keyId).executeTakeFirst();
     if (read === undefined) return undefined;
     const facts = { metered: read.balance !== null, priceGroup: read.price_group };
-    remember(this.#keys, keyId, facts);
+    rememberAtMost(this.#keys, keyId, facts, keyFactsEntries);
     return facts;
   }
 
@@ -335,14 +335,8 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
   }
 }
 
-/** Entries the two caches keep at most: the oldest go first (a forgotten entry only costs a read or a transaction). */
-const cacheEntries = 10_000;
-
-function remember<Value>(cache: Map<string, Value>, key: string, value: Value): void {
-  cache.delete(key);
-  cache.set(key, value);
-  if (cache.size > cacheEntries) cache.delete(cache.keys().next().value as string);
-}
+/** Keys' facts kept at most: the oldest go first (a forgotten entry only costs a read). */
+const keyFactsEntries = 10_000;
 
 /** What a reservation of `request` would debit from `key` (for the refusal's message). */
 function estimatedFor(prices: PriceBook, request: ReservationRequest, facts: ReturnType<typeof reservationFacts>, key: KeyBalance | undefined): number {

@@ -4,7 +4,7 @@
 // each backend: how a writer gets the key to itself (BEGIN IMMEDIATE on SQLite, `FOR UPDATE` row locks
 // on PostgreSQL) and SQLite's hot path as prepared statements in a group commit.
 
-import { sql, type Insertable, type Kysely, type RawBuilder, type Selectable } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import { chargeForDelivery, estimateReservation, type ReservationFacts } from '../../billing/reservation-charge.js';
 import type { Charge, PriceBook, PriceQuote } from '../../billing/price-book.js';
 import { GatewayError } from '../../core/errors.js';
@@ -33,7 +33,7 @@ export interface KeyBalance {
 
 /**
  * A new reservation of `request` for `key`: the row to insert (status 'held', named after its
- * holder process) and what it debits. A metered key's estimate is debited whole; an unlimited key's
+ * holder process), which is also the held row a settle by this process prices from, and what it debits. A metered key's estimate is debited whole; an unlimited key's
  * is only recorded.
  */
 export function newReservation(
@@ -43,10 +43,10 @@ export function newReservation(
   key: KeyBalance,
   holder: string | null,
   now: number,
-): { row: Insertable<BillingReservationsTable>; metered: boolean; estimated: number; terms: ReservationTerms } {
+): { row: ReservationRow; metered: boolean; estimated: number; terms: ReservationTerms } {
   const metered = key.balance !== null;
   const quote = prices.quote(request.model, key.price_group) ?? null;
-  const estimated = estimateReservation(quote ?? undefined, request, facts, metered);
+  const estimated = estimateReservation(quote, request, facts, metered);
   // Assigned onto a fresh object, not spread and extended (docs/architecture.md: no hidden class per request).
   const allFacts: ReservationFacts = Object.assign({}, facts, { metered });
   const row = {
@@ -66,7 +66,7 @@ export function newReservation(
     holder,
     created_at: now,
     closed_at: null,
-  } satisfies Insertable<BillingReservationsTable>;
+  } satisfies ReservationRow;
   return { row, metered, estimated, terms: { quote, facts: allFacts } };
 }
 

@@ -28,10 +28,7 @@ export class HeldReservations {
   }
 
   remember(ref: ReservationRef, held: HeldReservation): void {
-    const key = ref.reservationId;
-    this.#held.delete(key);
-    this.#held.set(key, held);
-    if (this.#held.size > this.#limit) this.#held.delete(this.#held.keys().next().value as string);
+    rememberAtMost(this.#held, ref.reservationId, held, this.#limit);
   }
 
   get(ref: ReservationRef): HeldReservation | undefined {
@@ -49,8 +46,11 @@ export class HeldReservations {
   forget(ref: ReservationRef): void {
     if (this.get(ref) !== undefined) this.#held.delete(ref.reservationId);
   }
+}
 
-  get size(): number {
-    return this.#held.size;
-  }
+/** Sets `key` as the newest entry of `cache`, forgetting the oldest past `limit` (a Map keeps insertion order). */
+export function rememberAtMost<Value>(cache: Map<string, Value>, key: string, value: Value, limit: number): void {
+  cache.delete(key);
+  cache.set(key, value);
+  if (cache.size > limit) cache.delete(cache.keys().next().value as string);
 }

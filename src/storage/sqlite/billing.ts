@@ -206,19 +206,16 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
     const key = statements.key.get(request.keyId);
     if (!key) throw new GatewayError('invalid_api_key', 'The API key of this request no longer exists.');
     const { row, metered, estimated, terms } = newReservation(this.#prices, request, facts, key, holder, this.clock.now());
-    const quality = row.quality ?? null;
-    const holderValue = row.holder ?? null;
     const inserted = statements.insertReservation.run(
-      row.key_id, row.id, row.model, row.operation, row.images_requested, row.size, quality, row.price_group,
-      row.pricing, row.facts, row.estimated, row.debited, 'held', holderValue, row.created_at, null,
+      row.key_id, row.id, row.model, row.operation, row.images_requested, row.size, row.quality, row.price_group,
+      row.pricing, row.facts, row.estimated, row.debited, row.status, row.holder, row.created_at, row.closed_at,
     );
     if (inserted.changes === 0) throw reservationConflictError(request.reservationId);
     if (metered && estimated > 0 && statements.debit.run(estimated, request.keyId, estimated).changes === 0) {
       statements.forgetReservation.run(request.keyId, request.reservationId);
       throw insufficientQuotaError(estimated, key.balance ?? 0);
     }
-    // Assigned onto a fresh object, not spread and extended (docs/architecture.md: no hidden class per request).
-    return { row: Object.assign({}, row, { quality, holder: holderValue, status: 'held', closed_at: null }) as ReservationRow, terms };
+    return { row, terms };
   }
 
   settle(reservation: ReservationRef, settlement: Settlement): Promise<void> {

@@ -8,7 +8,6 @@
 // multipart upload, which is invisible until CompleteMultipartUpload; a failed or interrupted one is
 // aborted (lib-storage's `leavePartsOnError: false`), so neither an object nor stray parts remain.
 
-import { createHash } from 'node:crypto';
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -162,7 +161,9 @@ export class S3BlobStore implements BlobStore {
       const data = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
       const written = response.Metadata?.[hashMetadata];
       const part = response.$metadata.httpStatusCode === 206 ? parseContentRange(response.ContentRange) : undefined;
-      const intact = part === undefined ? written === undefined || written === sha256(data) : part.start >= part.size || data.length === part.end - part.start + 1;
+      // A whole object's hash, off the event loop: what it is checked against, or its etag when none was written.
+      const actual = part === undefined ? await contentEtag(data) : undefined;
+      const intact = part === undefined ? written === undefined || written === actual : part.start >= part.size || data.length === part.end - part.start + 1;
       if (!intact) {
         if (attempt >= readAttempts) throw new Error(`The object ${objectKey} did not match its recorded hash or length after ${readAttempts} reads`);
         await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
@@ -171,7 +172,7 @@ export class S3BlobStore implements BlobStore {
       return {
         data,
         contentType: response.ContentType ?? 'application/octet-stream',
-        etag: written ?? (part === undefined ? sha256(data) : ''),
+        etag: written ?? actual ?? '',
         hashed: written !== undefined,
         createdAt: response.LastModified?.getTime() ?? Date.now(),
         ...(part === undefined ? {} : { part }),
@@ -270,6 +271,3 @@ function isNotFound(error: unknown): boolean {
   return error instanceof NoSuchKey || (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound'));
 }
 
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
