@@ -6,7 +6,7 @@
 // Inert outside the compiled gateway's main thread.
 
 import { Session } from 'node:inspector/promises';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import diagnostics from 'node:diagnostics_channel';
 import { isMainThread } from 'node:worker_threads';
 
@@ -33,7 +33,10 @@ if (/main\.js$/.test(process.argv[1] ?? '') && isMainThread && process.env.ALLOC
       const requests = served - startCount;
       const ms = Date.now() - startedAt;
       const { profile } = await current.post('HeapProfiler.stopSampling');
-      writeFileSync(windows++ === 0 ? out : out.replace(/\.json$/, '-idle.json'), JSON.stringify({ requests, ms, profile }));
+      // Written aside and renamed: the harness polls for the file and must never read it half-written.
+      const file = windows++ === 0 ? out : out.replace(/\.json$/, '-idle.json');
+      writeFileSync(`${file}.partial`, JSON.stringify({ requests, ms, profile }));
+      renameSync(`${file}.partial`, file);
     }
   });
 }
