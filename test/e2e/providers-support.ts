@@ -103,12 +103,13 @@ export async function edit(
   fields: Record<string, string>,
   images: Buffer[],
   mask?: Buffer,
+  apiKey = gateway.apiKey,
 ): Promise<ImagesAnswer> {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.set(name, value);
   images.forEach((image, index) => form.append(images.length > 1 ? 'image[]' : 'image', new Blob([image], { type: 'image/png' }), `input-${index}.png`));
   if (mask !== undefined) form.set('mask', new Blob([mask], { type: 'image/png' }), 'mask.png');
-  const response = await fetch(`${gateway.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${gateway.apiKey}` }, body: form });
+  const response = await fetch(`${gateway.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: form });
   return answerOf(response);
 }
 

@@ -176,6 +176,26 @@ describe('Seedream image sets', () => {
     expect(await imagesOf(rig.gateway, answer)).toHaveLength(3);
     expect(rig.fake.jobs.at(-1)?.inputs).toHaveLength(12);
   });
+
+  it('reserves and asks for only what the references leave of a set: a key with credit for 3 images edits a set of max_images 6 over 12 references', async () => {
+    const gateway = await startBillingGateway({ channels: [arkChannel('ark', rig.fake)] });
+    try {
+      const { id, secret } = await createKey(gateway, { quota: 3 * seedream40Credits });
+      const photo = await inputImage(256, 256);
+      const fields = { model: seedream40, prompt: 'the same cat in three poses', size: '1280x720', sequential_image_generation: 'auto', sequential_image_generation_options: '{"max_images": 6}' };
+      const answer = await edit(gateway, fields, Array.from({ length: 12 }, () => photo), undefined, secret);
+      expect(answer.status).toBe(200);
+      expect(await imagesOf(gateway, answer)).toHaveLength(3);
+      expect(answer.headers.get('x-imagegate-warnings')).toMatch(/max_images lowered from 6 to 3/);
+      // Ark was asked for the 3 images its rule allows, not the 6 it would cut to 3.
+      expect(rig.fake.jobs.at(-1)?.body).toMatchObject({ sequential_image_generation: 'auto', sequential_image_generation_options: { max_images: 3 } });
+      expect(await gateway.gateway.billing.balance(id)).toBe(0);
+      const [row] = (await admin(gateway, 'GET', `/usage?key=${id}`)).body.data;
+      expect(row).toMatchObject({ operation: 'edit', images_requested: 3, images_delivered: 3, amount: 3 * seedream40Credits });
+    } finally {
+      await gateway.close();
+    }
+  });
 });
 
 describe('Seedream in /v1/models', () => {

@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sizeKeepingShape } from '../../core/sizes.js';
 import { GatewayError } from '../../core/errors.js';
-import { parseImageRequest, type ImageRequest, type RawImageRequest } from '../../core/image-request.js';
+import { maxImagesPerSet, parseImageRequest, type ImageRequest, type RawImageRequest } from '../../core/image-request.js';
 import { checkEditInputs, checkVariationInput, type InputImageLimits, type RawImageInput } from '../../core/image-inputs.js';
 import { Readable } from 'node:stream';
 import { encodeImagesResponseParts } from '../../core/images-response.js';
@@ -44,6 +44,7 @@ async function attachImages(operation: Operation, request: ImageRequest, input: 
     const checked = await checkEditInputs(request.model, input.images, input.mask, limits);
     request.images = checked.images;
     request.mask = checked.mask;
+    if (request.imageSet === true) limitSetByReferences(request);
     // No size asked for: the edit keeps the (first) input image's shape, not the model's square default.
     const first = request.images[0];
     if (request.sizeGiven === false && first !== undefined) {
@@ -56,6 +57,23 @@ async function attachImages(operation: Operation, request: ImageRequest, input: 
     if (input.images.length > 1) throw new GatewayError('invalid_value', 'Variations take exactly one image.', { param: 'image' });
     request.images = [await checkVariationInput(input.images[0], request.model, limits)];
   }
+}
+
+/**
+ * A set counts its reference images against its most images (Ark: "Number of input reference images +
+ * number of generated images ≤ 15", see maxImagesPerSet): the set asks for, reserves and rate-limits only
+ * what the references leave room for, so a key is not refused for images that cannot come.
+ */
+function limitSetByReferences(request: ImageRequest): void {
+  const room = maxImagesPerSet - request.images.length;
+  if (room < 1) {
+    throw new GatewayError('invalid_value', `An image set counts its reference images against ${maxImagesPerSet} images in all; ${request.images.length} references leave no room for one.`, {
+      param: 'image',
+    });
+  }
+  if (request.n <= room) return;
+  request.warnings.push(`max_images lowered from ${request.n} to ${room}: the set's ${request.images.length} reference images count against ${maxImagesPerSet} images in all`);
+  request.n = room;
 }
 
 /** The request's one abort controller, aborted when the client goes away before the answer is complete. */
@@ -93,6 +111,7 @@ export async function handleImageOperation(
   assertModelAllowed(context.key, imageRequest.model.id, imageRequest.requestedModel);
   await attachImages(operation, imageRequest, input, { maxInputPixels: deps.settings.maxInputPixels });
   context.size = formatSize(imageRequest.size);
+  context.imagesRequested = imageRequest.n;
 
   const route = deps.describeRoute(imageRequest.model.id);
   // Refused before anything is reserved or queued: no channel of this gateway serves the model.
