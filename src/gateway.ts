@@ -269,7 +269,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     webhooks: taskRuntime.webhooks,
     scopedWebhookSecret: taskRuntime.scopedWebhookSecret,
     dialectRenderers,
-    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, maxInputPixels: config.maxInputPixels, streamHeartbeatMs: config.streamHeartbeatMs, trustProxy: config.trustProxy },
+    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, bodyMemoryBytes: config.bodyMemoryBytes, maxImageBytes: 50 * 1024 * 1024, maxInputPixels: config.maxInputPixels, streamHeartbeatMs: config.streamHeartbeatMs, trustProxy: config.trustProxy },
   });
 
   registerUsageRoute(app, { usage: billing });

@@ -90,6 +90,16 @@ describe('loadConfig defaults and environment', () => {
     expect(configErrorOf(() => loadConfig({ IMAGEGATE_TASK_MAX_INPUT_MB: '0' })).message).toContain('IMAGEGATE_TASK_MAX_INPUT_MB');
   });
 
+  it('reads the request bodies\' memory budget from server.body_memory_mb or IMAGEGATE_BODY_MEMORY_MB, absent by default, and refuses one below the body limit', async () => {
+    expect(loadConfig({}).bodyMemoryBytes).toBeUndefined();
+    const path = await configFile('bodies.yaml', ['server:', '  body_limit_mb: 16', '  body_memory_mb: 128'].join('\n'));
+    expect(loadConfig({ IMAGEGATE_CONFIG: path }).bodyMemoryBytes).toBe(128 * 1024 * 1024);
+    expect(loadConfig({ IMAGEGATE_CONFIG: path, IMAGEGATE_BODY_MEMORY_MB: '512' }).bodyMemoryBytes).toBe(512 * 1024 * 1024);
+    const error = configErrorOf(() => loadConfig({ IMAGEGATE_CONFIG: path, IMAGEGATE_BODY_MEMORY_MB: '8' }));
+    expect(error.message).toContain('server.body_memory_mb');
+    expect(error.message).toContain('body_limit_mb');
+  });
+
   it('says when IMAGEGATE_CONFIG names a file that cannot be read', () => {
     const error = configErrorOf(() => loadConfig({ IMAGEGATE_CONFIG: join(folder, 'missing.yaml') }));
     expect(error.message).toMatch(/IMAGEGATE_CONFIG=.*missing\.yaml: cannot read the file \(ENOENT\)/);

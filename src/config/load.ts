@@ -209,11 +209,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
   for (const entry of trustProxy) {
     if (!isAddressOrCidr(entry)) throw new ConfigError(`IMAGEGATE_TRUST_PROXY / server.trust_proxy: expected IP addresses or CIDRs such as 10.0.0.0/8, got '${entry}'`);
   }
+  const bodyLimitBytes = Math.round((file.server?.body_limit_mb ?? 64) * 1024 * 1024);
+  // Absent: the HTTP layer's default (src/http/body-budget.ts).
+  const bodyMemoryMb = integerFromEnv(env, 'IMAGEGATE_BODY_MEMORY_MB', { min: 1 }) ?? file.server?.body_memory_mb;
+  const bodyMemoryBytes = bodyMemoryMb === undefined ? undefined : Math.round(bodyMemoryMb * 1024 * 1024);
+  if (bodyMemoryBytes !== undefined && bodyMemoryBytes < bodyLimitBytes) {
+    throw new ConfigError('IMAGEGATE_BODY_MEMORY_MB / server.body_memory_mb: must be at least server.body_limit_mb, or a body of the largest size allowed could never be read');
+  }
   return {
     port: integerFromEnv(env, 'PORT', { max: 65535 }) ?? file.server?.port ?? 8080,
     host: env.HOST || file.server?.host || '127.0.0.1',
     publicUrl: publicUrl?.replace(/\/+$/, ''),
-    bodyLimitBytes: Math.round((file.server?.body_limit_mb ?? 64) * 1024 * 1024),
+    bodyLimitBytes,
+    bodyMemoryBytes,
     streamHeartbeatMs: integerFromEnv(env, 'IMAGEGATE_STREAM_HEARTBEAT_MS', { min: 1 }) ?? file.server?.stream_heartbeat_ms ?? 15_000,
     workers: integerFromEnv(env, 'IMAGEGATE_WORKERS', { min: 1, max: 64 }) ?? file.server?.workers ?? 1,
     trustProxy,

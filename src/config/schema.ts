@@ -40,6 +40,7 @@ export const ConfigFileSchema = Type.Object(
           host: Type.Optional(Type.String()),
           public_url: Type.Optional(Type.String()),
           body_limit_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          body_memory_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'megabytes of request bodies this process holds at once; at least body_limit_mb' })),
           stream_heartbeat_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'milliseconds between SSE comment heartbeats' })),
           workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'processes serving HTTP (node:cluster); rate limits and quotas stay exact across them' })),
           /** Reverse proxies whose X-Forwarded-For is believed: addresses or CIDRs; none by default. */
@@ -229,6 +230,8 @@ export interface AppConfig {
   /** Base of hosted-result URLs; when absent, the request's own scheme and host are used. */
   publicUrl: string | undefined;
   bodyLimitBytes: number;
+  /** server.body_memory_mb: bytes of request bodies one process holds at once (src/http/body-budget.ts); its default when absent. */
+  bodyMemoryBytes: number | undefined;
   /** Between SSE comment heartbeats on image streams, which keep proxies from closing long generations. */
   streamHeartbeatMs: number;
   /** server.workers: processes serving HTTP (1 = this process alone). */

@@ -50,6 +50,8 @@ export interface HttpDeps {
   settings: {
     publicUrl: string | undefined;
     bodyLimitBytes: number;
+    /** Bytes of request bodies held at once (./body-budget.ts); when absent, 256 MB or the body limit if larger. */
+    bodyMemoryBytes?: number;
     /** Between SSE heartbeat comments on image streams; 15 s when absent. */
     streamHeartbeatMs?: number;
     maxImageBytes: number;
