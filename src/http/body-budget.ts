@@ -53,6 +53,8 @@ function busy(): GatewayError {
   );
 }
 
+const ignore = (): void => undefined;
+
 /** Gives `bytes` back once the answer is over: 'close' comes when it finished and when it was abandoned. */
 function releaseWhenAnswered(reply: FastifyReply, budget: BodyBudget, bytes: () => number): void {
   reply.raw.once('close', () => budget.release(bytes()));
@@ -108,6 +110,10 @@ export function registerBodyBudget(app: FastifyInstance, budget: BodyBudget, bod
     }
     const counted = new CountedBody(budget);
     releaseWhenAnswered(reply, budget, () => counted.countedBytes);
+    // A body cut short (the client gone) ends the read with its error, so Fastify's reader answers
+    // instead of waiting for an end that never comes. Once Fastify has stopped reading (the answer sent)
+    // nobody listens for the error any more, and an unheard 'error' event would throw: it is ignored.
+    counted.on('error', ignore);
     payload.on('error', (error) => counted.destroy(error));
     done(null, payload.pipe(counted));
   });
