@@ -1,7 +1,6 @@
 // Builds the HTTP application: parsers, auth, the one error handler, the request log, and routes.
 
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import type { RequestDetails } from '../core/ports/request-log.js';
 import type { HttpDeps } from './deps.js';
 import { registerIdempotencyCapture } from '../idempotency/http.js';
 import { registerAuth } from './auth.js';
@@ -11,8 +10,9 @@ import { registerJsonParser } from './json-body.js';
 import { registerMultipartParser } from './multipart-body.js';
 import { BodyBudget, defaultBodyMemoryBytes, registerBodyBudget } from './body-budget.js';
 import { registerQueryRules } from './query.js';
-import { newLogEntryId, requestIdFrom } from './request-id.js';
+import { requestIdFrom } from './request-id.js';
 import { registerRequestContext } from './request-context.js';
+import { registerRequestLogging } from './request-logging.js';
 import { lazyRequestLogger } from './request-logger.js';
 import { registerEditsRoute } from './routes/edits.js';
 import { registerFilesRoute } from './routes/files.js';
@@ -24,13 +24,6 @@ import { registerTasksRoutes } from './routes/tasks.js';
 import { bflRoutes } from '../dialects/bfl/routes.js';
 import { replicateRoutes } from '../dialects/replicate/routes.js';
 import { midjourneyRoutes } from '../dialects/midjourney/routes.js';
-
-/** An asynchronous request's details name the task it became (its 202 carries the id in a header). */
-function detailsOf(details: RequestDetails | null, taskHeader: unknown): RequestDetails | null {
-  if (details === null || typeof taskHeader !== 'string') return details;
-  // Copied onto a fresh object, not spread and extended (docs/architecture.md: no hidden class per request).
-  return Object.assign({}, details, { taskId: taskHeader });
-}
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // Typed with the base logger so route modules need not know pino's type.
@@ -79,32 +72,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     done(null, payload);
   });
 
-  app.addHook('onResponse', (request, reply, done) => {
-    const context = request.imagegate;
-    if (!context.endpoint) {
-      done();
-      return;
-    }
-    deps.requestLog.record({
-      id: newLogEntryId(),
-      requestId: request.id,
-      keyId: context.key?.id ?? null,
-      endpoint: context.endpoint,
-      model: context.model,
-      provider: context.provider,
-      channel: context.channel,
-      status: reply.statusCode,
-      imagesRequested: context.imagesRequested,
-      imagesDelivered: context.imagesDelivered,
-      size: context.size,
-      latencyMs: Math.round(performance.now() - context.startedAt),
-      errorCode: context.errorCode,
-      createdAt: deps.clock.now(),
-      clientIp: request.ip,
-      details: detailsOf(context.details, reply.getHeader('x-imagegate-task-id')),
-    });
-    done();
-  });
+  registerRequestLogging(app, deps);
 
   registerHealthRoutes(app, deps);
   registerModelsRoutes(app, deps);

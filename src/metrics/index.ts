@@ -12,6 +12,7 @@ import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { Insights } from '../core/ports/insights.js';
 import type { ModelRouter } from '../core/ports/model-router.js';
 import { extractApiKey } from '../http/auth.js';
+import { clientClosedStatus, onAbandoned } from '../http/request-logging.js';
 import type { ChannelRegistry } from '../routing/channel-registry.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -153,15 +154,23 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
   return {
     registry,
     register(app, settings = {}) {
-      // A callback hook: an async one costs a promise and a microtask per request.
-      app.addHook('onResponse', (request, reply, done) => {
+      const observe = (request: FastifyRequest, status: number, seconds: number): void => {
         const context = request.imagegate;
         const routePattern = (context === null ? request.routeOptions.url : context.route) ?? 'unmatched';
-        httpDuration.observe({ method: request.method, route: routePattern, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+        httpDuration.observe({ method: request.method, route: routePattern, status_code: String(status) }, seconds);
         if (context?.endpoint !== undefined) {
-          requests.inc({ endpoint: context.endpoint, model: context.model ?? 'none', status: String(reply.statusCode) });
+          requests.inc({ endpoint: context.endpoint, model: context.model ?? 'none', status: String(status) });
           if (context.imagesDelivered > 0) images.inc({ model: context.model ?? 'none', channel: context.channel ?? 'none' }, context.imagesDelivered);
         }
+      };
+      // Callback hooks: an async one costs a promise and a microtask per request.
+      app.addHook('onRequest', (request, reply, done) => {
+        // A client gone before its answer was complete: counted with nginx's 499, as the request log records it.
+        onAbandoned(reply, () => observe(request, clientClosedStatus, reply.elapsedTime / 1000));
+        done();
+      });
+      app.addHook('onResponse', (request, reply, done) => {
+        observe(request, reply.statusCode, reply.elapsedTime / 1000);
         done();
       });
       if (settings.route ?? true) route(app);

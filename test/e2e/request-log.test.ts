@@ -9,6 +9,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestLogsTable } from '../../src/storage/sql/schema.js';
 import { startTestGateway, type TestGateway } from '../../src/testing/gateway-harness.js';
+import { admin, adminToken, createKey, startBillingGateway } from './billing-support.js';
+import { startHeldUpstream } from './hardening/held-upstream.js';
 
 /** A request_logs row as read back from the database file. */
 type Row = RequestLogsTable;
@@ -159,5 +161,48 @@ describe('what the database file never holds', () => {
 
   it('holds no API key secret', () => {
     expect(databaseBytes.includes(gateway.apiKey)).toBe(false);
+  });
+});
+
+describe('a request whose client goes away before the answer', () => {
+  it('is logged once, with 499 client_closed_request and what was known of it, and counted in the metrics', async () => {
+    const held = await startHeldUpstream({ width: 64, height: 64 });
+    const abandonedGateway = await startBillingGateway({
+      channels: [{ name: 'held', provider: 'openai', base_url: held.baseUrl, api_key: 'sk-held-0123456789abcdef', models: ['gpt-image-1'] }],
+    });
+    try {
+      const { id: keyId, secret } = await createKey(abandonedGateway, { name: 'leaves-early', quota: 10_000_000 });
+      const abandon = new AbortController();
+      const pending = fetch(`${abandonedGateway.url}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', 'x-request-id': 'gave-up-1' },
+        body: JSON.stringify({ model: 'gpt-image-1', prompt: 'a slow lighthouse', size: '1024x1024' }),
+        signal: abandon.signal,
+      }).catch((error: unknown) => error);
+      await held.arrived(1);
+      abandon.abort();
+      expect(await pending).toBeInstanceOf(Error);
+      // The log is written in the background (every 250 ms): asked until the row is there, within a
+      // bound, while the upstream still holds the call.
+      let logged: Array<Record<string, unknown>> = [];
+      for (const started = Date.now(); logged.length === 0 && Date.now() - started < 10_000; ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        logged = (await admin(abandonedGateway, 'GET', '/logs?request_id=gave-up-1')).body.data as Array<Record<string, unknown>>;
+      }
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({ status: 499, error_code: 'client_closed_request', endpoint: 'images.generations', key_id: keyId, model: 'gpt-image-1', images_delivered: 0 });
+      // Nothing delivered, nothing charged: the reservation went back.
+      expect(await abandonedGateway.gateway.billing.balance(keyId)).toBe(10_000_000);
+      // The upstream answers after the client left (the gateway stopped waiting for it): no second row.
+      held.release();
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect((await admin(abandonedGateway, 'GET', '/logs?request_id=gave-up-1')).body.data).toHaveLength(1);
+
+      const scrape = await (await fetch(`${abandonedGateway.url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+      expect(scrape).toMatch(/^imagegate_requests_total\{endpoint="images.generations",model="gpt-image-1",status="499"\} 1$/m);
+    } finally {
+      await abandonedGateway.close();
+      await held.close();
+    }
   });
 });
