@@ -10,6 +10,8 @@ export interface Weighted {
 export type RandomSource = () => number;
 
 export function orderCandidates<T extends Weighted>(candidates: readonly T[], random: RandomSource): T[] {
+  // Most models have one channel: nothing to order, and no tiers, copies and draws on every request.
+  if (candidates.length === 1) return [candidates[0] as T];
   const tiers = new Map<number, T[]>();
   for (const candidate of candidates) {
     const tier = tiers.get(candidate.priority) ?? [];
