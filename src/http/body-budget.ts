@@ -21,21 +21,16 @@ export const defaultBodyMemoryBytes = 256 * 1024 * 1024;
 const countedFromBytes = 64 * 1024;
 
 export class BodyBudget {
-  readonly limitBytes: number;
+  readonly #limitBytes: number;
   #heldBytes = 0;
 
   constructor(limitBytes: number) {
-    this.limitBytes = limitBytes;
-  }
-
-  /** Bytes of bodies held now. */
-  get heldBytes(): number {
-    return this.#heldBytes;
+    this.#limitBytes = limitBytes;
   }
 
   /** Takes `bytes` when they fit in what is left; false (and nothing taken) when they do not. */
   tryTake(bytes: number): boolean {
-    if (this.#heldBytes + bytes > this.limitBytes) return false;
+    if (this.#heldBytes + bytes > this.#limitBytes) return false;
     this.#heldBytes += bytes;
     return true;
   }
