@@ -12,6 +12,13 @@ import { stringify as toYaml } from 'yaml';
 import { compiledEntry, type GatewayRuntime } from './gateway-build.js';
 
 export const repositoryRoot = resolve(import.meta.dirname, '..');
+
+/**
+ * The node flags every production command runs the gateway with (package.json's start, the Dockerfile's
+ * CMD, the README's commands and systemd unit; bench/production-flags.test.ts keeps them equal): the
+ * bench measures the gateway as it runs there. The reference relays run with node's defaults.
+ */
+export const productionNodeFlags: readonly string[] = ['--max-semi-space-size=32'];
 export const benchApiKey = 'sk-bench-0123456789abcdef0123456789';
 const benchAdminToken = 'bench-admin-token-0123456789abcdef';
 /** Per-key limits the benchmark key gets: checked on every request, never reached. */
@@ -299,7 +306,7 @@ export async function startGatewayProcess(options: {
   const runtime = options.runtime ?? 'compiled';
   const probe = pathToFileURL(join(repositoryRoot, 'bench', 'gateway-probe.mjs')).href;
   // V8 or Node flags for the gateway alone (a diagnosis: --trace-gc-nvp, --max-semi-space-size=8 …), never the harness's own.
-  const flags = [...(options.nodeFlags ?? []), ...(process.env['GATEWAY_NODE_FLAGS'] ?? '').split(' ').filter(Boolean)];
+  const flags = [...productionNodeFlags, ...(options.nodeFlags ?? []), ...(process.env['GATEWAY_NODE_FLAGS'] ?? '').split(' ').filter(Boolean)];
   const entry = [...flags, ...(runtime === 'compiled' ? ['--import', probe, compiledEntry(root)] : ['--import', 'tsx', '--import', probe, 'src/main.ts'])];
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
   dataFolders.add(dataDir);
