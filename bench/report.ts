@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchmarkReport } from './harness.js';
+import { productionNodeFlags } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 
 const megabyte = 1024 * 1024;
@@ -84,6 +85,7 @@ export function formatReport(report: BenchmarkReport): string {
   );
   notes.push(
     `imagegate ran ${report.options.runtime === 'compiled' ? 'compiled (npm run build, plain node, as in production)' : 'from its TypeScript sources under the tsx loader'}` +
+      ` with node ${productionNodeFlags.join(' ')} as the production commands run it (the reference relays with node's defaults)` +
       (report.idleRssBytes === undefined ? '.' : `; RSS once started, before any load: ${memory(report.idleRssBytes)}.`),
   );
   const machine = report.machine;
