@@ -30,6 +30,7 @@ import { startReservationUpkeep } from './billing/reservation-upkeep.js';
 import { registerUsageRoute } from './http/routes/usage.js';
 import { createKeyRateLimiter, memoryLimiters } from './ratelimit/key-rate-limiter.js';
 import type { RateLimiter } from './core/ports/rate-limiter.js';
+import { BodyBudget } from './http/body-budget.js';
 import { buildApp } from './http/app.js';
 import { createOfflineProvider } from './providers/offline/index.js';
 import { defaultBaseUrls, upstreamProviders, type UpstreamProviderName } from './providers/registry.js';
@@ -218,7 +219,10 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
           }),
   });
   const metricsSettings = config.metrics ?? { enabled: true, token: undefined, port: undefined, host: '127.0.0.1' };
-  const metrics = metricsSettings.enabled ? createMetrics({ insights, channels: router, token: metricsSettings.token ?? config.adminToken }) : undefined;
+  const bodyBudget = BodyBudget.forSettings(config.bodyMemoryBytes, config.bodyLimitBytes);
+  const metrics = metricsSettings.enabled
+    ? createMetrics({ insights, channels: router, token: metricsSettings.token ?? config.adminToken, bodyBytesHeld: () => bodyBudget.heldBytes })
+    : undefined;
   const images = createImageService({ router: metrics ? metrics.observeRouter(router) : router, blobs, http, clock, maxDownloadBytes: config.maxDownloadBytes, estimateUsage: createUsageEstimator(prices.book) });
   const signer = createUrlSigner({ secret: await loadSigningSecret({ ...config, dataDir }), defaultTtlSeconds: config.urlTtlSeconds, clock });
   const redis = shared.redis;
@@ -242,6 +246,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
   const consoleEnabled = config.console?.enabled ?? true;
 
   const app = await buildApp({
+    bodyBudget,
     ...(consoleEnabled ? { sessionKey: createSessionKeyResolver(sessions, keys, clock) } : {}),
     catalog,
     images,
@@ -269,7 +274,7 @@ export async function createGateway(config: AppConfig, options: GatewayOptions =
     webhooks: taskRuntime.webhooks,
     scopedWebhookSecret: taskRuntime.scopedWebhookSecret,
     dialectRenderers,
-    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, bodyMemoryBytes: config.bodyMemoryBytes, maxImageBytes: 50 * 1024 * 1024, maxInputPixels: config.maxInputPixels, streamHeartbeatMs: config.streamHeartbeatMs, trustProxy: config.trustProxy },
+    settings: { publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, maxImageBytes: 50 * 1024 * 1024, maxInputPixels: config.maxInputPixels, streamHeartbeatMs: config.streamHeartbeatMs, trustProxy: config.trustProxy },
   });
 
   registerUsageRoute(app, { usage: billing });

@@ -8,7 +8,7 @@ import { registerErrorHandling } from './errors.js';
 import { answerClientError, answerFrameworkError, maxPathParameterLength } from './framing.js';
 import { registerJsonParser } from './json-body.js';
 import { registerMultipartParser } from './multipart-body.js';
-import { BodyBudget, defaultBodyMemoryBytes, registerBodyBudget } from './body-budget.js';
+import { registerBodyBudget } from './body-budget.js';
 import { registerQueryRules } from './query.js';
 import { requestIdFrom } from './request-id.js';
 import { registerRequestContext } from './request-context.js';
@@ -52,8 +52,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerQueryRules(app);
   registerAuth(app, { keys: deps.keys, clock: deps.clock, ...(deps.sessionKey === undefined ? {} : { sessionKey: deps.sessionKey }) });
   registerIdempotencyCapture(app);
-  const bodyMemoryBytes = deps.settings.bodyMemoryBytes ?? Math.max(defaultBodyMemoryBytes, deps.settings.bodyLimitBytes);
-  registerBodyBudget(app, new BodyBudget(bodyMemoryBytes), deps.settings.bodyLimitBytes);
+  registerBodyBudget(app, deps.bodyBudget, deps.settings.bodyLimitBytes);
   registerMultipartParser(app);
   registerJsonParser(app);
 

@@ -28,6 +28,16 @@ export class BodyBudget {
     this.#limitBytes = limitBytes;
   }
 
+  /** The budget `server.body_memory_mb` sets, or (unset) 256 MB, and never less than one body at the limit. */
+  static forSettings(bodyMemoryBytes: number | undefined, bodyLimitBytes: number): BodyBudget {
+    return new BodyBudget(bodyMemoryBytes ?? Math.max(defaultBodyMemoryBytes, bodyLimitBytes));
+  }
+
+  /** Bytes of bodies held now (the metrics' imagegate_request_body_bytes_held). */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
   /** Takes `bytes` when they fit in what is left; false (and nothing taken) when they do not. */
   tryTake(bytes: number): boolean {
     if (this.#heldBytes + bytes > this.#limitBytes) return false;

@@ -1,5 +1,6 @@
 // What the HTTP layer is built from: the core services and ports, assembled by main.ts.
 
+import type { BodyBudget } from './body-budget.js';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Catalog } from '../core/catalog/catalog.js';
@@ -47,11 +48,11 @@ export interface HttpDeps {
   scopedWebhookSecret?: (scope: string) => string;
   /** Where the API dialects (src/dialects) register how their tasks are delivered to webhooks. */
   dialectRenderers?: DialectRenderers;
+  /** The request bodies this process holds at once (./body-budget.ts). */
+  bodyBudget: BodyBudget;
   settings: {
     publicUrl: string | undefined;
     bodyLimitBytes: number;
-    /** Bytes of request bodies held at once (./body-budget.ts); when absent, 256 MB or the body limit if larger. */
-    bodyMemoryBytes?: number;
     /** Between SSE heartbeat comments on image streams; 15 s when absent. */
     streamHeartbeatMs?: number;
     maxImageBytes: number;

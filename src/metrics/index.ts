@@ -23,6 +23,8 @@ export interface MetricsOptions {
   token: string | undefined;
   /** Node.js process metrics (CPU, memory, event loop lag) too; default true. */
   processMetrics?: boolean;
+  /** Bytes of request bodies this process holds now (http/body-budget.ts), when the gateway has a budget. */
+  bodyBytesHeld?: () => number;
 }
 
 const circuitStates = { closed: 0, half_open: 1, open: 2 } as const;
@@ -84,6 +86,17 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
         for (const channel of options.channels.list()) this.set({ channel: channel.name }, read(channel.health));
       },
     });
+  const bodyBytesHeld = options.bodyBytesHeld;
+  if (bodyBytesHeld !== undefined) {
+    new Gauge({
+      name: 'imagegate_request_body_bytes_held',
+      help: 'Bytes of request bodies this process holds now, against server.body_memory_mb (bodies under 64 KB are not counted).',
+      registers: [registry],
+      collect() {
+        this.set(bodyBytesHeld());
+      },
+    });
+  }
   channelGauge('imagegate_channel_circuit_state', 'Circuit breaker state of each channel: 0 closed, 1 half-open, 2 open.', (health) => circuitStates[health.circuit]);
   channelGauge('imagegate_channel_in_flight', 'Upstream calls in flight on each channel (this process).', (health) => health.in_flight);
   channelGauge('imagegate_channel_queued', 'Requests waiting for a concurrency slot on each channel (this process).', (health) => health.queued);

@@ -12,6 +12,7 @@ import { startHeldUpstream, type HeldUpstream } from './held-upstream.js';
 import { expectOpenAIShapedError, RawConnection } from './raw-http.js';
 
 const megabyte = 1024 * 1024;
+const metricsToken = 'metrics-token-0123456789abcdef';
 const bodyLimitBytes = 4 * megabyte;
 const bodyMemoryBytes = 5 * megabyte;
 
@@ -26,6 +27,7 @@ beforeAll(async () => {
   gateway = await startTestGateway({
     bodyLimitBytes,
     bodyMemoryBytes,
+    metrics: { enabled: true, token: metricsToken, port: undefined, host: '127.0.0.1' },
     channels: [
       { name: 'offline', provider: 'offline', models: ['dall-e-2', 'gpt-image-1-mini'] },
       { name: 'held', provider: 'openai', base_url: held.baseUrl, api_key: 'sk-held-0123456789abcdef', models: ['gpt-image-1'] },
@@ -51,6 +53,12 @@ function editForm(model: string): FormData {
   return form;
 }
 
+/** The gauge of body bytes this process holds, as Prometheus scrapes it. */
+async function bodyBytesHeld(): Promise<number> {
+  const text = await (await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
+  return Number(/^imagegate_request_body_bytes_held (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
 function edit(model: string, signal?: AbortSignal): Promise<Response> {
   return fetch(`${gateway.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${gateway.apiKey}` }, body: editForm(model), signal });
 }
@@ -66,6 +74,10 @@ describe('request bodies held at once (server.body_memory_mb)', () => {
     expect(largePng.length).toBeLessThan(bodyLimitBytes - 64 * 1024);
     const first = edit('gpt-image-1');
     await held.arrived(1);
+    // The first upload's bytes, as the operator's metrics show them (its Content-Length: the image and the form around it).
+    const holding = await bodyBytesHeld();
+    expect(holding).toBeGreaterThan(largePng.length);
+    expect(holding).toBeLessThan(largePng.length + 4096);
 
     // Declared: refused on its head alone, and its connection closed.
     const connection = await RawConnection.open(gateway.url);
@@ -106,7 +118,10 @@ describe('request bodies held at once (server.body_memory_mb)', () => {
     expect(small.status).toBe(200);
 
     held.release();
-    expect((await first).status).toBe(200);
+    const firstAnswer = await first;
+    expect(firstAnswer.status).toBe(200);
+    await firstAnswer.arrayBuffer();
+    expect(await bodyBytesHeld()).toBe(0);
     // The first body's bytes are back: the same upload is taken now.
     const second = await edit('gpt-image-1-mini');
     expect(second.status).toBe(200);
