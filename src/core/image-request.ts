@@ -308,6 +308,23 @@ export function parseImageRequest(catalog: Catalog, operation: Operation, body: 
  */
 export const maxImagesPerSet = 15;
 
+/**
+ * A set counts its reference images against its most images (Ark: "Number of input reference images +
+ * number of generated images ≤ 15", see maxImagesPerSet), once its inputs are attached: the set asks for, reserves and rate-limits only
+ * what the references leave room for, so a key is not refused for images that cannot come.
+ */
+export function limitSetByReferences(request: ImageRequest): void {
+  const room = maxImagesPerSet - request.images.length;
+  if (room < 1) {
+    throw new GatewayError('invalid_value', `An image set counts its reference images against ${maxImagesPerSet} images in all; ${request.images.length} references leave no room for one.`, {
+      param: 'image',
+    });
+  }
+  if (request.n <= room) return;
+  request.warnings.push(`max_images lowered from ${request.n} to ${room}: the set's ${request.images.length} reference images count against ${maxImagesPerSet} images in all`);
+  request.n = room;
+}
+
 function imageSetOf(body: RawImageRequest): { maxImages: number } | undefined {
   const mode = body['sequential_image_generation'];
   if (mode === undefined || mode === null || mode === 'disabled') return undefined;

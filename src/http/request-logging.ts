@@ -6,26 +6,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestDetails } from '../core/ports/request-log.js';
 import type { HttpDeps } from './deps.js';
+import { clientClosedStatus, onAbandoned } from './client-gone.js';
 import { newLogEntryId } from './request-id.js';
-
-/** nginx's status for a request whose client closed the connection before the answer was complete. */
-export const clientClosedStatus = 499;
 
 /** An asynchronous request's details name the task it became (its 202 carries the id in a header). */
 function detailsOf(details: RequestDetails | null, taskHeader: unknown): RequestDetails | null {
   if (details === null || typeof taskHeader !== 'string') return details;
   // Copied onto a fresh object, not spread and extended (docs/architecture.md: no hidden class per request).
   return Object.assign({}, details, { taskId: taskHeader });
-}
-
-/** Calls `abandoned` when the client closes the connection before the answer was complete. */
-export function onAbandoned(reply: FastifyReply, abandoned: () => void): void {
-  const response = reply.raw;
-  // 'close' comes after 'finish' for an answer that was complete, and alone for one that was not. An
-  // answer that failed with an 'error' event was seen by Fastify's onResponse already.
-  response.once('close', () => {
-    if (!response.writableFinished && response.errored === null) abandoned();
-  });
 }
 
 export function registerRequestLogging(app: FastifyInstance, deps: Pick<HttpDeps, 'requestLog' | 'clock'>): void {

@@ -12,7 +12,7 @@ import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { Insights } from '../core/ports/insights.js';
 import type { ModelRouter } from '../core/ports/model-router.js';
 import { extractApiKey } from '../http/auth.js';
-import { clientClosedStatus, onAbandoned } from '../http/request-logging.js';
+import { clientClosedStatus, onAbandoned } from '../http/client-gone.js';
 import type { ChannelRegistry } from '../routing/channel-registry.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 

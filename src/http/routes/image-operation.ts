@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sizeKeepingShape } from '../../core/sizes.js';
 import { GatewayError } from '../../core/errors.js';
-import { maxImagesPerSet, parseImageRequest, type ImageRequest, type RawImageRequest } from '../../core/image-request.js';
+import { limitSetByReferences, parseImageRequest, type ImageRequest, type RawImageRequest } from '../../core/image-request.js';
 import { checkEditInputs, checkVariationInput, type InputImageLimits, type RawImageInput } from '../../core/image-inputs.js';
 import { Readable } from 'node:stream';
 import { encodeImagesResponseParts } from '../../core/images-response.js';
@@ -14,6 +14,7 @@ import type { ReservationRequest } from '../../core/ports/billing.js';
 import { createRequestAbort, type RequestAbort } from '../../core/request-abort.js';
 import { formatSize } from '../../core/sizes.js';
 import type { HttpDeps } from '../deps.js';
+import { onAbandoned } from '../client-gone.js';
 import { sendError } from '../errors.js';
 import { beginIdempotentRequest, runWithinSyncLimit, submitImageTask, wantsAsync } from '../image-tasks.js';
 import { streamImageOperation } from './image-stream.js';
@@ -59,30 +60,11 @@ async function attachImages(operation: Operation, request: ImageRequest, input: 
   }
 }
 
-/**
- * A set counts its reference images against its most images (Ark: "Number of input reference images +
- * number of generated images ≤ 15", see maxImagesPerSet): the set asks for, reserves and rate-limits only
- * what the references leave room for, so a key is not refused for images that cannot come.
- */
-function limitSetByReferences(request: ImageRequest): void {
-  const room = maxImagesPerSet - request.images.length;
-  if (room < 1) {
-    throw new GatewayError('invalid_value', `An image set counts its reference images against ${maxImagesPerSet} images in all; ${request.images.length} references leave no room for one.`, {
-      param: 'image',
-    });
-  }
-  if (request.n <= room) return;
-  request.warnings.push(`max_images lowered from ${request.n} to ${room}: the set's ${request.images.length} reference images count against ${maxImagesPerSet} images in all`);
-  request.n = room;
-}
-
 /** The request's one abort controller, aborted when the client goes away before the answer is complete. */
 function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): RequestAbort {
   const abort = createRequestAbort();
   const gone = (): void => abort.clientGone(new GatewayError('server_error', 'The client closed the connection.'));
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) gone();
-  });
+  onAbandoned(reply, gone);
   request.raw.on('aborted', gone);
   return abort;
 }
