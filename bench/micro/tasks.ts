@@ -1,7 +1,7 @@
 // `node --import tsx bench/micro/tasks.ts [QUEUED] [ROUNDS] [PER_ROUND]`: CPU microseconds per task of
 // the SQLite task bookkeeping alone (no HTTP, no upstream, no blob store), as scenario 4 drives it: a
 // backlog of QUEUED tasks of one key (the bench keeps ~500), and each round PER_ROUND submissions
-// (queue-limit count + the ledger's task row, reservation and `queued` event), one claim batch of
+// (the ledger's task row, reservation and `queued` event, with its queue-limit count), one claim batch of
 // PER_ROUND (with its `started` events), PER_ROUND successes (the ledger's final write, settlement,
 // `stored` + `succeeded`) and 1.4 polls per task. The stores are wired as sqlite-storage and gateway.ts
 // wire them (one group commit, the timeline wrappers). CPU includes the checkpointer thread. Compare
@@ -73,8 +73,6 @@ const storedRequest = (taskId: string) => ({
 });
 
 const submit = async (): Promise<void> => {
-  const queued = await store.count({ keyId: key.id, status: 'queued', atMost: maxQueued });
-  if (queued >= maxQueued) throw new Error('queue full');
   const id = newTaskId();
   const now = Date.now();
   const task: TaskRecord = {
@@ -95,7 +93,7 @@ const submit = async (): Promise<void> => {
     startedAt: null,
     completedAt: null,
   };
-  await ledger.createReserved(task, { reservationId: id, keyId: key.id, model: 'gpt-image-1-mini', operation: 'generate', imagesRequested: 1, size: '1024x1024', promptCharacters: 20, inputImages: 0 });
+  await ledger.createReserved(task, { reservationId: id, keyId: key.id, model: 'gpt-image-1-mini', operation: 'generate', imagesRequested: 1, size: '1024x1024', promptCharacters: 20, inputImages: 0 }, undefined, maxQueued);
 };
 
 const finish = async (task: TaskRecord): Promise<void> => {

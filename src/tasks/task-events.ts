@@ -55,7 +55,7 @@ function timelineEvents(clock: Clock) {
 export function withLedgerTimeline(ledger: TaskLedger, options: Pick<TaskTimelineOptions, 'clock'>): TaskLedger {
   const { created, updated } = timelineEvents(options.clock);
   return {
-    createReserved: (task, reservation) => ledger.createReserved(task, reservation, created(task)),
+    createReserved: (task, reservation, _events, queuedAtMost) => ledger.createReserved(task, reservation, created(task), queuedAtMost),
     finishSettled: (taskId, owner, patch, reservation, settlement) => ledger.finishSettled(taskId, owner, patch, reservation, settlement, updated(taskId, patch)),
   };
 }
@@ -73,7 +73,6 @@ export function withTaskTimeline(store: TaskStore, events: TaskEventStore, optio
     },
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),
-    count: (filter) => store.count(filter),
     // The store writes the claim's `started` events with the claim: one commit for both.
     claim: (owner, now, leaseExpiresAt, claimOptions) => store.claim(owner, now, leaseExpiresAt, recordingStarts(claimOptions)),
     claimBatch: (owner, now, leaseExpiresAt, limit, claimOptions) => store.claimBatch(owner, now, leaseExpiresAt, limit, recordingStarts(claimOptions)),

@@ -429,13 +429,6 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     syncTimeoutMs: settings.syncTimeoutMs,
 
     async submit(input) {
-      // Counted, not listed: reading up to max_queued whole tasks on every submission made a long queue slow to grow.
-      const queued = await store.count({ keyId: input.keyId, status: 'queued', atMost: settings.maxQueued });
-      if (queued >= settings.maxQueued) {
-        throw new GatewayError('rate_limit_exceeded', `This key already has ${queued} tasks waiting, the most allowed. Wait for some to start, then submit again.`, {
-          retryAfterSeconds: 5,
-        });
-      }
       const now = clock.now();
       const stored = await storeTaskRequest(input.request, { taskId: input.taskId, reservationId: input.taskId, blobs: deps.blobs, now, callback: input.callback !== undefined });
       const task: TaskRecord = {
@@ -459,8 +452,9 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       try {
         // The webhook first: a task never exists without the delivery its client asked for.
         if (input.callback) await deps.webhooks?.register(input.taskId, input.callback);
-        // The reservation, held by the task from the start, and the task row: one transaction.
-        await deps.ledger.createReserved(task, input.reservation);
+        // The reservation, held by the task from the start, and the task row: one transaction, which
+        // also holds the key to its queue limit (a count of its own was a round trip per submission).
+        await deps.ledger.createReserved(task, input.reservation, undefined, settings.maxQueued);
       } catch (error) {
         if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
         throw error;

@@ -55,8 +55,6 @@ export interface TaskStore {
   create(task: TaskRecord): Promise<void>;
   get(id: string): Promise<TaskRecord | undefined>;
   list(filter: { keyId: string; status?: TaskStatus; limit: number; after?: string }): Promise<TaskRecord[]>;
-  /** How many of a key's tasks have `status`, counted no further than `atMost` (all a limit check needs). */
-  count(filter: { keyId: string; status: TaskStatus; atMost: number }): Promise<number>;
   /**
    * Atomically takes the oldest claimable task (queued, or in progress with an expired lease; a lease
    * is held while now < leaseExpiresAt and expired from that instant on, as in every lease the gateway keeps)

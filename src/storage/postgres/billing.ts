@@ -23,13 +23,13 @@ import type { ReservationRef, ReservationRequest, Settlement } from '../../core/
 import type { BillingStore, SweepOptions } from '../../core/ports/billing-store.js';
 import type { Clock } from '../../core/ports/clock.js';
 import type { TaskEvent } from '../../core/ports/task-events.js';
-import type { TaskLedger } from '../../core/ports/task-ledger.js';
+import { queueFullError, type TaskLedger } from '../../core/ports/task-ledger.js';
 import type { TaskPatch, TaskRecord } from '../../core/ports/task-store.js';
 import { HeldReservations, rememberAtMost } from '../sql/held-reservations.js';
 import { collectableExtra, forgetProcessesAfterMs, newReservation, planSettlement, SqlBillingBooks, sweepBatch, usageRow, type KeyBalance, type ReservationRow } from '../sql/billing.js';
 import type { DatabaseSchema, TasksTable } from '../sql/schema.js';
 import { toEventRow } from '../sql/task-event-store.js';
-import { toPatchRow, toRow } from '../sql/task-store.js';
+import { countQueued, toPatchRow, toRow } from '../sql/task-store.js';
 import { PostgresGroupCommit } from './group-commit.js';
 import { alreadyExists, createReservedStatement, didNotApply, finishSettledStatement, type TaskFinish } from './ledger-statements.js';
 import type { PreparedStatements } from './prepared-statements.js';
@@ -73,15 +73,16 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     this.#processId = options.processId ?? `process_${randomUUID().replaceAll('-', '')}`;
     this.#group = new PostgresGroupCommit(options.statements);
     this.taskLedger = {
-      createReserved: (task, request, events = []) => this.#createReserved(task, request, events),
+      createReserved: (task, request, events = [], queuedAtMost) => this.#createReserved(task, request, events, queuedAtMost),
       finishSettled: (taskId, owner, patch, reservation, settlement, events = []) => this.#finishSettled(taskId, owner, patch, reservation, settlement, events),
     };
   }
 
   /** One statement (see ledger-statements.ts); the transaction when it did not apply: a refusal, a key changed since read. */
-  async #createReserved(task: TaskRecord, request: ReservationRequest, events: readonly TaskEvent[]): Promise<void> {
-    if (await this.#reserveInOneStatement(toRow(task), events, request, null)) return;
+  async #createReserved(task: TaskRecord, request: ReservationRequest, events: readonly TaskEvent[], queuedAtMost: number | undefined): Promise<void> {
+    if (await this.#reserveInOneStatement(toRow(task), events, request, null, queuedAtMost)) return;
     await this.db.transaction().execute(async (transaction) => {
+      if (queuedAtMost !== undefined && (await countQueued(transaction, task.keyId, queuedAtMost)) >= queuedAtMost) throw queueFullError(queuedAtMost);
       const inserted = await transaction.insertInto('tasks').values(toRow(task)).onConflict((conflict) => conflict.column('id').doNothing()).executeTakeFirst();
       if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) throw reservationConflictError(request.reservationId);
       if (events.length > 0) await transaction.insertInto('task_events').values(events.map(toEventRow)).execute();
@@ -93,23 +94,27 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
    * The reservation (with a task's row and events, or alone: held by this process) as one statement of
    * the group commit, guarded by the key's facts as last read. False when it did not apply (the key is
    * unknown, its balance does not cover the debit, or it changed since read): the transaction decides.
+   * With `queuedAtMost`, a key with that many tasks waiting gets queueFullError, nothing written.
    */
-  async #reserveInOneStatement(task: TasksTable | undefined, events: readonly TaskEvent[], request: ReservationRequest, holder: string | null): Promise<boolean> {
+  async #reserveInOneStatement(task: TasksTable | undefined, events: readonly TaskEvent[], request: ReservationRequest, holder: string | null, queuedAtMost?: number): Promise<boolean> {
     const key = this.#keys.get(request.keyId) ?? (await this.#readKeyFacts(request.keyId));
     if (key === undefined) return false;
     const facts = reservationFacts(request);
     const { row, metered, estimated, terms } = newReservation(this.#prices, request, facts, { balance: key.metered ? 0 : null, price_group: key.priceGroup }, holder, this.clock.now());
-    const statement = createReservedStatement(task, events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated });
+    const statement = createReservedStatement(task, events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated }, queuedAtMost);
+    let written: number | null;
     try {
-      await this.#group.run(statement, request.keyId);
-      this.#held.remember(request, { row, terms });
-      return true;
+      written = (await this.#group.run(statement, request.keyId)).rowCount;
     } catch (error) {
       if (alreadyExists(error)) throw reservationConflictError(request.reservationId);
       if (!didNotApply(error)) throw error;
       this.#keys.delete(request.keyId);
       return false;
     }
+    // Gated on the key's queue, the statement wrote nothing when it was full.
+    if (queuedAtMost !== undefined && written === 0) throw queueFullError(queuedAtMost);
+    this.#held.remember(request, { row, terms });
+    return true;
   }
 
   async #readKeyFacts(keyId: string): Promise<{ metered: boolean; priceGroup: string } | undefined> {

@@ -11,13 +11,14 @@
 // the batch, as it would a transaction of one. Statements are ordered by key within a batch, so two
 // processes' batches lock their keys in the same order.
 
+import type pg from 'pg';
 import type { PreparedStatements, Statement } from './prepared-statements.js';
 
 interface Unit {
   statement: Statement;
   /** Lock order within a batch: the key the statement locks. */
   order: string;
-  resolve(): void;
+  resolve(result: pg.QueryResult): void;
   reject(error: unknown): void;
 }
 
@@ -33,8 +34,8 @@ export class PostgresGroupCommit {
     this.#statements = statements;
   }
 
-  /** Runs `statement` in the next batch; resolves once committed, rejects with its own error when it fails alone. */
-  run(statement: Statement, order: string): Promise<void> {
+  /** Runs `statement` in the next batch; resolves with its result once committed, rejects with its own error when it fails alone. */
+  run(statement: Statement, order: string): Promise<pg.QueryResult> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ statement, order, resolve, reject });
       if (!this.#running) {
@@ -55,8 +56,7 @@ export class PostgresGroupCommit {
 
   async #alone(unit: Unit): Promise<void> {
     try {
-      await this.#statements.query(unit.statement);
-      unit.resolve();
+      unit.resolve(await this.#statements.query(unit.statement));
     } catch (error) {
       unit.reject(error);
     }
@@ -65,11 +65,12 @@ export class PostgresGroupCommit {
   async #together(batch: Unit[]): Promise<void> {
     batch.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
     let statementFailed = false;
+    const results: pg.QueryResult[] = [];
     try {
       await this.#statements.transaction(async (run) => {
         for (const unit of batch) {
           try {
-            await run(unit.statement);
+            results.push(await run(unit.statement));
           } catch (error) {
             statementFailed = true;
             throw error;
@@ -85,6 +86,6 @@ export class PostgresGroupCommit {
       }
       return;
     }
-    for (const unit of batch) unit.resolve();
+    batch.forEach((unit, index) => unit.resolve(results[index] as pg.QueryResult));
   }
 }

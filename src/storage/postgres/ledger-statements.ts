@@ -49,29 +49,50 @@ export interface DebitGuard {
  * the debit) in one statement. The debit is guarded by the key as it was read (price group, metered or
  * not) and, when metered, by the balance covering it; a debit that matched nothing fails the statement
  * with 23502 on `debited`. A task or reservation that exists already fails it with 23505.
+ *
+ * With `queuedAtMost`, every write is gated on the key having fewer tasks waiting (counted once, no
+ * further than the limit, from the queued-by-key index; the statement's snapshot does not see its own
+ * task): a full queue writes nothing and inserts no row — a result of 0 rows, not an error, which would
+ * roll back the group commit's whole batch (a key at its limit retrying would do that to every batch).
+ * The count rides in the write instead of a round trip of its own before it.
  */
-export function createReservedStatement(task: TasksTable | undefined, events: readonly EventRow[], reservation: Insertable<BillingReservationsTable>, debit: DebitGuard): Statement {
+export function createReservedStatement(
+  task: TasksTable | undefined,
+  events: readonly EventRow[],
+  reservation: Insertable<BillingReservationsTable>,
+  debit: DebitGuard,
+  queuedAtMost?: number,
+): Statement {
   const parameters = new Parameters();
   const key = parameters.add(debit.keyId);
   const group = parameters.add(debit.priceGroup);
-  const debitCte =
-    debit.metered && debit.amount > 0
-      ? (() => {
-          const amount = parameters.add(debit.amount);
-          return `debit AS (UPDATE api_keys SET balance = balance - ${amount} WHERE id = ${key} AND price_group = ${group} AND balance >= ${amount} RETURNING ${amount}::bigint AS amount)`;
-        })()
-      : `debit AS (SELECT 0::bigint AS amount FROM api_keys WHERE id = ${key} AND price_group = ${group} AND balance IS ${debit.metered ? 'NOT NULL' : 'NULL'})`;
   const ctes: string[] = [];
+  const gated = task !== undefined && queuedAtMost !== undefined;
+  if (gated) {
+    const limit = parameters.add(queuedAtMost);
+    ctes.push(`room AS (SELECT count(*) < ${limit} AS open FROM (SELECT 1 FROM tasks WHERE key_id = ${key} AND status = 'queued' LIMIT ${limit}) AS waiting)`);
+  }
+  const onlyWithRoom = gated ? ' AND (SELECT open FROM room)' : '';
+  // INSERT … SELECT takes its parameters' types from the target columns, as VALUES does.
+  const rowsOf = (values: string) => (gated ? `SELECT ${values} WHERE (SELECT open FROM room)` : `VALUES (${values})`);
   if (task !== undefined) {
     const taskValues = valuesOf(parameters, task);
-    ctes.push(`task AS (INSERT INTO tasks (${taskValues.columns}) VALUES (${taskValues.values}))`);
+    ctes.push(`task AS (INSERT INTO tasks (${taskValues.columns}) ${rowsOf(taskValues.values)})`);
   }
-  if (events.length > 0) ctes.push(`events AS (INSERT INTO task_events (task_id, at, kind, detail) VALUES ${events.map((event) => `(${parameters.add(event.task_id)}, ${parameters.add(event.at)}, ${parameters.add(event.kind)}, ${parameters.add(event.detail)})`).join(', ')})`);
-  ctes.push(debitCte);
+  if (events.length > 0) {
+    const rows = events.map((event) => `(${parameters.add(event.task_id)}::text, ${parameters.add(event.at)}::bigint, ${parameters.add(event.kind)}::text, ${parameters.add(event.detail)}::text)`);
+    ctes.push(`events AS (INSERT INTO task_events (task_id, at, kind, detail) SELECT * FROM (VALUES ${rows.join(', ')}) AS event${gated ? ' WHERE (SELECT open FROM room)' : ''})`);
+  }
+  if (debit.metered && debit.amount > 0) {
+    const amount = parameters.add(debit.amount);
+    ctes.push(`debit AS (UPDATE api_keys SET balance = balance - ${amount} WHERE id = ${key} AND price_group = ${group} AND balance >= ${amount}${onlyWithRoom} RETURNING ${amount}::bigint AS amount)`);
+  } else {
+    ctes.push(`debit AS (SELECT 0::bigint AS amount FROM api_keys WHERE id = ${key} AND price_group = ${group} AND balance IS ${debit.metered ? 'NOT NULL' : 'NULL'}${onlyWithRoom})`);
+  }
   const { debited: _debited, ...rest } = reservation;
   const reservationValues = valuesOf(parameters, rest);
   return {
-    text: `WITH ${ctes.join(',\n')}\nINSERT INTO billing_reservations (${reservationValues.columns}, "debited") VALUES (${reservationValues.values}, (SELECT amount FROM debit))`,
+    text: `WITH ${ctes.join(',\n')}\nINSERT INTO billing_reservations (${reservationValues.columns}, "debited") ${rowsOf(`${reservationValues.values}, (SELECT amount FROM debit)`)}`,
     values: parameters.values,
   };
 }

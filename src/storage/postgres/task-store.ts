@@ -3,7 +3,7 @@
 // many processes never wait on each other nor take the same task.
 
 import { sql, type Kysely } from 'kysely';
-import type { ClaimOptions, TaskRecord, TaskStatus } from '../../core/ports/task-store.js';
+import type { ClaimOptions, TaskRecord } from '../../core/ports/task-store.js';
 import type { DatabaseSchema, TasksTable } from '../sql/schema.js';
 import { SqlTaskStore, toRecord } from '../sql/task-store.js';
 import type { PreparedStatements, Statement } from './prepared-statements.js';
@@ -16,7 +16,6 @@ const claimedColumns = taskColumns
   .map((column) => `t.${column}`)
   .join(', ');
 const getText = `SELECT ${taskColumns} FROM tasks WHERE id = $1`;
-const countText = 'SELECT count(*) AS total FROM (SELECT 1 FROM tasks WHERE key_id = $1 AND status = $2 LIMIT $3) AS matching';
 
 export class PostgresTaskStore extends SqlTaskStore {
   readonly #statements: PreparedStatements;
@@ -30,12 +29,6 @@ export class PostgresTaskStore extends SqlTaskStore {
   override async get(id: string): Promise<TaskRecord | undefined> {
     const row = (await this.#statements.query<TasksTable>({ text: getText, values: [id] })).rows[0];
     return row === undefined ? undefined : toRecord(row);
-  }
-
-  /** Every submission (its key's queue bound): a prepared statement. */
-  override async count(filter: { keyId: string; status: TaskStatus; atMost: number }): Promise<number> {
-    const row = (await this.#statements.query<{ total: number }>({ text: countText, values: [filter.keyId, filter.status, filter.atMost] })).rows[0];
-    return Number(row?.total ?? 0);
   }
 
   async claim(owner: string, now: number, leaseExpiresAt: number, options: ClaimOptions = {}): Promise<TaskRecord | undefined> {

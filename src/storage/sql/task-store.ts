@@ -26,17 +26,6 @@ export abstract class SqlTaskStore implements TaskStore {
     return row === undefined ? undefined : toRecord(row);
   }
 
-  /** An index-only count (key_id, status) that stops at `atMost`: no row is read or parsed. */
-  async count(filter: { keyId: string; status: TaskStatus; atMost: number }): Promise<number> {
-    const row = await this.db
-      .selectFrom((builder) =>
-        builder.selectFrom('tasks').select(sql<number>`1`.as('one')).where('key_id', '=', filter.keyId).where('status', '=', filter.status).limit(filter.atMost).as('matching'),
-      )
-      .select((expression) => expression.fn.countAll<number>().as('total'))
-      .executeTakeFirstOrThrow();
-    return Number(row.total);
-  }
-
   /** Newest first; `after` is the id of a task of the same key, and the page holds tasks created before it. */
   async list(filter: { keyId: string; status?: TaskStatus; limit: number; after?: string }): Promise<TaskRecord[]> {
     let query = this.db.selectFrom('tasks').selectAll().where('key_id', '=', filter.keyId);
@@ -186,4 +175,13 @@ export function toRecord(row: Selectable<TasksTable>): TaskRecord {
     startedAt: row.started_at,
     completedAt: row.completed_at,
   };
+}
+
+/** The tasks `keyId` has waiting, counted no further than `atMost` from the (key_id, status) index: no row is read. */
+export async function countQueued(connection: Kysely<DatabaseSchema>, keyId: string, atMost: number): Promise<number> {
+  const row = await connection
+    .selectFrom((builder) => builder.selectFrom('tasks').select(sql<number>`1`.as('one')).where('key_id', '=', keyId).where('status', '=', 'queued').limit(atMost).as('matching'))
+    .select((expression) => expression.fn.countAll<number>().as('total'))
+    .executeTakeFirstOrThrow();
+  return Number(row.total);
 }

@@ -19,7 +19,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { ReservationRef, ReservationRequest, Settlement } from '../../core/ports/billing.js';
 import type { Clock } from '../../core/ports/clock.js';
 import type { DatabaseSchema } from '../sql/schema.js';
-import type { TaskLedger } from '../../core/ports/task-ledger.js';
+import { queueFullError, type TaskLedger } from '../../core/ports/task-ledger.js';
 import type { BillingStore, SweepOptions } from '../../core/ports/billing-store.js';
 import type { PriceBook } from '../../billing/price-book.js';
 import { insufficientQuotaError, reservationConflictError, reservationFacts } from '../../billing/reservation-charge.js';
@@ -161,9 +161,10 @@ export class SqliteBilling extends SqlBillingBooks implements BillingStore {
     // Each moment one unit of the group commit, all or nothing: a refusal comes before its writes,
     // anything else rolls the batch back (see RunOptions).
     this.taskLedger = {
-      createReserved: async (task, request, events = []) => {
+      createReserved: async (task, request, events = [], queuedAtMost) => {
         const facts = reservationFacts(request);
         const held = await this.#batches.run(() => {
+          if (queuedAtMost !== undefined && tasks.queuedInUnit(task.keyId) >= queuedAtMost) throw queueFullError(queuedAtMost);
           const held = this.#reserveInUnit(request, facts, null);
           tasks.insertInUnit(task);
           taskEvents.insertInUnit(events);

@@ -6,7 +6,7 @@
 
 import type Database from 'better-sqlite3';
 import type { TaskEvent } from '../../core/ports/task-events.js';
-import type { ClaimOptions, TaskRecord, TaskStatus, TaskStore } from '../../core/ports/task-store.js';
+import type { ClaimOptions, TaskRecord, TaskStore } from '../../core/ports/task-store.js';
 import type { TasksTable } from '../sql/schema.js';
 import { SqlTaskStore, toPatchRow, toRecord, toRow } from '../sql/task-store.js';
 import type { SqliteDatabase } from './database.js';
@@ -33,7 +33,7 @@ function prepareStatements(native: Database.Database) {
     // `LIMIT atMost` subquery: that subquery ran as a co-routine yielding each entry, 1.7× the cost per
     // entry (82 µs per submission with 500 queued in scenario 4). What it walks is bounded all the same:
     // a key's queued tasks stop growing at the queue limit this count enforces.
-    count: native.prepare<[string, string], { total: number }>('SELECT COUNT(*) AS total FROM tasks WHERE key_id = ? AND status = ?'),
+    countQueued: native.prepare<[string], { total: number }>("SELECT COUNT(*) AS total FROM tasks WHERE key_id = ? AND status = 'queued'"),
     // Keys with something claimable. The queued ones by skipping through the (status, key_id, …) index
     // one key at a time (a lookup per key, however many tasks each has queued) — SELECT DISTINCT read
     // every queued entry and each row's model, 137 µs per claim with 500 queued. Models are not
@@ -124,10 +124,6 @@ export class SqliteTaskStore extends SqlTaskStore {
     return row === undefined ? undefined : toRecord(row);
   }
 
-  override async count(filter: { keyId: string; status: TaskStatus; atMost: number }): Promise<number> {
-    const row = await this.#batches.read(() => this.#statements.count.get(filter.keyId, filter.status));
-    return Math.min(row?.total ?? 0, filter.atMost);
-  }
 
   override async claim(owner: string, now: number, leaseExpiresAt: number, options: ClaimOptions = {}): Promise<TaskRecord | undefined> {
     return (await this.claimBatch(owner, now, leaseExpiresAt, 1, options))[0];
@@ -205,6 +201,11 @@ export class SqliteTaskStore extends SqlTaskStore {
    * The task row written inside a unit of the group commit someone else runs (the task ledger's,
    * ./billing.ts): no batch of its own.
    */
+  /** How many tasks `keyId` has waiting, inside a unit of the group commit (the task ledger's queue limit). */
+  queuedInUnit(keyId: string): number {
+    return this.#statements.countQueued.get(keyId)?.total ?? 0;
+  }
+
   insertInUnit(task: TaskRecord): void {
     this.#statements.insert.run(toRow(task));
   }

@@ -392,6 +392,38 @@ export function describeBillingConformance(name: string, create: (clock: Clock) 
       expect(await billing.balance(keyId)).toBe(1_000_000 - 16_000);
     });
 
+    it("holds a key to its queue limit in the same write: the task over it leaves nothing, other keys' and started tasks do not count", async () => {
+      const keyId = await makeKey(1_000_000);
+      const otherKeyId = await makeKey(1_000_000);
+      const submit = (request: ReservationRequest) =>
+        ledgerOf()
+          .createReserved(queuedTask(request), request, [{ taskId: request.reservationId, at: clock.now(), kind: 'queued', detail: {} }], 3)
+          .then(() => 'created', (error: unknown) => error);
+      // Submitted together, as a busy key's are: one batch of the group commit decides them one by one.
+      const first = [dalle2(keyId), dalle2(keyId), dalle2(keyId), dalle2(keyId)];
+      const outcomes = await Promise.all(first.map(submit));
+      expect(outcomes.filter((outcome) => outcome === 'created')).toHaveLength(3);
+      const refused = outcomes.find((outcome) => outcome !== 'created');
+      expect(refused).toBeInstanceOf(GatewayError);
+      expect(refused).toMatchObject({ code: 'rate_limit_exceeded', retryAfterSeconds: 5 });
+      const refusedRequest = first[outcomes.indexOf(refused)] as ReservationRequest;
+      expect(await subject.tasks.get(refusedRequest.reservationId)).toBeUndefined();
+      expect(await subject.taskEvents.list(refusedRequest.reservationId)).toEqual([]);
+      expect(await billing.account(keyId)).toMatchObject({ balance: 1_000_000 - 3 * 16_000, held: 3 * 16_000 });
+
+      // A task that started is no longer waiting: its place in the queue is free again.
+      expect(await subject.tasks.claim('worker-a', clock.now(), clock.now() + 60_000)).toMatchObject({ keyId });
+      expect(await submit(dalle2(keyId))).toBe('created');
+      expect(await submit(dalle2(keyId))).toMatchObject({ code: 'rate_limit_exceeded' });
+      // Another key's queue is its own.
+      expect(await submit(dalle2(otherKeyId))).toBe('created');
+      // Without a limit (a task not queued by a client's submission) nothing is counted.
+      const unbounded = dalle2(keyId);
+      await ledgerOf().createReserved(queuedTask(unbounded), unbounded);
+      expect(await billing.account(keyId)).toMatchObject({ balance: 1_000_000 - 5 * 16_000, held: 5 * 16_000 });
+      await expectBooksBalance(keyId);
+    });
+
     it('finishes and settles together while the lease is held; a worker that lost it neither writes nor charges', async () => {
       const keyId = await makeKey(1_000_000);
       const request = dalle2(keyId, 2);

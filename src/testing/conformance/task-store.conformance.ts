@@ -280,17 +280,6 @@ export function describeTaskStoreConformance(name: string, create: () => Promise
       expect(await store.claim('worker-2', baseTime + 10 * leaseMs, baseTime + 11 * leaseMs)).toBeUndefined();
     });
 
-    it("counts a key's tasks with a status, stopping at the bound asked for", async () => {
-      for (let index = 0; index < 5; index += 1) await store.create(makeTask(`count_${index}`, { createdAt: baseTime + index }));
-      await store.create(makeTask('count_done', { status: 'succeeded', completedAt: baseTime + 10 }));
-      await store.create(makeTask('count_other_key', { keyId: 'key_b' }));
-      expect(await store.count({ keyId: 'key_a', status: 'queued', atMost: 100 })).toBe(5);
-      expect(await store.count({ keyId: 'key_a', status: 'queued', atMost: 3 })).toBe(3);
-      expect(await store.count({ keyId: 'key_a', status: 'succeeded', atMost: 100 })).toBe(1);
-      expect(await store.count({ keyId: 'key_b', status: 'queued', atMost: 100 })).toBe(1);
-      expect(await store.count({ keyId: 'key_c', status: 'queued', atMost: 100 })).toBe(0);
-    });
-
     it("lists a key's tasks newest first, filtered by status, paged with an `after` cursor", async () => {
       for (let index = 0; index < 6; index += 1) {
         await store.create(
