@@ -31,7 +31,7 @@ import type { DatabaseSchema, TasksTable } from '../sql/schema.js';
 import { toEventRow } from '../sql/task-event-store.js';
 import { countQueued, toPatchRow, toRow } from '../sql/task-store.js';
 import { PostgresGroupCommit } from './group-commit.js';
-import { alreadyExists, createReservedStatement, didNotApply, finishSettledStatement, type TaskFinish } from './ledger-statements.js';
+import { alreadyExists, createReservedStatement, didNotApply, finishSettledStatement, type ReservedOutcome, type TaskFinish } from './ledger-statements.js';
 import type { PreparedStatements } from './prepared-statements.js';
 
 type Connection = Kysely<DatabaseSchema> | Transaction<DatabaseSchema>;
@@ -102,17 +102,18 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     const facts = reservationFacts(request);
     const { row, metered, estimated, terms } = newReservation(this.#prices, request, facts, { balance: key.metered ? 0 : null, price_group: key.priceGroup }, holder, this.clock.now());
     const statement = createReservedStatement(task, events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated }, queuedAtMost);
-    let written: number | null;
+    let outcome: ReservedOutcome | undefined;
     try {
-      written = (await this.#group.run(statement, request.keyId)).rowCount;
+      outcome = (await this.#group.run(statement, request.keyId)).rows[0] as ReservedOutcome | undefined;
     } catch (error) {
       if (alreadyExists(error)) throw reservationConflictError(request.reservationId);
-      if (!didNotApply(error)) throw error;
+      throw error;
+    }
+    if (outcome?.room === false && queuedAtMost !== undefined) throw queueFullError(queuedAtMost);
+    if (outcome?.reserved !== true) {
       this.#keys.delete(request.keyId);
       return false;
     }
-    // Gated on the key's queue, the statement wrote nothing when it was full.
-    if (queuedAtMost !== undefined && written === 0) throw queueFullError(queuedAtMost);
     this.#held.remember(request, { row, terms });
     return true;
   }

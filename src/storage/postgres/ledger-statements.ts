@@ -3,12 +3,15 @@
 // row is locked for that statement and its commit only, and the gateway compiles and sends one query
 // instead of seven. The SQL is written out with numbered parameters (no query builder on this path).
 //
-// A statement is all or nothing, and it cannot roll itself back half-way except by failing: so the
-// write that must not happen alone is made to fail. The reservation's `debited` (NOT NULL) is the
-// debit's RETURNING, NULL when the guarded debit matched nothing; the usage row's `key_id` (NOT NULL)
-// is the settled reservation's, NULL when the task's lease or the held reservation was not there. The
-// NOT NULL violation (23502) undoes the whole statement and the caller falls back to the transaction,
-// which decides the rare case (a refusal, a lost lease, a repeated finish) exactly as before.
+// A statement is all or nothing, and it cannot roll itself back half-way except by failing. The
+// reservation does not need to: every write in it hangs on the guarded debit's row (and on the key's
+// queue having room), so a debit that matched nothing writes nothing, and the statement says which —
+// without failing, because a failed statement rolls back the whole batch of the group commit it was
+// part of, and a key out of credit retrying would do that to every batch. The settlement does fail:
+// the usage row's `key_id` (NOT NULL) is the settled reservation's, NULL when the task's lease or the
+// held reservation was not there, and the NOT NULL violation (23502) undoes the whole statement. Either
+// way the caller falls back to the transaction, which decides the rare case (a refusal, a key changed
+// since read, a lost lease, a repeated finish) exactly as before.
 
 import type { Insertable } from 'kysely';
 import type { BillingReservationsTable, BillingUsageTable, TasksTable } from '../sql/schema.js';
@@ -44,17 +47,23 @@ export interface DebitGuard {
   amount: number;
 }
 
+/** What createReservedStatement answers: one row. */
+export interface ReservedOutcome {
+  /** The reservation (and the task, its events) written. */
+  reserved: boolean;
+  /** False when the key's queue was full (nothing written); true, or null without a queue limit. */
+  room: boolean | null;
+}
+
 /**
  * The task row (when the reservation is a task's), its events and the reservation (its `debited` from
- * the debit) in one statement. The debit is guarded by the key as it was read (price group, metered or
- * not) and, when metered, by the balance covering it; a debit that matched nothing fails the statement
- * with 23502 on `debited`. A task or reservation that exists already fails it with 23505.
- *
- * With `queuedAtMost`, every write is gated on the key having fewer tasks waiting (counted once, no
+ * the debit) in one statement, which answers one ReservedOutcome row. The debit is guarded by the key
+ * as it was read (price group, metered or not) and, when metered, by the balance covering it; every
+ * write hangs on the debit's row, so a debit that matched nothing writes nothing (`reserved` false).
+ * With `queuedAtMost`, the debit hangs in turn on the key having fewer tasks waiting (counted once, no
  * further than the limit, from the queued-by-key index; the statement's snapshot does not see its own
- * task): a full queue writes nothing and inserts no row — a result of 0 rows, not an error, which would
- * roll back the group commit's whole batch (a key at its limit retrying would do that to every batch).
- * The count rides in the write instead of a round trip of its own before it.
+ * task): a full queue writes nothing (`room` false) — the count rides in the write instead of a round
+ * trip of its own before it. A task or reservation that exists already fails the statement with 23505.
  */
 export function createReservedStatement(
   task: TasksTable | undefined,
@@ -72,27 +81,27 @@ export function createReservedStatement(
     const limit = parameters.add(queuedAtMost);
     ctes.push(`room AS (SELECT count(*) < ${limit} AS open FROM (SELECT 1 FROM tasks WHERE key_id = ${key} AND status = 'queued' LIMIT ${limit}) AS waiting)`);
   }
-  const onlyWithRoom = gated ? ' AND (SELECT open FROM room)' : '';
+  const withRoom = gated ? ' AND (SELECT open FROM room)' : '';
+  if (debit.metered && debit.amount > 0) {
+    const amount = parameters.add(debit.amount);
+    ctes.push(`debit AS (UPDATE api_keys SET balance = balance - ${amount} WHERE id = ${key} AND price_group = ${group} AND balance >= ${amount}${withRoom} RETURNING ${amount}::bigint AS amount)`);
+  } else {
+    ctes.push(`debit AS (SELECT 0::bigint AS amount FROM api_keys WHERE id = ${key} AND price_group = ${group} AND balance IS ${debit.metered ? 'NOT NULL' : 'NULL'}${withRoom})`);
+  }
   // INSERT … SELECT takes its parameters' types from the target columns, as VALUES does.
-  const rowsOf = (values: string) => (gated ? `SELECT ${values} WHERE (SELECT open FROM room)` : `VALUES (${values})`);
+  const { debited: _debited, ...rest } = reservation;
+  const reservationValues = valuesOf(parameters, rest);
+  ctes.push(`reservation AS (INSERT INTO billing_reservations (${reservationValues.columns}, "debited") SELECT ${reservationValues.values}, amount FROM debit RETURNING 1)`);
   if (task !== undefined) {
     const taskValues = valuesOf(parameters, task);
-    ctes.push(`task AS (INSERT INTO tasks (${taskValues.columns}) ${rowsOf(taskValues.values)})`);
+    ctes.push(`task AS (INSERT INTO tasks (${taskValues.columns}) SELECT ${taskValues.values} WHERE EXISTS (SELECT 1 FROM debit))`);
   }
   if (events.length > 0) {
     const rows = events.map((event) => `(${parameters.add(event.task_id)}::text, ${parameters.add(event.at)}::bigint, ${parameters.add(event.kind)}::text, ${parameters.add(event.detail)}::text)`);
-    ctes.push(`events AS (INSERT INTO task_events (task_id, at, kind, detail) SELECT * FROM (VALUES ${rows.join(', ')}) AS event${gated ? ' WHERE (SELECT open FROM room)' : ''})`);
+    ctes.push(`events AS (INSERT INTO task_events (task_id, at, kind, detail) SELECT * FROM (VALUES ${rows.join(', ')}) AS event WHERE EXISTS (SELECT 1 FROM debit))`);
   }
-  if (debit.metered && debit.amount > 0) {
-    const amount = parameters.add(debit.amount);
-    ctes.push(`debit AS (UPDATE api_keys SET balance = balance - ${amount} WHERE id = ${key} AND price_group = ${group} AND balance >= ${amount}${onlyWithRoom} RETURNING ${amount}::bigint AS amount)`);
-  } else {
-    ctes.push(`debit AS (SELECT 0::bigint AS amount FROM api_keys WHERE id = ${key} AND price_group = ${group} AND balance IS ${debit.metered ? 'NOT NULL' : 'NULL'}${onlyWithRoom})`);
-  }
-  const { debited: _debited, ...rest } = reservation;
-  const reservationValues = valuesOf(parameters, rest);
   return {
-    text: `WITH ${ctes.join(',\n')}\nINSERT INTO billing_reservations (${reservationValues.columns}, "debited") ${rowsOf(`${reservationValues.values}, (SELECT amount FROM debit)`)}`,
+    text: `WITH ${ctes.join(',\n')}\nSELECT EXISTS (SELECT 1 FROM reservation) AS reserved, ${gated ? '(SELECT open FROM room)' : 'NULL::boolean'} AS room`,
     values: parameters.values,
   };
 }
