@@ -1,5 +1,5 @@
 // `node --import tsx bench/ab.ts OTHER_CHECKOUT [--scenario small-b64|rehost-url|tasks] [--rounds N] [--slice SECONDS]
-//   [--env-a K=V …] [--env-b K=V …]`: one scenario's load through two compiled imagegates at once —
+//   [--env-a K=V …] [--env-b K=V …] [--node-flags-a '…'] [--node-flags-b '…']`: one scenario's load through two compiled imagegates at once —
 // another checkout's (A) and this one's (B) — in alternating slices (A B, B A, …), with each side's CPU
 // per answered request (or finished task) and its rate summed over its slices. On a shared machine whose
 // load moves by the minute, a before/after comparison is only fair when both sides see the same minutes.
@@ -8,7 +8,9 @@
 // rehost-url: scenario 3's request (a 1024x1024 b64_json answer turned into a hosted URL, 16 connections).
 // tasks: scenario 4's batch (asynchronous tasks submitted and followed until final), each slice
 // submitting for SECONDS and then waiting for its tasks to finish.
-// OTHER_CHECKOUT may be this checkout (`.`) to compare two settings through --env-a / --env-b.
+// OTHER_CHECKOUT may be this checkout (`.`) to compare two settings through --env-a / --env-b, or two
+// sets of node flags through --node-flags-a / --node-flags-b (after the production flags, which win
+// over NODE_OPTIONS in the environment).
 // A side whose environment sets IMAGEGATE_DATABASE_URL=postgres://… runs on that database (a `?schema=`
 // of its own per side), and the PostgreSQL server's CPU in its slices is printed beside the gateway's.
 
@@ -68,29 +70,34 @@ async function main(): Promise<void> {
       slice: { type: 'string' },
       'env-a': { type: 'string', multiple: true },
       'env-b': { type: 'string', multiple: true },
+      'node-flags-a': { type: 'string' },
+      'node-flags-b': { type: 'string' },
     },
   });
   const other = positionals[0];
   const scenario = slices[values.scenario ?? 'small-b64'];
   if (other === undefined || scenario === undefined) {
-    throw new Error('usage: node --import tsx bench/ab.ts OTHER_CHECKOUT [--scenario small-b64|rehost-url|tasks] [--rounds N] [--slice SECONDS] [--env-a K=V] [--env-b K=V]');
+    throw new Error('usage: node --import tsx bench/ab.ts OTHER_CHECKOUT [--scenario small-b64|rehost-url|tasks] [--rounds N] [--slice SECONDS] [--env-a K=V] [--env-b K=V] [--node-flags-a FLAGS] [--node-flags-b FLAGS]');
   }
   const rounds = Number(values.rounds ?? 6);
   const sliceSeconds = Number(values.slice ?? 3);
   const envA = environmentOf(values['env-a']);
   const envB = environmentOf(values['env-b']);
-  const describe = (env: Record<string, string>) => Object.entries(env).map(([name, value]) => ` ${name}=${value}`).join('');
+  const flagsOf = (flags: string | undefined) => (flags ?? '').split(' ').filter(Boolean);
+  const flagsA = flagsOf(values['node-flags-a']);
+  const flagsB = flagsOf(values['node-flags-b']);
+  const describe = (env: Record<string, string>, flags: string[]) => [...Object.entries(env).map(([name, value]) => ` ${name}=${value}`), ...flags.map((flag) => ` ${flag}`)].join('');
   const roots = [
-    { name: `A (${resolve(other)}${describe(envA)})`, root: resolve(other), env: envA },
-    { name: `B (${repositoryRoot}${describe(envB)})`, root: repositoryRoot, env: envB },
+    { name: `A (${resolve(other)}${describe(envA, flagsA)})`, root: resolve(other), env: envA, nodeFlags: flagsA },
+    { name: `B (${repositoryRoot}${describe(envB, flagsB)})`, root: repositoryRoot, env: envB, nodeFlags: flagsB },
   ];
   const log = (line: string) => process.stderr.write(`${line}\n`);
   for (const { root } of roots) await ensureCompiledGateway(root, log);
   const upstream = await startUpstreamProcess({ slowMs: 100 });
   const sides = [];
   try {
-    for (const { name, root, env } of roots) {
-      const gateway = await startGatewayProcess({ upstreamOrigin: upstream.origin, channels: benchChannels, gatewayRoot: root, env });
+    for (const { name, root, env, nodeFlags } of roots) {
+      const gateway = await startGatewayProcess({ upstreamOrigin: upstream.origin, channels: benchChannels, gatewayRoot: root, env, nodeFlags });
       sides.push({ name, gateway, onPostgres: env['IMAGEGATE_DATABASE_URL']?.startsWith('postgres') === true, cpuSeconds: 0, serverCpuSeconds: 0, answered: 0, seconds: 0, failed: 0 });
     }
     const loadAtStart = loadavg();

@@ -2,7 +2,7 @@
 // with what the harness reads from outside them (listening address, peak RSS, event loop delay).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, truncateSync, type Dirent } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,18 +47,41 @@ interface Child {
 }
 
 /**
- * Children still running and their data folders: stopped and removed when the harness exits, however
- * it exits. A stopped gateway's folder is removed only then too, never mid-run: deleting thousands of
- * files makes ext4 skip the freed inodes for the next one to five minutes, and creating a file then
- * costs up to ten times as much kernel CPU (perf: `recently_deleted` under `find_inode_bit`; 44 µs a
- * file before a deletion of 5,000 files, 600 µs after), which would land on the next scenario's tasks.
+ * Children still running and their data folders: stopped and emptied when the harness exits, however
+ * it exits. Emptied, not deleted: on an ext4 without a journal (this machine's disk) deleting thousands
+ * of files makes the inode allocator skip each freed inode for the next one to five minutes, and creating
+ * a file then costs up to ten times as much kernel CPU (perf: `recently_deleted` under `find_inode_bit`;
+ * 44 µs a file before a deletion of 5,000 files, 600 µs after) — which landed on the tasks of the next
+ * run's scenario 4 whenever runs followed each other (half its rate). Truncating gives the bytes back and
+ * frees no inode; the empty files stay under `<tmp>/imagegate-bench-*` for `rm -rf` when no run follows.
  */
 const running = new Set<ChildProcess>();
 const dataFolders = new Set<string>();
 process.on('exit', () => {
   for (const child of running) child.kill('SIGTERM');
-  for (const folder of dataFolders) rmSync(folder, { recursive: true, force: true });
+  for (const folder of dataFolders) emptyFiles(folder);
 });
+
+/** Truncates every file under `folder` to nothing, keeping the files (see above). */
+function emptyFiles(folder: string): void {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(folder, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) emptyFiles(path);
+    else if (entry.isFile()) {
+      try {
+        truncateSync(path);
+      } catch {
+        // Gone meanwhile, or not ours to change: the rest are still emptied.
+      }
+    }
+  }
+}
 
 function startChild(args: string[], env: Record<string, string>, withIpc: boolean, cwd = repositoryRoot): Child {
   const child = spawn(process.execPath, args, {

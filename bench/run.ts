@@ -1,6 +1,7 @@
 // `npm run bench [-- --scenarios 1,2,3] [--duration <s>] [--slow-ms <ms>] [--out <dir>]`: runs the
 // benchmark of issue 6, prints the table and writes the figures under bench/results/.
 
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultOptions, runBenchmark } from './harness.js';
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${formatReport(report)}`);
   const file = await writeReport(report, values.out ?? join(repositoryRoot, 'bench', 'results'));
   process.stdout.write(`\nwrote ${file} and latest.json\n`);
+  process.stdout.write(`the gateways' data folders are emptied, not deleted, on exit (bench/processes.ts): rm -rf ${join(tmpdir(), 'imagegate-bench-*')} when no run follows for a few minutes\n`);
   if (report.scenarios.some((result) => result.status === 'failed')) process.exitCode = 1;
 }
 
