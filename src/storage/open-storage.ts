@@ -8,7 +8,6 @@ import type { Clock } from '../core/ports/clock.js';
 import type { S3Settings } from '../config/schema.js';
 import { openBlobStore } from './blob/open-blob-store.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { openPostgresStorage } from './postgres/postgres-storage.js';
 import { openSqliteStorage } from './sqlite/sqlite-storage.js';
 import type { DatabaseStores, Storage } from './storage.js';
 
@@ -56,6 +55,8 @@ export interface StorageDeps {
 
 export async function openDatabaseStores(location: DatabaseLocation, deps: StorageDeps): Promise<DatabaseStores> {
   if (location.backend === 'sqlite') return openSqliteStorage({ file: location.file, ...deps });
+  // Loaded only for PostgreSQL: the embedded gateway does not carry pg and the PostgreSQL stores (~3 MB of heap).
+  const { openPostgresStorage } = await import('./postgres/postgres-storage.js');
   return openPostgresStorage({
     url: location.url,
     ...(location.maxConnections === undefined ? {} : { maxConnections: location.maxConnections }),
