@@ -177,7 +177,7 @@ export function toRecord(row: Selectable<TasksTable>): TaskRecord {
   };
 }
 
-/** The tasks `keyId` has waiting, counted no further than `atMost` from the (key_id, status) index: no row is read. */
+/** The tasks `keyId` has waiting, counted no further than `atMost` from an index of queued tasks by key: no row is read. */
 export async function countQueued(connection: Kysely<DatabaseSchema>, keyId: string, atMost: number): Promise<number> {
   const row = await connection
     .selectFrom((builder) => builder.selectFrom('tasks').select(sql<number>`1`.as('one')).where('key_id', '=', keyId).where('status', '=', 'queued').limit(atMost).as('matching'))

@@ -124,7 +124,6 @@ export class SqliteTaskStore extends SqlTaskStore {
     return row === undefined ? undefined : toRecord(row);
   }
 
-
   override async claim(owner: string, now: number, leaseExpiresAt: number, options: ClaimOptions = {}): Promise<TaskRecord | undefined> {
     return (await this.claimBatch(owner, now, leaseExpiresAt, 1, options))[0];
   }
@@ -197,15 +196,15 @@ export class SqliteTaskStore extends SqlTaskStore {
     return this.#batches.run(() => this.updateInUnit(id, owner, patch));
   }
 
-  /**
-   * The task row written inside a unit of the group commit someone else runs (the task ledger's,
-   * ./billing.ts): no batch of its own.
-   */
   /** How many tasks `keyId` has waiting, inside a unit of the group commit (the task ledger's queue limit). */
   queuedInUnit(keyId: string): number {
     return this.#statements.countQueued.get(keyId)?.total ?? 0;
   }
 
+  /**
+   * The task row written inside a unit of the group commit someone else runs (the task ledger's,
+   * ./billing.ts): no batch of its own.
+   */
   insertInUnit(task: TaskRecord): void {
     this.#statements.insert.run(toRow(task));
   }
