@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestDetails } from '../core/ports/request-log.js';
 import type { HttpDeps } from './deps.js';
-import { clientClosedStatus, onAbandoned } from './client-gone.js';
+import { onRequestEnd } from './request-end.js';
 import { newLogEntryId } from './request-id.js';
 
 /** An asynchronous request's details name the task it became (its 202 carries the id in a header). */
@@ -38,18 +38,12 @@ export function registerRequestLogging(app: FastifyInstance, deps: Pick<HttpDeps
       details: detailsOf(context.details, reply.getHeader('x-imagegate-task-id')),
     });
   };
-  // Callback hooks: an async one costs a promise and a microtask per request.
-  app.addHook('onRequest', (request, reply, done) => {
-    // The endpoint is known here for the routes that name it in their config; the others name it in
-    // their handler, so whether to log is decided when the connection closes.
-    onAbandoned(reply, () => {
-      if (request.imagegate.endpoint !== undefined) record(request, reply, clientClosedStatus, 'client_closed_request');
-    });
-    done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
+  // The endpoint is known at the start for the routes that name it in their config; the others name
+  // it in their handler, so whether to log is decided at the end.
+  onRequestEnd(app, (request, reply, status, abandoned) => {
     const context = request.imagegate;
-    if (context.endpoint !== undefined) record(request, reply, reply.statusCode, context.errorCode);
-    done();
+    if (context.endpoint === undefined) return;
+    if (abandoned) record(request, reply, status, 'client_closed_request');
+    else record(request, reply, status, context.errorCode);
   });
 }

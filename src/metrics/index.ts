@@ -12,7 +12,7 @@ import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { Insights } from '../core/ports/insights.js';
 import type { ModelRouter } from '../core/ports/model-router.js';
 import { extractApiKey } from '../http/auth.js';
-import { clientClosedStatus, onAbandoned } from '../http/client-gone.js';
+import { onRequestEnd } from '../http/request-end.js';
 import type { ChannelRegistry } from '../routing/channel-registry.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -176,16 +176,8 @@ export function createMetrics(options: MetricsOptions): GatewayMetrics {
           if (context.imagesDelivered > 0) images.inc({ model: context.model ?? 'none', channel: context.channel ?? 'none' }, context.imagesDelivered);
         }
       };
-      // Callback hooks: an async one costs a promise and a microtask per request.
-      app.addHook('onRequest', (request, reply, done) => {
-        // A client gone before its answer was complete: counted with nginx's 499, as the request log records it.
-        onAbandoned(reply, () => observe(request, clientClosedStatus, reply.elapsedTime / 1000));
-        done();
-      });
-      app.addHook('onResponse', (request, reply, done) => {
-        observe(request, reply.statusCode, reply.elapsedTime / 1000);
-        done();
-      });
+      // A client gone before its answer was complete is counted with nginx's 499, as the request log records it.
+      onRequestEnd(app, (request, reply, status) => observe(request, status, reply.elapsedTime / 1000));
       if (settings.route ?? true) route(app);
     },
     serve: route,
