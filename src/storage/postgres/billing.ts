@@ -102,13 +102,10 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     const facts = reservationFacts(request);
     const { row, metered, estimated, terms } = newReservation(this.#prices, request, facts, { balance: key.metered ? 0 : null, price_group: key.priceGroup }, holder, this.clock.now());
     const statement = createReservedStatement(task, events.map(toEventRow), row, { keyId: request.keyId, priceGroup: key.priceGroup, metered, amount: estimated }, queuedAtMost);
-    let outcome: ReservedOutcome | undefined;
-    try {
-      outcome = (await this.#group.run(statement, request.keyId)).rows[0] as ReservedOutcome | undefined;
-    } catch (error) {
-      if (alreadyExists(error)) throw reservationConflictError(request.reservationId);
-      throw error;
-    }
+    const result = await this.#group.run(statement, request.keyId).catch((error: unknown) => {
+      throw alreadyExists(error) ? reservationConflictError(request.reservationId) : error;
+    });
+    const outcome = result.rows[0] as ReservedOutcome | undefined;
     if (outcome?.room === false && queuedAtMost !== undefined) throw queueFullError(queuedAtMost);
     if (outcome?.reserved !== true) {
       this.#keys.delete(request.keyId);

@@ -147,7 +147,7 @@ export function finishSettledStatement(task: TaskFinish | undefined, events: rea
   };
 }
 
-/** The NOT NULL violation by which a statement above says it did not apply (and wrote nothing). */
+/** The NOT NULL violation by which finishSettledStatement says it did not apply (and wrote nothing). */
 export function didNotApply(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '23502';
 }
