@@ -222,12 +222,15 @@ export class PostgresBilling extends SqlBillingBooks implements BillingStore {
     const plan = planSettlement(reservation, settlement, held.terms);
     if (plan.shortfall > 0) return false;
     const now = this.clock.now();
-    try {
-      await this.#group.run(finishSettledStatement(task, events.map(toEventRow), usageRow(reservation, settlement, plan, 0, now), plan.refund, now), ref.keyId);
-    } catch (error) {
-      if (!didNotApply(error)) throw error;
-      return false;
-    }
+    const statement = finishSettledStatement(task, events.map(toEventRow), usageRow(reservation, settlement, plan, 0, now), plan.refund, now);
+    const applied = await this.#group.run(statement, ref.keyId).then(
+      (result) => result.rowCount === 1,
+      (error: unknown) => {
+        if (didNotApply(error)) return false;
+        throw error;
+      },
+    );
+    if (!applied) return false;
     this.#held.forget(ref);
     return true;
   }

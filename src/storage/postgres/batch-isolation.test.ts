@@ -3,7 +3,8 @@
 // together by the group commit (group-commit.ts), and a statement that fails rolls its whole batch
 // back and runs every statement of it again alone. So a refusal is not a failing statement: the
 // reservation's statement writes nothing and says so, and only the refused request goes on to the
-// transaction that decides it. What the group commit's connections ran is counted here.
+// transaction that decides it. The same holds for a worker that lost its task's lease and finishes
+// late. What the group commit's connections ran is counted here.
 
 import pg from 'pg';
 import pino from 'pino';
@@ -14,6 +15,7 @@ import { newKeyRecord } from '../../core/api-keys.js';
 import { GatewayError } from '../../core/errors.js';
 import { systemClock } from '../../core/ports/clock.js';
 import type { ReservationRequest } from '../../core/ports/billing.js';
+import type { TaskRecord } from '../../core/ports/task-store.js';
 import { createTestSchema, testPostgresServer, type TestSchema } from '../../testing/postgres.js';
 import type { DatabaseStores } from '../storage.js';
 import { PostgresBilling } from './billing.js';
@@ -114,5 +116,76 @@ describe('a key out of credit, retrying, beside a busy key on PostgreSQL', () =>
     const statements = ran.filter((text) => !['BEGIN', 'COMMIT', 'ROLLBACK'].includes(text));
     // One statement per reservation and settlement of the busy key, one per refused attempt.
     expect(statements).toHaveLength(200 * 2 + 50);
+  }, 60_000);
+});
+
+function queuedTask(request: ReservationRequest): TaskRecord {
+  return {
+    id: request.reservationId,
+    keyId: request.keyId,
+    operation: 'generate',
+    model: request.model,
+    status: 'queued',
+    progress: 0,
+    request: { prompt: 'a lighthouse' },
+    result: null,
+    error: null,
+    upstreamJob: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    attempts: 0,
+    createdAt: Date.now(),
+    startedAt: null,
+    completedAt: null,
+  };
+}
+
+describe('a worker that lost its tasks\' leases, finishing late, beside a busy key on PostgreSQL', () => {
+  it("writes and charges nothing without rolling back the batches the busy key's reservations and settlements are committed in", async () => {
+    const busy = await makeKey(10_000_000);
+    const owner = await makeKey(1_000_000);
+    const tasks = Array.from({ length: 20 }, () => dalle2(owner));
+    for (const request of tasks) await billing.taskLedger.createReserved(queuedTask(request), request);
+    // worker-a's leases run out and worker-b takes every task over.
+    const start = Date.now();
+    expect(await stores.tasks.claimBatch('worker-a', start, start + 1_000, tasks.length)).toHaveLength(tasks.length);
+    expect(await stores.tasks.claimBatch('worker-b', start + 2_000, start + 600_000, tasks.length)).toHaveLength(tasks.length);
+    const finish = (request: ReservationRequest, worker: string) =>
+      billing.taskLedger.finishSettled(request.reservationId, worker, { status: 'succeeded', progress: 100, result: { data: [] }, completedAt: Date.now() }, request, { imagesDelivered: 1 }, [
+        { taskId: request.reservationId, at: Date.now(), kind: 'succeeded', detail: {} },
+      ]);
+    ran.length = 0;
+
+    const late: boolean[] = [];
+    await Promise.all([
+      (async () => {
+        for (let wave = 0; wave < 10; wave += 1) {
+          const requests = Array.from({ length: 8 }, () => dalle2(busy));
+          await Promise.all(requests.map((request) => billing.reserve(request)));
+          await Promise.all(requests.map((request) => billing.settle(request, { imagesDelivered: 1 })));
+        }
+      })(),
+      (async () => {
+        for (let wave = 0; wave < 10; wave += 1) late.push(...(await Promise.all(tasks.slice(wave * 2, wave * 2 + 2).map((request) => finish(request, 'worker-a')))));
+      })(),
+    ]);
+
+    // worker-a's finishes wrote nothing: the tasks are worker-b's, still running, their reservations held.
+    expect(late).toEqual(Array.from({ length: 20 }, () => false));
+    for (const request of tasks) {
+      expect(await stores.tasks.get(request.reservationId)).toMatchObject({ status: 'in_progress', leaseOwner: 'worker-b', result: null });
+      expect(await stores.taskEvents.list(request.reservationId)).toEqual([]);
+    }
+    expect(await billing.account(owner)).toMatchObject({ charged: 0, held: 20 * 16_000 });
+    expect(await billing.account(busy)).toMatchObject({ balance: 10_000_000 - 80 * 16_000, charged: 80 * 16_000, held: 0 });
+    // What the group commit ran: no batch rolled back, one statement per reservation, settlement and late finish.
+    expect(ran.filter((text) => text === 'ROLLBACK')).toEqual([]);
+    expect(ran.filter((text) => !['BEGIN', 'COMMIT', 'ROLLBACK'].includes(text))).toHaveLength(80 * 2 + 20);
+
+    // worker-b's finishes charge each task once.
+    expect(await Promise.all(tasks.map((request) => finish(request, 'worker-b')))).toEqual(Array.from({ length: 20 }, () => true));
+    expect(await billing.account(owner)).toMatchObject({ balance: 1_000_000 - 20 * 16_000, charged: 20 * 16_000, held: 0 });
+    expect(await billing.listUsage({ keyId: owner, limit: 100 })).toHaveLength(20);
+    expect(await stores.tasks.get((tasks[0] as ReservationRequest).reservationId)).toMatchObject({ status: 'succeeded', leaseOwner: 'worker-b' });
   }, 60_000);
 });
