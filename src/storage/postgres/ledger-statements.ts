@@ -4,16 +4,14 @@
 // instead of seven. The SQL is written out with numbered parameters (no query builder on this path).
 //
 // A statement is all or nothing, and it cannot roll itself back half-way except by failing. Neither
-// moment fails for the cases that happen in operation — a key out of credit, a full queue, a worker
-// that lost its task's lease, a finish written again — because a failed statement rolls back the
-// whole batch of the group commit it was part of (a key out of credit retrying would do that to every
-// batch). Each writes nothing then and says so: every write of the reservation hangs on the guarded
-// debit's row (and on the key's queue having room); every write of the settlement hangs on its first
-// write, whose condition also checks, in the statement's snapshot, what the later writes need (the
-// reservation still held, a key to refund to). Only a row changed by another transaction between that
-// snapshot and the write (a sweep, a key made unlimited, in the same instant) leaves the usage row's
-// `key_id` NULL, and the NOT NULL violation (23502) undoes the whole statement. Either way the caller
-// falls back to the transaction, which decides the rare case exactly as before.
+// moment fails for what happens in operation — a key out of credit, a full queue, a worker that lost
+// its task's lease — because a failed statement rolls back the whole batch of the group commit it was
+// part of (a key out of credit retrying would do that to every batch). Each writes nothing then and
+// says so: every write of the reservation hangs on the guarded debit's row (and on the key's queue
+// having room), every write of the settlement on its first write (the task's, fenced by the lease).
+// What is rare — a reservation no longer held, a key made unlimited since it was debited — leaves the
+// usage row's `key_id` NULL, and the NOT NULL violation (23502) undoes the whole statement. Either way
+// the caller falls back to the transaction, which decides those cases exactly as before.
 
 import type { Insertable } from 'kysely';
 import type { BillingReservationsTable, BillingUsageTable, TasksTable } from '../sql/schema.js';
@@ -118,26 +116,20 @@ export interface TaskFinish {
 /**
  * The task's final write fenced by the lease (when the reservation is a task's), its events, the
  * reservation settled (while held), the usage row and the refund, in one statement, whose row count
- * says whether it applied (1) or wrote nothing (0: the lease, the held reservation or a metered key to
- * refund to was not there in the statement's snapshot). What went between the snapshot and the write
- * leaves the usage row's key NULL and fails the statement with 23502 (didNotApply).
+ * says whether it applied (1) or wrote nothing (0: the lease, or without a task the held reservation,
+ * was not there). A task written whose reservation is not held, or a refund with no metered key to
+ * go to, leaves the usage row's key NULL and fails the statement with 23502 (didNotApply).
  */
 export function finishSettledStatement(task: TaskFinish | undefined, events: readonly EventRow[], usage: BillingUsageTable, refund: number, now: number): Statement {
   const parameters = new Parameters();
   const ctes: string[] = [];
-  const keyId = parameters.add(usage.key_id);
-  const reservationId = parameters.add(usage.reservation_id);
-  // What the settlement and the refund will need, checked by the first write so that none is made without them.
-  const refundable = refund > 0 ? ` AND EXISTS (SELECT 1 FROM api_keys WHERE id = ${keyId} AND balance IS NOT NULL)` : '';
   if (task !== undefined) {
     const sets = Object.entries(task.changes).map(([column, value]) => `"${column}" = ${parameters.add(value)}`);
-    ctes.push(
-      `task AS (UPDATE tasks SET ${sets.join(', ')} WHERE id = ${parameters.add(task.id)} AND lease_owner = ${parameters.add(task.owner)}` +
-        ` AND EXISTS (SELECT 1 FROM billing_reservations WHERE key_id = ${keyId} AND id = ${reservationId} AND status = 'held')${refundable} RETURNING id)`,
-    );
+    ctes.push(`task AS (UPDATE tasks SET ${sets.join(', ')} WHERE id = ${parameters.add(task.id)} AND lease_owner = ${parameters.add(task.owner)} RETURNING id)`);
   }
+  const keyId = parameters.add(usage.key_id);
   ctes.push(
-    `settled AS (UPDATE billing_reservations SET status = 'settled', holder = NULL, closed_at = ${parameters.add(now)} WHERE key_id = ${keyId} AND id = ${reservationId} AND status = 'held'${task === undefined ? refundable : ' AND EXISTS (SELECT 1 FROM task)'} RETURNING key_id)`,
+    `settled AS (UPDATE billing_reservations SET status = 'settled', holder = NULL, closed_at = ${parameters.add(now)} WHERE key_id = ${keyId} AND id = ${parameters.add(usage.reservation_id)} AND status = 'held'${task === undefined ? '' : ' AND EXISTS (SELECT 1 FROM task)'} RETURNING key_id)`,
   );
   if (task !== undefined && events.length > 0) {
     const rows = events.map((event) => `(${parameters.add(event.at)}::bigint, ${parameters.add(event.kind)}::text, ${parameters.add(event.detail)}::text)`);
@@ -145,13 +137,13 @@ export function finishSettledStatement(task: TaskFinish | undefined, events: rea
   }
   let usageKey = '(SELECT key_id FROM settled)';
   if (refund > 0) {
-    // A key made unlimited in the same instant has no balance to refund to: the transaction writes the refund off.
+    // A key made unlimited meanwhile has no balance to refund to: the transaction writes the refund off.
     ctes.push(`refund AS (UPDATE api_keys SET balance = balance + ${parameters.add(refund)} WHERE id = ${keyId} AND balance IS NOT NULL AND EXISTS (SELECT 1 FROM settled) RETURNING id)`);
     usageKey = '(SELECT key_id FROM settled WHERE EXISTS (SELECT 1 FROM refund))';
   }
   const { key_id: _keyId, ...rest } = usage;
   const usageValues = valuesOf(parameters, rest);
-  // Written when the first write was: without it nothing is, and the statement answers no row.
+  // Written when the first write was: without it nothing is, and the statement inserts no row.
   const firstWrite = task === undefined ? 'settled' : 'task';
   return {
     text: `WITH ${ctes.join(',\n')}\nINSERT INTO billing_usage (${usageValues.columns}, "key_id") SELECT ${usageValues.values}, ${usageKey} WHERE EXISTS (SELECT 1 FROM ${firstWrite})`,
@@ -159,7 +151,7 @@ export function finishSettledStatement(task: TaskFinish | undefined, events: rea
   };
 }
 
-/** The NOT NULL violation by which finishSettledStatement says a row changed under it (and it wrote nothing). */
+/** The NOT NULL violation by which finishSettledStatement says its rare case did not apply (and it wrote nothing). */
 export function didNotApply(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '23502';
 }
