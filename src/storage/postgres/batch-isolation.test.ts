@@ -15,7 +15,7 @@ import { newKeyRecord } from '../../core/api-keys.js';
 import { GatewayError } from '../../core/errors.js';
 import { systemClock } from '../../core/ports/clock.js';
 import type { ReservationRequest } from '../../core/ports/billing.js';
-import type { TaskRecord } from '../../core/ports/task-store.js';
+import { makeTask } from '../../testing/conformance/task-store.conformance.js';
 import { createTestSchema, testPostgresServer, type TestSchema } from '../../testing/postgres.js';
 import type { DatabaseStores } from '../storage.js';
 import { PostgresBilling } from './billing.js';
@@ -119,26 +119,8 @@ describe('a key out of credit, retrying, beside a busy key on PostgreSQL', () =>
   }, 60_000);
 });
 
-function queuedTask(request: ReservationRequest): TaskRecord {
-  return {
-    id: request.reservationId,
-    keyId: request.keyId,
-    operation: 'generate',
-    model: request.model,
-    status: 'queued',
-    progress: 0,
-    request: { prompt: 'a lighthouse' },
-    result: null,
-    error: null,
-    upstreamJob: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    attempts: 0,
-    createdAt: Date.now(),
-    startedAt: null,
-    completedAt: null,
-  };
-}
+/** A queued task whose id is its reservation's, as a submission makes it. */
+const queuedTask = (request: ReservationRequest) => makeTask(request.reservationId, { id: request.reservationId, keyId: request.keyId, model: request.model, createdAt: Date.now() });
 
 describe('a worker that lost its tasks\' leases, finishing late, beside a busy key on PostgreSQL', () => {
   it("writes and charges nothing without rolling back the batches the busy key's reservations and settlements are committed in", async () => {
