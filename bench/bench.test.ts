@@ -76,6 +76,11 @@ describe('npm run bench, 2 seconds per scenario', () => {
     if (!report.portkey.compared) expect(report.portkey.note).toMatch(/@portkey-ai\/gateway/);
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.machine.loadAverageAtStart).toHaveLength(3);
+    for (const speed of [report.machine.hostSpeed.atStart, report.machine.hostSpeed.atEnd]) {
+      expect(speed.fastestMs).toBeGreaterThan(0);
+      expect(speed.slowestMs).toBeGreaterThanOrEqual(speed.fastestMs);
+    }
+    expect(formatReport(report)).toMatch(/host speed: a fixed loop .* took \d+–\d+ ms at the start and \d+–\d+ ms at the end/);
     expect(['on', 'not available']).toContain(report.rateLimits);
   });
 

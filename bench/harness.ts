@@ -3,6 +3,7 @@
 
 import { cpus, loadavg, totalmem } from 'node:os';
 import { ensureCompiledGateway, type GatewayRuntime } from './gateway-build.js';
+import { measureHostSpeed, type HostSpeed } from './host-speed.js';
 import { locatePortkey, startPortkey, type PortkeyProcess } from './portkey.js';
 import { createBenchSchema, type BenchSchema } from './postgres.js';
 import { repositoryRoot, startGatewayProcess, startReferenceRelayProcess, startUpstreamProcess, type GatewayProcess, type UpstreamProcess } from './processes.js';
@@ -43,6 +44,8 @@ export interface MachineFacts {
   platform: string;
   /** 1, 5 and 15-minute load averages when the run began: above `cpus`, other work competed for the CPUs. */
   loadAverageAtStart: number[];
+  /** A fixed loop's time when the run began and ended (host-speed.ts): well above its quiet time, the host slowed every process. */
+  hostSpeed: { atStart: HostSpeed; atEnd: HostSpeed };
 }
 
 export interface BenchmarkReport {
@@ -84,7 +87,7 @@ function redactPassword(url: string): string {
   }
 }
 
-export function machineFacts(loadAverageAtStart: number[]): MachineFacts {
+export function machineFacts(loadAverageAtStart: number[], hostSpeed: MachineFacts['hostSpeed']): MachineFacts {
   const processors = cpus();
   return {
     cpus: processors.length,
@@ -93,12 +96,14 @@ export function machineFacts(loadAverageAtStart: number[]): MachineFacts {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
     loadAverageAtStart,
+    hostSpeed,
   };
 }
 
 export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkReport> {
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = loadavg();
+  const speedAtStart = measureHostSpeed();
   const chosen = options.scenarios.map((id) => {
     const scenario = scenarios.find((candidate) => candidate.id === id);
     if (!scenario) throw new RangeError(`no scenario ${id}; there are ${scenarios.map((candidate) => candidate.id).join(', ')}`);
@@ -195,7 +200,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       postgres: options.postgresServer === undefined ? 'off' : 'on',
     },
     ...(idleRssBytes === undefined ? {} : { idleRssBytes }),
-    machine: machineFacts(loadAverageAtStart),
+    machine: machineFacts(loadAverageAtStart, { atStart: speedAtStart, atEnd: measureHostSpeed() }),
     portkey: { compared: portkey !== undefined, ...(portkeyNote === undefined ? {} : { note: portkeyNote }) },
     rateLimits: rateLimited ? 'on' : 'not available',
     scenarios: results,

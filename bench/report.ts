@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchmarkReport } from './harness.js';
+import type { HostSpeed } from './host-speed.js';
 import { productionNodeFlags } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 
@@ -90,7 +91,7 @@ export function formatReport(report: BenchmarkReport): string {
   );
   const machine = report.machine;
   notes.push(
-    'CPU/req: CPU time imagegate spent per answered request (user + system, from /proc), the cost that does not change with what else the machine runs.',
+    'CPU/req: CPU time imagegate spent per answered request (user + system, from /proc), steadier than req/s when other processes share the CPUs, though a contended host slows it too (host speed, below).',
   );
   notes.push(
     'bare relay: Fastify + undici forwarding the same request to the same upstream and nothing else (bench/reference-relay.ts), under the same load: the most a Node relay reaches on this machine.',
@@ -111,6 +112,11 @@ export function formatReport(report: BenchmarkReport): string {
       `${report.options.durationSeconds} s of load per scenario, slow upstream holds ${report.options.slowMs} ms; ` +
       `load average ${machine.loadAverageAtStart.map((value) => value.toFixed(1)).join(' ')} at the start` +
       ((machine.loadAverageAtStart[0] ?? 0) > machine.cpus ? ` (above ${machine.cpus}: other work shared the CPUs, so req/s are low and noisy; CPU/req is steadier).` : '.'),
+  );
+  const speed = (measured: HostSpeed) => `${Math.round(measured.fastestMs)}–${Math.round(measured.slowestMs)} ms`;
+  notes.push(
+    `host speed: a fixed loop (bench/host-speed.ts) took ${speed(machine.hostSpeed.atStart)} at the start and ${speed(machine.hostSpeed.atEnd)} at the end; ` +
+      'compare it across runs: when it is slower or spread, the host was slowing every process, CPU time per request included (a busy sibling of a virtual CPU shows no steal time).',
   );
   return `${lines.join('\n')}\n\n${notes.map((note) => `- ${note}`).join('\n')}\n`;
 }
