@@ -71,6 +71,16 @@ export async function storeTaskRequest(
 }
 
 /**
+ * Deletes the input images storeTaskRequest stored, for a submission refused before its task was
+ * written (their keys are this submission's own: nothing else refers to them). A failure to delete is
+ * left to the retention sweep, which removes blobs past the retention period anyway.
+ */
+export async function discardStoredImages(stored: StoredTaskRequest, blobs: BlobStore): Promise<void> {
+  const refs = stored.mask === null ? stored.images : [...stored.images, stored.mask];
+  await Promise.all(refs.map((ref) => blobs.delete(ref.blob_key).catch(() => undefined)));
+}
+
+/**
  * The bytes of input images a worker will hold while running the task, read from the stored refs
  * without touching the blob store. A ref stored before sizes were kept counts as its pixels × 4, more
  * than any encoding of them takes; a shape this version does not know counts as nothing (restoring it

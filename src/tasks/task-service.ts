@@ -19,7 +19,7 @@ import type { TaskRecord, TaskStatus, TaskStore } from '../core/ports/task-store
 import { TaskExecution, type TaskLogger } from './execution.js';
 import { createPollingLoop } from './polling-loop.js';
 import { defaultInputBudgetBytes, InputBudget } from './input-budget.js';
-import { inputBytesOf, mayHaveWebhook, reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
+import { discardStoredImages, inputBytesOf, mayHaveWebhook, reservationIdOf, restoreTaskRequest, storeTaskRequest } from './stored-request.js';
 import { createSyncDeadlines } from './sync-deadlines.js';
 import type { RequestAbort } from '../core/request-abort.js';
 import { persistImages, toStoredResult } from './stored-result.js';
@@ -457,6 +457,9 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         await deps.ledger.createReserved(task, input.reservation, undefined, settings.maxQueued);
       } catch (error) {
         if (input.callback) await deps.webhooks?.unregister(input.taskId).catch(() => undefined);
+        // A refusal (a full queue, no credit, a reused id) is decided before anything is written, so the
+        // task does not exist and its input images are nobody's; after any other error it may exist.
+        if (isGatewayError(error)) await discardStoredImages(stored, deps.blobs);
         throw error;
       }
       queuedHere(task.model);

@@ -2,7 +2,7 @@
 // the task object and its aliases, ownership, listing, cancel, the queue limit, the synchronous
 // time limit handing work over to a task, and retention.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import sharp from 'sharp';
@@ -173,6 +173,16 @@ describe('cancel and the queue limit', () => {
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe('rate_limit_exceeded');
     expect(refused.headers.get('retry-after')).not.toBeNull();
+    // A refused edit leaves none of its input images behind (a client retrying its 429s would pile them up).
+    const form = new FormData();
+    form.append('model', 'gpt-image-1');
+    form.append('prompt', 'add a moon');
+    form.append('async', 'true');
+    form.append('image[]', new Blob([await sharp({ create: { width: 64, height: 64, channels: 4, background: '#3366ff' } }).png().toBuffer()], { type: 'image/png' }), 'source.png');
+    const refusedEdit = await call(gateway.url, '/v1/images/edits', { key: testApiKey, form });
+    expect(refusedEdit.status).toBe(429);
+    expect(refusedEdit.body.error.code).toBe('rate_limit_exceeded');
+    expect(readdirSync(gateway.dataDir, { recursive: true }).filter((path) => /uploads\/.*\.png$/.test(String(path)))).toEqual([]);
 
     const canceledWaiting = await call(gateway.url, `/v1/images/tasks/${waiting}/cancel`, { key: testApiKey, method: 'POST' });
     expect(canceledWaiting.status).toBe(200);
