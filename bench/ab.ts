@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureCompiledGateway } from './gateway-build.js';
-import { measureHostSpeed, type HostSpeed } from './host-speed.js';
+import { formatHostSpeed, measureHostSpeed } from './host-speed.js';
 import { runLoad } from './load.js';
 import { cpuSecondsOf, cpuSecondsOfPostgresServer, repositoryRoot, startGatewayProcess, startUpstreamProcess, type GatewayProcess } from './processes.js';
 import { jsonPost } from './scenario.js';
@@ -119,10 +119,9 @@ async function main(): Promise<void> {
       }
     }
     const load = (numbers: number[]) => numbers.map((value) => value.toFixed(1)).join(' ');
-    const speed = ({ fastestMs, slowestMs }: HostSpeed) => `${Math.round(fastestMs)}–${Math.round(slowestMs)} ms`;
     process.stdout.write(
       `${values.scenario ?? 'small-b64'}: ${rounds} rounds × ${sliceSeconds} s each; load average ${load(loadAtStart)} at the start, ${load(loadavg())} at the end; ` +
-        `host speed (bench/host-speed.ts) ${speed(speedAtStart)} at the start, ${speed(measureHostSpeed())} at the end\n`,
+        `host speed (bench/host-speed.ts) ${formatHostSpeed(speedAtStart)} at the start, ${formatHostSpeed(measureHostSpeed())} at the end\n`,
     );
     for (const side of sides) {
       const cpu = side.answered > 0 ? ((side.cpuSeconds * 1000) / side.answered).toFixed(3) : '–';

@@ -44,7 +44,7 @@ export interface MachineFacts {
   platform: string;
   /** 1, 5 and 15-minute load averages when the run began: above `cpus`, other work competed for the CPUs. */
   loadAverageAtStart: number[];
-  /** A fixed loop's time when the run began and ended (host-speed.ts): well above its quiet time, the host slowed every process. */
+  /** A fixed loop's time when the run began and ended (host-speed.ts): slower or spread, the host was slowing every process. */
   hostSpeed: { atStart: HostSpeed; atEnd: HostSpeed };
 }
 

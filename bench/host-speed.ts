@@ -32,3 +32,6 @@ export function measureHostSpeed(): HostSpeed {
   const measured = Array.from({ length: timings }, timeLoopMs);
   return { fastestMs: Math.min(...measured), slowestMs: Math.max(...measured) };
 }
+
+/** "fastest–slowest ms", as the report and bench/ab.ts print it. */
+export const formatHostSpeed = ({ fastestMs, slowestMs }: HostSpeed): string => `${Math.round(fastestMs)}–${Math.round(slowestMs)} ms`;

@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchmarkReport } from './harness.js';
-import type { HostSpeed } from './host-speed.js';
+import { formatHostSpeed } from './host-speed.js';
 import { productionNodeFlags } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 
@@ -113,9 +113,8 @@ export function formatReport(report: BenchmarkReport): string {
       `load average ${machine.loadAverageAtStart.map((value) => value.toFixed(1)).join(' ')} at the start` +
       ((machine.loadAverageAtStart[0] ?? 0) > machine.cpus ? ` (above ${machine.cpus}: other work shared the CPUs, so req/s are low and noisy; CPU/req is steadier).` : '.'),
   );
-  const speed = (measured: HostSpeed) => `${Math.round(measured.fastestMs)}–${Math.round(measured.slowestMs)} ms`;
   notes.push(
-    `host speed: a fixed loop (bench/host-speed.ts) took ${speed(machine.hostSpeed.atStart)} at the start and ${speed(machine.hostSpeed.atEnd)} at the end; ` +
+    `host speed: a fixed loop (bench/host-speed.ts) took ${formatHostSpeed(machine.hostSpeed.atStart)} at the start and ${formatHostSpeed(machine.hostSpeed.atEnd)} at the end; ` +
       'compare it across runs: when it is slower or spread, the host was slowing every process, CPU time per request included (a busy sibling of a virtual CPU shows no steal time).',
   );
   return `${lines.join('\n')}\n\n${notes.map((note) => `- ${note}`).join('\n')}\n`;
